@@ -1,0 +1,10 @@
+import os
+
+from django.core.asgi import get_asgi_application
+from django.core.management import call_command
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+
+application = get_asgi_application()
+# Refuse to serve with a malformed catalog or settings: run the system checks at start.
+call_command("check")

@@ -1,0 +1,19 @@
+import os
+from typing import Any
+
+from celery import Celery
+from celery.signals import worker_init
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+
+app = Celery("darkroom")
+app.config_from_object("django.conf:settings", namespace="CELERY")
+app.autodiscover_tasks()
+
+
+@worker_init.connect
+def _run_system_checks(**kwargs: Any) -> None:
+    """A worker refuses to start on a malformed catalog, as the web server does."""
+    from django.core.management import call_command
+
+    call_command("check")

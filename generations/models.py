@@ -1,0 +1,136 @@
+from __future__ import annotations
+
+import uuid
+
+from django.conf import settings
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+
+def _upload_name(prefix: str, ext: str) -> str:
+    # Non-guessable: a random name, never the user's filename.
+    return f"{prefix}/{uuid.uuid4().hex[:2]}/{uuid.uuid4().hex}.{ext}"
+
+
+class Generation(models.Model):
+    """One request for images: what was asked, how it went, and its quota state."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", _("Queued")
+        RUNNING = "running", _("Running")
+        SUCCEEDED = "succeeded", _("Done")
+        FAILED = "failed", _("Failed")
+
+    class Source(models.TextChoices):
+        PORTAL = "portal", _("Portal")
+        API = "api", _("API")
+        CLI = "cli", _("Command line")
+
+    class QuotaState(models.TextChoices):
+        RESERVED = "reserved", _("Reserved")
+        COMMITTED = "committed", _("Committed")
+        RELEASED = "released", _("Released")
+
+    FINISHED = (Status.SUCCEEDED, Status.FAILED)
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="generations"
+    )
+    model = models.CharField(_("model"), max_length=200)
+    prompt = models.TextField(_("prompt"), blank=True)
+    params = models.JSONField(_("parameters"), default=dict, blank=True)
+    n = models.PositiveSmallIntegerField(_("images requested"), default=1)
+    source = models.CharField(max_length=10, choices=Source.choices, default=Source.PORTAL)
+
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
+    error_code = models.CharField(max_length=64, blank=True)
+    error_message = models.TextField(blank=True)
+
+    channel = models.CharField(_("channel"), max_length=100, blank=True)
+    upstream_id = models.CharField(max_length=200, blank=True)
+    # Per-format state between a create and its polls (async upstreams).
+    upstream_state = models.JSONField(null=True, blank=True)
+    retries = models.PositiveSmallIntegerField(default=0)
+    attempts = models.JSONField(default=list, blank=True)
+
+    quota_reserved = models.PositiveSmallIntegerField(default=0)
+    quota_state = models.CharField(
+        max_length=10, choices=QuotaState.choices, default=QuotaState.RESERVED
+    )
+
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [
+            models.Index(fields=["user", "-created_at"], name="gen_user_created"),
+            models.Index(fields=["status", "created_at"], name="gen_status_created"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.model} {self.status} ({self.id})"
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status in self.FINISHED
+
+
+def image_upload_to(instance: Image, filename: str) -> str:
+    return _upload_name("images", filename.rsplit(".", 1)[-1].lower())
+
+
+def thumbnail_upload_to(instance: Image, filename: str) -> str:
+    return _upload_name("thumbs", "webp")
+
+
+def reference_upload_to(instance: ReferenceImage, filename: str) -> str:
+    return _upload_name("refs", filename.rsplit(".", 1)[-1].lower())
+
+
+class Image(models.Model):
+    """A result image, copied into our storage the moment the upstream gave it."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    generation = models.ForeignKey(Generation, on_delete=models.CASCADE, related_name="images")
+    index = models.PositiveSmallIntegerField(default=0)
+    file = models.FileField(upload_to=image_upload_to, max_length=255)
+    thumbnail = models.FileField(upload_to=thumbnail_upload_to, max_length=255, blank=True)
+    width = models.PositiveIntegerField()
+    height = models.PositiveIntegerField()
+    format = models.CharField(max_length=10)
+    bytes = models.PositiveIntegerField()
+    sha256 = models.CharField(max_length=64)
+    starred = models.BooleanField(default=False)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["generation", "index"]
+
+    def __str__(self) -> str:
+        return f"{self.generation_id}#{self.index}"
+
+
+class ReferenceImage(models.Model):
+    """An input image (`image`, `images`, `mask`) as we received and checked it."""
+
+    generation = models.ForeignKey(
+        Generation, on_delete=models.CASCADE, related_name="references"
+    )
+    param = models.CharField(max_length=32)
+    position = models.PositiveSmallIntegerField(default=0)
+    file = models.FileField(upload_to=reference_upload_to, max_length=255)
+    source_url = models.URLField(max_length=2000, blank=True)
+    width = models.PositiveIntegerField()
+    height = models.PositiveIntegerField()
+    format = models.CharField(max_length=10)
+    bytes = models.PositiveIntegerField()
+    sha256 = models.CharField(max_length=64)
+
+    class Meta:
+        ordering = ["generation", "param", "position"]
+
+    def __str__(self) -> str:
+        return f"{self.generation_id} {self.param}[{self.position}]"
