@@ -1,0 +1,66 @@
+"""Result images: download them at once (upstream links expire), check them, store them."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.core.files.base import ContentFile
+
+from common.errors import InvalidRequest
+from common.images import inspect_image, make_thumbnail
+from common.net import FetchError, fetch_from_hosts
+from providers.base import Channel, ProviderError, ResultImage
+
+from .models import Generation, Image
+
+
+def download_results(results: list[ResultImage], channel: Channel) -> list[bytes]:
+    if not results:
+        raise ProviderError("upstream returned no images", code="upstream_bad_response",
+                            retryable=True)
+    return [_bytes_of(result, channel) for result in results]
+
+
+def _bytes_of(result: ResultImage, channel: Channel) -> bytes:
+    if result.data is not None:
+        return result.data
+    assert result.url is not None
+    try:
+        return fetch_from_hosts(
+            result.url,
+            allowed_hosts=channel.result_hosts,
+            max_bytes=settings.DARKROOM_RESULT_MAX_BYTES,
+            timeout=settings.DARKROOM_FETCH_TIMEOUT,
+        )
+    except FetchError as exc:
+        # A link that expired or a host that failed: a fresh upstream call may
+        # still succeed. A host outside the channel's is a misconfiguration.
+        raise ProviderError(
+            f"could not download the result image: {exc}",
+            code="result_download_failed",
+            retryable=exc.code != "url_not_allowed",
+        ) from exc
+
+
+def store_images(generation: Generation, images: list[bytes]) -> list[Image]:
+    """Write files and thumbnails to storage; return unsaved Image rows."""
+    stored = []
+    for index, data in enumerate(images):
+        try:
+            info = inspect_image(data, param="image")
+        except InvalidRequest as exc:
+            discard_images(stored)
+            raise ProviderError(f"upstream sent an unusable image: {exc.message}",
+                                code="upstream_bad_response", retryable=True) from exc
+        image = Image(generation=generation, index=index, width=info.width, height=info.height,
+                      format=info.format, bytes=info.bytes, sha256=info.sha256)
+        image.file.save(f"image.{info.ext}", ContentFile(data), save=False)
+        thumb = make_thumbnail(data, size=settings.DARKROOM_THUMBNAIL_SIZE)
+        image.thumbnail.save("thumb.webp", ContentFile(thumb), save=False)
+        stored.append(image)
+    return stored
+
+
+def discard_images(images: list[Image]) -> None:
+    for image in images:
+        image.file.delete(save=False)
+        image.thumbnail.delete(save=False)

@@ -1,0 +1,266 @@
+"""Generation writes: create (validate -> reserve -> enqueue) and run (upstream -> storage).
+
+Quota is reserved before anything is queued, committed for the images actually
+stored, released for the rest; `quota_state` makes that happen exactly once per
+generation, however often a task runs.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+from dataclasses import dataclass
+from typing import Any
+
+from django.core.files.base import ContentFile
+from django.db import transaction
+from django.db.models import F
+from django.db.models.functions import Coalesce
+from django.utils import timezone
+
+from accounts.models import User
+from accounts.services import quota_reserve, quota_settle
+from providers.base import Channel, Completed, InputImage, Pending, ProviderError, ProviderRequest
+
+from . import retry
+from .models import Generation, ReferenceImage
+from .references import LoadedImage, load_images
+from .results import discard_images, download_results, store_images
+from .signals import generation_finished
+from .validation import CleanRequest, validate_request
+
+log = logging.getLogger(__name__)
+
+
+def generation_create(
+    *,
+    user: User,
+    model: Any,
+    prompt: Any,
+    params: dict[str, Any],
+    images: dict[str, list[Any]] | None = None,
+    source: str = Generation.Source.PORTAL,
+    extra: dict[str, Any] | None = None,
+    channel: str | None = None,
+) -> Generation:
+    """Validate, read the reference images, reserve quota, and queue the job.
+
+    Raises InvalidRequest / ModelNotFound / QuotaExceeded before anything is
+    spent. `extra` sets further Generation fields (e.g. the API key used);
+    `channel` forces one upstream channel (operators checking a channel).
+    """
+    clean = validate_request(model=model, prompt=prompt, params=params, images=images)
+    loaded = load_images(clean.images)
+    with transaction.atomic():
+        quota_reserve(user=user, model=clean.spec.name, n=clean.n)
+        generation = _create_row(user, clean, loaded, source, extra or {})
+        transaction.on_commit(lambda: enqueue(generation.pk, channel=channel))
+    return generation
+
+
+def _create_row(
+    user: User, clean: CleanRequest, loaded: dict[str, list[LoadedImage]], source: str,
+    extra: dict[str, Any],
+) -> Generation:
+    generation = Generation.objects.create(
+        user=user, model=clean.spec.name, prompt=clean.prompt, params=clean.params, n=clean.n,
+        source=source, quota_reserved=clean.n, **extra,
+    )
+    for param, items in loaded.items():
+        for position, item in enumerate(items):
+            ReferenceImage.objects.create(
+                generation=generation, param=param, position=position,
+                file=ContentFile(item.data, name=f"ref.{item.info.ext}"),
+                source_url=item.source_url, width=item.info.width, height=item.info.height,
+                format=item.info.format, bytes=item.info.bytes, sha256=item.info.sha256,
+            )
+    return generation
+
+
+def enqueue(generation_id: Any, *, channel: str | None = None) -> None:
+    from .tasks import run_generation
+
+    run_generation.apply_async((str(generation_id), channel))
+
+
+@dataclass(frozen=True)
+class StepResult:
+    """What the task does next: nothing (finished) or run again after `delay` seconds."""
+
+    delay: float | None = None
+
+
+def generation_run(*, generation_id: Any, channel_name: str | None = None) -> StepResult:
+    """Advance a generation by one step; safe to call twice for the same id."""
+    generation = _claim(generation_id)
+    if generation is None:
+        return StepResult()
+    try:
+        if generation.upstream_state:
+            return _poll(generation)
+        return _submit(generation, channel_name)
+    except ProviderError as exc:
+        return _after_failure(generation, exc)
+
+
+def generation_interrupted(*, generation_id: Any) -> StepResult:
+    """The task ran past its time limit mid-call: count it as a retryable timeout."""
+    generation = Generation.objects.get(pk=generation_id)
+    if generation.is_finished:
+        return StepResult()
+    timeout = ProviderError("the upstream call ran past the task's time limit",
+                            code="upstream_timeout", retryable=True)
+    return _after_failure(generation, timeout)
+
+
+def _claim(generation_id: Any) -> Generation | None:
+    claimed = Generation.objects.filter(
+        pk=generation_id, status__in=[Generation.Status.QUEUED, Generation.Status.RUNNING]
+    ).update(status=Generation.Status.RUNNING, started_at=Coalesce(F("started_at"), timezone.now()))
+    return Generation.objects.get(pk=generation_id) if claimed else None
+
+
+def _submit(generation: Generation, channel_name: str | None) -> StepResult:
+    from .channels import channels_for_generation
+    from providers.registry import provider_for
+
+    channels = channels_for_generation(generation, only=channel_name)
+    if not channels:
+        raise ProviderError(
+            "no upstream channel can serve this model right now",
+            code="no_channel", retryable=False,
+        )
+    request = _provider_request(generation)
+    last_error: ProviderError | None = None
+    for channel in channels:
+        try:
+            outcome = provider_for(channel).submit(request)
+        except ProviderError as exc:
+            _record_attempt(generation, channel, exc)
+            if not exc.retryable:
+                raise
+            last_error = exc  # fail over to the next channel
+            continue
+        _record_attempt(generation, channel, None)
+        return _handle_outcome(generation, channel, outcome)
+    assert last_error is not None
+    raise last_error
+
+
+def _poll(generation: Generation) -> StepResult:
+    from .channels import channel_by_name
+    from providers.registry import provider_for
+
+    state = generation.upstream_state or {}
+    channel = channel_by_name(generation, state.get("channel", generation.channel))
+    outcome = provider_for(channel).poll(state.get("state", {}))
+    return _handle_outcome(generation, channel, outcome)
+
+
+def _handle_outcome(generation: Generation, channel: Channel, outcome: Completed | Pending) -> StepResult:
+    if isinstance(outcome, Pending):
+        Generation.objects.filter(pk=generation.pk).update(
+            channel=channel.name, upstream_id=outcome.upstream_id,
+            upstream_state={"channel": channel.name, "state": outcome.state},
+        )
+        return StepResult(delay=min(outcome.poll_after, retry.max_countdown()))
+    images = download_results(outcome.images[: generation.n], channel)
+    generation_succeed(generation=generation, images=images, channel=channel.name,
+                       upstream_id=outcome.upstream_id)
+    return StepResult()
+
+
+def _after_failure(generation: Generation, exc: ProviderError) -> StepResult:
+    if exc.retryable and retry.may_retry(generation.retries):
+        Generation.objects.filter(pk=generation.pk).update(
+            retries=F("retries") + 1, upstream_state=None
+        )
+        return StepResult(delay=retry.backoff(generation.retries, exc.retry_after))
+    generation_fail(generation_id=generation.pk, code=exc.code, message=exc.message)
+    return StepResult()
+
+
+def _provider_request(generation: Generation) -> ProviderRequest:
+    images: dict[str, list[InputImage]] = {}
+    for ref in generation.references.all():
+        with ref.file.open("rb") as fh:
+            data = fh.read()
+        mime = {"PNG": "image/png", "JPEG": "image/jpeg", "WEBP": "image/webp"}[ref.format]
+        images.setdefault(ref.param, []).append(InputImage(data=data, mime=mime))
+    return ProviderRequest(
+        prompt=generation.prompt, params=dict(generation.params), images=images,
+        request_id=str(generation.pk),
+    )
+
+
+def _record_attempt(generation: Generation, channel: Channel, error: ProviderError | None) -> None:
+    attempt = {
+        "channel": channel.name,
+        "at": timezone.now().isoformat(),
+        "ok": error is None,
+        "code": error.code if error else "",
+        "message": error.message if error else "",
+    }
+    generation.attempts = [*generation.attempts, attempt]
+    Generation.objects.filter(pk=generation.pk).update(attempts=generation.attempts)
+
+
+def generation_succeed(
+    *, generation: Generation, images: list[bytes], channel: str, upstream_id: str = ""
+) -> bool:
+    """Store the images and commit their quota; False (and nothing kept) if already finished."""
+    stored = store_images(generation, images)
+    with transaction.atomic():
+        locked = Generation.objects.select_for_update().get(pk=generation.pk)
+        if locked.is_finished:
+            discard_images(stored)
+            return False
+        for image in stored:
+            image.save()
+        _finish(locked, Generation.Status.SUCCEEDED, used=len(stored),
+                channel=channel, upstream_id=upstream_id or locked.upstream_id)
+    return True
+
+
+def generation_fail(*, generation_id: Any, code: str, message: str) -> bool:
+    """Fail a generation and release its whole reservation; False if already finished."""
+    with transaction.atomic():
+        locked = Generation.objects.select_for_update().get(pk=generation_id)
+        if locked.is_finished:
+            return False
+        locked.error_code, locked.error_message = code, message[:2000]
+        _finish(locked, Generation.Status.FAILED, used=0)
+    log.info("generation %s failed: %s %s", generation_id, code, message)
+    return True
+
+
+def _finish(generation: Generation, status: str, *, used: int, **fields: Any) -> None:
+    """Inside a transaction holding the row lock: set the outcome and settle quota once."""
+    if generation.quota_state == Generation.QuotaState.RESERVED:
+        quota_settle(user=generation.user, model=generation.model,
+                     reserved=generation.quota_reserved, used=used)
+        generation.quota_state = (
+            Generation.QuotaState.COMMITTED if used else Generation.QuotaState.RELEASED
+        )
+    for key, value in fields.items():
+        setattr(generation, key, value)
+    generation.status = status
+    generation.finished_at = timezone.now()
+    generation.upstream_state = None
+    generation.save()
+    transaction.on_commit(lambda: generation_finished.send(Generation, generation=generation))
+
+
+def sweep_stuck(*, older_than_seconds: int) -> int:
+    """Fail and refund every job still unfinished past its deadline (e.g. its worker died)."""
+    cutoff = timezone.now() - timedelta(seconds=older_than_seconds)
+    stuck = Generation.objects.filter(
+        status__in=[Generation.Status.QUEUED, Generation.Status.RUNNING], created_at__lt=cutoff
+    ).values_list("pk", flat=True)
+    return sum(
+        generation_fail(
+            generation_id=pk, code="timeout",
+            message="The job did not finish in time; its images were refunded.",
+        )
+        for pk in list(stuck)
+    )

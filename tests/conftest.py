@@ -1,0 +1,60 @@
+from __future__ import annotations
+
+import socket
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from django.db import connection
+
+
+def _reachable(port: int) -> bool:
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=1).close()
+    except OSError:
+        return False
+    return True
+
+
+@pytest.fixture
+def postgres() -> None:
+    """Skip, saying why, unless the suite runs on PostgreSQL."""
+    if connection.vendor != "postgresql":
+        pytest.skip(
+            "needs PostgreSQL: run with DATABASE_URL=postgres://postgres@127.0.0.1:5432/darkroom "
+            "(scripts/test does when 127.0.0.1:5432 answers)"
+        )
+
+
+@pytest.fixture
+def redis_url() -> str:
+    if not _reachable(6379):
+        pytest.skip("needs Redis on 127.0.0.1:6379 (start it: see scripts/start-services.sh)")
+    return "redis://127.0.0.1:6379/0"
+
+
+@pytest.fixture
+def user(django_user_model: Any) -> Any:
+    return django_user_model.objects.create_user("alice", "alice@example.com", "pw-alice-123")
+
+
+@pytest.fixture
+def other_user(django_user_model: Any) -> Any:
+    return django_user_model.objects.create_user("bob", "bob@example.com", "pw-bob-123")
+
+
+@pytest.fixture
+def enqueued(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Capture what would be sent to Celery instead of sending it."""
+    sent: list[str] = []
+    monkeypatch.setattr(
+        "generations.services.enqueue",
+        lambda generation_id, channel=None: sent.append(str(generation_id)),
+    )
+    return sent
+
+
+@pytest.fixture(autouse=True)
+def _media_root(settings: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    settings.MEDIA_ROOT = tmp_path_factory.mktemp("media")
+    yield
