@@ -1,0 +1,52 @@
+"""The Dockerfile cannot be built here (no Docker engine): check it by reading."""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+DOCKERFILE = (ROOT / "Dockerfile").read_text()
+PACKAGES = ["config", "accounts", "generations", "providers", "common"]
+
+
+def _instructions(name: str) -> list[str]:
+    return re.findall(rf"^{name}\s+(.+)$", DOCKERFILE, flags=re.MULTILINE)
+
+
+def test_the_image_runs_as_a_non_root_user() -> None:
+    users = _instructions("USER")
+    assert users and users[-1].strip() not in {"root", "0"}
+
+
+def test_the_image_copies_every_package_and_the_templates() -> None:
+    copied = " ".join(_instructions("COPY"))
+    for name in [*PACKAGES, "templates", "manage.py", "pyproject.toml"]:
+        assert name in copied, name
+    for name in PACKAGES + ["templates"]:
+        assert (ROOT / name).is_dir()
+
+
+def test_the_default_command_is_the_asgi_web_server() -> None:
+    assert "config.asgi:application" in _instructions("CMD")[-1]
+
+
+def test_pyproject_packages_cover_every_python_package() -> None:
+    data = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    include = data["tool"]["setuptools"]["packages"]["find"]["include"]
+    for name in PACKAGES:
+        assert f"{name}*" in include
+
+
+def test_the_env_example_lists_every_variable_settings_read() -> None:
+    settings_text = (ROOT / "config" / "settings.py").read_text()
+    read = set(re.findall(r'env(?:\.\w+)?\(\s*"([A-Z_]+)"', settings_text))
+    listed = set(re.findall(r"^([A-Z_]+)=", (ROOT / ".env.example").read_text(), re.MULTILINE))
+    assert read - listed == set()
+
+
+def test_ci_runs_exactly_the_readmes_test_command() -> None:
+    readme_lines = (ROOT / "README.md").read_text().splitlines()
+    test_cmd = next(line.split("#")[0].strip() for line in readme_lines if "scripts/test" in line)
+    assert test_cmd in (ROOT / ".ci" / "run").read_text().splitlines()
