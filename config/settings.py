@@ -32,6 +32,8 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "rest_framework",
+    "rest_framework_api_key",
+    "drf_spectacular",
     "accounts",
     "generations",
     "providers",
@@ -182,7 +184,28 @@ REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [],
     "DEFAULT_PERMISSION_CLASSES": [],
     "UNAUTHENTICATED_USER": None,
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
 }
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Darkroom API",
+    "DESCRIPTION": "OpenAI-compatible image generation. Authenticate with `Authorization: Bearer <key>`.",
+    "VERSION": "1",
+    "SERVE_INCLUDE_SCHEMA": False,
+}
+
+# --- OpenAI-compatible API (/v1) ---------------------------------------------------
+# How long a synchronous API call waits for its job before answering 504 with the job id.
+DARKROOM_API_WAIT_CEILING = env.float("DARKROOM_API_WAIT_CEILING", default=300.0)
+# Redis channel the worker publishes finished generation ids on (Redis broker only).
+DARKROOM_API_FINISHED_CHANNEL = env("DARKROOM_API_FINISHED_CHANNEL", default="darkroom:finished")
+# Without Redis (or as a safety net for a lost message) waiters re-read the job this often.
+DARKROOM_API_POLL_INTERVAL = env.float("DARKROOM_API_POLL_INTERVAL", default=1.0)
+# How long an Idempotency-Key is remembered.
+DARKROOM_API_IDEMPOTENCY_TTL = env.int("DARKROOM_API_IDEMPOTENCY_TTL", default=24 * 3600)
+# Lifetime of the signed image URLs the API returns (revoked earlier when the image is deleted).
+DARKROOM_API_URL_MAX_AGE = env.int("DARKROOM_API_URL_MAX_AGE", default=365 * 24 * 3600)
+# Base for absolute URLs in API answers; empty: taken from the request's host.
+DARKROOM_PUBLIC_URL = env("DARKROOM_PUBLIC_URL", default="")
 
 LOGGING = {
     "version": 1,

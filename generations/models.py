@@ -42,6 +42,11 @@ class Generation(models.Model):
     params = models.JSONField(_("parameters"), default=dict, blank=True)
     n = models.PositiveSmallIntegerField(_("images requested"), default=1)
     source = models.CharField(max_length=10, choices=Source.choices, default=Source.PORTAL)
+    # The API key a request came with (source "api"); kept when the key is deleted later.
+    api_key = models.ForeignKey(
+        "accounts.ApiKey", null=True, blank=True, on_delete=models.SET_NULL,
+        related_name="generations",
+    )
 
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
     error_code = models.CharField(max_length=64, blank=True)
@@ -134,3 +139,38 @@ class ReferenceImage(models.Model):
 
     def __str__(self) -> str:
         return f"{self.generation_id} {self.param}[{self.position}]"
+
+
+class IdempotencyRecord(models.Model):
+    """An API request's Idempotency-Key: a retry with the same body gets the same job.
+
+    The unique (user, key) row is inserted in the same transaction that creates the
+    generation, so concurrent retries queue on the database and only one spends quota.
+    """
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE)
+    key = models.CharField(max_length=255)
+    body_hash = models.CharField(max_length=64)
+    generation = models.ForeignKey(Generation, on_delete=models.CASCADE)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["user", "key"], name="idempotency_unique_user_key"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} {self.key}"
+
+
+class Webhook(models.Model):
+    """Where to POST a signed notice when an API job finishes (`webhook_url`)."""
+
+    generation = models.OneToOneField(Generation, on_delete=models.CASCADE, related_name="webhook")
+    url = models.URLField(max_length=2000)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.CharField(max_length=500, blank=True)
+
+    def __str__(self) -> str:
+        return f"{self.generation_id} -> {self.url}"
