@@ -1,8 +1,11 @@
 from __future__ import annotations
 
+from typing import Any
+
 from django.conf import settings
-from django.contrib.auth.models import AbstractUser
+from django.contrib.auth.models import AbstractUser, Group
 from django.db import models
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from rest_framework_api_key.models import AbstractAPIKey
 
@@ -21,8 +24,14 @@ class Quota(models.Model):
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="quotas")
     model = models.CharField(_("model"), max_length=200)
     limit = models.PositiveIntegerField(_("limit"), null=True, blank=True)
+    # Person-level unlimited wins over every limit (their own, their groups', the catalog's).
+    unlimited = models.BooleanField(_("unlimited"), default=False)
     used = models.PositiveIntegerField(_("used"), default=0)
     reserved = models.PositiveIntegerField(_("reserved"), default=0)
+    # `used` counts images since this moment. The periodic reset sets it to the start of
+    # the period it reset for and resets only rows older than the current period start,
+    # so a second run (or two at once) changes nothing.
+    used_since = models.DateTimeField(_("counting since"), default=timezone.now)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
@@ -33,6 +42,107 @@ class Quota(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} / {self.model}"
+
+
+class Period(models.TextChoices):
+    """How often `used` goes back to 0. NEVER is the default: a one-off free quota."""
+
+    NEVER = "never", _("No reset")
+    DAILY = "daily", _("Daily")
+    WEEKLY = "weekly", _("Weekly")
+    MONTHLY = "monthly", _("Monthly")
+
+
+class ModelQuotaPolicy(models.Model):
+    """Per-model settings the catalog file doesn't hold: the reset period."""
+
+    model = models.CharField(_("model"), max_length=200, unique=True)
+    period = models.CharField(_("period"), max_length=10, choices=Period.choices,
+                              default=Period.NEVER)
+
+    class Meta:
+        verbose_name = _("model quota policy")
+        verbose_name_plural = _("model quota policies")
+
+    def __str__(self) -> str:
+        return f"{self.model}: {self.get_period_display()}"
+
+
+class GroupQuota(models.Model):
+    """A group's layer for one model, between the catalog's free quota and the person's own.
+
+    `limit` None means inherit (the catalog); `period` "" means inherit (the model's).
+    """
+
+    group = models.ForeignKey(Group, on_delete=models.CASCADE, related_name="quotas")
+    model = models.CharField(_("model"), max_length=200)
+    limit = models.PositiveIntegerField(_("limit"), null=True, blank=True)
+    unlimited = models.BooleanField(_("unlimited"), default=False)
+    period = models.CharField(_("period"), max_length=10, choices=Period.choices, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["group", "model"], name="groupquota_unique_group_model"
+            ),
+        ]
+        verbose_name = _("group quota")
+
+    def __str__(self) -> str:
+        return f"{self.group} / {self.model}"
+
+
+class QuotaAuditQuerySet(models.QuerySet["QuotaAudit"]):
+    def update(self, **kwargs: object) -> int:
+        raise TypeError("The quota audit log is append-only.")
+
+    def delete(self) -> tuple[int, dict[str, int]]:
+        raise TypeError("The quota audit log is append-only.")
+
+
+class QuotaAudit(models.Model):
+    """One quota change: who made it, on what, from what to what, when and why. Append-only.
+
+    The subject is kept as text too, so a row still reads right if its person or
+    group is deleted (the foreign key is then set to NULL by the database).
+    """
+
+    at = models.DateTimeField(_("when"), auto_now_add=True, db_index=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True,
+        related_name="+", verbose_name=_("changed by"),
+    )
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True,
+        related_name="quota_audit", verbose_name=_("person"),
+    )
+    group = models.ForeignKey(Group, on_delete=models.SET_NULL, null=True, blank=True,
+                              related_name="+", verbose_name=_("group"))
+    subject = models.CharField(_("subject"), max_length=200)
+    model = models.CharField(_("model"), max_length=200)
+    action = models.CharField(_("action"), max_length=40)
+    field = models.CharField(_("field"), max_length=40)
+    old_value = models.CharField(_("from"), max_length=100, blank=True)
+    new_value = models.CharField(_("to"), max_length=100, blank=True)
+    reason = models.TextField(_("why"), blank=True)
+
+    objects = QuotaAuditQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-at", "-id"]
+        verbose_name = _("quota change")
+        verbose_name_plural = _("quota audit log")
+
+    def __str__(self) -> str:
+        return f"{self.subject} {self.model} {self.field}: {self.old_value} -> {self.new_value}"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if self.pk is not None:
+            raise TypeError("The quota audit log is append-only.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args: Any, **kwargs: Any) -> tuple[int, dict[str, int]]:
+        raise TypeError("The quota audit log is append-only.")
 
 
 class ApiKey(AbstractAPIKey):
