@@ -158,6 +158,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "generations.tasks.sweep_stuck_generations",
         "schedule": 60.0,
     },
+    # Daily/weekly/monthly quota resets; idempotent, so a run late or twice is harmless.
+    "reset-quota-periods": {
+        "task": "accounts.tasks.reset_quota_periods",
+        "schedule": 300.0,
+    },
 }
 
 # --- Darkroom -----------------------------------------------------------------
