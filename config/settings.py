@@ -48,6 +48,7 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "django_htmx.middleware.HtmxMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
 
@@ -90,6 +91,16 @@ AUTH_PASSWORD_VALIDATORS = [
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "/"
 LOGOUT_REDIRECT_URL = "login"
+# Who may create their own account: "closed" (admins create accounts), "open",
+# "domains" (e-mail in DARKROOM_SIGNUP_DOMAINS) or "invite" (a staff-made invite link).
+DARKROOM_SIGNUP = env("DARKROOM_SIGNUP", default="closed")
+if DARKROOM_SIGNUP not in {"closed", "open", "domains", "invite"}:
+    raise ImproperlyConfigured("DARKROOM_SIGNUP must be closed, open, domains or invite.")
+DARKROOM_SIGNUP_DOMAINS = [d.lower() for d in env.list("DARKROOM_SIGNUP_DOMAINS", default=[])]
+DARKROOM_INVITE_MAX_AGE = env.int("DARKROOM_INVITE_MAX_AGE", default=7 * 24 * 3600)
+# Password-reset mail; the console backend prints it (demo), set SMTP in production.
+EMAIL_BACKEND = env("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
+DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="darkroom@localhost")
 
 LANGUAGE_CODE = "en"
 LANGUAGES = [("en", "English"), ("zh-hans", "简体中文")]

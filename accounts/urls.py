@@ -1,0 +1,40 @@
+"""Accounts on Django's own auth views rather than django-allauth.
+
+Django's views already do everything asked (sign in/out, password change and
+reset) with their zh-hans translations, and need no extra app, tables or
+settings. allauth's strengths (social login, e-mail verification flows) are not
+wanted here, and its signup switch doesn't cover invite links anyway: the
+signup policy is a few lines in accounts/forms.py and accounts/invites.py.
+"""
+
+from django.contrib.auth import views as auth_views
+from django.urls import path
+
+from . import views
+
+urlpatterns = [
+    path("login/", views.LoginView.as_view(), name="login"),
+    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("password/", auth_views.PasswordChangeView.as_view(), name="password_change"),
+    path(
+        "password/done/", auth_views.PasswordChangeDoneView.as_view(), name="password_change_done"
+    ),
+    path("password/reset/", auth_views.PasswordResetView.as_view(), name="password_reset"),
+    path(
+        "password/reset/sent/",
+        auth_views.PasswordResetDoneView.as_view(),
+        name="password_reset_done",
+    ),
+    path(
+        "password/reset/<uidb64>/<token>/",
+        auth_views.PasswordResetConfirmView.as_view(),
+        name="password_reset_confirm",
+    ),
+    path(
+        "password/reset/done/",
+        auth_views.PasswordResetCompleteView.as_view(),
+        name="password_reset_complete",
+    ),
+    path("signup/", views.signup, name="signup"),
+    path("invite/", views.invite, name="invite"),
+]

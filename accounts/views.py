@@ -1,0 +1,55 @@
+"""Account pages on Django's own auth views (see accounts/urls.py for why),
+plus signup under the DARKROOM_SIGNUP policy and staff-made invite links."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.contrib.admin.views.decorators import staff_member_required
+from django.contrib.auth import login
+from django.contrib.auth import views as auth_views
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+
+from .forms import InviteForm, SignupForm
+from .invites import invite_email, invite_token
+
+
+def signup(request: HttpRequest) -> HttpResponse:
+    policy = settings.DARKROOM_SIGNUP
+    if policy == "closed":
+        raise Http404
+    invited = None
+    if policy == "invite":
+        invited = invite_email(request.GET.get("invite", ""))
+        if invited is None:
+            return render(request, "registration/invite_invalid.html", status=403)
+    form = SignupForm(request.POST or None, invited_email=invited)
+    if request.method == "POST" and form.is_valid():
+        user = form.save()
+        login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+        return redirect(settings.LOGIN_REDIRECT_URL)
+    return render(request, "registration/signup.html", {"form": form, "policy": policy})
+
+
+@staff_member_required
+def invite(request: HttpRequest) -> HttpResponse:
+    if settings.DARKROOM_SIGNUP != "invite":
+        raise Http404
+    form = InviteForm(request.POST or None)
+    link = None
+    if request.method == "POST" and form.is_valid():
+        token = invite_token(form.cleaned_data["email"])
+        link = request.build_absolute_uri(f"{reverse('signup')}?invite={token}")
+    return render(request, "registration/invite.html", {"form": form, "link": link})
+
+
+class LoginView(auth_views.LoginView):
+    redirect_authenticated_user = True
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        context = super().get_context_data(**kwargs)
+        context["signup_open"] = settings.DARKROOM_SIGNUP in {"open", "domains"}
+        return context

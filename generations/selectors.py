@@ -1,0 +1,134 @@
+"""Portal reads. Every query starts from `visible_generations(user)`, so a person can
+only ever reach their own generations and images (staff: everyone's); anything
+else is simply not found (404), never a file."""
+
+from __future__ import annotations
+
+import datetime
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet
+from django.shortcuts import get_object_or_404
+
+from accounts.models import User
+
+from .models import Generation, Image, ReferenceImage
+
+PAGE_SIZE = 24
+
+
+def visible_generations(user: User) -> QuerySet[Generation]:
+    generations = Generation.objects.all()
+    return generations if user.is_staff else generations.filter(user=user)
+
+
+def visible_images(user: User) -> QuerySet[Image]:
+    images = Image.objects.select_related("generation")
+    return images if user.is_staff else images.filter(generation__user=user)
+
+
+def generation_for(user: User, pk: Any) -> Generation:
+    return get_object_or_404(visible_generations(user).prefetch_related("images"), pk=pk)
+
+
+def image_for(user: User, pk: Any) -> Image:
+    return get_object_or_404(visible_images(user), pk=pk)
+
+
+def reference_for(user: User, pk: Any) -> ReferenceImage:
+    references = ReferenceImage.objects.all()
+    if not user.is_staff:
+        references = references.filter(generation__user=user)
+    return get_object_or_404(references, pk=pk)
+
+
+def images_for(user: User, ids: list[Any]) -> QuerySet[Image]:
+    """The given images that the person may see; unknown or foreign ids drop out."""
+    return visible_images(user).filter(pk__in=ids).order_by("-generation__created_at", "index")
+
+
+def recent_generations(user: User, limit: int = 8) -> list[Generation]:
+    own = Generation.objects.filter(user=user)  # the generate page shows one's own jobs only
+    return list(own.prefetch_related("images")[:limit])
+
+
+@dataclass(frozen=True)
+class GalleryFilters:
+    q: str = ""
+    model: str = ""
+    status: str = ""
+    date_from: datetime.date | None = None
+    date_to: datetime.date | None = None
+    starred: str = ""  # "", "first" or "only"
+    everyone: bool = False  # staff only: everyone's generations, not just one's own
+
+
+@dataclass(frozen=True)
+class GalleryPage:
+    generations: list[Generation]
+    number: int
+    has_next: bool
+    filters: GalleryFilters = field(default_factory=GalleryFilters)
+
+
+def gallery_page(
+    user: User, filters: GalleryFilters, page: int = 1, per_page: int = PAGE_SIZE
+) -> GalleryPage:
+    """One page of generations, newest first, with their images: two queries, whatever the page.
+
+    Paged by offset with one extra row to learn whether more follow, so no COUNT
+    over a person's whole history is needed.
+    """
+    generations = _filtered(user, filters)
+    page = max(page, 1)
+    start = (page - 1) * per_page
+    rows = list(generations[start : start + per_page + 1])
+    return GalleryPage(rows[:per_page], page, len(rows) > per_page, filters)
+
+
+def _filtered(user: User, f: GalleryFilters) -> QuerySet[Generation]:
+    everyone = f.everyone and user.is_staff
+    generations = Generation.objects.all() if everyone else Generation.objects.filter(user=user)
+    if f.q:
+        generations = generations.filter(prompt__icontains=f.q)
+    if f.model:
+        generations = generations.filter(model=f.model)
+    if f.status:
+        generations = generations.filter(status=f.status)
+    if f.date_from:
+        generations = generations.filter(created_at__date__gte=f.date_from)
+    if f.date_to:
+        generations = generations.filter(created_at__date__lte=f.date_to)
+    images = Image.objects.filter(generation=OuterRef("pk"))
+    # A succeeded generation whose images were all deleted has nothing left to show.
+    generations = generations.filter(~Q(status=Generation.Status.SUCCEEDED) | Q(Exists(images)))
+    shown = Image.objects.order_by("index")
+    if f.starred == "only":
+        generations = generations.filter(Exists(images.filter(starred=True)))
+        shown = shown.filter(starred=True)
+    order = ["-created_at", "-pk"]
+    if f.starred == "first":
+        generations = generations.annotate(has_star=Exists(images.filter(starred=True)))
+        order = ["-has_star", *order]
+    if everyone:
+        generations = generations.select_related("user")
+    return generations.order_by(*order).prefetch_related(Prefetch("images", queryset=shown))
+
+
+def reuse_initial(generation: Generation, *, keep_seed: bool) -> dict[str, Any]:
+    """The generate form's initial values to redo a generation (same seed, or a new one)."""
+    initial: dict[str, Any] = {"model": generation.model, "prompt": generation.prompt}
+    initial.update(generation.params)
+    if not keep_seed:
+        initial.pop("seed", None)
+    return initial
+
+
+def references_for_reuse(user: User, ids: list[str]) -> list[ReferenceImage]:
+    """Reference images the person may reuse (their own, or any for staff), by id."""
+    clean = [int(i) for i in ids if str(i).isdigit()]
+    references = ReferenceImage.objects.filter(pk__in=clean)
+    if not user.is_staff:
+        references = references.filter(generation__user=user)
+    return list(references.order_by("param", "position"))

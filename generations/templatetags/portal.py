@@ -1,0 +1,86 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django import template
+from django.conf import settings
+from django.urls import reverse
+
+from ..forms import param_label as _param_label
+from ..models import Generation, Image
+from ..portal_text import failure_text
+
+register = template.Library()
+
+
+@register.simple_tag
+def image_src(image: Image, kind: str = "thumbnail") -> str:
+    """Where the browser loads an image: a signed S3 URL, or our authorised view.
+
+    Signing is local computation (no request to S3), so a page of thumbnails
+    costs no extra queries either way.
+    """
+    if settings.STORAGE_BACKEND == "s3":
+        field = image.thumbnail if kind == "thumbnail" and image.thumbnail else image.file
+        return str(field.storage.url(field.name))
+    name = "image_thumbnail" if kind == "thumbnail" else "image_file"
+    return reverse(name, args=[image.pk])
+
+
+@register.filter
+def param_label(name: str) -> str:
+    return _param_label(name)
+
+
+@register.filter
+def failure_reason(generation: Generation) -> str:
+    return failure_text(generation)
+
+
+@register.filter
+def duration(seconds: Any) -> str:
+    if seconds is None:
+        return "\u2013"
+    seconds = float(seconds)
+    return f"{seconds:.1f} s" if seconds < 90 else f"{seconds / 60:.1f} min"
+
+
+@register.simple_tag
+def elapsed(start: Any, end: Any) -> float | None:
+    if not start or not end:
+        return None
+    return float((end - start).total_seconds())
+
+
+@register.filter
+def filesize(num: int) -> str:
+    for unit in ("B", "KB", "MB"):
+        if num < 1024:
+            return f"{num:.0f} {unit}" if unit == "B" else f"{num:.1f} {unit}"
+        num = num / 1024  # type: ignore[assignment]
+    return f"{num:.1f} GB"
+
+
+@register.filter
+def model_label(name: str) -> str:
+    from providers.catalog import get_catalog
+
+    spec = get_catalog().get(name)
+    return spec.label if spec else name
+
+
+@register.filter
+def ratio_css(choice: str) -> str:
+    """'16:9' -> '16 / 9', for CSS aspect-ratio on the ratio preset swatches."""
+    w, _, h = str(choice).partition(":")
+    return f"{w} / {h}" if w.isdigit() and h.isdigit() else "1 / 1"
+
+
+@register.filter
+def bound(form: Any, name: str) -> Any:
+    return form[name]
+
+
+@register.filter
+def url_field_of(form: Any, name: str) -> Any:
+    return form[f"{name}_url"]

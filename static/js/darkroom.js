@@ -1,0 +1,173 @@
+// Darkroom portal: small progressive enhancements. Every page works without them.
+(function () {
+  "use strict";
+
+  const on = (type, selector, handler) =>
+    document.addEventListener(type, (event) => {
+      const target = event.target.closest && event.target.closest(selector);
+      if (target) handler(event, target);
+    });
+
+  // Selects and filters that submit their form as soon as they change.
+  on("change", "[data-autosubmit]", (event, el) => el.form && el.form.requestSubmit());
+
+  // Confirm destructive buttons.
+  on("click", "[data-confirm]", (event, el) => {
+    if (!window.confirm(el.dataset.confirm)) event.preventDefault();
+  });
+
+  // Copy text (the prompt, an invite link) to the clipboard.
+  on("click", "[data-copy]", async (event, el) => {
+    const source = document.querySelector(el.dataset.copy);
+    if (!source) return;
+    const text = "value" in source ? source.value : source.textContent.trim();
+    try {
+      await navigator.clipboard.writeText(text);
+    } catch (err) {
+      const area = document.createElement("textarea");
+      area.value = text;
+      document.body.appendChild(area);
+      area.select();
+      document.execCommand("copy");
+      area.remove();
+    }
+    const label = el.textContent;
+    el.textContent = el.dataset.copied || "✓";
+    el.classList.add("is-done");
+    setTimeout(() => { el.textContent = label; el.classList.remove("is-done"); }, 1500);
+  });
+
+  // Number inputs with a range get a slider next to them; both stay in sync.
+  function enhanceSliders(root) {
+    root.querySelectorAll("input[data-slider]:not([data-enhanced])").forEach((input) => {
+      input.dataset.enhanced = "1";
+      const range = document.createElement("input");
+      range.type = "range";
+      range.min = input.min; range.max = input.max; range.step = input.step || "any";
+      range.value = input.value || input.min;
+      range.tabIndex = -1; // the number input is the keyboard control
+      range.setAttribute("aria-hidden", "true");
+      range.className = "slider";
+      range.addEventListener("input", () => { input.value = range.value; });
+      input.addEventListener("input", () => { if (input.value !== "") range.value = input.value; });
+      const wrap = document.createElement("div");
+      wrap.className = "slider-row";
+      input.parentNode.insertBefore(wrap, input);
+      wrap.append(range, input);
+    });
+  }
+
+  // Reference images: drag and drop onto the drop zone, file previews, URL previews.
+  const pending = new WeakMap(); // file input -> DataTransfer holding chosen files
+
+  function filesOf(input) {
+    if (!pending.has(input)) pending.set(input, new DataTransfer());
+    return pending.get(input);
+  }
+
+  function renderPreviews(field) {
+    const input = field.querySelector('input[type="file"]');
+    const box = field.querySelector("[data-previews]");
+    box.querySelectorAll("[data-file], [data-url]").forEach((el) => el.remove());
+    Array.from(input.files).forEach((file, index) => {
+      box.appendChild(previewFigure(URL.createObjectURL(file), file.name, { file: index }));
+    });
+    const urls = field.querySelector("textarea[data-url-preview]");
+    (urls ? urls.value.split(/\s+/) : []).filter((u) => /^https?:\/\//i.test(u)).forEach((url) => {
+      box.appendChild(previewFigure(url, url, { url: url }));
+    });
+  }
+
+  function previewFigure(src, label, data) {
+    const fig = document.createElement("figure");
+    fig.className = "preview";
+    Object.entries(data).forEach(([k, v]) => { fig.dataset[k] = v; });
+    const img = document.createElement("img");
+    img.src = src; img.alt = label;
+    img.addEventListener("error", () => fig.classList.add("is-broken"));
+    const remove = document.createElement("button");
+    remove.type = "button"; remove.className = "preview-remove"; remove.textContent = "×";
+    remove.setAttribute("aria-label", (document.documentElement.lang.startsWith("zh") ? "移除 " : "Remove ") + label);
+    remove.dataset.removePreview = "";
+    fig.append(img, remove);
+    return fig;
+  }
+
+  function addFiles(field, files) {
+    const input = field.querySelector('input[type="file"]');
+    const max = parseInt(field.dataset.max || "1", 10);
+    const chosen = max === 1 ? new DataTransfer() : filesOf(input);
+    Array.from(files).filter((f) => f.type.startsWith("image/")).forEach((f) => {
+      if (chosen.items.length < max) chosen.items.add(f);
+    });
+    pending.set(input, chosen);
+    input.files = chosen.files;
+    renderPreviews(field);
+  }
+
+  on("change", '[data-image-field] input[type="file"]', (event, input) => {
+    const field = input.closest("[data-image-field]");
+    const max = parseInt(field.dataset.max || "1", 10);
+    if (max > 1) {
+      // Choosing again adds to the selection instead of replacing it.
+      const files = Array.from(input.files);
+      const chosen = filesOf(input);
+      files.forEach((f) => { if (chosen.items.length < max) chosen.items.add(f); });
+      input.files = chosen.files;
+    }
+    renderPreviews(field);
+  });
+  on("input", "[data-image-field] textarea[data-url-preview]", (event, el) => {
+    clearTimeout(el._t);
+    el._t = setTimeout(() => renderPreviews(el.closest("[data-image-field]")), 400);
+  });
+  on("click", "[data-remove-preview]", (event, button) => {
+    const fig = button.closest(".preview");
+    const field = button.closest("[data-image-field]");
+    if ("file" in fig.dataset) {
+      const input = field.querySelector('input[type="file"]');
+      const kept = new DataTransfer();
+      Array.from(input.files).forEach((f, i) => { if (String(i) !== fig.dataset.file) kept.items.add(f); });
+      pending.set(input, kept);
+      input.files = kept.files;
+    } else if ("url" in fig.dataset) {
+      const area = field.querySelector("textarea[data-url-preview]");
+      area.value = area.value.split(/\n/).filter((u) => u.trim() !== fig.dataset.url).join("\n");
+    }
+    fig.remove();
+    renderPreviews(field);
+  });
+  ["dragenter", "dragover"].forEach((type) => on(type, ".dropzone", (event, zone) => {
+    event.preventDefault();
+    zone.classList.add("is-over");
+  }));
+  ["dragleave", "drop"].forEach((type) => on(type, ".dropzone", (event, zone) => {
+    event.preventDefault();
+    zone.classList.remove("is-over");
+    if (type === "drop" && event.dataTransfer) addFiles(zone.closest("[data-image-field]"), event.dataTransfer.files);
+  }));
+
+  // Gallery selection: a toolbar appears once something is selected.
+  function updateSelection() {
+    const bar = document.querySelector("[data-selection-bar]");
+    if (!bar) return;
+    const count = document.querySelectorAll(".tile-check:checked").length;
+    bar.hidden = count === 0;
+    bar.querySelector("[data-selected-count]").textContent = count;
+    document.body.classList.toggle("is-selecting", count > 0);
+  }
+  on("change", ".tile-check", updateSelection);
+  on("click", "[data-clear-selection]", () => {
+    document.querySelectorAll(".tile-check:checked").forEach((c) => { c.checked = false; });
+    updateSelection();
+  });
+
+  // A freshly submitted job scrolls into view on narrow screens, where it sits below the form.
+  document.addEventListener("htmx:oobAfterSwap", (event) => {
+    const job = event.detail.target && event.detail.target.querySelector && event.detail.target.querySelector(".job-fresh");
+    if (job && window.innerWidth < 900) job.scrollIntoView({ behavior: "smooth", block: "center" });
+  });
+
+  document.addEventListener("htmx:afterSettle", (event) => { enhanceSliders(event.target); updateSelection(); });
+  document.addEventListener("DOMContentLoaded", () => { enhanceSliders(document); updateSelection(); });
+})();
