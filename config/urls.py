@@ -5,6 +5,8 @@ from django.urls import include, path
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("accounts/", include("accounts.urls")),
+    path("accounts/api-keys/", include("accounts.api_keys_urls")),
+    path("v1/", include("generations.api.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
     path("", include("generations.urls")),
 ]

@@ -144,14 +144,15 @@ class ReferenceImage(models.Model):
 class IdempotencyRecord(models.Model):
     """An API request's Idempotency-Key: a retry with the same body gets the same job.
 
-    The unique (user, key) row is inserted in the same transaction that creates the
+    The unique (user, key) row is inserted first in the transaction that creates the
     generation, so concurrent retries queue on the database and only one spends quota.
     """
 
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE)
     key = models.CharField(max_length=255)
     body_hash = models.CharField(max_length=64)
-    generation = models.ForeignKey(Generation, on_delete=models.CASCADE)
+    # Null only inside the creating transaction, which sets it before committing.
+    generation = models.ForeignKey(Generation, null=True, on_delete=models.CASCADE)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
 
     class Meta:
@@ -168,6 +169,8 @@ class Webhook(models.Model):
 
     generation = models.OneToOneField(Generation, on_delete=models.CASCADE, related_name="webhook")
     url = models.URLField(max_length=2000)
+    # Where the caller reached us: the notice's image URLs are built on it.
+    base_url = models.URLField(max_length=500)
     attempts = models.PositiveSmallIntegerField(default=0)
     delivered_at = models.DateTimeField(null=True, blank=True)
     last_error = models.CharField(max_length=500, blank=True)

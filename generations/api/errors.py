@@ -1,0 +1,77 @@
+"""The one place an exception becomes the API's error envelope.
+
+Every /v1 answer that is not a success goes through `error_response`, so the
+shape `{"error": {"message", "type", "param", "code"}}`, the status that picks
+the SDK's exception class, and `x-should-retry` are decided here and nowhere else.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from django.http import JsonResponse
+
+from common.errors import DarkroomError
+
+log = logging.getLogger(__name__)
+
+
+class AuthenticationFailed(DarkroomError):
+    status = 401
+    code = "invalid_api_key"
+
+
+class ModelNotAllowed(DarkroomError):
+    """The key's allow-list does not include the model."""
+
+    status = 403
+    code = "model_not_allowed"
+
+
+class NotFound(DarkroomError):
+    status = 404
+    code = "not_found"
+
+
+class MethodNotAllowed(DarkroomError):
+    status = 405
+    code = "method_not_allowed"
+
+
+class IdempotencyConflict(DarkroomError):
+    status = 409
+    code = "idempotency_key_reused"
+
+
+class PayloadTooLarge(DarkroomError):
+    status = 413
+    code = "request_too_large"
+
+
+class WaitTimedOut(DarkroomError):
+    """The job outlived the wait ceiling; it goes on, and the message names it."""
+
+    status = 504
+    type = "timeout_error"
+    code = "wait_timeout"
+
+
+class ServerError(DarkroomError):
+    status = 500
+    type = "server_error"
+    code = "internal_error"
+    retryable = True
+
+
+def error_response(exc: Exception, *, retry_after: int | None = None) -> JsonResponse:
+    if not isinstance(exc, DarkroomError):
+        log.exception("unhandled error in the API", exc_info=exc)
+        exc = ServerError("The server failed to handle the request.")
+    response = JsonResponse(exc.envelope(), status=exc.status)
+    # The SDK retries 409, 429 and 5xx on its own; a retry that cannot help
+    # (or would start a second job) must be refused explicitly.
+    response["x-should-retry"] = "true" if exc.retryable else "false"
+    if retry_after is not None:
+        response["Retry-After"] = str(retry_after)
+    return response
+

@@ -1,0 +1,40 @@
+"""Worker side of the API: announce finished generations, queue webhook deliveries."""
+
+from __future__ import annotations
+
+import logging
+from functools import cache
+from typing import Any
+
+import redis
+from django.conf import settings
+from django.dispatch import receiver
+from redis.exceptions import RedisError
+
+from generations.models import Generation, Webhook
+from generations.signals import generation_finished
+
+from .waiting import redis_url
+
+log = logging.getLogger(__name__)
+
+
+@cache
+def _client(url: str) -> redis.Redis:
+    return redis.Redis.from_url(url, socket_timeout=5)
+
+
+@receiver(generation_finished, dispatch_uid="api-publish-finished")
+def publish_finished(sender: Any, generation: Generation, **kwargs: Any) -> None:
+    url = redis_url()
+    if url is not None:
+        try:
+            _client(url).publish(settings.DARKROOM_API_FINISHED_CHANNEL, str(generation.pk))
+        except RedisError as exc:  # waiters fall back to re-reading the job
+            log.warning("could not publish finished generation %s: %s", generation.pk, exc)
+    if generation.source == Generation.Source.API and Webhook.objects.filter(
+        generation_id=generation.pk, delivered_at__isnull=True
+    ).exists():
+        from .tasks import deliver_webhook
+
+        deliver_webhook.delay(str(generation.pk))

@@ -1,0 +1,78 @@
+"""Signed webhook notices for finished API jobs, in the Standard Webhooks format.
+
+That is the format OpenAI's own webhooks use, so a receiver can check our
+signature with the openai SDK (`client.webhooks.verify_signature(body, headers,
+secret=...)`) or any Standard Webhooks library. Each person has one secret,
+derived from SECRET_KEY and shown on their API keys page.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import time
+import uuid
+from typing import Any
+
+import httpx
+from django.conf import settings
+from django.utils import timezone
+
+from accounts.models import User
+from common.net import FetchError, _pinned_targets  # the one SSRF guard (see report)
+from generations.models import Generation, Webhook
+
+from .responses import job_body
+
+
+def webhook_secret(user: User) -> str:
+    raw = hmac.new(settings.SECRET_KEY.encode(), f"darkroom.webhook:{user.pk}".encode(),
+                   hashlib.sha256).digest()
+    return "whsec_" + base64.b64encode(raw).decode()
+
+
+def signed_headers(secret: str, body: str, *, msg_id: str, timestamp: int) -> dict[str, str]:
+    key = base64.b64decode(secret.removeprefix("whsec_"))
+    signed = f"{msg_id}.{timestamp}.{body}".encode()
+    signature = base64.b64encode(hmac.new(key, signed, hashlib.sha256).digest()).decode()
+    return {
+        "webhook-id": msg_id,
+        "webhook-timestamp": str(timestamp),
+        "webhook-signature": f"v1,{signature}",
+        "content-type": "application/json",
+    }
+
+
+def notice(generation: Generation, base: str) -> dict[str, Any]:
+    kind = "succeeded" if generation.status == Generation.Status.SUCCEEDED else "failed"
+    return {
+        "object": "event",
+        "type": f"image.job.{kind}",
+        "created_at": int(time.time()),
+        "data": job_body(generation, "url", base),
+    }
+
+
+def deliver(webhook: Webhook) -> None:
+    """POST the signed notice once; raises FetchError when the receiver did not take it."""
+    generation = webhook.generation
+    body = json.dumps(notice(generation, webhook.base_url), separators=(",", ":"))
+    headers = signed_headers(webhook_secret(generation.user), body,
+                             msg_id=f"msg_{uuid.uuid4().hex}", timestamp=int(time.time()))
+    Webhook.objects.filter(pk=webhook.pk).update(attempts=webhook.attempts + 1)
+    target = _pinned_targets(httpx.URL(webhook.url))[0]
+    try:
+        with httpx.Client(trust_env=False, follow_redirects=False,
+                          timeout=settings.DARKROOM_FETCH_TIMEOUT) as client:
+            response = client.post(target.url, content=body.encode(),
+                                   headers={**target.headers, **headers},
+                                   extensions=target.extensions)
+    except httpx.HTTPError as exc:
+        raise FetchError(f"webhook delivery failed: {exc}", code="fetch_failed",
+                         retryable=True) from exc
+    if not response.is_success:
+        raise FetchError(f"the receiver answered HTTP {response.status_code}",
+                         code="fetch_failed", retryable=response.status_code >= 500)
+    Webhook.objects.filter(pk=webhook.pk).update(delivered_at=timezone.now(), last_error="")
