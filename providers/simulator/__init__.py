@@ -1,0 +1,36 @@
+"""Darkroom's upstream simulator: the upstream image APIs, on localhost.
+
+No machine here reaches the real upstreams; tests and the demo talk to this.
+In-process::
+
+    with SimulatorServer(port=0, link_ttl=5) as sim:
+        sim.url                        # "http://127.0.0.1:54321"
+        sim.add_fault("rate_limit", times=2, seconds=3)
+        sim.requests("/v1/")           # what the platform sent
+
+As a process: ``python manage.py simulator --port 8001``.
+
+Modules: server.py (transport, routing, auth, recording, file links, control
+API), faults.py (failures on demand), images.py (deterministic PNGs), core.py
+(what a format is made of), one module per wire format (modelverse.py).
+"""
+
+from .core import Format, Response, Route, SimRequest, json_response, route
+from .faults import KINDS as FAULT_KINDS
+from .faults import Fault, FaultSpecError
+from .server import FORMATS, Simulator, SimulatorServer
+
+__all__ = [
+    "FAULT_KINDS",
+    "FORMATS",
+    "Fault",
+    "FaultSpecError",
+    "Format",
+    "Response",
+    "Route",
+    "SimRequest",
+    "Simulator",
+    "SimulatorServer",
+    "json_response",
+    "route",
+]
