@@ -1,0 +1,170 @@
+"""Real processes for integration tests: the simulator and a Celery worker.
+
+The worker is a separate `celery -A config worker` process on Redis, reading and
+writing the same PostgreSQL test database as the test (so tests using these
+fixtures must use `transactional_db`). Each test session gets its own queue name,
+so parallel runs on one Redis never steal each other's tasks.
+
+    def test_it_works(live_worker, user): ...        # worker + simulator
+    def test_it_polls(live_simulator): ...            # simulator process alone
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from django.db import connection
+
+ROOT = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+QUEUE = f"darkroom-test-{uuid.uuid4().hex[:8]}"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_for_port(port: int, proc: subprocess.Popen[Any], timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"process exited with {proc.returncode} before listening")
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+            return
+        except OSError:
+            time.sleep(0.1)
+    raise RuntimeError(f"nothing listened on port {port} within {timeout}s")
+
+
+def stop(proc: subprocess.Popen[Any]) -> None:
+    proc.terminate()
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+def database_url() -> str:
+    """The URL of the database this test process uses (the test database)."""
+    s = connection.settings_dict
+    if connection.vendor != "postgresql":
+        pytest.skip("integration tests with a real worker need PostgreSQL (DATABASE_URL)")
+    user = s.get("USER") or "postgres"
+    password = f":{s['PASSWORD']}" if s.get("PASSWORD") else ""
+    return f"postgres://{user}{password}@{s.get('HOST') or '127.0.0.1'}:{s.get('PORT') or 5432}/{s['NAME']}"
+
+
+class Simulator:
+    def __init__(self, proc: subprocess.Popen[Any], url: str) -> None:
+        self.proc, self.url = proc, url
+
+    def control(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        return httpx.request(method, f"{self.url}/_sim/{path}", timeout=10, **kwargs)
+
+    def fault(self, fault: str, **options: Any) -> None:
+        self.control("POST", "faults", json={"fault": fault, **options}).raise_for_status()
+
+    def requests(self) -> list[dict[str, Any]]:
+        return list(self.control("GET", "requests").json()["requests"])
+
+
+@pytest.fixture
+def live_simulator(tmp_path: Path) -> Iterator[Simulator]:
+    port = free_port()
+    log = (tmp_path / "simulator.log").open("w")
+    proc = subprocess.Popen(
+        [str(BIN / "python"), "manage.py", "simulator", "--host", "127.0.0.1", "--port", str(port)],
+        cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, env=_env({}),
+    )
+    try:
+        wait_for_port(port, proc)
+        yield Simulator(proc, f"http://127.0.0.1:{port}")
+    finally:
+        stop(proc)
+
+
+class Worker:
+    def __init__(self, proc: subprocess.Popen[Any], log: Path) -> None:
+        self.proc, self.log = proc, log
+
+    def output(self) -> str:
+        return self.log.read_text(errors="replace")
+
+
+@pytest.fixture
+def live_worker(
+    transactional_db: None, redis_url: str, live_simulator: Simulator, settings: Any, tmp_path: Path
+) -> Iterator[Worker]:
+    """A real Celery worker on Redis + PostgreSQL, talking to the simulator process."""
+    from config.celery import app
+
+    env = _env({
+        "DATABASE_URL": database_url(),
+        "CELERY_BROKER_URL": redis_url,
+        "CELERY_TASK_DEFAULT_QUEUE": QUEUE,
+        "MEDIA_ROOT": str(settings.MEDIA_ROOT),
+        "DARKROOM_SIMULATOR_URL": live_simulator.url,
+        "DARKROOM_TASK_MAX_RETRIES": str(settings.DARKROOM_TASK_MAX_RETRIES),
+        "DARKROOM_UPSTREAM_TIMEOUT": str(settings.DARKROOM_UPSTREAM_TIMEOUT),
+    })
+    settings.DARKROOM_SIMULATOR_URL = live_simulator.url
+    log_path = tmp_path / "worker.log"
+    proc = subprocess.Popen(
+        [str(BIN / "celery"), "-A", "config", "worker", "--pool", "threads", "--concurrency", "8",
+         "-Q", QUEUE, "--without-gossip", "--without-mingle", "--loglevel", "INFO"],
+        cwd=ROOT, stdout=log_path.open("w"), stderr=subprocess.STDOUT, env=env,
+    )
+    saved = {k: app.conf[k] for k in ("broker_url", "task_default_queue", "broker_transport_options")}
+    app.conf.update(broker_url=redis_url, task_default_queue=QUEUE,
+                    broker_transport_options={"visibility_timeout": 3600})
+    app.close()  # drop pooled connections to the old broker
+    try:
+        _wait_ready(proc, log_path)
+        yield Worker(proc, log_path)
+    finally:
+        stop(proc)
+        app.conf.update(saved)
+        app.close()
+
+
+def _wait_ready(proc: subprocess.Popen[Any], log: Path, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"worker exited:\n{log.read_text()[-3000:]}")
+        if " ready." in log.read_text(errors="replace"):
+            return
+        time.sleep(0.2)
+    raise RuntimeError(f"worker not ready in {timeout}s:\n{log.read_text()[-3000:]}")
+
+
+def _env(extra: dict[str, str]) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DARKROOM_TEST_DB")}
+    env.setdefault("SECRET_KEY", "tests-only-insecure-key")
+    env["DEBUG"] = "false"
+    env.update(extra)
+    return env
+
+
+def wait_finished(generation: Any, timeout: float = 60.0) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        generation.refresh_from_db()
+        if generation.is_finished:
+            return generation
+        time.sleep(0.2)
+    raise AssertionError(f"generation {generation.pk} still {generation.status} after {timeout}s")
