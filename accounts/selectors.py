@@ -104,10 +104,12 @@ def layered_for(*, user: User, model: str, quota: Quota | None) -> Layered:
 class LayerCache:
     """Every group and model layer loaded once, for lists over many people and models."""
 
-    def __init__(self) -> None:
+    def __init__(self, user_ids: Iterable[int] | None = None) -> None:
         self.periods = model_periods()
         self.by_user: dict[int, list[GroupQuota]] = {}
         memberships = User.groups.through.objects.values_list("user_id", "group_id")
+        if user_ids is not None:
+            memberships = memberships.filter(user_id__in=list(user_ids))
         by_group: dict[int, list[GroupQuota]] = {}
         for row in GroupQuota.objects.select_related("group"):
             by_group.setdefault(row.group_id, []).append(row)
@@ -148,15 +150,18 @@ def next_period_start(period: str, now: datetime | None = None) -> datetime | No
 
 @dataclass(frozen=True)
 class Usage:
-    """One row of a person's own usage: one model, this period."""
+    """One person, one model, this period: limit (and where it comes from), use, what's left."""
 
     model: str
     label: str
-    limit: int | None
+    layered: Layered
     used: int
     reserved: int
-    period: str
     resets_at: datetime | None
+
+    @property
+    def limit(self) -> int | None:
+        return self.layered.limit
 
     @property
     def left(self) -> int | None:
@@ -166,26 +171,27 @@ class Usage:
 
     @property
     def period_label(self) -> str:
-        return str(Period(self.period).label)
+        return str(Period(self.layered.period).label)
 
 
-def usage_for_user(user: User) -> list[Usage]:
-    """The person's usage per model this period: models they may use or have used.
-
-    Reads only; creates no quota rows (the account page must not write).
-    """
+def quota_overview(user: User) -> list[Usage]:
+    """Every catalog model for one person. Reads only: creates no quota rows."""
     quotas = {q.model: q for q in Quota.objects.filter(user=user)}
-    groups = group_rows_for(user)
-    periods = model_periods()
+    layers = LayerCache(user_ids=[user.pk])
     rows = []
     for spec in get_catalog().models.values():
         quota = quotas.get(spec.name)
-        layered = resolve(model=spec.name, quota=quota, group_rows=groups,
-                          model_period=periods.get(spec.name))
-        used = quota.used if quota else 0
-        reserved = quota.reserved if quota else 0
-        if layered.limit == 0 and not used and not reserved:
-            continue  # a model they can't use and never did: noise on their page
-        rows.append(Usage(spec.name, spec.label, layered.limit, used, reserved, layered.period,
-                          next_period_start(layered.period)))
+        layered = layers.resolve(user_id=user.pk, model=spec.name, quota=quota)
+        rows.append(Usage(
+            spec.name, spec.label, layered, quota.used if quota else 0,
+            quota.reserved if quota else 0, next_period_start(layered.period),
+        ))
     return rows
+
+
+def usage_for_user(user: User) -> list[Usage]:
+    """The person's own usage per model this period, for their account page.
+
+    Leaves out models they can't use and never used: noise on their page.
+    """
+    return [u for u in quota_overview(user) if u.limit != 0 or u.used or u.reserved]

@@ -8,6 +8,7 @@ urlpatterns = [
     path("accounts/api-keys/", include("accounts.api_keys_urls")),
     path("v1/", include("generations.api.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
+    path("reports/", include("generations.report_urls")),
     path("", include("generations.urls")),
 ]
 
