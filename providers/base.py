@@ -11,8 +11,15 @@ network only through `providers.http.send` (one name for tests to patch).
   True (429, 5xx, timeouts, garbage) means the same request may succeed later or
   on another channel; False (bad request, moderation, not found, auth) means it
   will not, and the job fails and its quota is released.
-- Result images come back as a URL (downloaded by the caller at once, because
-  upstream links expire) or as bytes already decoded.
+- Result images come back as a URL (downloaded by the caller at once, in the
+  same task step that saw it, because upstream links expire) or as bytes already
+  decoded.
+- `unsupported(request)` says, before any call, why this channel cannot carry a
+  request (a reference image to a text-only endpoint, n > 1 to a one-image
+  task): the caller then tries the next channel. Parameters a format merely has
+  no field for are dropped by the adapter, never sent.
+- `poll_deadline`: how long after its submit an asynchronous job may still be
+  polled; past it the caller fails the job and refunds it.
 """
 
 from __future__ import annotations
@@ -117,9 +124,16 @@ class Provider:
     """Base class of every adapter; see the module docstring for the contract."""
 
     format: ClassVar[str] = ""
+    poll_deadline: ClassVar[float] = 600.0
 
     def __init__(self, channel: Channel) -> None:
         self.channel = channel
+
+    def unsupported(self, request: ProviderRequest) -> str | None:
+        return None
+
+    def deadline(self) -> float:
+        return float(self.channel.options.get("poll_deadline", self.poll_deadline))
 
     def submit(self, request: ProviderRequest) -> Outcome:
         raise NotImplementedError

@@ -17,13 +17,28 @@ CATALOG_PATH = Path(__file__).with_name("catalog.toml")
 
 PARAM_TYPES = {"string", "int", "float", "bool", "enum", "size", "image", "images"}
 IMAGE_TYPES = {"image", "images"}
-KNOWN_FORMATS = {"openai_images", "openai_edits", "replicate", "bfl", "chat"}
+KNOWN_FORMATS = {"openai_images", "openai_edits", "dalle", "replicate", "bfl", "chat"}
 _PARAM_KEYS = {
-    "type", "default", "min", "max", "choices", "max_length", "min_items", "max_items", "label",
+    "type",
+    "default",
+    "min",
+    "max",
+    "choices",
+    "max_length",
+    "min_items",
+    "max_items",
+    "label",
 }
 _CHANNEL_KEYS = {
-    "name", "format", "upstream_model", "base_url_env", "base_url", "key_env", "priority",
-    "weight", "options",
+    "name",
+    "format",
+    "upstream_model",
+    "base_url_env",
+    "base_url",
+    "key_env",
+    "priority",
+    "weight",
+    "options",
 }
 
 
@@ -175,9 +190,7 @@ def _model(raw: dict[str, Any], vocabulary: dict[str, dict[str, Any]]) -> ModelS
         raise CatalogError(f"model {name!r}: {extra!r} is required/overridden but not taken")
     if "prompt" not in names:
         raise CatalogError(f"model {name!r}: every model takes a prompt")
-    params = {
-        p: _param(p, {**vocabulary[p], **overrides.get(p, {})}, p in required) for p in names
-    }
+    params = {p: _param(p, {**vocabulary[p], **overrides.get(p, {})}, p in required) for p in names}
     channels = tuple(_channel(name, c) for c in raw.get("channels", []))
     if not channels:
         raise CatalogError(f"model {name!r}: needs at least one channel")

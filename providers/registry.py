@@ -3,10 +3,19 @@
 from __future__ import annotations
 
 from .base import Channel, Provider
+from .bfl import BFLProvider
+from .chat import ChatProvider
+from .dalle import DalleProvider
+from .openai_edits import OpenAIEditsProvider
 from .openai_images import OpenAIImagesProvider
+from .replicate import ReplicateProvider
 
 PROVIDERS: dict[str, type[Provider]] = {
-    OpenAIImagesProvider.format: OpenAIImagesProvider,
+    cls.format: cls
+    for cls in (
+        OpenAIImagesProvider, OpenAIEditsProvider, DalleProvider, ChatProvider,
+        ReplicateProvider, BFLProvider,
+    )
 }
 
 
