@@ -5,11 +5,11 @@ from django.core.management import call_command
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
-application = get_asgi_application()
+django_application = get_asgi_application()
 
 from generations.api.asgi import SharedThreadForApi  # noqa: E402  (needs Django set up)
 
 # /v1 requests wait for their jobs; they must not hold a thread each while they do.
-application = SharedThreadForApi(application)
+application = SharedThreadForApi(django_application)
 # Refuse to serve with a malformed catalog or settings: run the system checks at start.
 call_command("check")

@@ -60,4 +60,6 @@ def _fetch(url: str, param: str) -> bytes:
     try:
         return fetch_untrusted(url)
     except FetchError as exc:
-        raise InvalidRequest(f"Cannot use '{param}' URL: {exc}", param=param, code=exc.code) from exc
+        raise InvalidRequest(
+            f"Cannot use '{param}' URL: {exc}", param=param, code=exc.code
+        ) from exc

@@ -15,8 +15,9 @@ from .models import Generation, Image
 
 def download_results(results: list[ResultImage], channel: Channel) -> list[bytes]:
     if not results:
-        raise ProviderError("upstream returned no images", code="upstream_bad_response",
-                            retryable=True)
+        raise ProviderError(
+            "upstream returned no images", code="upstream_bad_response", retryable=True
+        )
     return [_bytes_of(result, channel) for result in results]
 
 
@@ -43,16 +44,26 @@ def _bytes_of(result: ResultImage, channel: Channel) -> bytes:
 
 def store_images(generation: Generation, images: list[bytes]) -> list[Image]:
     """Write files and thumbnails to storage; return unsaved Image rows."""
-    stored = []
+    stored: list[Image] = []
     for index, data in enumerate(images):
         try:
             info = inspect_image(data, param="image")
         except InvalidRequest as exc:
             discard_images(stored)
-            raise ProviderError(f"upstream sent an unusable image: {exc.message}",
-                                code="upstream_bad_response", retryable=True) from exc
-        image = Image(generation=generation, index=index, width=info.width, height=info.height,
-                      format=info.format, bytes=info.bytes, sha256=info.sha256)
+            raise ProviderError(
+                f"upstream sent an unusable image: {exc.message}",
+                code="upstream_bad_response",
+                retryable=True,
+            ) from exc
+        image = Image(
+            generation=generation,
+            index=index,
+            width=info.width,
+            height=info.height,
+            format=info.format,
+            bytes=info.bytes,
+            sha256=info.sha256,
+        )
         image.file.save(f"image.{info.ext}", ContentFile(data), save=False)
         thumb = make_thumbnail(data, size=settings.DARKROOM_THUMBNAIL_SIZE)
         image.thumbnail.save("thumb.webp", ContentFile(thumb), save=False)

@@ -8,8 +8,8 @@ generation, however often a task runs.
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from django.core.files.base import ContentFile
@@ -59,20 +59,35 @@ def generation_create(
 
 
 def _create_row(
-    user: User, clean: CleanRequest, loaded: dict[str, list[LoadedImage]], source: str,
+    user: User,
+    clean: CleanRequest,
+    loaded: dict[str, list[LoadedImage]],
+    source: str,
     extra: dict[str, Any],
 ) -> Generation:
     generation = Generation.objects.create(
-        user=user, model=clean.spec.name, prompt=clean.prompt, params=clean.params, n=clean.n,
-        source=source, quota_reserved=clean.n, **extra,
+        user=user,
+        model=clean.spec.name,
+        prompt=clean.prompt,
+        params=clean.params,
+        n=clean.n,
+        source=source,
+        quota_reserved=clean.n,
+        **extra,
     )
     for param, items in loaded.items():
         for position, item in enumerate(items):
             ReferenceImage.objects.create(
-                generation=generation, param=param, position=position,
+                generation=generation,
+                param=param,
+                position=position,
                 file=ContentFile(item.data, name=f"ref.{item.info.ext}"),
-                source_url=item.source_url, width=item.info.width, height=item.info.height,
-                format=item.info.format, bytes=item.info.bytes, sha256=item.info.sha256,
+                source_url=item.source_url,
+                width=item.info.width,
+                height=item.info.height,
+                format=item.info.format,
+                bytes=item.info.bytes,
+                sha256=item.info.sha256,
             )
     return generation
 
@@ -108,8 +123,9 @@ def generation_interrupted(*, generation_id: Any) -> StepResult:
     generation = Generation.objects.get(pk=generation_id)
     if generation.is_finished:
         return StepResult()
-    timeout = ProviderError("the upstream call ran past the task's time limit",
-                            code="upstream_timeout", retryable=True)
+    timeout = ProviderError(
+        "the upstream call ran past the task's time limit", code="upstream_timeout", retryable=True
+    )
     return _after_failure(generation, timeout)
 
 
@@ -121,14 +137,16 @@ def _claim(generation_id: Any) -> Generation | None:
 
 
 def _submit(generation: Generation, channel_name: str | None) -> StepResult:
-    from .channels import channels_for_generation
     from providers.registry import provider_for
+
+    from .channels import channels_for_generation
 
     channels = channels_for_generation(generation, only=channel_name)
     if not channels:
         raise ProviderError(
             "no upstream channel can serve this model right now",
-            code="no_channel", retryable=False,
+            code="no_channel",
+            retryable=False,
         )
     request = _provider_request(generation)
     last_error: ProviderError | None = None
@@ -148,8 +166,9 @@ def _submit(generation: Generation, channel_name: str | None) -> StepResult:
 
 
 def _poll(generation: Generation) -> StepResult:
-    from .channels import channel_by_name
     from providers.registry import provider_for
+
+    from .channels import channel_by_name
 
     state = generation.upstream_state or {}
     channel = channel_by_name(generation, state.get("channel", generation.channel))
@@ -157,16 +176,20 @@ def _poll(generation: Generation) -> StepResult:
     return _handle_outcome(generation, channel, outcome)
 
 
-def _handle_outcome(generation: Generation, channel: Channel, outcome: Completed | Pending) -> StepResult:
+def _handle_outcome(
+    generation: Generation, channel: Channel, outcome: Completed | Pending
+) -> StepResult:
     if isinstance(outcome, Pending):
         Generation.objects.filter(pk=generation.pk).update(
-            channel=channel.name, upstream_id=outcome.upstream_id,
+            channel=channel.name,
+            upstream_id=outcome.upstream_id,
             upstream_state={"channel": channel.name, "state": outcome.state},
         )
         return StepResult(delay=min(outcome.poll_after, retry.max_countdown()))
     images = download_results(outcome.images[: generation.n], channel)
-    generation_succeed(generation=generation, images=images, channel=channel.name,
-                       upstream_id=outcome.upstream_id)
+    generation_succeed(
+        generation=generation, images=images, channel=channel.name, upstream_id=outcome.upstream_id
+    )
     return StepResult()
 
 
@@ -188,7 +211,9 @@ def _provider_request(generation: Generation) -> ProviderRequest:
         mime = {"PNG": "image/png", "JPEG": "image/jpeg", "WEBP": "image/webp"}[ref.format]
         images.setdefault(ref.param, []).append(InputImage(data=data, mime=mime))
     return ProviderRequest(
-        prompt=generation.prompt, params=dict(generation.params), images=images,
+        prompt=generation.prompt,
+        params=dict(generation.params),
+        images=images,
         request_id=str(generation.pk),
     )
 
@@ -217,8 +242,13 @@ def generation_succeed(
             return False
         for image in stored:
             image.save()
-        _finish(locked, Generation.Status.SUCCEEDED, used=len(stored),
-                channel=channel, upstream_id=upstream_id or locked.upstream_id)
+        _finish(
+            locked,
+            Generation.Status.SUCCEEDED,
+            used=len(stored),
+            channel=channel,
+            upstream_id=upstream_id or locked.upstream_id,
+        )
     return True
 
 
@@ -237,8 +267,12 @@ def generation_fail(*, generation_id: Any, code: str, message: str) -> bool:
 def _finish(generation: Generation, status: str, *, used: int, **fields: Any) -> None:
     """Inside a transaction holding the row lock: set the outcome and settle quota once."""
     if generation.quota_state == Generation.QuotaState.RESERVED:
-        quota_settle(user=generation.user, model=generation.model,
-                     reserved=generation.quota_reserved, used=used)
+        quota_settle(
+            user=generation.user,
+            model=generation.model,
+            reserved=generation.quota_reserved,
+            used=used,
+        )
         generation.quota_state = (
             Generation.QuotaState.COMMITTED if used else Generation.QuotaState.RELEASED
         )
@@ -259,7 +293,8 @@ def sweep_stuck(*, older_than_seconds: int) -> int:
     ).values_list("pk", flat=True)
     return sum(
         generation_fail(
-            generation_id=pk, code="timeout",
+            generation_id=pk,
+            code="timeout",
             message="The job did not finish in time; its images were refunded.",
         )
         for pk in list(stuck)

@@ -21,7 +21,8 @@ from providers.catalog import ModelSpec, ParamSpec, get_catalog
 # An image source: a URL or data: URL string, raw bytes, or an uploaded file.
 ImageSource = Any
 
-_SIZE = re.compile(r"^\s*(\d{1,5})\s*[xX×*]\s*(\d{1,5})\s*$")
+# WxH, with x, X, * or the multiplication sign between
+_SIZE = re.compile(r"^\s*(\d{1,5})\s*[xX\u00d7*]\s*(\d{1,5})\s*$")
 _INT = re.compile(r"^[+-]?\d+$")
 _TRUE, _FALSE = {"true", "1", "yes", "on"}, {"false", "0", "no", "off", ""}
 
@@ -194,8 +195,9 @@ def _string(p: ParamSpec, value: Any) -> str:
     if not isinstance(value, str):
         raise _bad(p, f"'{p.name}' must be text.", "invalid_type")
     if p.max_length and len(value) > p.max_length:
-        raise _bad(p, f"'{p.name}' is longer than {p.max_length} characters.",
-                   "string_above_max_length")
+        raise _bad(
+            p, f"'{p.name}' is longer than {p.max_length} characters.", "string_above_max_length"
+        )
     return value.strip()
 
 
@@ -214,8 +216,11 @@ def _size(p: ParamSpec, value: Any) -> str:
     for side in (width, height):
         if (p.min is not None and side < p.min) or (p.max is not None and side > p.max):
             lo, hi = _fmt(p.min), _fmt(p.max)
-            raise _bad(p, f"'{p.name}' must be between {lo}x{lo} and {hi}x{hi}; got {value!r}.",
-                       "value_out_of_range")
+            raise _bad(
+                p,
+                f"'{p.name}' must be between {lo}x{lo} and {hi}x{hi}; got {value!r}.",
+                "value_out_of_range",
+            )
     return f"{width}x{height}"
 
 

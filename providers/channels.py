@@ -41,6 +41,10 @@ def resolve(spec: ChannelSpec) -> Channel:
 
 def channels_for(model: ModelSpec, *, only: str | None = None) -> list[Channel]:
     """Usable channels in the order to try: highest priority first, weighted among equals."""
-    specs = [c for c in model.channels if is_supported(c.format) and (only is None or c.name == only)]
-    ordered = sorted(specs, key=lambda c: (-c.priority, -random.random() ** (1 / max(c.weight, 1))))
+    specs = [
+        c for c in model.channels if is_supported(c.format) and (only is None or c.name == only)
+    ]
+    ordered = sorted(
+        specs, key=lambda c: (-c.priority, -(random.random() ** (1 / max(c.weight, 1))))
+    )
     return [resolve(c) for c in ordered]

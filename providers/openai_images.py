@@ -18,7 +18,14 @@ from .http import json_body, retry_after, send
 
 # Our public parameters that this format sends as they are.
 PASSTHROUGH = (
-    "n", "size", "strength", "aspect_ratio", "steps", "seed", "guidance_scale", "negative_prompt",
+    "n",
+    "size",
+    "strength",
+    "aspect_ratio",
+    "steps",
+    "seed",
+    "guidance_scale",
+    "negative_prompt",
 )
 MODERATION_CODES = {"content_policy_violation", "moderation_blocked", "content_filter", "sensitive"}
 
@@ -71,8 +78,8 @@ def parse_images_response(body: Any) -> Completed:
 
 
 def _decode_b64(value: str) -> bytes:
-    from common.images import decode_base64_image
     from common.errors import InvalidRequest
+    from common.images import decode_base64_image
 
     try:
         return decode_base64_image(value, param="b64_json")
@@ -92,31 +99,45 @@ def error_from_response(response: httpx.Response) -> ProviderError:
     if upstream_code in MODERATION_CODES:
         return ProviderError(
             f"the upstream safety system refused this request{detail}",
-            code="moderation_blocked", retryable=False, status=status,
+            code="moderation_blocked",
+            retryable=False,
+            status=status,
         )
     if status == 429:
         return ProviderError(
-            f"upstream is rate limiting{detail}", code="upstream_rate_limited",
-            retryable=True, status=status, retry_after=retry_after(response),
+            f"upstream is rate limiting{detail}",
+            code="upstream_rate_limited",
+            retryable=True,
+            status=status,
+            retry_after=retry_after(response),
         )
     if status in (408, 409) or status >= 500:
         return ProviderError(
-            f"upstream failed with HTTP {status}{detail}", code="upstream_unavailable",
-            retryable=True, status=status, retry_after=retry_after(response),
+            f"upstream failed with HTTP {status}{detail}",
+            code="upstream_unavailable",
+            retryable=True,
+            status=status,
+            retry_after=retry_after(response),
         )
     if status in (401, 403):
         return ProviderError(
             f"upstream refused the channel's key (HTTP {status}){detail}",
-            code="upstream_auth_failed", retryable=False, status=status,
+            code="upstream_auth_failed",
+            retryable=False,
+            status=status,
         )
     if status == 404:
         return ProviderError(
-            f"upstream does not know this model{detail}", code="upstream_not_found",
-            retryable=False, status=status,
+            f"upstream does not know this model{detail}",
+            code="upstream_not_found",
+            retryable=False,
+            status=status,
         )
     return ProviderError(
-        f"upstream rejected the request (HTTP {status}){detail}", code="invalid_request",
-        retryable=False, status=status,
+        f"upstream rejected the request (HTTP {status}){detail}",
+        code="invalid_request",
+        retryable=False,
+        status=status,
     )
 
 

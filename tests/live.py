@@ -65,7 +65,8 @@ def database_url() -> str:
         pytest.skip("integration tests with a real worker need PostgreSQL (DATABASE_URL)")
     user = s.get("USER") or "postgres"
     password = f":{s['PASSWORD']}" if s.get("PASSWORD") else ""
-    return f"postgres://{user}{password}@{s.get('HOST') or '127.0.0.1'}:{s.get('PORT') or 5432}/{s['NAME']}"
+    host = f"{s.get('HOST') or '127.0.0.1'}:{s.get('PORT') or 5432}"
+    return f"postgres://{user}{password}@{host}/{s['NAME']}"
 
 
 class Simulator:
@@ -88,7 +89,10 @@ def live_simulator(tmp_path: Path) -> Iterator[Simulator]:
     log = (tmp_path / "simulator.log").open("w")
     proc = subprocess.Popen(
         [str(BIN / "python"), "manage.py", "simulator", "--host", "127.0.0.1", "--port", str(port)],
-        cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, env=_env({}),
+        cwd=ROOT,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        env=_env({}),
     )
     try:
         wait_for_port(port, proc)
@@ -112,25 +116,49 @@ def live_worker(
     """A real Celery worker on Redis + PostgreSQL, talking to the simulator process."""
     from config.celery import app
 
-    env = _env({
-        "DATABASE_URL": database_url(),
-        "CELERY_BROKER_URL": redis_url,
-        "CELERY_TASK_DEFAULT_QUEUE": QUEUE,
-        "MEDIA_ROOT": str(settings.MEDIA_ROOT),
-        "DARKROOM_SIMULATOR_URL": live_simulator.url,
-        "DARKROOM_TASK_MAX_RETRIES": str(settings.DARKROOM_TASK_MAX_RETRIES),
-        "DARKROOM_UPSTREAM_TIMEOUT": str(settings.DARKROOM_UPSTREAM_TIMEOUT),
-    })
+    env = _env(
+        {
+            "DATABASE_URL": database_url(),
+            "CELERY_BROKER_URL": redis_url,
+            "CELERY_TASK_DEFAULT_QUEUE": QUEUE,
+            "MEDIA_ROOT": str(settings.MEDIA_ROOT),
+            "DARKROOM_SIMULATOR_URL": live_simulator.url,
+            "DARKROOM_TASK_MAX_RETRIES": str(settings.DARKROOM_TASK_MAX_RETRIES),
+            "DARKROOM_UPSTREAM_TIMEOUT": str(settings.DARKROOM_UPSTREAM_TIMEOUT),
+        }
+    )
     settings.DARKROOM_SIMULATOR_URL = live_simulator.url
     log_path = tmp_path / "worker.log"
     proc = subprocess.Popen(
-        [str(BIN / "celery"), "-A", "config", "worker", "--pool", "threads", "--concurrency", "8",
-         "-Q", QUEUE, "--without-gossip", "--without-mingle", "--loglevel", "INFO"],
-        cwd=ROOT, stdout=log_path.open("w"), stderr=subprocess.STDOUT, env=env,
+        [
+            str(BIN / "celery"),
+            "-A",
+            "config",
+            "worker",
+            "--pool",
+            "threads",
+            "--concurrency",
+            "8",
+            "-Q",
+            QUEUE,
+            "--without-gossip",
+            "--without-mingle",
+            "--loglevel",
+            "INFO",
+        ],
+        cwd=ROOT,
+        stdout=log_path.open("w"),
+        stderr=subprocess.STDOUT,
+        env=env,
     )
-    saved = {k: app.conf[k] for k in ("broker_url", "task_default_queue", "broker_transport_options")}
-    app.conf.update(broker_url=redis_url, task_default_queue=QUEUE,
-                    broker_transport_options={"visibility_timeout": 3600})
+    saved = {
+        k: app.conf[k] for k in ("broker_url", "task_default_queue", "broker_transport_options")
+    }
+    app.conf.update(
+        broker_url=redis_url,
+        task_default_queue=QUEUE,
+        broker_transport_options={"visibility_timeout": 3600},
+    )
     app.close()  # drop pooled connections to the old broker
     try:
         _wait_ready(proc, log_path)

@@ -33,8 +33,14 @@ def test_it_lists_the_seed_models_with_their_free_quotas() -> None:
 
 def test_it_lists_the_other_flux_models() -> None:
     names = set(get_catalog().names())
-    for short in ("flux-schnell", "flux-dev", "flux-pro", "flux-1.1-pro", "flux-1.1-pro-ultra",
-                  "flux-fill-dev"):
+    for short in (
+        "flux-schnell",
+        "flux-dev",
+        "flux-pro",
+        "flux-1.1-pro",
+        "flux-1.1-pro-ultra",
+        "flux-fill-dev",
+    ):
         assert f"black-forest-labs/{short}" in names
 
 
@@ -80,5 +86,5 @@ def test_the_system_check_refuses_to_start_on_a_broken_file(
     broken.write_text(CATALOG_PATH.read_text().replace("free_quota = 10", "free_quota = 'ten'"))
     monkeypatch.setattr(catalog_module, "CATALOG_PATH", broken)
     monkeypatch.setattr(catalog_module.load_catalog, "__defaults__", (broken,))
-    with pytest.raises(SystemCheckError, match="darkroom.E001"):
+    with pytest.raises(SystemCheckError, match=r"darkroom\.E001"):
         call_command("check")

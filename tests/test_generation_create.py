@@ -52,8 +52,9 @@ def test_it_refuses_a_non_image_named_png(user: Any, enqueued: list, payload: by
 
 
 def test_it_refuses_an_svg_data_url(user: Any, enqueued: list) -> None:
-    error = _refused(user, enqueued, model=KPRO, params={},
-                     images={"image": [data_url(SVG, "image/png")]})
+    error = _refused(
+        user, enqueued, model=KPRO, params={}, images={"image": [data_url(SVG, "image/png")]}
+    )
     assert error.param == "image"
 
 
@@ -64,8 +65,13 @@ def test_it_refuses_an_oversize_image(user: Any, enqueued: list, settings: Any) 
 
 
 def test_it_refuses_a_private_address_url(user: Any, enqueued: list) -> None:
-    error = _refused(user, enqueued, model=KPRO, params={},
-                     images={"image": ["http://169.254.169.254/latest/meta-data/"]})
+    error = _refused(
+        user,
+        enqueued,
+        model=KPRO,
+        params={},
+        images={"image": ["http://169.254.169.254/latest/meta-data/"]},
+    )
     assert error.param == "image"
 
 

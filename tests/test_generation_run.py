@@ -55,15 +55,25 @@ def create(user: Any, enqueued: list) -> Any:
     def _create(**params: Any) -> Generation:
         model = params.pop("model", DEV)
         images = params.pop("images", None)
-        return generation_create(user=user, model=model, prompt=params.pop("prompt", "a fox"),
-                                 params=params, images=images)
+        return generation_create(
+            user=user,
+            model=model,
+            prompt=params.pop("prompt", "a fox"),
+            params=params,
+            images=images,
+        )
+
     return _create
 
 
-def test_it_stores_the_images_and_commits_the_quota(sim: SimulatorServer, create: Any, user: Any) -> None:
+def test_it_stores_the_images_and_commits_the_quota(
+    sim: SimulatorServer, create: Any, user: Any
+) -> None:
     generation = run_to_end(create(n=2, size="320x256"))
     assert generation.status == Generation.Status.SUCCEEDED
-    assert [(i.width, i.height, i.format) for i in generation.images.all()] == [(320, 256, "PNG")] * 2
+    assert [(i.width, i.height, i.format) for i in generation.images.all()] == [
+        (320, 256, "PNG")
+    ] * 2
     assert all(i.thumbnail and len(i.sha256) == 64 for i in generation.images.all())
     assert left(user) == (2, 0, 8)
     assert generation.attempts[-1]["channel"] == "modelverse" and generation.attempts[-1]["ok"]
@@ -124,7 +134,9 @@ def test_every_upstream_fault_fails_clearly_and_refunds(
     assert left(user) == (0, 0, 10)
 
 
-def test_retryable_faults_are_retried_then_succeed(sim: SimulatorServer, create: Any, user: Any) -> None:
+def test_retryable_faults_are_retried_then_succeed(
+    sim: SimulatorServer, create: Any, user: Any
+) -> None:
     fault(sim, "server_error", times=1)
     generation = create()
     first = generation_run(generation_id=generation.pk)

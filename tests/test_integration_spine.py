@@ -20,7 +20,9 @@ def test_a_request_travels_to_stored_images_and_commits_quota(
     live_worker: Worker, live_simulator: Simulator, user: Any
 ) -> None:
     generation = generation_create(
-        user=user, model=DEV, prompt="a lighthouse at dusk",
+        user=user,
+        model=DEV,
+        prompt="a lighthouse at dusk",
         params={"n": 2, "size": "512x384", "seed": 7},
     )
     assert quota_status(user=user, model=DEV).reserved == 2

@@ -24,7 +24,7 @@ def test_the_image_copies_every_package_and_the_templates() -> None:
     copied = " ".join(_instructions("COPY"))
     for name in [*PACKAGES, "templates", "manage.py", "pyproject.toml"]:
         assert name in copied, name
-    for name in PACKAGES + ["templates"]:
+    for name in [*PACKAGES, "templates"]:
         assert (ROOT / name).is_dir()
 
 

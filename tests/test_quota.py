@@ -74,7 +74,9 @@ def test_a_refused_request_spends_nothing_and_queues_nothing(user: Any, enqueued
 
 
 @pytest.mark.django_db(transaction=True)
-def test_200_concurrent_requests_get_exactly_the_quota(postgres: None, user: Any, enqueued: list) -> None:
+def test_200_concurrent_requests_get_exactly_the_quota(
+    postgres: None, user: Any, enqueued: list
+) -> None:
     """200 requests at once against 10 free images: exactly 10 granted, every time.
 
     80 threads (PostgreSQL's default 100 connections bound it) released together

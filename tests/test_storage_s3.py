@@ -24,17 +24,26 @@ def test_result_images_land_in_a_private_bucket(settings: Any, user: Any) -> Non
             **settings.STORAGES,
             "default": {
                 "BACKEND": "storages.backends.s3.S3Storage",
-                "OPTIONS": {"bucket_name": "darkroom-test", "region_name": "us-east-1",
-                            "default_acl": "private", "querystring_auth": True,
-                            "querystring_expire": 300, "file_overwrite": False},
+                "OPTIONS": {
+                    "bucket_name": "darkroom-test",
+                    "region_name": "us-east-1",
+                    "default_acl": "private",
+                    "querystring_auth": True,
+                    "querystring_expire": 300,
+                    "file_overwrite": False,
+                },
             },
         }
         generation = Generation.objects.create(user=user, model="black-forest-labs/flux.1-dev")
         [image] = store_images(generation, [png_bytes(64, 64)])
         image.save()
 
-        keys = [o["Key"] for o in boto3.client("s3", region_name="us-east-1")
-                .list_objects_v2(Bucket="darkroom-test")["Contents"]]
+        keys = [
+            o["Key"]
+            for o in boto3.client("s3", region_name="us-east-1").list_objects_v2(
+                Bucket="darkroom-test"
+            )["Contents"]
+        ]
         assert image.file.name in keys and image.thumbnail.name in keys
         assert re.fullmatch(r"images/[0-9a-f]{2}/[0-9a-f]{32}\.png", image.file.name)
         url = image.file.url

@@ -95,12 +95,24 @@ def test_it_rejects_images_for_a_text_only_model() -> None:
 @pytest.mark.parametrize(
     "param, value",
     [
-        ("n", 0), ("n", 5), ("n", "two"), ("n", 1.5), ("n", True),
-        ("size", "255x1024"), ("size", "1024x1537"), ("size", "big"), ("size", "1024"),
-        ("strength", -0.1), ("strength", 1.01), ("strength", "nan"),
-        ("guidance_scale", 0.99), ("guidance_scale", 10.5),
-        ("seed", -2), ("seed", 10_000_000_000),
-        ("steps", 0), ("steps", 51),
+        ("n", 0),
+        ("n", 5),
+        ("n", "two"),
+        ("n", 1.5),
+        ("n", True),
+        ("size", "255x1024"),
+        ("size", "1024x1537"),
+        ("size", "big"),
+        ("size", "1024"),
+        ("strength", -0.1),
+        ("strength", 1.01),
+        ("strength", "nan"),
+        ("guidance_scale", 0.99),
+        ("guidance_scale", 10.5),
+        ("seed", -2),
+        ("seed", 10_000_000_000),
+        ("steps", 0),
+        ("steps", 51),
     ],
 )
 def test_it_rejects_out_of_range_values_naming_the_parameter(param: str, value: Any) -> None:
@@ -115,7 +127,9 @@ def test_seed_accepts_the_documented_extremes() -> None:
     )
 
 
-@pytest.mark.parametrize("ratio", ["21:9", "16:9", "4:3", "3:2", "1:1", "2:3", "3:4", "9:16", "9:21"])
+@pytest.mark.parametrize(
+    "ratio", ["21:9", "16:9", "4:3", "3:2", "1:1", "2:3", "3:4", "9:16", "9:21"]
+)
 def test_it_accepts_every_documented_aspect_ratio(ratio: str) -> None:
     clean = validate_request(model=KPRO_T2I, prompt="x", params={"aspect_ratio": ratio})
     assert clean.params["aspect_ratio"] == ratio

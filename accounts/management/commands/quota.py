@@ -1,8 +1,8 @@
 """Operators' view of quotas.
 
-    python manage.py quota show --user alice
-    python manage.py quota set --user alice --model black-forest-labs/flux.1-dev --limit 50
-    python manage.py quota set --user alice --model ... --limit default
+python manage.py quota show --user alice
+python manage.py quota set --user alice --model black-forest-labs/flux.1-dev --limit 50
+python manage.py quota set --user alice --model ... --limit default
 """
 
 from __future__ import annotations

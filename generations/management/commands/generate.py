@@ -51,9 +51,13 @@ class Command(BaseCommand):
             images.setdefault(param, []).append(path.read_bytes() if path.is_file() else ref)
         try:
             generation = generation_create(
-                user=user, model=opts["model"], prompt=opts["prompt"],
-                params=dict(_pairs(opts["param"], "--param")), images=images,
-                source=Generation.Source.CLI, channel=opts["channel"],
+                user=user,
+                model=opts["model"],
+                prompt=opts["prompt"],
+                params=dict(_pairs(opts["param"], "--param")),
+                images=images,
+                source=Generation.Source.CLI,
+                channel=opts["channel"],
             )
         except DarkroomError as exc:
             where = f" [{exc.param}]" if exc.param else ""
@@ -76,7 +80,7 @@ class Command(BaseCommand):
         self.stdout.write(f"succeeded via channel {generation.channel}")
         for image in generation.images.all():
             try:
-                location = image.file.path
+                location: str = image.file.path
             except NotImplementedError:  # remote storage (S3): print the storage name
-                location = image.file.name
+                location = image.file.name or ""
             self.stdout.write(f"{location}  {image.width}x{image.height} {image.format}")
