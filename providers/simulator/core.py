@@ -46,6 +46,9 @@ class SimRequest:
     match: re.Match[str] | None = None
     # Set by the `expired_link` fault: links published for this request are born dead.
     expire_links: bool = False
+    # Set when an asynchronous format takes a fault as the job's fate (moderation,
+    # task_error, task_not_found): the job is accepted and ends that way.
+    fate: str | None = None
     # The recorded entry (see Recorder); handlers may add notes to it via `note()`.
     record: dict[str, Any] = field(default_factory=dict)
 
@@ -64,6 +67,11 @@ class Response:
     headers: dict[str, str] = field(default_factory=dict)
     # Close the connection without a byte of answer (what a dead upstream does).
     drop: bool = False
+
+
+# Returned by `Format.fault_response` to let the handler answer after all (the
+# fault having marked the request, e.g. `req.fate`).
+PROCEED = Response(status=0)
 
 
 def json_response(status: int, payload: Any, *, headers: dict[str, str] | None = None) -> Response:
@@ -137,6 +145,10 @@ class Format:
         prompt = req.json.get("prompt") if isinstance(req.json, dict) else None
         return prompt if isinstance(prompt, str) else None
 
+    def reset(self) -> None:
+        """Forget per-format state (jobs); called by `Simulator.reset`."""
+
     def fault_response(self, req: SimRequest, fault: Fault) -> Response | None:
-        """Override to render a fault this format's own way; None = the shared way."""
+        """Override to render a fault this format's own way; None = the shared way,
+        `PROCEED` = let the handler answer (having marked `req`)."""
         return None

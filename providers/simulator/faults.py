@@ -30,6 +30,13 @@ Kinds and their params:
   the safety system.
 - bad_request (code="invalid_parameter", message): 400.
 - unauthorized (message): 401, as for a wrong key.
+- task_error: asynchronous formats accept the job, which then ends failed
+  (Replicate `failed`, BFL `Error`); elsewhere a 500.
+- task_not_found: asynchronous formats forget the job (Replicate 404 on poll,
+  BFL `Task not found`); elsewhere a 404.
+Asynchronous formats (replicate, bfl) take `moderation` the same way: the job is
+accepted and ends moderated (Replicate `failed` with an NSFW error, BFL
+`Content Moderated`), as the real services report it.
 """
 
 from __future__ import annotations
@@ -42,7 +49,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from .core import Response
+from .core import PROCEED, Response
 
 if TYPE_CHECKING:
     from .core import Format, SimRequest
@@ -59,6 +66,8 @@ KINDS: dict[str, dict[str, type]] = {
     "moderation": {"status": int, "code": str, "message": str},
     "bad_request": {"code": str, "message": str},
     "unauthorized": {"message": str},
+    "task_error": {"message": str},
+    "task_not_found": {},
 }
 STATUS_SHORTHANDS = {400: "bad_request", 401: "unauthorized", 429: "rate_limit"}
 HANG_LIMIT = 600.0
@@ -240,6 +249,8 @@ class FaultQueue:
 def apply(fault: Fault, req: SimRequest, fmt: Format | None, wait: Wait) -> Response | None:
     """The fault's answer, or None to let the handler answer (after any effect)."""
     custom = fmt.fault_response(req, fault) if fmt is not None else None
+    if custom is PROCEED:
+        return None
     if custom is not None:
         return custom
     p, kind = fault.params, fault.kind
@@ -294,6 +305,8 @@ def _error(fault: Fault, req: SimRequest, fmt: Format | None) -> Response:
             "authentication_error",
             "Incorrect API key provided.",
         ),
+        "task_error": (500, "internal_error", "server_error", "The task failed."),
+        "task_not_found": (404, "not_found", "invalid_request_error", "Task not found."),
     }[kind]
     message = p.get("message", message)
     if fmt is not None:

@@ -13,7 +13,9 @@ Shared endpoints, whatever the formats:
 - Control API, no auth, never recorded, never faulted:
   `GET /_sim/health`; `POST /_sim/faults` (see faults.py), `GET /_sim/faults`,
   `DELETE /_sim/faults`; `GET /_sim/requests[?path=<prefix>]`,
-  `DELETE /_sim/requests`; `POST /_sim/reset` (faults, requests and files).
+  `DELETE /_sim/requests`; `POST /_sim/reset` (faults, requests, files, jobs);
+  `GET|POST /_sim/config` (`job_seconds`: how long asynchronous jobs run;
+  `chat_reply`: markdown | bare | data, how the chat format gives its picture).
 """
 
 from __future__ import annotations
@@ -41,14 +43,20 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from . import faults as faultlib
+from .bfl import BFLFormat
+from .chat import ChatFormat
 from .core import Format, Response, Route, SimRequest, UploadedFile, json_response, route
 from .modelverse import ModelVerseFormat
+from .replicate import ReplicateFormat
+from .reseller import ResellerImagesFormat
 
 logger = logging.getLogger("providers.simulator")
 
 # Every format the simulator speaks, in route-priority order. Adding a format is
 # one module with a `Format` subclass plus one line here.
-FORMATS: list[type[Format]] = [ModelVerseFormat]
+FORMATS: list[type[Format]] = [
+    ModelVerseFormat, ResellerImagesFormat, ChatFormat, ReplicateFormat, BFLFormat,
+]
 
 DEFAULT_KEY = "sim-key"
 MAX_BODY_BYTES = 64 * 1024 * 1024
@@ -212,10 +220,14 @@ class Simulator:
         latency: float = 0.0,
         public_url: str | None = None,
         formats: Iterable[type[Format]] | None = None,
+        job_seconds: float = 1.0,
     ) -> None:
         self.keys = frozenset(keys if keys is not None else default_keys())
         self.link_ttl = link_ttl
         self.latency = latency
+        # Settable at run time (POST /_sim/config): how long an asynchronous job
+        # runs, and how the chat format words its answer (markdown, bare, data).
+        self.config: dict[str, Any] = {"job_seconds": job_seconds, "chat_reply": "markdown"}
         self.public_url = public_url.rstrip("/") if public_url else None
         self.stop_event = threading.Event()
         self.faults = faultlib.FaultQueue()
@@ -235,14 +247,20 @@ class Simulator:
             route("GET", r"/_sim/requests", self._list_requests),
             route("DELETE", r"/_sim/requests", lambda req: _cleared(self.recorder.clear())),
             route("POST", r"/_sim/reset", self._reset),
+            route("GET", r"/_sim/config", lambda req: json_response(200, self.config)),
+            route("POST", r"/_sim/config", self._set_config),
         ]
 
     # -- services for formats --
 
-    def publish(self, req: SimRequest, data: bytes, *, ttl: float, ext: str = "png") -> str:
-        """Store a result and return its link, valid `ttl` seconds (or the server's link_ttl)."""
-        ttl = self.link_ttl if self.link_ttl is not None else ttl
-        if req.expire_links:
+    def publish(
+        self, req: SimRequest, data: bytes, *, ttl: float, ext: str = "png", age: float = 0.0,
+        expired: bool = False,
+    ) -> str:
+        """Store a result and return its link, valid `ttl` seconds (or the server's link_ttl)
+        counted from `age` seconds ago (a job that finished before it was polled)."""
+        ttl = (self.link_ttl if self.link_ttl is not None else ttl) - max(0.0, age)
+        if req.expire_links or expired:
             ttl = -1.0
         token = self.files.put(data, ttl=ttl, content_type=_IMAGE_TYPES.get(ext, "image/png"))
         return f"{self.public_url or req.base_url}/files/{token}.{ext}"
@@ -254,6 +272,11 @@ class Simulator:
         self.faults.clear()
         self.recorder.clear()
         self.files.clear()
+        for fmt in self.formats:
+            fmt.reset()
+
+    def format(self, name: str) -> Format:
+        return next(fmt for fmt in self.formats if fmt.name == name)
 
     # -- dispatch --
 
@@ -356,6 +379,23 @@ class Simulator:
     def _list_requests(self, req: SimRequest) -> Response:
         path = req.query.get("path", [None])[0]
         return json_response(200, {"requests": self.recorder.list(path)})
+
+    def _set_config(self, req: SimRequest) -> Response:
+        try:
+            self.configure(**(req.json or {}))
+        except (TypeError, ValueError) as exc:
+            return _plain_error(400, "invalid_config", str(exc))
+        return json_response(200, self.config)
+
+    def configure(self, **values: Any) -> None:
+        for key, value in values.items():
+            if key == "job_seconds" and isinstance(value, int | float) and value >= 0:
+                self.config[key] = float(value)
+            elif key == "chat_reply" and value in ("markdown", "bare", "data"):
+                self.config[key] = value
+            else:
+                raise ValueError(f"bad config {key}={value!r}: job_seconds >= 0, "
+                                 "chat_reply markdown|bare|data")
 
     def _reset(self, req: SimRequest) -> Response:
         self.reset()
@@ -601,7 +641,7 @@ class SimulatorServer:
     """The simulator on a socket.
 
     `SimulatorServer(host="127.0.0.1", port=0, link_ttl=None, latency=0.0,
-    keys=None, public_url=None, formats=None)`; `start()` serves from a daemon
+    keys=None, public_url=None, formats=None, job_seconds=1.0)`; `start()` serves from a daemon
     thread, `stop()` ends it (hung requests included), `url` is the base URL.
     Also a context manager. `link_ttl=None` keeps each format's own link life
     (ModelVerse: 7 days); `keys=None` accepts settings.DARKROOM_SIMULATOR_KEY.
@@ -617,6 +657,7 @@ class SimulatorServer:
         keys: Iterable[str] | str | None = None,
         public_url: str | None = None,
         formats: Iterable[type[Format]] | None = None,
+        job_seconds: float = 1.0,
     ) -> None:
         self.sim = Simulator(
             keys=[keys] if isinstance(keys, str) else keys,
@@ -624,6 +665,7 @@ class SimulatorServer:
             latency=latency,
             public_url=public_url,
             formats=formats,
+            job_seconds=job_seconds,
         )
         self._httpd = _HTTPServer((host, port), self.sim)
         self._thread: threading.Thread | None = None
@@ -676,3 +718,6 @@ class SimulatorServer:
 
     def reset(self) -> None:
         self.sim.reset()
+
+    def configure(self, **values: Any) -> None:
+        self.sim.configure(**values)

@@ -13,7 +13,7 @@ from providers.simulator import SimulatorServer
 
 
 class Command(BaseCommand):
-    help = "Serve the simulated upstream image APIs (ModelVerse...) on a local port."
+    help = "Serve the simulated upstream image APIs (ModelVerse, reseller, BFL) on a local port."
     # Needs no database and no catalog: it simulates the far side of the wire.
     requires_system_checks: list[str] = []
     requires_migrations_checks = False
@@ -37,6 +37,10 @@ class Command(BaseCommand):
             help="Accepted bearer key; repeat for several (default: DARKROOM_SIMULATOR_KEY).",
         )
         parser.add_argument(
+            "--job-seconds", type=float, default=1.0,
+            help="Seconds an asynchronous job (Replicate, BFL) runs before it is done.",
+        )
+        parser.add_argument(
             "--public-url",
             default=None,
             help="Base URL put in result links (default: the Host the client used).",
@@ -50,6 +54,7 @@ class Command(BaseCommand):
             latency=options["latency"],
             keys=options["keys"] or [settings.DARKROOM_SIMULATOR_KEY],
             public_url=options["public_url"],
+            job_seconds=options["job_seconds"],
         )
         stop = threading.Event()
         # honcho and docker stop with SIGTERM; treat it like Ctrl-C.
