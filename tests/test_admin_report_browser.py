@@ -1,0 +1,104 @@
+"""The staff usage report in real headless Chromium: sign in, pick a range, read, export.
+
+Leaves test-artifacts/usage-report.png behind for a person to look at.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from accounts.models import Quota
+from generations.models import Generation, Image
+
+CHROMIUM = Path("/usr/bin/chromium")
+ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+MODELS = ["black-forest-labs/flux.1-dev", "black-forest-labs/flux-kontext-pro",
+          "stepfun-ai/step1x-edit"]
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+@pytest.fixture
+def page(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    if not CHROMIUM.exists():
+        pytest.skip("needs Debian's chromium at /usr/bin/chromium (apt-get install -y chromium)")
+    sync_api = pytest.importorskip("playwright.sync_api", reason="needs the playwright package")
+    # Playwright's sync API runs an event loop in this thread; our ORM calls stay synchronous.
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    ARTIFACTS.mkdir(exist_ok=True)
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        context = browser.new_context(viewport={"width": 1360, "height": 900}, locale="en-US",
+                                      accept_downloads=True)
+        context.set_default_timeout(20_000)
+        try:
+            yield context.new_page()
+        finally:
+            browser.close()
+
+
+def _history(django_user_model: Any) -> None:
+    """Two weeks of a small team's generations, with a few failures."""
+    people = [django_user_model.objects.create_user(name) for name in ("ana", "ben", "chen")]
+    for day in range(1, 15):
+        for i, person in enumerate(people):
+            model = MODELS[(day + i) % len(MODELS)]
+            failed = (day * (i + 1)) % 7 == 0
+            images = 0 if failed else 1 + (day + 2 * i) % 3 + i
+            at = f"2026-03-{day:02d}T{9 + i}:00Z"
+            generation = Generation.objects.create(
+                user=person, model=model, n=max(images, 1), channel="modelverse",
+                status=Generation.Status.FAILED if failed else Generation.Status.SUCCEEDED)
+            Generation.objects.filter(pk=generation.pk).update(created_at=at)
+            for index in range(images):
+                image = Image.objects.create(generation=generation, index=index, file="x.png",
+                                             width=8, height=8, format="PNG", bytes=1,
+                                             sha256="0" * 64)
+                Image.objects.filter(pk=image.pk).update(created_at=at)
+    Quota.objects.create(user=people[0], model=MODELS[0], used=4)
+
+
+def test_staff_read_the_usage_report_and_export_it(
+    page: Any, live_server: Any, django_user_model: Any
+) -> None:
+    from playwright.sync_api import expect
+
+    django_user_model.objects.create_superuser("root", "root@example.com", "pw-root-9876")
+    _history(django_user_model)
+    total = Image.objects.count()
+
+    page.goto(f"{live_server.url}/reports/usage/")
+    expect(page).to_have_url(re.compile(r"/admin/login/"))  # staff only: sign in first
+    page.get_by_label("Username").fill("root")
+    page.get_by_label("Password").fill("pw-root-9876")
+    page.get_by_role("button", name="Log in").click()
+    expect(page.get_by_role("heading", name="Usage report")).to_be_visible()
+
+    page.get_by_label("From", exact=True).fill("2026-03-01")
+    page.get_by_label("To", exact=True).fill("2026-03-14")
+    page.get_by_role("button", name="Show").click()
+    expect(page.get_by_text(f"2026-03-01 to 2026-03-14: {total} images")).to_be_visible()
+    chart = page.locator("svg.chart")
+    expect(chart).to_be_visible()
+    assert chart.locator("rect").count() > 14  # bars, stacked by model, plus the legend
+    assert chart.bounding_box()["height"] > 200
+    expect(page.get_by_role("heading", name="Top people")).to_be_visible()
+    expect(page.locator("table").nth(0).locator("tbody tr")).to_have_count(3)
+
+    page.screenshot(path=str(ARTIFACTS / "usage-report.png"), full_page=True)
+
+    with page.expect_download() as info:
+        page.get_by_role("region", name="Top people").get_by_role("link", name="CSV").click()
+    rows = list(csv.reader(io.StringIO(Path(info.value.path()).read_text())))
+    assert rows[0] == ["person", "generations", "images", "failed"]
+    assert sum(int(row[2]) for row in rows[1:]) == total
+    assert {row[0] for row in rows[1:]} == {"ana", "ben", "chen"}
