@@ -91,7 +91,7 @@ def generate_fields(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "generations/_model_fields.html",
-        {"form": form, "spec": spec, "quota": quota, "references": [], "oob": True},
+        {"form": form, "spec": spec, "quota": quota, "references": []},
     )
 
 

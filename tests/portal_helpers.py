@@ -24,21 +24,49 @@ def make_generation(
     reference: bool = False,
 ) -> Generation:
     generation = Generation.objects.create(
-        user=user, model=model, prompt=prompt, status=status, n=max(images, 1), source=source,
-        params=params if params is not None else {"n": max(images, 1), "size": "1024x1024",
-                                                    "steps": 28, "seed": 4242,
-                                                    "guidance_scale": 2.5, "strength": 0.8},
+        user=user,
+        model=model,
+        prompt=prompt,
+        status=status,
+        n=max(images, 1),
+        source=source,
+        params=params
+        if params is not None
+        else {
+            "n": max(images, 1),
+            "size": "1024x1024",
+            "steps": 28,
+            "seed": 4242,
+            "guidance_scale": 2.5,
+            "strength": 0.8,
+        },
     )
     for index in range(images if status == Generation.Status.SUCCEEDED else 0):
-        image = Image(generation=generation, index=index, width=64, height=48, format="PNG",
-                      bytes=100, sha256="0" * 64)
+        image = Image(
+            generation=generation,
+            index=index,
+            width=64,
+            height=48,
+            format="PNG",
+            bytes=100,
+            sha256="0" * 64,
+        )
         image.file.save("image.png", ContentFile(png_bytes(64, 48, "orange")), save=False)
-        image.thumbnail.save("thumb.webp", ContentFile(png_bytes(16, 12, "orange", "WEBP")),
-                             save=False)
+        image.thumbnail.save(
+            "thumb.webp", ContentFile(png_bytes(16, 12, "orange", "WEBP")), save=False
+        )
         image.save()
     if reference:
-        ref = ReferenceImage(generation=generation, param="image", position=0, width=32,
-                             height=32, format="PNG", bytes=10, sha256="1" * 64)
+        ref = ReferenceImage(
+            generation=generation,
+            param="image",
+            position=0,
+            width=32,
+            height=32,
+            format="PNG",
+            bytes=10,
+            sha256="1" * 64,
+        )
         ref.file.save("ref.png", ContentFile(png_bytes()), save=False)
         ref.save()
     return generation

@@ -33,14 +33,22 @@ def _image_urls(image: Image) -> list[str]:
 
 def test_it_sends_anonymous_visitors_to_sign_in(client: Any, bobs: Any) -> None:
     image = bobs.images.first()
-    pages = [reverse("generate"), reverse("gallery"), reverse("generate_fields"),
-             *_image_urls(image), reverse("reference_file", args=[bobs.references.first().pk])]
+    pages = [
+        reverse("generate"),
+        reverse("gallery"),
+        reverse("generate_fields"),
+        *_image_urls(image),
+        reverse("reference_file", args=[bobs.references.first().pk]),
+    ]
     for url in pages:
         response = client.get(url)
         assert response.status_code == 302, url
         assert response["Location"].startswith(reverse("login")), url
-    for url in [reverse("image_star", args=[image.pk]), reverse("image_delete", args=[image.pk]),
-                reverse("images_bulk")]:
+    for url in [
+        reverse("image_star", args=[image.pk]),
+        reverse("image_delete", args=[image.pk]),
+        reverse("images_bulk"),
+    ]:
         assert client.post(url, {"image": [image.pk]}).status_code == 302
     assert Image.objects.filter(generation=bobs).count() == 2
 
@@ -90,8 +98,10 @@ def test_it_cannot_star_or_delete_another_persons_images(client: Any, user: Any,
 def test_it_zips_only_ones_own_images(client: Any, user: Any, bobs: Any) -> None:
     mine = make_generation(user).images.first()
     client.force_login(user)
-    response = client.post(reverse("images_bulk"),
-                           {"action": "zip", "image": [mine.pk, *bobs.images.values_list("pk", flat=True)]})
+    response = client.post(
+        reverse("images_bulk"),
+        {"action": "zip", "image": [mine.pk, *bobs.images.values_list("pk", flat=True)]},
+    )
     archive = zipfile.ZipFile(BytesIO(b"".join(response.streaming_content)))
     assert len(archive.namelist()) == 1
     assert str(mine.pk)[:8] in archive.namelist()[0]

@@ -1,10 +1,14 @@
 from __future__ import annotations
 
+import datetime
 from typing import Any
 
 from django import template
 from django.conf import settings
 from django.urls import reverse
+from django.utils import timezone
+from django.utils.timesince import timesince
+from django.utils.translation import gettext
 
 from ..forms import param_label as _param_label
 from ..models import Generation, Image
@@ -84,3 +88,13 @@ def bound(form: Any, name: str) -> Any:
 @register.filter
 def url_field_of(form: Any, name: str) -> Any:
     return form[f"{name}_url"]
+
+
+@register.filter
+def ago(moment: datetime.datetime | None) -> str:
+    """'just now' under a minute (timesince would say '0 minutes'), else '5 minutes ago'."""
+    if moment is None:
+        return ""
+    if (timezone.now() - moment).total_seconds() < 60:
+        return gettext("just now")
+    return gettext("%(time)s ago") % {"time": timesince(moment, depth=1)}

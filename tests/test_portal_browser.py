@@ -1,0 +1,177 @@
+"""A person's day in the portal, in real headless Chromium.
+
+Everything is real except the upstream: the live server (pytest-django), a
+Celery worker process on Redis + PostgreSQL and the simulator process
+(tests/live.py). Submitting only enqueues; the worker does the upstream call,
+and the page learns the outcome by polling, as in production.
+"""
+
+from __future__ import annotations
+
+import re
+import zipfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from generations.models import Generation, Image
+from tests.live import Worker
+
+CHROMIUM = Path("/usr/bin/chromium")
+ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+PROMPT = "a lighthouse on a cliff at dusk, film photo"
+
+pytestmark = [pytest.mark.browser, pytest.mark.integration]
+
+
+@pytest.fixture
+def browser_page(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    if not CHROMIUM.exists():
+        pytest.skip(
+            "needs Debian's chromium at /usr/bin/chromium (apt-get install -y chromium; "
+            "scripts/test installs it when run as root)"
+        )
+    sync_api = pytest.importorskip("playwright.sync_api", reason="needs the playwright package")
+    # Playwright's sync API runs an event loop in this thread; the test's own ORM
+    # calls are still plain synchronous ones.
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    ARTIFACTS.mkdir(exist_ok=True)
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        context = browser.new_context(
+            viewport={"width": 1360, "height": 900}, locale="en-US", accept_downloads=True
+        )
+        context.set_default_timeout(20_000)
+        page = context.new_page()
+        try:
+            yield page
+        finally:
+            browser.close()
+
+
+def _shot(page: Any, name: str) -> None:
+    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+
+
+def test_it_walks_a_person_through_the_portal(
+    browser_page: Any,
+    live_server: Any,
+    live_worker: Worker,
+    django_user_model: Any,
+    tmp_path: Path,
+) -> None:
+    from playwright.sync_api import expect
+
+    page, base = browser_page, live_server.url
+    user = django_user_model.objects.create_user("dana", "dana@example.com", "pw-dana-4321")
+
+    # Sign in: every page sends a visitor there first.
+    page.goto(f"{base}/history/")
+    expect(page).to_have_url(re.compile(r"/accounts/login/"))
+    page.get_by_label("Username").fill("dana")
+    page.get_by_label("Password").fill("pw-dana-4321")
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_role("heading", name="History")).to_be_visible()
+    page.get_by_role("link", name="Generate", exact=True).click()
+
+    # The form follows the model without a reload.
+    page.evaluate("window.__same_page = true")
+    model = page.get_by_label("Model", exact=True)
+    model.select_option("black-forest-labs/flux-kontext-pro/text-to-image")
+    expect(page.get_by_role("group", name="Aspect ratio")).to_be_visible()
+    expect(page.locator('select[name="size"]')).to_have_count(0)
+    model.select_option("black-forest-labs/flux.1-dev")
+    expect(page.get_by_label("Size")).to_be_visible()
+    expect(page.get_by_text("free images left of 10")).to_be_visible()
+    assert page.evaluate("window.__same_page") is True
+
+    # Generate two images with flux.1-dev; the job shows at once, then turns to done.
+    page.get_by_label("Prompt", exact=True).fill(PROMPT)
+    page.locator("label.chip", has_text="2").click()
+    _shot(page, "generate")
+    page.get_by_role("button", name="Generate").click()
+    job = page.locator("#jobs .job").first
+    expect(job).to_contain_text(PROMPT)
+    expect(job.locator(".badge")).to_have_text(re.compile("Queued|Running|Done"))
+    expect(job.locator(".badge")).to_have_text("Done", timeout=60_000)
+    expect(job.locator(".job-images img")).to_have_count(2)
+    assert page.evaluate("window.__same_page") is True
+    expect(page.get_by_text("free images left of 10")).to_contain_text("8")
+    _shot(page, "generate-done")
+    generation = Generation.objects.get(user=user)
+    assert generation.status == Generation.Status.SUCCEEDED, live_worker.output()[-2000:]
+
+    # Find it in the gallery (thumbnails only) and open it.
+    page.get_by_role("link", name="History", exact=True).click()
+    tiles = page.locator(".tile-link img")
+    expect(tiles).to_have_count(2)
+    assert all(
+        "/thumbnail/" in (src or "")
+        for src in tiles.evaluate_all("els => els.map(e => e.getAttribute('src'))")
+    )
+    expect(page.get_by_alt_text(PROMPT).first).to_be_visible()
+    _shot(page, "gallery")
+    page.locator(".tile-link").first.click()
+    expect(page.get_by_role("heading", name="Prompt")).to_be_visible()
+    expect(page.locator("#prompt-text")).to_have_text(PROMPT)
+    seed = str(generation.params["seed"])
+    expect(page.locator(".specs").first).to_contain_text(seed)
+    _shot(page, "detail")
+
+    # Star it, then reuse its settings with the same seed.
+    page.get_by_role("button", name="Star").click()
+    expect(page.get_by_role("button", name="Starred")).to_have_attribute("aria-pressed", "true")
+    page.get_by_role("link", name="Same seed").click()
+    expect(page.get_by_label("Prompt", exact=True)).to_have_value(PROMPT)
+    expect(page.locator('input[name="seed"]')).to_have_value(seed)
+    expect(page.locator('input[name="n"][value="2"]')).to_be_checked()
+
+    # Filter (starred only) and search.
+    page.get_by_role("link", name="History", exact=True).click()
+    page.get_by_label("Starred").select_option("only")
+    expect(page.locator(".tile-link")).to_have_count(1)
+    page.get_by_label("Starred").select_option("")
+    expect(page.locator(".tile-link")).to_have_count(2)
+    page.get_by_placeholder("Search prompts…").fill("zebra")
+    page.get_by_placeholder("Search prompts…").press("Enter")
+    expect(page.get_by_text("Nothing matches these filters")).to_be_visible()
+    page.get_by_placeholder("Search prompts…").fill("LIGHTHOUSE")
+    page.get_by_placeholder("Search prompts…").press("Enter")
+    expect(page.locator(".tile-link")).to_have_count(2)
+
+    # Select both and download them as one zip.
+    page.locator(".tile-check").nth(0).check(force=True)
+    page.locator(".tile-check").nth(1).check(force=True)
+    expect(page.locator("[data-selected-count]")).to_have_text("2")
+    with page.expect_download() as download_info:
+        page.get_by_role("button", name="Download zip").click()
+    archive = tmp_path / "images.zip"
+    download_info.value.save_as(archive)
+    names = zipfile.ZipFile(archive).namelist()
+    assert len(names) == 2 and all(n.endswith(".png") for n in names)
+
+    # Delete one (after confirming).
+    page.get_by_role("button", name="Clear").click()
+    page.locator(".tile-check").nth(0).check(force=True)
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.get_by_role("button", name="Delete").click()
+    expect(page.get_by_text("1 image deleted.")).to_be_visible()
+    expect(page.locator(".tile-link")).to_have_count(1)
+    assert Image.objects.filter(generation=generation).count() == 1
+
+    # Switch language.
+    page.get_by_label("Language").select_option("zh-hans")
+    expect(page.get_by_role("heading", name="历史记录")).to_be_visible()
+    expect(page.locator("html")).to_have_attribute("lang", "zh-hans")
+    _shot(page, "gallery-zh-hans")
