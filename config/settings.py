@@ -194,6 +194,12 @@ DARKROOM_UPSTREAM_TIMEOUT = env.float("DARKROOM_UPSTREAM_TIMEOUT", default=180.0
 DARKROOM_TASK_MAX_RETRIES = env.int("DARKROOM_TASK_MAX_RETRIES", default=4)
 # A job not finished this long after it was queued is failed and refunded by the sweeper.
 DARKROOM_JOB_DEADLINE = env.int("DARKROOM_JOB_DEADLINE", default=30 * 60)
+# A channel failing this many times in a row cools off (is skipped) for this many seconds.
+DARKROOM_CHANNEL_FAILURE_THRESHOLD = env.int("DARKROOM_CHANNEL_FAILURE_THRESHOLD", default=5)
+DARKROOM_CHANNEL_COOLDOWN = env.int("DARKROOM_CHANNEL_COOLDOWN", default=300)
+# Fernet key(s) for channel API keys at rest, comma-separated, newest first; empty:
+# derived from SECRET_KEY (then changing SECRET_KEY means re-entering channel keys).
+DARKROOM_FIELD_ENCRYPTION_KEY = env("DARKROOM_FIELD_ENCRYPTION_KEY", default="")
 DARKROOM_THUMBNAIL_SIZE = env.int("DARKROOM_THUMBNAIL_SIZE", default=384)
 
 REST_FRAMEWORK: dict[str, object] = {

@@ -4,23 +4,21 @@ from __future__ import annotations
 
 from providers import channels
 from providers.base import Channel, ProviderError
-from providers.catalog import get_catalog
 
 from .models import Generation
 
 
 def channels_for_generation(generation: Generation, *, only: str | None = None) -> list[Channel]:
-    spec = get_catalog().get(generation.model)
-    if spec is None:
-        return []
-    return channels.channels_for(spec, only=only)
+    return channels.channels_for(generation.model, only=only)
 
 
 def channel_by_name(generation: Generation, name: str) -> Channel:
-    for channel in channels_for_generation(generation, only=name):
-        return channel
-    raise ProviderError(
-        f"channel {name!r} no longer serves {generation.model}",
-        code="no_channel",
-        retryable=False,
-    )
+    """The channel that accepted an in-flight job, even if switched off since."""
+    channel = channels.channel_named(generation.model, name)
+    if channel is None:
+        raise ProviderError(
+            f"channel {name!r} no longer serves {generation.model}",
+            code="no_channel",
+            retryable=False,
+        )
+    return channel

@@ -8,10 +8,12 @@ generation, however often a task runs.
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
+from django.conf import settings
 from django.core.files.base import ContentFile
 from django.db import transaction
 from django.db.models import F
@@ -20,7 +22,16 @@ from django.utils import timezone
 
 from accounts.models import User
 from accounts.services import quota_reserve, quota_settle
-from providers.base import Channel, Completed, InputImage, Pending, ProviderError, ProviderRequest
+from providers.base import (
+    Channel,
+    Completed,
+    InputImage,
+    Pending,
+    Provider,
+    ProviderError,
+    ProviderRequest,
+)
+from providers.services import channel_failed, channel_succeeded
 
 from . import retry
 from .models import Generation, ReferenceImage
@@ -151,18 +162,50 @@ def _submit(generation: Generation, channel_name: str | None) -> StepResult:
     request = _provider_request(generation)
     last_error: ProviderError | None = None
     for channel in channels:
+        provider = provider_for(channel)
+        reason = provider.unsupported(request)
+        if reason:
+            skipped = ProviderError(reason, code="channel_cannot_serve", retryable=False)
+            _record_attempt(generation, channel, skipped)
+            last_error = last_error if last_error and last_error.retryable else skipped
+            continue
         try:
-            outcome = provider_for(channel).submit(request)
+            outcome = provider.submit(request)
         except ProviderError as exc:
             _record_attempt(generation, channel, exc)
-            if not exc.retryable:
+            if not _fails_over(exc):
                 raise
+            channel_failed(name=channel.name, error=exc)
             last_error = exc  # fail over to the next channel
             continue
         _record_attempt(generation, channel, None)
-        return _handle_outcome(generation, channel, outcome)
+        channel_succeeded(name=channel.name)
+        return _handle_outcome(
+            generation, channel, outcome, deadline=_deadline(generation, provider)
+        )
     assert last_error is not None
     raise last_error
+
+
+def _fails_over(exc: ProviderError) -> bool:
+    # A retryable failure, or a key the upstream refuses: the channel's fault, not
+    # the request's, so another channel may well serve it.
+    return exc.retryable or exc.code == "upstream_auth_failed"
+
+
+def _deadline(generation: Generation, provider: Provider) -> float:
+    """When polling gives up: the format's own limit, never past the job's deadline."""
+    job_end = generation.created_at.timestamp() + settings.DARKROOM_JOB_DEADLINE
+    return min(time.time() + provider.deadline(), job_end)
+
+
+# Failures of one poll request (not of the job): poll again later, same task.
+TRANSIENT_POLL_CODES = {
+    "upstream_unavailable",
+    "upstream_timeout",
+    "upstream_rate_limited",
+    "upstream_bad_response",
+}
 
 
 def _poll(generation: Generation) -> StepResult:
@@ -172,20 +215,38 @@ def _poll(generation: Generation) -> StepResult:
 
     state = generation.upstream_state or {}
     channel = channel_by_name(generation, state.get("channel", generation.channel))
-    outcome = provider_for(channel).poll(state.get("state", {}))
-    return _handle_outcome(generation, channel, outcome)
+    deadline = float(state.get("deadline", time.time() + 1))
+    if time.time() > deadline:
+        exc = ProviderError(
+            f"{channel.name} did not finish job {generation.upstream_id} in time",
+            code="upstream_timeout",
+            retryable=False,
+        )
+        _record_attempt(generation, channel, exc, phase="poll")
+        raise exc
+    try:
+        outcome = provider_for(channel).poll(state.get("state", {}))
+    except ProviderError as exc:
+        if exc.retryable and exc.code in TRANSIENT_POLL_CODES:
+            channel_failed(name=channel.name, error=exc)
+            wait = min(retry.backoff(1, exc.retry_after), max(0.0, deadline - time.time()) + 0.1)
+            return StepResult(delay=wait)
+        _record_attempt(generation, channel, exc, phase="poll")
+        raise
+    return _handle_outcome(generation, channel, outcome, deadline=deadline)
 
 
 def _handle_outcome(
-    generation: Generation, channel: Channel, outcome: Completed | Pending
+    generation: Generation, channel: Channel, outcome: Completed | Pending, *, deadline: float
 ) -> StepResult:
     if isinstance(outcome, Pending):
         Generation.objects.filter(pk=generation.pk).update(
             channel=channel.name,
             upstream_id=outcome.upstream_id,
-            upstream_state={"channel": channel.name, "state": outcome.state},
+            upstream_state={"channel": channel.name, "state": outcome.state, "deadline": deadline},
         )
         return StepResult(delay=min(outcome.poll_after, retry.max_countdown()))
+    # Downloaded in this very step: upstream links expire (BFL's in ~10 minutes).
     images = download_results(outcome.images[: generation.n], channel)
     generation_succeed(
         generation=generation, images=images, channel=channel.name, upstream_id=outcome.upstream_id
@@ -218,9 +279,13 @@ def _provider_request(generation: Generation) -> ProviderRequest:
     )
 
 
-def _record_attempt(generation: Generation, channel: Channel, error: ProviderError | None) -> None:
+def _record_attempt(
+    generation: Generation, channel: Channel, error: ProviderError | None, *, phase: str = "submit"
+) -> None:
     attempt = {
         "channel": channel.name,
+        "format": channel.format,
+        "phase": phase,
         "at": timezone.now().isoformat(),
         "ok": error is None,
         "code": error.code if error else "",
@@ -299,3 +364,20 @@ def sweep_stuck(*, older_than_seconds: int) -> int:
         )
         for pk in list(stuck)
     )
+
+
+def generation_poll_now(*, generation_id: Any, upstream_id: str) -> bool:
+    """An upstream says a job is done: run its next poll now. False if nothing to poll.
+
+    The scheduled poll still comes later and finds the job finished; the task
+    is safe to run twice.
+    """
+    waiting = Generation.objects.filter(
+        pk=generation_id,
+        status=Generation.Status.RUNNING,
+        upstream_state__isnull=False,
+        upstream_id=upstream_id,
+    ).exists()
+    if waiting:
+        enqueue(generation_id)
+    return waiting

@@ -1,4 +1,7 @@
+from typing import Any
+
 from django.apps import AppConfig
+from django.db.models.signals import post_migrate
 
 
 class ProvidersConfig(AppConfig):
@@ -7,3 +10,12 @@ class ProvidersConfig(AppConfig):
 
     def ready(self) -> None:
         from . import checks  # noqa: F401  (registers the catalog system check)
+
+        post_migrate.connect(_seed_channels, sender=self)
+
+
+def _seed_channels(sender: Any, **kwargs: Any) -> None:
+    """After every migrate (and test-database flush): add the catalog's missing channels."""
+    from .services import channels_sync_catalog
+
+    channels_sync_catalog()

@@ -1,8 +1,13 @@
-"""Resolve a model's catalog channels into concrete endpoints (URL, key, hosts).
+"""Which channels serve a public model, resolved into concrete endpoints.
 
-`DARKROOM_SIMULATOR_URL`, when set, points every channel at the simulator.
-Otherwise each channel reads its base URL and key from the environment
-variables the catalog names, falling back to the documented base URL.
+Channels live in the database (`providers.models`), seeded from the catalog.
+Order: highest priority first, weighted at random among equals; disabled
+channels and served models, and channels cooling off after repeated failures,
+are left out, except when an operator forces one channel by name.
+
+A channel's URL and key: `DARKROOM_SIMULATOR_URL` (with its key), when set,
+points every channel at the simulator. Otherwise what the admin stored, else the
+environment variable the channel names, else (URL only) the catalog's default.
 """
 
 from __future__ import annotations
@@ -12,39 +17,77 @@ import random
 from urllib.parse import urlsplit
 
 from django.conf import settings
+from django.db.models import Q
+from django.utils import timezone
 
 from .base import Channel
-from .catalog import ChannelSpec, ModelSpec
+from .models import ChannelModel
 from .registry import is_supported
 
 
-def resolve(spec: ChannelSpec) -> Channel:
+def resolve(route: ChannelModel) -> Channel:
+    row = route.channel
     if settings.DARKROOM_SIMULATOR_URL:
-        base_url = settings.DARKROOM_SIMULATOR_URL.rstrip("/")
+        base_url = settings.DARKROOM_SIMULATOR_URL
         api_key = settings.DARKROOM_SIMULATOR_KEY
     else:
-        base_url = os.environ.get(spec.base_url_env, spec.base_url).rstrip("/")
-        api_key = os.environ.get(spec.key_env, "")
+        env_url = os.environ.get(row.base_url_env, "") if row.base_url_env else ""
+        base_url = row.base_url or env_url or row.default_base_url
+        api_key = row.api_key or (os.environ.get(row.key_env, "") if row.key_env else "")
+    base_url = base_url.rstrip("/")
+    options = {**row.options, **route.options}
     host = (urlsplit(base_url).hostname or "").lower()
-    extra_hosts = {h.lower() for h in spec.options.get("result_hosts", [])}
+    extra_hosts = {h.lower() for h in options.get("result_hosts", [])}
     return Channel(
-        name=spec.name,
-        format=spec.format,
+        name=row.name,
+        format=row.format,
         base_url=base_url,
         api_key=api_key,
-        upstream_model=spec.upstream_model,
+        upstream_model=route.upstream_model,
         result_hosts=frozenset({host} | extra_hosts),
-        options=dict(spec.options),
-        timeout=settings.DARKROOM_UPSTREAM_TIMEOUT,
+        options=options,
+        timeout=float(options.get("timeout", settings.DARKROOM_UPSTREAM_TIMEOUT)),
     )
 
 
-def channels_for(model: ModelSpec, *, only: str | None = None) -> list[Channel]:
-    """Usable channels in the order to try: highest priority first, weighted among equals."""
-    specs = [
-        c for c in model.channels if is_supported(c.format) and (only is None or c.name == only)
-    ]
-    ordered = sorted(
-        specs, key=lambda c: (-c.priority, -(random.random() ** (1 / max(c.weight, 1))))
+def channels_for(model: str, *, only: str | None = None) -> list[Channel]:
+    """Usable channels for a public model, in the order to try them."""
+    routes = ChannelModel.objects.select_related("channel").filter(model=model)
+    if only is not None:
+        # Operators force a channel to check it: even one switched off or cooling.
+        routes = routes.filter(channel__name=only)
+    else:
+        routes = routes.filter(enabled=True, channel__enabled=True).filter(
+            Q(channel__disabled_until__isnull=True) | Q(channel__disabled_until__lte=timezone.now())
+        )
+    usable = [r for r in routes if is_supported(r.channel.format)]
+    if not usable and only is None and not ChannelModel.objects.filter(model=model).exists():
+        usable = _after_sync(model)
+    ordered = sorted(usable, key=lambda r: (-r.priority, _weighted_key(r.weight)))
+    return [resolve(r) for r in ordered]
+
+
+def channel_named(model: str, name: str) -> Channel | None:
+    """The channel an in-flight job was accepted by, whatever its state now."""
+    route = (
+        ChannelModel.objects.select_related("channel")
+        .filter(model=model, channel__name=name)
+        .first()
     )
-    return [resolve(c) for c in ordered]
+    return resolve(route) if route is not None else None
+
+
+def _weighted_key(weight: int) -> float:
+    # Efraimidis-Spirakis: sorting by -u^(1/w) is a weighted random order.
+    return -(random.random() ** (1 / max(weight, 1)))
+
+
+def _after_sync(model: str) -> list[ChannelModel]:
+    # A model added to the catalog since the last `migrate`: seed it now.
+    from .services import channels_sync_catalog
+
+    channels_sync_catalog()
+    routes = ChannelModel.objects.select_related("channel").filter(
+        model=model, enabled=True, channel__enabled=True
+    )
+    return [r for r in routes if is_supported(r.channel.format)]

@@ -1,0 +1,103 @@
+"""Channel writes: seeding from the catalog, health (failures, cooling off), admin keys."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import F, Q
+from django.utils import timezone
+
+from .base import ProviderError
+from .catalog import Catalog, get_catalog
+from .models import Channel, ChannelModel
+
+
+def channels_sync_catalog(catalog: Catalog | None = None) -> int:
+    """Create the catalog's channels and served models that are missing; return how many.
+
+    Existing rows are left as they are: once seeded, the admin owns priorities,
+    weights, URLs and switches, and a re-run never undoes an edit.
+    """
+    created = 0
+    with transaction.atomic():
+        for model in (catalog or get_catalog()).models.values():
+            for spec in model.channels:
+                channel, new = Channel.objects.get_or_create(
+                    name=spec.name,
+                    defaults={
+                        "format": spec.format,
+                        "base_url_env": spec.base_url_env,
+                        "default_base_url": spec.base_url,
+                        "key_env": spec.key_env,
+                        "from_catalog": True,
+                    },
+                )
+                _, new_route = ChannelModel.objects.get_or_create(
+                    channel=channel,
+                    model=model.name,
+                    defaults={
+                        "upstream_model": spec.upstream_model,
+                        "priority": spec.priority,
+                        "weight": spec.weight,
+                        "options": dict(spec.options),
+                    },
+                )
+                created += int(new) + int(new_route)
+    return created
+
+
+def channel_set_key(*, channel: Channel, api_key: str) -> None:
+    """Store a new key (encrypted) and the hint the admin shows instead of it."""
+    channel.api_key = api_key.strip()
+    channel.key_hint = key_hint(channel.api_key)
+    channel.save(update_fields=["api_key", "key_hint", "updated_at"])
+
+
+def key_hint(api_key: str) -> str:
+    if not api_key:
+        return ""
+    return f"…{api_key[-4:]}" if len(api_key) >= 12 else "…"
+
+
+def channel_failed(*, name: str, error: ProviderError) -> bool:
+    """Count a failure; past the threshold, cool the channel off. True if it just did."""
+    now = timezone.now()
+    message = f"{error.code}: {error.message}"[:500]
+    Channel.objects.filter(name=name).update(
+        consecutive_failures=F("consecutive_failures") + 1,
+        last_error=message,
+        last_failure_at=now,
+    )
+    threshold = settings.DARKROOM_CHANNEL_FAILURE_THRESHOLD
+    until = now + timedelta(seconds=settings.DARKROOM_CHANNEL_COOLDOWN)
+    # One conditional statement: of many workers crossing the threshold together,
+    # one switches the channel off; the rest find it already cooling.
+    return bool(
+        Channel.objects.filter(name=name, consecutive_failures__gte=threshold)
+        .filter(Q(disabled_until__isnull=True) | Q(disabled_until__lte=now))
+        .update(
+            disabled_until=until,
+            disabled_reason=f"{threshold} failures in a row; last: {message}"[:500],
+        )
+    )
+
+
+def channel_succeeded(*, name: str) -> None:
+    # Written only when there is something to reset: a healthy channel costs no write.
+    Channel.objects.filter(name=name).filter(
+        Q(consecutive_failures__gt=0) | Q(disabled_until__isnull=False)
+    ).update(
+        consecutive_failures=0,
+        disabled_until=None,
+        disabled_reason="",
+        last_success_at=timezone.now(),
+    )
+
+
+def channel_reenable(*, channel: Channel) -> None:
+    """An admin ends a cooling-off early."""
+    Channel.objects.filter(pk=channel.pk).update(
+        consecutive_failures=0, disabled_until=None, disabled_reason=""
+    )
