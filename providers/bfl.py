@@ -131,6 +131,10 @@ class BFLProvider(Provider):
             body["image_prompt"] = bare_base64(request.images["image"][0])
         elif "image_prompt_strength" in body:
             del body["image_prompt_strength"]  # means nothing without an image prompt
+        if "guidance" in body:
+            # BFL takes 1.5..5; a model served elsewhere may allow more (flux.1-dev: 1..10).
+            # On failover the nearest value BFL takes beats a refused job.
+            body["guidance"] = min(5.0, max(1.5, float(body["guidance"])))
         if body.get("seed") == -1:
             del body["seed"]
         body.update(self.webhook(request))
