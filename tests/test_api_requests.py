@@ -6,11 +6,14 @@ No worker here: jobs are captured by `enqueued` and finished by hand.
 from __future__ import annotations
 
 import base64
+from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
 import pytest
+from asgiref.sync import SyncToAsync
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db import connections
 from django.test import AsyncClient
 from django.utils import timezone
 
@@ -29,8 +32,11 @@ pytestmark = [pytest.mark.anyio, pytest.mark.django_db(transaction=True)]
 
 
 @pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
+def anyio_backend() -> Iterator[str]:
+    yield "asyncio"
+    # The async ORM calls in these tests run on asgiref's one shared thread: close its
+    # connection, or the test database cannot be dropped at the end.
+    SyncToAsync.single_thread_executor.submit(connections.close_all).result()
 
 
 @pytest.fixture

@@ -35,12 +35,16 @@ def endpoint(*methods: str) -> Callable[[View], Routed]:
                 response = error_response(NotFound("Not found.", code="not_found"))
             except Exception as exc:
                 response = error_response(exc)
-            response["x-request-id"] = f"req_{uuid.uuid4().hex}"
+            response["x-request-id"] = new_request_id()
             return response
 
         return wrapper
 
     return decorate
+
+
+def new_request_id() -> str:
+    return f"req_{uuid.uuid4().hex}"
 
 
 @endpoint("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")

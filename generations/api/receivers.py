@@ -14,6 +14,7 @@ from redis.exceptions import RedisError
 from generations.models import Generation, Webhook
 from generations.signals import generation_finished
 
+from .tasks import deliver_webhook  # imported here so the worker registers it
 from .waiting import redis_url
 
 log = logging.getLogger(__name__)
@@ -35,6 +36,4 @@ def publish_finished(sender: Any, generation: Generation, **kwargs: Any) -> None
     if generation.source == Generation.Source.API and Webhook.objects.filter(
         generation_id=generation.pk, delivered_at__isnull=True
     ).exists():
-        from .tasks import deliver_webhook
-
         deliver_webhook.delay(str(generation.pk))

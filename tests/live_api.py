@@ -1,0 +1,96 @@
+"""The API's real server for integration tests and the benchmark (the API helper's addition).
+
+`running_api` runs `uvicorn config.asgi:application` as its own process on a
+free port, beside tests.live's worker and simulator, on the same test database,
+broker queue and media root. `start_worker` is tests.live's worker with a
+chosen thread count, for loads that 8 threads would make slow.
+"""
+
+from __future__ import annotations
+
+import subprocess
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from tests.live import (
+    BIN,
+    QUEUE,
+    ROOT,
+    Simulator,
+    Worker,
+    _env,
+    _wait_ready,
+    database_url,
+    free_port,
+    stop,
+    wait_for_port,
+)
+
+
+def server_env(settings: Any, simulator: Simulator, redis_url: str) -> dict[str, str]:
+    return _env({
+        "DATABASE_URL": database_url(),
+        "CELERY_BROKER_URL": redis_url,
+        "CELERY_TASK_DEFAULT_QUEUE": QUEUE,
+        "MEDIA_ROOT": str(settings.MEDIA_ROOT),
+        "DARKROOM_SIMULATOR_URL": simulator.url,
+        "DARKROOM_API_WAIT_CEILING": str(settings.DARKROOM_API_WAIT_CEILING),
+        "DARKROOM_FETCH_ALLOW_HOSTS": ",".join(settings.DARKROOM_FETCH_ALLOW_HOSTS),
+    })
+
+
+@dataclass
+class ApiServer:
+    proc: subprocess.Popen[Any]
+    url: str  # ends in /v1
+    log: Path
+
+    def threads(self) -> int:
+        """How many threads the server process has right now."""
+        status = Path(f"/proc/{self.proc.pid}/status").read_text()
+        return int(next(line.split()[1] for line in status.splitlines()
+                        if line.startswith("Threads:")))
+
+    def output(self) -> str:
+        return self.log.read_text(errors="replace")
+
+
+def start_api(env: dict[str, str], log: Path, app: str = "config.asgi:application") -> ApiServer:
+    port = free_port()
+    proc = subprocess.Popen(
+        [str(BIN / "uvicorn"), app, "--host", "127.0.0.1", "--port", str(port),
+         "--log-level", "warning", "--no-access-log"],
+        cwd=ROOT, stdout=log.open("w"), stderr=subprocess.STDOUT, env=env,
+    )
+    try:
+        wait_for_port(port, proc, timeout=60)
+    except RuntimeError:
+        stop(proc)
+        raise RuntimeError(f"API server did not start:\n{log.read_text()[-3000:]}") from None
+    return ApiServer(proc, f"http://127.0.0.1:{port}/v1", log)
+
+
+def start_worker(env: dict[str, str], log: Path, concurrency: int) -> Worker:
+    proc = subprocess.Popen(
+        [str(BIN / "celery"), "-A", "config", "worker", "--pool", "threads", "--concurrency",
+         str(concurrency), "-Q", QUEUE, "--without-gossip", "--without-mingle",
+         "--loglevel", "INFO"],
+        cwd=ROOT, stdout=log.open("w"), stderr=subprocess.STDOUT, env=env,
+    )
+    _wait_ready(proc, log)
+    return Worker(proc, log)
+
+
+@contextmanager
+def running_api(
+    settings: Any, simulator: Simulator, redis_url: str, log: Path
+) -> Iterator[ApiServer]:
+    """The API server for the duration of the block (use beside tests.live's live_worker)."""
+    server = start_api(server_env(settings, simulator, redis_url), log)
+    try:
+        yield server
+    finally:
+        stop(server.proc)

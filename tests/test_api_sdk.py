@@ -1,0 +1,212 @@
+"""The official openai SDK, unchanged, against a real server, worker and simulator."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import io
+import json
+import threading
+import uuid
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import httpx
+import openai
+import pytest
+from openai import AsyncOpenAI, OpenAI
+from PIL import Image as PILImage
+
+from accounts.api_keys import api_key_issue
+from accounts.services import quota_status
+from generations.api.webhooks import webhook_secret
+from generations.models import Generation
+from tests.images import png_bytes
+from tests.live import Simulator, Worker
+from tests.live_api import ApiServer, running_api
+
+DEV = "black-forest-labs/flux.1-dev"
+KPRO = "black-forest-labs/flux-kontext-pro"
+MULTI = "black-forest-labs/flux-kontext-pro/multi"
+pytestmark = [pytest.mark.integration]
+
+
+@pytest.fixture
+def live_api(
+    live_worker: Worker, live_simulator: Simulator, redis_url: str, settings: Any, tmp_path: Any
+) -> Iterator[ApiServer]:
+    with running_api(settings, live_simulator, redis_url, tmp_path / "api.log") as server:
+        yield server
+
+
+@pytest.fixture
+def key(user: Any) -> str:
+    return api_key_issue(user=user, name="sdk")[1]
+
+
+@pytest.fixture
+def client(live_api: ApiServer, key: str) -> OpenAI:
+    return OpenAI(base_url=live_api.url, api_key=key, timeout=120)
+
+
+def size_of(data: bytes) -> tuple[int, int]:
+    with PILImage.open(io.BytesIO(data)) as img:
+        return img.size
+
+
+def test_it_generates_two_images_whose_urls_work_without_a_session(
+    client: OpenAI, user: Any, key: str
+) -> None:
+    result = client.images.generate(model=DEV, prompt="a lighthouse at dusk", n=2,
+                                    size="512x384", extra_body={"seed": 7})
+
+    assert len(result.data) == 2 and isinstance(result.created, int)
+    bodies = [httpx.get(item.url, timeout=30) for item in result.data if item.url]
+    assert [(r.status_code, r.headers["content-type"]) for r in bodies] == [(200, "image/png")] * 2
+    assert [size_of(r.content) for r in bodies] == [(512, 384)] * 2
+    generation = Generation.objects.get(user=user)  # in the person's history
+    assert (generation.source, generation.api_key.prefix) == ("api", key.partition(".")[0])
+    assert generation.params["seed"] == 7
+
+
+def test_it_answers_b64_json_with_the_stored_bytes(live_api: ApiServer, key: str,
+                                                   user: Any) -> None:
+    async def generate() -> Any:
+        async with AsyncOpenAI(base_url=live_api.url, api_key=key, timeout=120) as client:
+            return await client.images.generate(model=DEV, prompt="a red fox", size="256x256",
+                                                response_format="b64_json")
+
+    result = asyncio.run(generate())
+
+    data = base64.b64decode(result.data[0].b64_json or "")
+    image = Generation.objects.get(user=user).images.get()
+    with image.file.open("rb") as fh:
+        assert data == fh.read()
+    assert size_of(data) == (256, 256)
+
+
+def test_it_edits_with_one_image_and_with_two_for_a_multi_model(
+    client: OpenAI, live_simulator: Simulator, user: Any
+) -> None:
+    one = client.images.edit(model=KPRO, image=png_bytes(64, 64), prompt="make it night")
+    two = client.images.edit(model=MULTI, image=[png_bytes(64, 64), png_bytes(32, 48, "red")],
+                             prompt="put the cat on the sofa", extra_body={"seed": 3})
+
+    assert len(one.data) == 1 and len(two.data) == 1
+    kpro, multi = (Generation.objects.get(user=user, model=m) for m in (KPRO, MULTI))
+    assert [r.param for r in kpro.references.all()] == ["image"]
+    assert [(r.param, r.width, r.height) for r in multi.references.order_by("position")] == [
+        ("images", 64, 64), ("images", 32, 48)]
+    sent = [r for r in live_simulator.requests() if (r.get("json") or {}).get("model") == MULTI]
+    assert len(sent[-1]["json"]["images"]) == 2
+
+
+def test_it_lists_models(client: OpenAI) -> None:
+    ids = [m.id for m in client.models.list()]
+    assert DEV in ids and MULTI in ids
+    assert client.models.retrieve(MULTI).owned_by == "black-forest-labs"
+
+
+def test_it_raises_the_sdk_error_class_and_code_for_each_refusal(
+    client: OpenAI, live_api: ApiServer, user: Any
+) -> None:
+    with pytest.raises(openai.BadRequestError) as bad:
+        client.images.generate(model=DEV, prompt="x", size="4096x4096")
+    assert (bad.value.code, bad.value.param) == ("value_out_of_range", "size")
+    assert bad.value.request_id and bad.value.request_id.startswith("req_")
+
+    with pytest.raises(openai.AuthenticationError) as wrong:
+        OpenAI(base_url=live_api.url, api_key="nope.nope").images.generate(model=DEV, prompt="x")
+    assert wrong.value.code == "invalid_api_key"
+
+    narrow = api_key_issue(user=user, name="narrow", allowed_models=[KPRO])[1]
+    with pytest.raises(openai.PermissionDeniedError) as forbidden:
+        OpenAI(base_url=live_api.url, api_key=narrow).images.generate(model=DEV, prompt="x")
+    assert forbidden.value.code == "model_not_allowed"
+
+    client.images.generate(model=DEV, prompt="x", n=4, size="256x256")
+    client.images.generate(model=DEV, prompt="x", n=4, size="256x256")
+    with pytest.raises(openai.RateLimitError) as spent:
+        client.images.generate(model=DEV, prompt="x", n=4, size="256x256")
+    assert spent.value.code == "insufficient_quota"
+    assert spent.value.body == {  # the SDK hands over the error object itself
+        "message": f"Not enough free images left for {DEV}: 4 requested, 2 left.",
+        "type": "insufficient_quota", "param": "n", "code": "insufficient_quota"}
+    status = quota_status(user=user, model=DEV)
+    assert (status.used, status.reserved) == (8, 0)  # refusals spent nothing, none retried
+
+
+def test_it_creates_one_job_for_twenty_concurrent_retries(
+    live_api: ApiServer, key: str, user: Any
+) -> None:
+    body = {"model": DEV, "prompt": "only once", "n": 2, "size": "256x256"}
+    headers = {"Authorization": f"Bearer {key}", "Idempotency-Key": str(uuid.uuid4())}
+
+    async def send_all() -> list[httpx.Response]:
+        async with httpx.AsyncClient(timeout=120) as http:
+            return await asyncio.gather(*(
+                http.post(f"{live_api.url}/images/generations", json=body, headers=headers)
+                for _ in range(20)))
+
+    responses = asyncio.run(send_all())
+
+    assert {r.status_code for r in responses} == {200}
+    assert len({json.dumps(r.json()["data"]) for r in responses}) == 1
+    assert Generation.objects.filter(user=user).count() == 1
+    status = quota_status(user=user, model=DEV)
+    assert (status.used, status.reserved) == (2, 0)
+    clash = httpx.post(f"{live_api.url}/images/generations", json={**body, "n": 1},
+                       headers=headers, timeout=30)
+    assert clash.status_code == 409 and clash.headers["x-should-retry"] == "false"
+
+
+class _Receiver(BaseHTTPRequestHandler):
+    got: list[tuple[bytes, dict[str, str]]] = []
+    arrived = threading.Event()
+
+    def do_POST(self) -> None:
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        type(self).got.append((body, dict(self.headers.items())))
+        self.send_response(204)
+        self.end_headers()
+        type(self).arrived.set()
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+@pytest.fixture
+def receiver(monkeypatch: pytest.MonkeyPatch, settings: Any) -> Iterator[str]:
+    """A local webhook receiver; loopback is allowed only for this test's processes."""
+    monkeypatch.setenv("DARKROOM_FETCH_ALLOW_HOSTS", "127.0.0.1")
+    settings.DARKROOM_FETCH_ALLOW_HOSTS = ["127.0.0.1"]
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Receiver)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    _Receiver.got, _Receiver.arrived = [], threading.Event()
+    yield f"http://127.0.0.1:{server.server_address[1]}/hook"
+    server.shutdown()
+
+
+def test_it_answers_202_then_serves_the_job_and_calls_a_signed_webhook(
+    receiver: str, live_api: ApiServer, live_worker: Worker, key: str, user: Any, settings: Any
+) -> None:
+    auth = {"Authorization": f"Bearer {key}"}
+    accepted = httpx.post(
+        f"{live_api.url}/images/generations", headers={**auth, "Prefer": "respond-async"},
+        json={"model": DEV, "prompt": "later", "size": "256x256", "webhook_url": receiver},
+        timeout=30,
+    )
+    assert accepted.status_code == 202
+    job_id = accepted.json()["id"]
+
+    assert _Receiver.arrived.wait(60), f"no webhook arrived:\n{live_worker.output()[-3000:]}"
+    body, headers = _Receiver.got[0]
+    settings.SECRET_KEY = "tests-only-insecure-key"  # the servers' key (tests.live._env)
+    OpenAI(api_key="unused").webhooks.verify_signature(body, headers,
+                                                       secret=webhook_secret(user))
+    notice = json.loads(body)
+    assert (notice["type"], notice["data"]["id"]) == ("image.job.succeeded", job_id)
+    job = httpx.get(f"{live_api.url}/images/jobs/{job_id}", headers=auth, timeout=30).json()
+    assert job["status"] == "succeeded" and job["data"] == notice["data"]["data"]
+    assert httpx.get(job["data"][0]["url"], timeout=30).status_code == 200
