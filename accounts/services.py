@@ -168,7 +168,7 @@ def quota_grant(
             return False
         new = layered.limit + n
         Quota.objects.filter(pk=quota.pk).update(limit=new, updated_at=timezone.now())
-        audit_quota_change(actor=actor, user=user, model=model, action=f"grant +{n}",
+        audit_quota_change(actor=actor, user=user, model=model, action="grant",
                            field="limit", old=_layer_text(layered), new=str(new), reason=reason)
     return True
 

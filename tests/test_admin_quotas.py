@@ -12,7 +12,7 @@ from django.db import connection
 from django.test import Client
 from django.urls import reverse
 
-from accounts.models import GroupQuota, ModelQuotaPolicy, Period, Quota, QuotaAudit
+from accounts.models import ApiKey, GroupQuota, ModelQuotaPolicy, Period, Quota, QuotaAudit
 from accounts.services import (
     group_quota_update,
     quota_grant,
@@ -22,6 +22,8 @@ from accounts.services import (
     quota_update,
 )
 from common.errors import QuotaExceeded
+from generations.api.auth import key_for
+from generations.api.errors import AuthenticationFailed
 
 DEV = "black-forest-labs/flux.1-dev"  # catalog free quota 10
 KMAX = "black-forest-labs/flux-kontext-max/text-to-image"  # catalog free quota 0
@@ -119,7 +121,7 @@ def test_the_grant_action_gives_the_selected_people_n_more(
     assert quota_status(user=user, model=DEV).limit == 15
     assert quota_status(user=other_user, model=DEV).limit == 9
     assert quota_status(user=carol, model=DEV).limit == 10
-    assert QuotaAudit.objects.filter(action="grant +5", reason="launch week").count() == 2
+    assert QuotaAudit.objects.filter(action="grant", reason="launch week").count() == 2
 
 
 def test_the_grant_action_refuses_without_a_model_or_number(
@@ -142,7 +144,7 @@ def test_the_group_grant_gives_every_member_n_more(
     assert quota_status(user=user, model=KMAX).limit == 5
     assert quota_status(user=other_user, model=KMAX).limit == 5
     assert quota_status(user=carol, model=KMAX).limit == 0
-    assert QuotaAudit.objects.filter(action="grant +3").count() == 2
+    assert QuotaAudit.objects.filter(action="grant").count() == 2
 
 
 def test_the_quota_list_grant_action_grants_each_selected_row(
@@ -284,18 +286,24 @@ def test_the_audit_row_outlives_the_person(admin_user: Any, user: Any) -> None:
 # --- People --------------------------------------------------------------------------
 
 
-def test_deactivating_keeps_the_history_and_never_the_admin_themselves(
+def test_deactivating_stops_keys_at_once_keeps_history_and_spares_the_admin(
     admin_client: Client, admin_user: Any, user: Any
 ) -> None:
+    _key, raw = ApiKey.objects.create_key(name="laptop", user=user)
+    assert key_for(raw).user == user
     _spend(user, DEV, 2)
     _action(admin_client, USERS, "deactivate", [user.pk, admin_user.pk])
     user.refresh_from_db()
     admin_user.refresh_from_db()
     assert not user.is_active and admin_user.is_active
+    with pytest.raises(AuthenticationFailed):
+        key_for(raw)
     assert quota_status(user=user, model=DEV).used == 2
+    assert ApiKey.objects.filter(user=user).exists()
     assert not Client().login(username="alice", password="pw-alice-123")
     _action(admin_client, USERS, "reactivate", [user.pk])
     assert Client().login(username="alice", password="pw-alice-123")
+    assert key_for(raw).user == user
 
 
 # --- Who may reach it ---------------------------------------------------------------

@@ -102,3 +102,39 @@ def test_staff_read_the_usage_report_and_export_it(
     assert rows[0] == ["person", "generations", "images", "failed"]
     assert sum(int(row[2]) for row in rows[1:]) == total
     assert {row[0] for row in rows[1:]} == {"ana", "ben", "chen"}
+
+
+def test_an_admin_grants_images_from_the_people_list(
+    page: Any, live_server: Any, django_user_model: Any
+) -> None:
+    from playwright.sync_api import expect
+
+    from accounts.services import quota_status
+
+    django_user_model.objects.create_superuser("root", "root@example.com", "pw-root-9876")
+    ana = django_user_model.objects.create_user("ana")
+    django_user_model.objects.create_user("ben")
+
+    page.goto(f"{live_server.url}/admin/accounts/user/")
+    page.get_by_label("Username").fill("root")
+    page.get_by_label("Password").fill("pw-root-9876")
+    page.get_by_role("button", name="Log in").click()
+    page.get_by_role("row", name=re.compile(r"\bana\b")).get_by_role("checkbox").check()
+    page.locator("select[name=action]").select_option(label="Grant N more images of the model")
+    # The action bar's own inputs (Django wraps each in its label, beside the menu).
+    actions = page.locator("div.actions")
+    actions.locator("select[name=model]").select_option(MODELS[0])
+    actions.locator("input[name=n]").fill("5")
+    actions.locator("input[name=reason]").fill("launch week")
+    actions.get_by_role("button", name="Go").click()
+    expect(page.get_by_text(f"Granted 5 images of {MODELS[0]}: 1 of 1 changed.")).to_be_visible()
+    assert quota_status(user=ana, model=MODELS[0]).limit == 15
+
+    page.goto(f"{live_server.url}/admin/accounts/quota/?q=ana")
+    row = page.get_by_role("row", name=MODELS[0])
+    expect(row.get_by_role("cell", name="15", exact=True).first).to_be_visible()
+    expect(row.get_by_role("cell", name="person", exact=True)).to_be_visible()
+    page.screenshot(path=str(ARTIFACTS / "admin-quotas.png"), full_page=True)
+    page.goto(f"{live_server.url}/admin/accounts/quotaaudit/")
+    expect(page.get_by_role("cell", name="launch week")).to_be_visible()
+    page.screenshot(path=str(ARTIFACTS / "admin-quota-audit.png"), full_page=True)

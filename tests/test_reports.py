@@ -131,7 +131,7 @@ def test_the_page_shows_the_numbers_and_the_chart(admin_client: Client, known: N
     assert f"<td>{DEV}</td><td>10</td><td>6</td><td>7</td><td>1</td><td>32</td>" in html
     assert "<svg" in html and f"2026-03-02 {DEV}: 4</title>" in html
     assert "<script" not in html.split("<svg", 1)[1].split("</svg>", 1)[0]
-    assert f'href="/reports/usage/people.csv?start=2026-03-01&amp;end=2026-03-03"' in html
+    assert 'href="/reports/usage/people.csv?start=2026-03-01&amp;end=2026-03-03"' in html
 
 
 def test_it_defaults_to_the_last_30_days_and_refuses_a_backwards_range(
