@@ -115,3 +115,40 @@ def test_it_lets_staff_see_everyones_images(client: Any, django_user_model: Any,
         assert client.get(url).status_code == 200, url
     assert "secret harbour" not in client.get(reverse("gallery")).content.decode()
     assert "secret harbour" in client.get(reverse("gallery") + "?everyone=on").content.decode()
+
+
+def test_it_hands_out_short_lived_signed_urls_from_s3_only_to_the_owner(
+    client: Any, settings: Any, user: Any, other_user: Any
+) -> None:
+    moto = pytest.importorskip("moto", reason="moto (dev extra) fakes S3 in-process")
+    import boto3
+
+    with moto.mock_aws():
+        boto3.client("s3", region_name="us-east-1").create_bucket(Bucket="darkroom-portal")
+        settings.STORAGE_BACKEND = "s3"
+        settings.STORAGES = {
+            **settings.STORAGES,
+            "default": {
+                "BACKEND": "storages.backends.s3.S3Storage",
+                "OPTIONS": {
+                    "bucket_name": "darkroom-portal",
+                    "region_name": "us-east-1",
+                    "default_acl": "private",
+                    "querystring_auth": True,
+                    "querystring_expire": 300,
+                },
+            },
+        }
+        image = make_generation(user).images.get()
+        client.force_login(user)
+        response = client.get(reverse("image_file", args=[image.pk]))
+        assert response.status_code == 302
+        assert "Signature=" in response["Location"] and "Expires=" in response["Location"]
+        assert image.file.name in response["Location"]
+        gallery = client.get(reverse("gallery")).content.decode()
+        assert image.thumbnail.name in gallery and image.file.name not in gallery
+
+        client.force_login(other_user)
+        response = client.get(reverse("image_file", args=[image.pk]))
+        assert response.status_code == 404
+        assert image.file.name not in response.content.decode()

@@ -175,3 +175,56 @@ def test_it_walks_a_person_through_the_portal(
     expect(page.get_by_role("heading", name="历史记录")).to_be_visible()
     expect(page.locator("html")).to_have_attribute("lang", "zh-hans")
     _shot(page, "gallery-zh-hans")
+
+
+def test_it_previews_reference_images_and_explains_errors_on_a_phone(
+    browser_page: Any, live_server: Any, django_user_model: Any, enqueued: list[str]
+) -> None:
+    """Upload, drag and drop and URL previews; an error beside its field, in Chinese."""
+    from playwright.sync_api import expect
+
+    from tests.images import png_bytes
+
+    base = live_server.url
+    user = django_user_model.objects.create_user("lin", "lin@example.com", "pw-lin-5678")
+    # A phone whose browser speaks Chinese: the portal follows it.
+    phone = browser_page.context.browser.new_context(
+        viewport={"width": 390, "height": 844}, locale="zh-CN", has_touch=True
+    )
+    page = phone.new_page()
+    page.set_default_timeout(20_000)
+    page.goto(f"{base}/accounts/login/")
+    page.get_by_label("用户名").fill(user.username)
+    page.get_by_label("密码").fill("pw-lin-5678")
+    page.get_by_role("button", name="登录").click()
+    expect(page.get_by_role("heading", name="创建图片")).to_be_visible()
+
+    # Several references for /multi: one chosen, one dropped, one by URL.
+    page.get_by_label("模型", exact=True).select_option("black-forest-labs/flux-kontext-pro/multi")
+    zone = page.locator('[data-image-field="images"]')
+    zone.locator('input[type="file"]').set_input_files(
+        [{"name": "a.png", "mimeType": "image/png", "buffer": png_bytes(40, 40, "red")}]
+    )
+    page.evaluate(
+        """(b64) => {
+          const bytes = Uint8Array.from(atob(b64), c => c.charCodeAt(0));
+          const dt = new DataTransfer();
+          dt.items.add(new File([bytes], "b.png", {type: "image/png"}));
+          const zone = document.querySelector('[data-image-field="images"] .dropzone');
+          zone.dispatchEvent(new DragEvent("drop", {dataTransfer: dt, bubbles: true}));
+        }""",
+        __import__("base64").b64encode(png_bytes(40, 40, "blue")).decode(),
+    )
+    zone.locator("textarea").fill(f"{base}/static/img/favicon.svg")
+    previews = zone.locator(".preview img")
+    expect(previews).to_have_count(3)
+    assert zone.locator('input[type="file"]').evaluate("el => el.files.length") == 2
+    _shot(page, "generate-phone-zh-hans")
+
+    # A missing reference image: said beside the field, in the person's language.
+    page.get_by_label("模型", exact=True).select_option("stepfun-ai/step1x-edit")
+    expect(page.get_by_label("反向提示词")).to_be_visible()
+    page.get_by_label("提示词", exact=True).fill("把天空变成夜晚")
+    page.get_by_role("button", name="生成").click()
+    expect(page.locator("#err-image")).to_contain_text("请添加一张图片")
+    assert enqueued == []
