@@ -5,7 +5,7 @@ else is simply not found (404), never a file."""
 from __future__ import annotations
 
 import datetime
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet
@@ -80,6 +80,8 @@ def gallery_page(
     Paged by offset with one extra row to learn whether more follow, so no COUNT
     over a person's whole history is needed.
     """
+    # "everyone" is a staff view; for anyone else it is dropped, not just ignored.
+    filters = replace(filters, everyone=filters.everyone and user.is_staff)
     generations = _filtered(user, filters)
     page = max(page, 1)
     start = (page - 1) * per_page

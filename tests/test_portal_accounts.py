@@ -116,3 +116,13 @@ def test_it_lets_only_staff_make_invite_links(
     client.force_login(staff)
     body = client.post(reverse("invite"), {"email": "new@team.example"}).content.decode()
     assert "/accounts/signup/?invite=" in body
+
+
+def test_it_shows_staff_the_invite_page_in_their_menu_only_when_invite_only(
+    client: Any, settings: Any, django_user_model: Any
+) -> None:
+    staff = django_user_model.objects.create_user("carol", "carol@example.com", "pw", is_staff=True)
+    client.force_login(staff)
+    assert reverse("invite") not in client.get(reverse("gallery")).content.decode()
+    settings.DARKROOM_SIGNUP = "invite"
+    assert reverse("invite") in client.get(reverse("gallery")).content.decode()

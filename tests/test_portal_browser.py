@@ -128,6 +128,10 @@ def test_it_walks_a_person_through_the_portal(
     seed = str(generation.params["seed"])
     expect(page.locator(".specs").first).to_contain_text(seed)
     _shot(page, "detail")
+    page.context.grant_permissions(["clipboard-read", "clipboard-write"])
+    page.get_by_role("button", name="Copy prompt").click()
+    expect(page.get_by_role("button", name="Copied")).to_be_visible()
+    assert page.evaluate("navigator.clipboard.readText()") == PROMPT
 
     # Star it, then reuse its settings with the same seed.
     page.get_by_role("button", name="Star").click()

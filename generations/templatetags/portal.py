@@ -98,3 +98,8 @@ def ago(moment: datetime.datetime | None) -> str:
     if (timezone.now() - moment).total_seconds() < 60:
         return gettext("just now")
     return gettext("%(time)s ago") % {"time": timesince(moment, depth=1)}
+
+
+@register.simple_tag
+def signup_policy() -> str:
+    return str(settings.DARKROOM_SIGNUP)
