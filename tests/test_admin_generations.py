@@ -71,7 +71,9 @@ def test_the_list_shows_each_failures_error_and_its_attempts(
     admin_client: Client, user: Any
 ) -> None:
     failed = _failed(user)
-    assert "upstream_error: the upstream said no" in admin_client.get(GENERATIONS).content.decode()
+    listing = admin_client.get(GENERATIONS).content.decode()
+    assert "upstream_error: the upstream said no" in listing
+    assert f'href="{reverse("usage_report")}"' in listing  # the way to the report
     page = admin_client.get(reverse("admin:generations_generation_change", args=[failed.pk]))
     html = page.content.decode()
     assert "<td>modelverse</td><td>failed</td><td>upstream_error</td>" in html
@@ -125,6 +127,17 @@ def test_retry_refuses_a_generation_that_did_not_fail(
     running = _running(user)
     _action(admin_client, "retry", [running.pk])
     assert Generation.objects.count() == 1 and enqueued == []
+
+
+def test_retry_refuses_a_deactivated_persons_generation(
+    admin_client: Client, user: Any, enqueued: list[str]
+) -> None:
+    failed = _failed(user)
+    user.is_active = False
+    user.save(update_fields=["is_active"])
+    response = _action(admin_client, "retry", [failed.pk])
+    assert Generation.objects.count() == 1 and enqueued == []
+    assert "alice is deactivated." in " ".join(str(m) for m in response.context["messages"])
 
 
 def test_stop_fails_a_stuck_generation_and_refunds_it_once(
