@@ -144,6 +144,8 @@ def _reference_bytes(references: list[ReferenceImage]) -> dict[str, list[bytes]]
 def generation_card(request: HttpRequest, pk: Any) -> HttpResponse:
     """One job's card; a card still in progress polls this again until it is finished."""
     generation = selectors.generation_for(_user(request), pk)
+    if request.GET.get("as") == "tile":  # the gallery's tile for a job still in progress
+        return render(request, "generations/_gallery_generation.html", {"g": generation})
     return render(request, "generations/_job_card.html", {"job": generation})
 
 

@@ -285,3 +285,15 @@ def test_it_speaks_the_browsers_language_and_switches_on_request(signed_in: Any)
     assert (
         "历史记录" in signed_in.get(reverse("gallery"), HTTP_ACCEPT_LANGUAGE="en").content.decode()
     )
+
+
+def test_it_keeps_a_running_job_live_in_the_gallery(signed_in: Any, user: Any) -> None:
+    running = make_generation(user, status=Generation.Status.RUNNING, prompt="still cooking")
+    tile_url = reverse("generation_card", args=[running.pk]) + "?as=tile"
+    assert tile_url in signed_in.get(reverse("gallery")).content.decode()
+    Generation.objects.filter(pk=running.pk).update(status=Generation.Status.SUCCEEDED)
+    make_generation(user)  # gives this test an image file to attach
+    image = Image.objects.get()
+    Image.objects.filter(pk=image.pk).update(generation=running)
+    body = signed_in.get(tile_url, **HTMX).content.decode()
+    assert reverse("image_detail", args=[image.pk]) in body and "hx-trigger" not in body
