@@ -1,0 +1,2 @@
+# The benchmarks reuse the test suite's fixtures (database, Redis, simulator).
+from tests.conftest import *  # noqa: F403

@@ -1,0 +1,8 @@
+"""Control for bench/api_wait.py: Django's ASGI app without the /v1 shared-thread wrapper."""
+
+import os
+
+from django.core.asgi import get_asgi_application
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+application = get_asgi_application()
