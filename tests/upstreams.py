@@ -1,0 +1,54 @@
+"""Helpers for the per-format and channel tests: an in-process simulator speaking
+every format, and a generation driven step by step through the real service."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from generations.models import Generation
+from generations.services import generation_create, generation_run
+from providers.simulator.server import SimulatorServer
+
+FIXTURES = Path(__file__).with_name("fixtures")
+
+
+@pytest.fixture
+def sim(settings: Any) -> Iterator[SimulatorServer]:
+    # Asynchronous jobs finish at once: the step loop below needs no waits.
+    with SimulatorServer(host="127.0.0.1", port=0, job_seconds=0) as server:
+        settings.DARKROOM_SIMULATOR_URL = server.url
+        settings.DARKROOM_UPSTREAM_TIMEOUT = 5.0
+        settings.DARKROOM_TASK_MAX_RETRIES = 2
+        yield server
+
+
+def create(user: Any, model: str, *, prompt: str = "a red fox in snow", images: Any = None,
+           **params: Any) -> Generation:
+    return generation_create(user=user, model=model, prompt=prompt, params=params, images=images)
+
+
+def run_to_end(generation: Generation, *, channel: str | None = None, max_steps: int = 20,
+               max_wait: float = 0.0) -> Generation:
+    """Run task steps as the worker would; waits (capped at `max_wait`) only when asked."""
+    for _ in range(max_steps):
+        step = generation_run(generation_id=generation.pk, channel_name=channel)
+        if step.delay is None:
+            break
+        if max_wait:
+            time.sleep(min(step.delay, max_wait))
+    generation.refresh_from_db()
+    return generation
+
+
+def sent(sim: SimulatorServer, path: str) -> list[dict[str, Any]]:
+    return [r for r in sim.requests(path) if r["status"] is not None]
+
+
+def fixture(provider: str, name: str) -> Any:
+    return json.loads((FIXTURES / provider / f"{name}.json").read_text())
