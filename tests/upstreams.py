@@ -52,3 +52,35 @@ def sent(sim: SimulatorServer, path: str) -> list[dict[str, Any]]:
 
 def fixture(provider: str, name: str) -> Any:
     return json.loads((FIXTURES / provider / f"{name}.json").read_text())
+
+
+def scrub(value: Any) -> Any:
+    """A recorded payload with image data replaced by a marker, for comparing with fixtures."""
+    if isinstance(value, dict):
+        return {k: scrub(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [scrub(v) for v in value]
+    if isinstance(value, str) and value.startswith("data:image/"):
+        return "<data-url " + value.split(";", 1)[0][5:] + ">"
+    if isinstance(value, str) and len(value) > 200:
+        return "<base64>"
+    return value
+
+
+def matches_fixture(provider: str, name: str, payload: Any) -> bool:
+    """Compare with tests/fixtures/<provider>/<name>.json (RECORD_FIXTURES=1 writes it)."""
+    import os
+
+    path = FIXTURES / provider / f"{name}.json"
+    if os.environ.get("RECORD_FIXTURES"):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(scrub(payload), indent=2, sort_keys=True) + "\n")
+    return bool(scrub(payload) == json.loads(path.read_text()))
+
+
+def force_options(model: str, channel: str, **options: Any) -> None:
+    from providers.models import ChannelModel
+
+    route = ChannelModel.objects.get(model=model, channel__name=channel)
+    route.options = {**route.options, **options}
+    route.save(update_fields=["options"])

@@ -208,7 +208,7 @@ class ReplicateFormat(Format):
             return self._invalid(exc)
         job.extra["version"] = body.get("version") or f"dp-{secrets.token_hex(16)}"
         self.jobs.add(job)
-        return json_response(201, self._prediction(job, req))
+        return json_response(201, self._prediction(job, req, created=True))
 
     def get(self, req: SimRequest) -> Response:
         assert req.match is not None
@@ -262,9 +262,10 @@ class ReplicateFormat(Format):
             base_url=req.base_url,
         )
 
-    def _prediction(self, job: Job, req: SimRequest) -> dict[str, Any]:
+    def _prediction(self, job: Job, req: SimRequest, created: bool = False) -> dict[str, Any]:
         now = time.monotonic()
-        status, output, error = self._state(job, req, now)
+        # A create always answers "starting", however quick the job (as Replicate does).
+        status, output, error = ("starting", None, None) if created else self._state(job, req, now)
         api = f"https://api.replicate.com/v1/predictions/{job.id}"
         body: dict[str, Any] = {
             "id": job.id,
