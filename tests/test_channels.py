@@ -16,28 +16,44 @@ from providers.catalog import ModelSpec, get_catalog
 from providers.models import Channel, ChannelModel
 from providers.simulator.server import SimulatorServer
 from tests.images import png_bytes
-from tests.upstreams import create, run_to_end, sim  # noqa: F401  (fixture)
+from tests.upstreams import create, run_to_end, sim_fixture  # noqa: F401
 
 pytestmark = pytest.mark.django_db
 DEV = "black-forest-labs/flux.1-dev"
 PAIRS = [(m.name, c.name) for m in get_catalog().models.values() for c in m.channels]
 # Where each format's creating request goes (the poll requests follow from it).
-PATHS = {"openai_images": "/v1/images/generations", "dalle": "/v1/images/generations",
-         "openai_edits": "/v1/images/edits", "chat": "/v1/chat/completions",
-         "replicate": "/replicate/v1/", "bfl": "/flux/v1/"}
+PATHS = {
+    "openai_images": "/v1/images/generations",
+    "dalle": "/v1/images/generations",
+    "openai_edits": "/v1/images/edits",
+    "chat": "/v1/chat/completions",
+    "replicate": "/replicate/v1/",
+    "bfl": "/flux/v1/",
+}
 
 
 def request_for(spec: ModelSpec, fmt: str) -> tuple[dict[str, Any], dict[str, list[bytes]]]:
     """Non-default values for every parameter the model takes; images where it takes them."""
-    values = {"seed": 1234, "steps": 3, "guidance_scale": 3.5, "size": "512x384",
-              "aspect_ratio": "16:9", "strength": 0.6, "safety_tolerance": 3,
-              "prompt_upsampling": True, "raw": True, "negative_prompt": "blurry"}
+    values = {
+        "seed": 1234,
+        "steps": 3,
+        "guidance_scale": 3.5,
+        "size": "512x384",
+        "aspect_ratio": "16:9",
+        "strength": 0.6,
+        "safety_tolerance": 3,
+        "prompt_upsampling": True,
+        "raw": True,
+        "negative_prompt": "blurry",
+    }
     params = {k: v for k, v in values.items() if k in spec.params}
     images: dict[str, list[bytes]] = {}
     for p in spec.image_params:
         if p.required or fmt not in ("dalle",):
-            images[p.name] = [png_bytes(96, 64, color)
-                              for color in (["teal", "orange"] if p.type == "images" else ["teal"])]
+            images[p.name] = [
+                png_bytes(96, 64, color)
+                for color in (["teal", "orange"] if p.type == "images" else ["teal"])
+            ]
     return params, images
 
 
@@ -55,8 +71,11 @@ def test_every_model_generates_through_every_channel(
     assert generation.status == Generation.Status.SUCCEEDED, generation.error_message
     assert generation.channel == channel
     assert [a["channel"] for a in generation.attempts] == [channel]
-    calls = [r for r in sim.requests(PATHS[fmt]) if r["format"] not in (None, "modelverse")
-             or fmt == "openai_images"]
+    calls = [
+        r
+        for r in sim.requests(PATHS[fmt])
+        if r["format"] not in (None, "modelverse") or fmt == "openai_images"
+    ]
     assert calls, f"nothing reached {PATHS[fmt]}"
     first = calls[0]
     # Dropped, never sent: the upstream saw no field it does not have.
@@ -106,7 +125,8 @@ def test_it_fails_over_from_a_channel_answering_5xx_to_the_next(
     generation = run_to_end(create(user, DEV, size="512x512"))
     assert generation.status == Generation.Status.SUCCEEDED
     assert [(a["channel"], a["ok"], a["code"]) for a in generation.attempts] == [
-        ("modelverse", False, "upstream_unavailable"), ("reseller-dalle", True, ""),
+        ("modelverse", False, "upstream_unavailable"),
+        ("reseller-dalle", True, ""),
     ]
     assert generation.channel == "reseller-dalle"
     assert Channel.objects.get(name="modelverse").consecutive_failures == 1
@@ -121,7 +141,8 @@ def test_it_skips_a_channel_that_cannot_carry_the_request(
     assert generation.status == Generation.Status.SUCCEEDED
     # The DALL-E format has no field for a reference image: skipped, not sent without it.
     assert [(a["channel"], a["code"]) for a in generation.attempts] == [
-        ("modelverse", "upstream_unavailable"), ("reseller-dalle", "channel_cannot_serve"),
+        ("modelverse", "upstream_unavailable"),
+        ("reseller-dalle", "channel_cannot_serve"),
         ("bfl", ""),
     ]
     assert not sim.requests("/v1/images/generations")[1:]  # only ModelVerse's failed call
@@ -191,13 +212,30 @@ def test_generate_command_forces_a_database_channel(
     monkeypatch.setattr(
         "generations.services.enqueue",
         lambda generation_id, channel=None: run_to_end(
-            Generation.objects.get(pk=generation_id), channel=channel),
+            Generation.objects.get(pk=generation_id), channel=channel
+        ),
     )
     Channel.objects.create(name="backup-bfl", format="bfl", base_url="https://bfl.example")
-    ChannelModel.objects.create(channel=Channel.objects.get(name="backup-bfl"), model=DEV,
-                                upstream_model="flux-dev", priority=-5, enabled=False)
-    call_command("generate", "--user", user.username, "--model", DEV, "--prompt", "a kite",
-                 "--channel", "backup-bfl", "--timeout", "20")
+    ChannelModel.objects.create(
+        channel=Channel.objects.get(name="backup-bfl"),
+        model=DEV,
+        upstream_model="flux-dev",
+        priority=-5,
+        enabled=False,
+    )
+    call_command(
+        "generate",
+        "--user",
+        user.username,
+        "--model",
+        DEV,
+        "--prompt",
+        "a kite",
+        "--channel",
+        "backup-bfl",
+        "--timeout",
+        "20",
+    )
     assert "succeeded via channel backup-bfl" in capsys.readouterr().out
     assert sim.requests("/flux/v1/flux-dev")
 
@@ -205,15 +243,28 @@ def test_generate_command_forces_a_database_channel(
 def test_a_stored_key_is_encrypted_at_rest_and_never_shown(admin_client: Any) -> None:
     from django.db import connection
 
-    response = admin_client.post("/admin/providers/channel/add/", {
-        "name": "spare", "format": "replicate", "enabled": "on",
-        "base_url": "https://spare.example", "base_url_env": "", "key_env": "",
-        "options": "{}", "new_api_key": "r8_secret_key_1234567890abcd",
-        "routes-TOTAL_FORMS": "1", "routes-INITIAL_FORMS": "0",
-        "routes-MIN_NUM_FORMS": "0", "routes-MAX_NUM_FORMS": "1000",
-        "routes-0-model": DEV, "routes-0-upstream_model": "black-forest-labs/flux-dev",
-        "routes-0-priority": "1", "routes-0-weight": "1", "routes-0-enabled": "on",
-    })
+    response = admin_client.post(
+        "/admin/providers/channel/add/",
+        {
+            "name": "spare",
+            "format": "replicate",
+            "enabled": "on",
+            "base_url": "https://spare.example",
+            "base_url_env": "",
+            "key_env": "",
+            "options": "{}",
+            "new_api_key": "r8_secret_key_1234567890abcd",
+            "routes-TOTAL_FORMS": "1",
+            "routes-INITIAL_FORMS": "0",
+            "routes-MIN_NUM_FORMS": "0",
+            "routes-MAX_NUM_FORMS": "1000",
+            "routes-0-model": DEV,
+            "routes-0-upstream_model": "black-forest-labs/flux-dev",
+            "routes-0-priority": "1",
+            "routes-0-weight": "1",
+            "routes-0-enabled": "on",
+        },
+    )
     assert response.status_code == 302, response.content[:2000]
     spare = Channel.objects.get(name="spare")
     assert spare.api_key == "r8_secret_key_1234567890abcd"

@@ -11,7 +11,7 @@ from generations.models import Generation
 from generations.services import generation_run
 from providers.simulator.server import SimulatorServer
 from tests.images import png_bytes
-from tests.upstreams import create, force_options, matches_fixture, run_to_end, sent, sim  # noqa: F401
+from tests.upstreams import create, force_options, matches_fixture, run_to_end, sent, sim_fixture  # noqa: F401
 
 pytestmark = pytest.mark.django_db
 CH = "reseller-replicate"
@@ -20,27 +20,62 @@ DEV = "black-forest-labs/flux-dev"
 
 @pytest.fixture(autouse=True)
 def _quota(user: Any) -> None:
-    for model in (DEV, "black-forest-labs/flux-pro", "black-forest-labs/flux-1.1-pro-ultra",
-                  "black-forest-labs/flux-kontext-pro", "black-forest-labs/flux-fill-dev",
-                  "black-forest-labs/flux-schnell"):
+    for model in (
+        DEV,
+        "black-forest-labs/flux-pro",
+        "black-forest-labs/flux-1.1-pro-ultra",
+        "black-forest-labs/flux-kontext-pro",
+        "black-forest-labs/flux-fill-dev",
+        "black-forest-labs/flux-schnell",
+    ):
         quota_set_limit(user=user, model=model, limit=20)
 
 
 CASES = {
-    "flux-dev": (DEV, {"n": 2, "steps": 20, "guidance_scale": 3.5, "seed": 7, "strength": 0.6,
-                       "aspect_ratio": "16:9"}, ["image"]),
-    "flux-schnell": ("black-forest-labs/flux-schnell", {"n": 3, "steps": 4, "seed": 7,
-                                                        "aspect_ratio": "9:16"}, []),
-    "flux-pro": ("black-forest-labs/flux-pro", {"size": "1000x600", "steps": 30,
-                                                "guidance_scale": 3.0, "seed": 7,
-                                                "safety_tolerance": 4,
-                                                "prompt_upsampling": True}, ["image"]),
-    "flux-1.1-pro-ultra": ("black-forest-labs/flux-1.1-pro-ultra", {"strength": 0.3, "raw": True,
-                                                                    "seed": 7}, ["image"]),
-    "flux-kontext-pro": ("black-forest-labs/flux-kontext-pro", {"seed": 7,
-                                                                "guidance_scale": 4.0}, ["image"]),
-    "flux-fill-dev": ("black-forest-labs/flux-fill-dev", {"steps": 28, "guidance_scale": 30.0,
-                                                          "seed": 7}, ["image", "mask"]),
+    "flux-dev": (
+        DEV,
+        {
+            "n": 2,
+            "steps": 20,
+            "guidance_scale": 3.5,
+            "seed": 7,
+            "strength": 0.6,
+            "aspect_ratio": "16:9",
+        },
+        ["image"],
+    ),
+    "flux-schnell": (
+        "black-forest-labs/flux-schnell",
+        {"n": 3, "steps": 4, "seed": 7, "aspect_ratio": "9:16"},
+        [],
+    ),
+    "flux-pro": (
+        "black-forest-labs/flux-pro",
+        {
+            "size": "1000x600",
+            "steps": 30,
+            "guidance_scale": 3.0,
+            "seed": 7,
+            "safety_tolerance": 4,
+            "prompt_upsampling": True,
+        },
+        ["image"],
+    ),
+    "flux-1.1-pro-ultra": (
+        "black-forest-labs/flux-1.1-pro-ultra",
+        {"strength": 0.3, "raw": True, "seed": 7},
+        ["image"],
+    ),
+    "flux-kontext-pro": (
+        "black-forest-labs/flux-kontext-pro",
+        {"seed": 7, "guidance_scale": 4.0},
+        ["image"],
+    ),
+    "flux-fill-dev": (
+        "black-forest-labs/flux-fill-dev",
+        {"steps": 28, "guidance_scale": 30.0, "seed": 7},
+        ["image", "mask"],
+    ),
 }
 
 
@@ -58,7 +93,9 @@ def test_it_translates_our_parameters_to_each_models_inputs(
     assert generation.images.count() == params.get("n", 1)
 
 
-def test_it_takes_one_output_link_or_a_list(sim: SimulatorServer, user: Any, enqueued: list) -> None:
+def test_it_takes_one_output_link_or_a_list(
+    sim: SimulatorServer, user: Any, enqueued: list
+) -> None:
     listed = run_to_end(create(user, DEV, n=2), channel=CH)  # flux-dev answers a list
     single = run_to_end(create(user, "black-forest-labs/flux-pro"), channel=CH)  # pro: one URL
     assert (listed.images.count(), single.images.count()) == (2, 1)
@@ -101,7 +138,9 @@ def test_a_prediction_the_upstream_lost_is_not_found_and_refunded(
     assert quota_status(user=user, model=DEV).reserved == 0
 
 
-def test_a_crashed_prediction_is_made_again(sim: SimulatorServer, user: Any, enqueued: list) -> None:
+def test_a_crashed_prediction_is_made_again(
+    sim: SimulatorServer, user: Any, enqueued: list
+) -> None:
     sim.add_fault("task_error", path="/replicate/v1/models/")
     generation = run_to_end(create(user, DEV), channel=CH)
     assert generation.status == Generation.Status.SUCCEEDED
@@ -119,12 +158,18 @@ def test_a_failing_poll_polls_again_without_a_new_prediction(
     assert len(sent(sim, "/replicate/v1/predictions/")) == 3
 
 
-def test_a_pinned_version_is_created_by_version(sim: SimulatorServer, user: Any, enqueued: list) -> None:
-    force_options(DEV, CH, version="2a6b576af31790b470f0a8442e1e9791213fa13799cbb65a9fc1436e96389574")
+def test_a_pinned_version_is_created_by_version(
+    sim: SimulatorServer, user: Any, enqueued: list
+) -> None:
+    force_options(
+        DEV, CH, version="2a6b576af31790b470f0a8442e1e9791213fa13799cbb65a9fc1436e96389574"
+    )
     generation = run_to_end(create(user, DEV), channel=CH)
     assert generation.status == Generation.Status.SUCCEEDED
     body = sent(sim, "/replicate/v1/predictions")[0]
-    assert body["path"] == "/replicate/v1/predictions" and body["json"]["version"].startswith("2a6b")
+    assert body["path"] == "/replicate/v1/predictions" and body["json"]["version"].startswith(
+        "2a6b"
+    )
 
 
 def test_a_job_past_its_poll_deadline_fails_and_refunds(

@@ -18,8 +18,8 @@ from providers.simulator.server import SimulatorServer
 FIXTURES = Path(__file__).with_name("fixtures")
 
 
-@pytest.fixture
-def sim(settings: Any) -> Iterator[SimulatorServer]:
+@pytest.fixture(name="sim")
+def sim_fixture(settings: Any) -> Iterator[SimulatorServer]:
     # Asynchronous jobs finish at once: the step loop below needs no waits.
     with SimulatorServer(host="127.0.0.1", port=0, job_seconds=0) as server:
         settings.DARKROOM_SIMULATOR_URL = server.url
@@ -28,13 +28,19 @@ def sim(settings: Any) -> Iterator[SimulatorServer]:
         yield server
 
 
-def create(user: Any, model: str, *, prompt: str = "a red fox in snow", images: Any = None,
-           **params: Any) -> Generation:
+def create(
+    user: Any, model: str, *, prompt: str = "a red fox in snow", images: Any = None, **params: Any
+) -> Generation:
     return generation_create(user=user, model=model, prompt=prompt, params=params, images=images)
 
 
-def run_to_end(generation: Generation, *, channel: str | None = None, max_steps: int = 20,
-               max_wait: float = 0.0) -> Generation:
+def run_to_end(
+    generation: Generation,
+    *,
+    channel: str | None = None,
+    max_steps: int = 20,
+    max_wait: float = 0.0,
+) -> Generation:
     """Run task steps as the worker would; waits (capped at `max_wait`) only when asked."""
     for _ in range(max_steps):
         step = generation_run(generation_id=generation.pk, channel_name=channel)
