@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from django.db import connection
 
-from tests.live import live_simulator, live_worker  # noqa: F401  (fixtures)
+from tests.live import live_simulator, live_worker, live_worker_concurrency  # noqa: F401  (fixtures)
 
 
 def _reachable(port: int) -> bool:

@@ -110,8 +110,20 @@ class Worker:
 
 
 @pytest.fixture
+def live_worker_concurrency() -> int:
+    """Threads of the live worker. A test module overrides this fixture to change it
+    (tests/test_integration_polling.py runs a 2-thread worker)."""
+    return 8
+
+
+@pytest.fixture
 def live_worker(
-    transactional_db: None, redis_url: str, live_simulator: Simulator, settings: Any, tmp_path: Path
+    transactional_db: None,
+    redis_url: str,
+    live_simulator: Simulator,
+    settings: Any,
+    tmp_path: Path,
+    live_worker_concurrency: int,
 ) -> Iterator[Worker]:
     """A real Celery worker on Redis + PostgreSQL, talking to the simulator process."""
     from config.celery import app
@@ -138,7 +150,7 @@ def live_worker(
             "--pool",
             "threads",
             "--concurrency",
-            "8",
+            str(live_worker_concurrency),
             "-Q",
             QUEUE,
             "--without-gossip",
