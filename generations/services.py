@@ -188,9 +188,9 @@ def _submit(generation: Generation, channel_name: str | None) -> StepResult:
 
 
 def _fails_over(exc: ProviderError) -> bool:
-    # A retryable failure, or a key the upstream refuses: the channel's fault, not
-    # the request's, so another channel may well serve it.
-    return exc.retryable or exc.code == "upstream_auth_failed"
+    # Retryable (5xx, 429, timeouts, unreachable, garbage): another channel may serve it.
+    # A refused key fails the job as before; the admin sees it in the attempts.
+    return exc.retryable
 
 
 def _deadline(generation: Generation, provider: Provider) -> float:
