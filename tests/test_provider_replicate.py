@@ -84,13 +84,14 @@ def test_it_translates_our_parameters_to_each_models_inputs(
     sim: SimulatorServer, user: Any, enqueued: list, case: str
 ) -> None:
     model, params, refs = CASES[case]
+    params = dict(params)  # type: ignore[call-overload]
     images = {name: [png_bytes(96, 64)] for name in refs}
     generation = run_to_end(create(user, model, images=images, **params), channel=CH)
     assert generation.status == Generation.Status.SUCCEEDED, generation.error_message
     created = sent(sim, "/replicate/v1/models/")[0]
     assert created["path"] == f"/replicate/v1/models/{model}/predictions"
     assert matches_fixture("replicate", case, created["json"])
-    assert generation.images.count() == (params["n"] if "n" in params else 1)
+    assert generation.images.count() == dict(params).get("n", 1)
 
 
 def test_it_takes_one_output_link_or_a_list(
