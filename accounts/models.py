@@ -21,7 +21,9 @@ class Quota(models.Model):
     `reserved` only through accounts.services, with single conditional UPDATEs.
     """
 
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="quotas")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="quotas"
+    )
     model = models.CharField(_("model"), max_length=200)
     limit = models.PositiveIntegerField(_("limit"), null=True, blank=True)
     # Person-level unlimited wins over every limit (their own, their groups', the catalog's).

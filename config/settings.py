@@ -112,6 +112,7 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATIC_ROOT = VAR_DIR / "static"
+STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # WhiteNoise warns on a missing root
 STATICFILES_DIRS = [BASE_DIR / "static"] if (BASE_DIR / "static").is_dir() else []
 MEDIA_URL = "media/"
 MEDIA_ROOT = Path(env("MEDIA_ROOT", default=str(VAR_DIR / "media")))
@@ -211,7 +212,9 @@ REST_FRAMEWORK: dict[str, object] = {
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Darkroom API",
-    "DESCRIPTION": "OpenAI-compatible image generation. Authenticate with `Authorization: Bearer <key>`.",
+    "DESCRIPTION": (
+        "OpenAI-compatible image generation. Authenticate with `Authorization: Bearer <key>`."
+    ),
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,
 }

@@ -15,7 +15,7 @@ from celery import shared_task
 from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 
-from . import services
+from . import dispatch, services
 
 
 @shared_task(
@@ -27,9 +27,9 @@ from . import services
 )
 def run_generation(self: Any, generation_id: str, channel: str | None = None) -> None:
     try:
-        step = services.generation_run(generation_id=generation_id, channel_name=channel)
+        step = dispatch.generation_run(generation_id=generation_id, channel_name=channel)
     except SoftTimeLimitExceeded:
-        step = services.generation_interrupted(generation_id=generation_id)
+        step = dispatch.generation_interrupted(generation_id=generation_id)
     if step.delay is not None:
         run_generation.apply_async((generation_id, channel), countdown=step.delay)
 

@@ -14,8 +14,9 @@ import pytest
 
 from accounts.services import quota_status
 from generations import services
+from generations.dispatch import generation_run
 from generations.models import Generation
-from generations.services import generation_create, generation_run, sweep_stuck
+from generations.services import generation_create, sweep_stuck
 from providers.simulator.server import SimulatorServer
 
 DEV = "black-forest-labs/flux.1-dev"
@@ -36,10 +37,16 @@ def fault(sim: SimulatorServer, kind: str, **options: Any) -> None:
     httpx.post(f"{sim.url}/_sim/faults", json={"fault": kind, **options}).raise_for_status()
 
 
-def run_to_end(generation: Generation, max_steps: int = 10) -> Generation:
-    """Run task steps until the generation finishes, as the worker would (minus the waits)."""
+def run_to_end(
+    generation: Generation, max_steps: int = 10, channel: str | None = "modelverse"
+) -> Generation:
+    """Run task steps until the generation finishes, as the worker would (minus the waits).
+
+    Pinned to the ModelVerse channel: these tests are about one format's faults;
+    failover between channels is tested in test_channels.py.
+    """
     for _ in range(max_steps):
-        if generation_run(generation_id=generation.pk).delay is None:
+        if generation_run(generation_id=generation.pk, channel_name=channel).delay is None:
             break
     generation.refresh_from_db()
     return generation
@@ -139,7 +146,7 @@ def test_retryable_faults_are_retried_then_succeed(
 ) -> None:
     fault(sim, "server_error", times=1)
     generation = create()
-    first = generation_run(generation_id=generation.pk)
+    first = generation_run(generation_id=generation.pk, channel_name="modelverse")
     assert first.delay is not None and first.delay > 0
     generation = run_to_end(generation)
     assert generation.status == Generation.Status.SUCCEEDED
@@ -150,7 +157,7 @@ def test_retryable_faults_are_retried_then_succeed(
 def test_non_retryable_faults_are_not_retried(sim: SimulatorServer, create: Any) -> None:
     fault(sim, "moderation", times=1)
     generation = create()
-    assert generation_run(generation_id=generation.pk).delay is None
+    assert generation_run(generation_id=generation.pk, channel_name="modelverse").delay is None
     generation.refresh_from_db()
     assert generation.status == Generation.Status.FAILED
     assert len(generation.attempts) == 1

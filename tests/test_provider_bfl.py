@@ -11,8 +11,9 @@ import httpx
 import pytest
 
 from accounts.services import quota_set_limit, quota_status
+from generations.dispatch import generation_run
 from generations.models import Generation
-from generations.services import generation_fail, generation_run
+from generations.services import generation_fail
 from providers.bfl import webhook_secret
 from providers.simulator.server import SimulatorServer
 from tests.images import png_bytes

@@ -11,8 +11,9 @@ from typing import Any
 
 import pytest
 
+from generations.dispatch import generation_run
 from generations.models import Generation
-from generations.services import generation_create, generation_run
+from generations.services import generation_create
 from providers.simulator.server import SimulatorServer
 
 FIXTURES = Path(__file__).with_name("fixtures")

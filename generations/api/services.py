@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from accounts.models import ApiKey
 from generations.models import Generation, IdempotencyRecord, Webhook
-from generations.services import generation_create
+from generations.services import generation_prepare, generation_submit
 from generations.validation import get_model
 
 from .errors import IdempotencyConflict, ModelNotAllowed
@@ -32,11 +32,13 @@ def api_generation_submit(
             f"This API key may not use the model '{spec.name}'.", param="model"
         )
     params, images = model_inputs(call, spec)
+    # Validation and reference-image fetches happen here, before any transaction:
+    # the idempotency record's transaction below must not stay open across a fetch.
+    request = generation_prepare(model=spec.name, prompt=call.prompt, params=params, images=images)
 
     def create() -> Generation:
-        generation = generation_create(
-            user=key.user, model=spec.name, prompt=call.prompt, params=params, images=images,
-            source=Generation.Source.API, extra={"api_key": key},
+        generation = generation_submit(
+            user=key.user, request=request, source=Generation.Source.API, extra={"api_key": key}
         )
         if call.webhook_url:
             Webhook.objects.create(generation=generation, url=call.webhook_url, base_url=base_url)

@@ -1,0 +1,220 @@
+"""Running a generation: one task step at a time, upstream -> storage.
+
+`generation_run` claims the row, submits to the model's channels in order
+(failing over on retryable errors) or polls an asynchronous upstream, and
+either finishes the generation (generations.services) or says when to run
+again. It is safe to call twice for the same id.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from django.conf import settings
+from django.db.models import F
+from django.db.models.functions import Coalesce
+from django.utils import timezone
+
+from providers.base import (
+    Channel,
+    Completed,
+    InputImage,
+    Pending,
+    Provider,
+    ProviderError,
+    ProviderRequest,
+)
+from providers.services import channel_failed, channel_succeeded
+
+from . import retry
+from .models import Generation
+from .results import download_results
+from .services import generation_fail, generation_succeed
+
+
+@dataclass(frozen=True)
+class StepResult:
+    """What the task does next: nothing (finished) or run again after `delay` seconds."""
+
+    delay: float | None = None
+
+
+def generation_run(*, generation_id: Any, channel_name: str | None = None) -> StepResult:
+    """Advance a generation by one step; safe to call twice for the same id."""
+    generation = _claim(generation_id)
+    if generation is None:
+        return StepResult()
+    try:
+        if generation.upstream_state:
+            return _poll(generation)
+        return _submit(generation, channel_name)
+    except ProviderError as exc:
+        return _after_failure(generation, exc)
+
+
+def generation_interrupted(*, generation_id: Any) -> StepResult:
+    """The task ran past its time limit mid-call: count it as a retryable timeout."""
+    generation = Generation.objects.get(pk=generation_id)
+    if generation.is_finished:
+        return StepResult()
+    timeout = ProviderError(
+        "the upstream call ran past the task's time limit", code="upstream_timeout", retryable=True
+    )
+    return _after_failure(generation, timeout)
+
+
+def _claim(generation_id: Any) -> Generation | None:
+    claimed = Generation.objects.filter(
+        pk=generation_id, status__in=[Generation.Status.QUEUED, Generation.Status.RUNNING]
+    ).update(status=Generation.Status.RUNNING, started_at=Coalesce(F("started_at"), timezone.now()))
+    return Generation.objects.get(pk=generation_id) if claimed else None
+
+
+def _submit(generation: Generation, channel_name: str | None) -> StepResult:
+    from providers.registry import provider_for
+
+    from .channels import channels_for_generation
+
+    channels = channels_for_generation(generation, only=channel_name)
+    if not channels:
+        raise ProviderError(
+            "no upstream channel can serve this model right now",
+            code="no_channel",
+            retryable=False,
+        )
+    request = _provider_request(generation)
+    last_error: ProviderError | None = None
+    for channel in channels:
+        provider = provider_for(channel)
+        reason = provider.unsupported(request)
+        if reason:
+            skipped = ProviderError(reason, code="channel_cannot_serve", retryable=False)
+            _record_attempt(generation, channel, skipped)
+            last_error = last_error if last_error and last_error.retryable else skipped
+            continue
+        try:
+            outcome = provider.submit(request)
+        except ProviderError as exc:
+            _record_attempt(generation, channel, exc)
+            if not _fails_over(exc):
+                raise
+            channel_failed(name=channel.name, error=exc)
+            last_error = exc  # fail over to the next channel
+            continue
+        _record_attempt(generation, channel, None)
+        channel_succeeded(name=channel.name)
+        return _handle_outcome(
+            generation, channel, outcome, deadline=_deadline(generation, provider)
+        )
+    assert last_error is not None
+    raise last_error
+
+
+def _fails_over(exc: ProviderError) -> bool:
+    # Retryable (5xx, 429, timeouts, unreachable, garbage): another channel may serve it.
+    # A refused key fails the job as before; the admin sees it in the attempts.
+    return exc.retryable
+
+
+def _deadline(generation: Generation, provider: Provider) -> float:
+    """When polling gives up: the format's own limit, never past the job's deadline."""
+    job_end = generation.created_at.timestamp() + settings.DARKROOM_JOB_DEADLINE
+    return min(time.time() + provider.deadline(), job_end)
+
+
+# Failures of one poll request (not of the job): poll again later, same task.
+TRANSIENT_POLL_CODES = {
+    "upstream_unavailable",
+    "upstream_timeout",
+    "upstream_rate_limited",
+    "upstream_bad_response",
+}
+
+
+def _poll(generation: Generation) -> StepResult:
+    from providers.registry import provider_for
+
+    from .channels import channel_by_name
+
+    state = generation.upstream_state or {}
+    channel = channel_by_name(generation, state.get("channel", generation.channel))
+    deadline = float(state.get("deadline", time.time() + 1))
+    if time.time() > deadline:
+        exc = ProviderError(
+            f"{channel.name} did not finish job {generation.upstream_id} in time",
+            code="upstream_timeout",
+            retryable=False,
+        )
+        _record_attempt(generation, channel, exc, phase="poll")
+        raise exc
+    try:
+        outcome = provider_for(channel).poll(state.get("state", {}))
+    except ProviderError as exc:
+        if exc.retryable and exc.code in TRANSIENT_POLL_CODES:
+            channel_failed(name=channel.name, error=exc)
+            wait = min(retry.backoff(1, exc.retry_after), max(0.0, deadline - time.time()) + 0.1)
+            return StepResult(delay=wait)
+        _record_attempt(generation, channel, exc, phase="poll")
+        raise
+    return _handle_outcome(generation, channel, outcome, deadline=deadline)
+
+
+def _handle_outcome(
+    generation: Generation, channel: Channel, outcome: Completed | Pending, *, deadline: float
+) -> StepResult:
+    if isinstance(outcome, Pending):
+        Generation.objects.filter(pk=generation.pk).update(
+            channel=channel.name,
+            upstream_id=outcome.upstream_id,
+            upstream_state={"channel": channel.name, "state": outcome.state, "deadline": deadline},
+        )
+        return StepResult(delay=min(outcome.poll_after, retry.max_countdown()))
+    # Downloaded in this very step: upstream links expire (BFL's in ~10 minutes).
+    images = download_results(outcome.images[: generation.n], channel)
+    generation_succeed(
+        generation=generation, images=images, channel=channel.name, upstream_id=outcome.upstream_id
+    )
+    return StepResult()
+
+
+def _after_failure(generation: Generation, exc: ProviderError) -> StepResult:
+    if exc.retryable and retry.may_retry(generation.retries):
+        Generation.objects.filter(pk=generation.pk).update(
+            retries=F("retries") + 1, upstream_state=None
+        )
+        return StepResult(delay=retry.backoff(generation.retries, exc.retry_after))
+    generation_fail(generation_id=generation.pk, code=exc.code, message=exc.message)
+    return StepResult()
+
+
+def _provider_request(generation: Generation) -> ProviderRequest:
+    images: dict[str, list[InputImage]] = {}
+    for ref in generation.references.all():
+        with ref.file.open("rb") as fh:
+            data = fh.read()
+        mime = {"PNG": "image/png", "JPEG": "image/jpeg", "WEBP": "image/webp"}[ref.format]
+        images.setdefault(ref.param, []).append(InputImage(data=data, mime=mime))
+    return ProviderRequest(
+        prompt=generation.prompt,
+        params=dict(generation.params),
+        images=images,
+        request_id=str(generation.pk),
+    )
+
+
+def _record_attempt(
+    generation: Generation, channel: Channel, error: ProviderError | None, *, phase: str = "submit"
+) -> None:
+    attempt = {
+        "channel": channel.name,
+        "format": channel.format,
+        "phase": phase,
+        "at": timezone.now().isoformat(),
+        "ok": error is None,
+        "code": error.code if error else "",
+        "message": error.message if error else "",
+    }
+    generation.attempts = [*generation.attempts, attempt]
+    Generation.objects.filter(pk=generation.pk).update(attempts=generation.attempts)
