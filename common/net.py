@@ -93,6 +93,19 @@ def fetch_untrusted(
     )
 
 
+def post_untrusted(
+    url: str, *, content: bytes, headers: dict[str, str], timeout: float | None = None
+) -> int:
+    """POST to a URL a user gave us (webhooks): the same address checks and pinning as
+    fetch_untrusted; redirects are not followed. Returns the receiver's status code."""
+    seconds = settings.DARKROOM_FETCH_TIMEOUT if timeout is None else timeout
+    targets = _pinned_targets(_parse(url))
+    with _send(
+        targets, time.monotonic() + seconds, method="POST", content=content, headers=headers
+    ) as response:
+        return response.status_code
+
+
 def fetch_from_hosts(
     url: str, *, allowed_hosts: Collection[str], max_bytes: int, timeout: float
 ) -> bytes:
@@ -272,7 +285,14 @@ def _resolve(host: str, port: int) -> list[IPAddress]:
 
 
 @contextmanager
-def _send(targets: list[_Target], deadline: float) -> Iterator[httpx.Response]:
+def _send(
+    targets: list[_Target],
+    deadline: float,
+    *,
+    method: str = "GET",
+    content: bytes | None = None,
+    headers: dict[str, str] | None = None,
+) -> Iterator[httpx.Response]:
     """Send to the first target that accepts a connection; yield the streaming response."""
     last_error: httpx.HTTPError | None = None
     for target in targets:
@@ -284,7 +304,11 @@ def _send(targets: list[_Target], deadline: float) -> Iterator[httpx.Response]:
             timeout=_remaining(deadline),
         ) as client:
             request = client.build_request(
-                "GET", target.url, headers=target.headers, extensions=target.extensions
+                method,
+                target.url,
+                headers={**target.headers, **(headers or {})},
+                content=content,
+                extensions=target.extensions,
             )
             try:
                 response = client.send(request, stream=True)

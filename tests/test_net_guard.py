@@ -19,7 +19,7 @@ import certifi
 import pytest
 import trustme
 
-from common.net import FetchError, fetch_from_hosts, fetch_untrusted
+from common.net import FetchError, fetch_from_hosts, fetch_untrusted, post_untrusted
 
 PUBLIC_IP = "93.184.215.14"
 IMAGE = b"\x89PNG fake image bytes" * 10
@@ -39,6 +39,8 @@ class Handler(BaseHTTPRequestHandler):
         # A client that gives up mid-body (on purpose, in these tests) is not an error.
         with contextlib.suppress(BrokenPipeError, ConnectionResetError):
             route(self)
+
+    do_POST = do_GET  # webhooks: the body is not read; the route answers as for GET
 
     def log_message(self, format: str, *args: Any) -> None:
         pass
@@ -444,3 +446,22 @@ def test_it_caps_upstream_bodies(server: LocalServer) -> None:
     with pytest.raises(FetchError) as info:
         fetch_from_hosts(server.url("/big"), allowed_hosts=["127.0.0.1"], max_bytes=4096, timeout=5)
     assert info.value.code == "too_large"
+
+
+# --- posting (webhooks) ----------------------------------------------------------------
+
+
+def test_a_post_goes_through_the_same_address_checks(server: LocalServer) -> None:
+    with pytest.raises(FetchError) as info:
+        post_untrusted(server.url("/hook"), content=b"{}", headers={})
+    assert info.value.code == "url_not_allowed" and server.seen == []
+
+
+def test_a_post_to_an_allowed_host_returns_the_status_and_follows_no_redirect(
+    server: LocalServer, allow_local: None
+) -> None:
+    server.routes["/hook"] = send_body(b"")
+    server.routes["/moved"] = redirect("http://169.254.169.254/")
+    assert post_untrusted(server.url("/hook"), content=b"{}", headers={"X-A": "1"}) == 200
+    assert post_untrusted(server.url("/moved"), content=b"{}", headers={}) == 302
+    assert [path for path, _ in server.seen] == ["/hook", "/moved"]

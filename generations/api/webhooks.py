@@ -16,12 +16,11 @@ import time
 import uuid
 from typing import Any
 
-import httpx
 from django.conf import settings
 from django.utils import timezone
 
 from accounts.models import User
-from common.net import FetchError, _pinned_targets  # the one SSRF guard (see report)
+from common.net import FetchError, post_untrusted
 from generations.models import Generation, Webhook
 
 from .responses import job_body
@@ -62,17 +61,9 @@ def deliver(webhook: Webhook) -> None:
     headers = signed_headers(webhook_secret(generation.user), body,
                              msg_id=f"msg_{uuid.uuid4().hex}", timestamp=int(time.time()))
     Webhook.objects.filter(pk=webhook.pk).update(attempts=webhook.attempts + 1)
-    target = _pinned_targets(httpx.URL(webhook.url))[0]
-    try:
-        with httpx.Client(trust_env=False, follow_redirects=False,
-                          timeout=settings.DARKROOM_FETCH_TIMEOUT) as client:
-            response = client.post(target.url, content=body.encode(),
-                                   headers={**target.headers, **headers},
-                                   extensions=target.extensions)
-    except httpx.HTTPError as exc:
-        raise FetchError(f"webhook delivery failed: {exc}", code="fetch_failed",
-                         retryable=True) from exc
-    if not response.is_success:
-        raise FetchError(f"the receiver answered HTTP {response.status_code}",
-                         code="fetch_failed", retryable=response.status_code >= 500)
+    # The one SSRF guard: checked, pinned address; no redirects followed.
+    status = post_untrusted(webhook.url, content=body.encode(), headers=headers)
+    if not 200 <= status < 300:
+        raise FetchError(f"the receiver answered HTTP {status}",
+                         code="fetch_failed", retryable=status >= 500)
     Webhook.objects.filter(pk=webhook.pk).update(delivered_at=timezone.now(), last_error="")
