@@ -101,7 +101,10 @@ def _submit(generation: Generation, channel_name: str | None) -> StepResult:
             if not _fails_over(exc):
                 raise
             channel_failed(name=channel.name, error=exc)
-            last_error = exc  # fail over to the next channel
+            # Fail over to the next channel; remember a retryable error over a final
+            # one, so the job is tried again later if every channel failed.
+            if exc.retryable or last_error is None or not last_error.retryable:
+                last_error = exc
             continue
         _record_attempt(generation, channel, None)
         channel_succeeded(name=channel.name)
@@ -114,8 +117,9 @@ def _submit(generation: Generation, channel_name: str | None) -> StepResult:
 
 def _fails_over(exc: ProviderError) -> bool:
     # Retryable (5xx, 429, timeouts, unreachable, garbage): another channel may serve it.
-    # A refused key fails the job as before; the admin sees it in the attempts.
-    return exc.retryable
+    # A refused key is that channel's misconfiguration, not the request's fault: the
+    # next channel may serve it, and the failure counts toward the channel's cooling-off.
+    return exc.retryable or exc.code == "upstream_auth_failed"
 
 
 def _deadline(generation: Generation, provider: Provider) -> float:

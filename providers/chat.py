@@ -18,8 +18,7 @@ from typing import Any
 
 from .base import Completed, Provider, ProviderError, ProviderRequest, ResultImage
 from .http import json_body, send
-from .openai_images import _decode_b64
-from .wire import bearer, error_from_response, is_moderation
+from .wire import bearer, decode_b64_image, error_from_response, is_moderation
 
 _MARKDOWN = re.compile(r"!\[[^\]]*\]\(\s*<?([^)\s>]+)>?[^)]*\)")
 _DATA_URL = re.compile(r"data:image/[a-zA-Z0-9.+-]+;base64,[A-Za-z0-9+/=\s]+")
@@ -42,8 +41,13 @@ class ChatProvider(Provider):
             "messages": [{"role": "user", "content": self.content(request)}],
             "stream": False,
         }
-        response = send("POST", f"{self.channel.base_url}/v1/chat/completions",
-                        timeout=self.channel.timeout, json=body, headers=bearer(self.channel))
+        response = send(
+            "POST",
+            f"{self.channel.base_url}/v1/chat/completions",
+            timeout=self.channel.timeout,
+            json=body,
+            headers=bearer(self.channel),
+        )
         if response.status_code != 200:
             raise error_from_response(response)
         return parse_reply(json_body(response))
@@ -58,21 +62,31 @@ def parse_reply(body: Any) -> Completed:
         choice = body["choices"][0]
         content = choice["message"]["content"]
     except (KeyError, IndexError, TypeError):
-        raise ProviderError("upstream sent no chat message", code="upstream_bad_response",
-                            retryable=True) from None
+        raise ProviderError(
+            "upstream sent no chat message", code="upstream_bad_response", retryable=True
+        ) from None
     if choice.get("finish_reason") == "content_filter":
-        raise ProviderError("the upstream safety system refused this request",
-                            code="moderation_blocked", retryable=False)
+        raise ProviderError(
+            "the upstream safety system refused this request",
+            code="moderation_blocked",
+            retryable=False,
+        )
     images = find_images(content if isinstance(content, str) else "")
     if images:
         return Completed(images=images, upstream_id=str(body.get("id") or ""))
     said = (content or "").strip()[:300] if isinstance(content, str) else ""
     if is_moderation(said):
-        raise ProviderError(f"the upstream safety system refused this request: {said}",
-                            code="moderation_blocked", retryable=False)
+        raise ProviderError(
+            f"the upstream safety system refused this request: {said}",
+            code="moderation_blocked",
+            retryable=False,
+        )
     # A reply in words only: the model declined or misunderstood; another try may draw.
-    raise ProviderError(f"upstream replied without a picture: {said or '(empty)'}",
-                        code="upstream_no_image", retryable=True)
+    raise ProviderError(
+        f"upstream replied without a picture: {said or '(empty)'}",
+        code="upstream_no_image",
+        retryable=True,
+    )
 
 
 def find_images(content: str) -> list[ResultImage]:
@@ -84,7 +98,7 @@ def find_images(content: str) -> list[ResultImage]:
     images: list[ResultImage] = []
     for item in dict.fromkeys(found):
         if item.startswith("data:"):
-            images.append(ResultImage(data=_decode_b64(re.sub(r"\s+", "", item))))
+            images.append(ResultImage(data=decode_b64_image(re.sub(r"\s+", "", item))))
         elif item.startswith(("http://", "https://")):
             images.append(ResultImage(url=item))
     return images

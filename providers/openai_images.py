@@ -11,10 +11,9 @@ from __future__ import annotations
 
 from typing import Any
 
-import httpx
-
 from .base import Completed, Provider, ProviderError, ProviderRequest, ResultImage
-from .http import json_body, retry_after, send
+from .http import json_body, send
+from .wire import bearer, decode_b64_image, error_from_response
 
 # Our public parameters that this format sends as they are.
 PASSTHROUGH = (
@@ -27,7 +26,6 @@ PASSTHROUGH = (
     "guidance_scale",
     "negative_prompt",
 )
-MODERATION_CODES = {"content_policy_violation", "moderation_blocked", "content_filter", "sensitive"}
 
 
 class OpenAIImagesProvider(Provider):
@@ -39,7 +37,7 @@ class OpenAIImagesProvider(Provider):
             f"{self.channel.base_url}/v1/images/generations",
             timeout=self.channel.timeout,
             json=self.payload(request),
-            headers={"Authorization": f"Bearer {self.channel.api_key}"},
+            headers=bearer(self.channel),
         )
         if response.status_code != 200:
             raise error_from_response(response)
@@ -65,7 +63,7 @@ def parse_images_response(body: Any) -> Completed:
     images = []
     for item in items:
         if isinstance(item, dict) and item.get("b64_json"):
-            images.append(ResultImage(data=_decode_b64(item["b64_json"])))
+            images.append(ResultImage(data=decode_b64_image(item["b64_json"])))
         elif isinstance(item, dict) and isinstance(item.get("url"), str) and item["url"]:
             images.append(ResultImage(url=item["url"]))
         else:
@@ -75,77 +73,3 @@ def parse_images_response(body: Any) -> Completed:
                 retryable=True,
             )
     return Completed(images=images)
-
-
-def _decode_b64(value: str) -> bytes:
-    from common.errors import InvalidRequest
-    from common.images import decode_base64_image
-
-    try:
-        return decode_base64_image(value, param="b64_json")
-    except InvalidRequest as exc:
-        raise ProviderError(
-            f"upstream sent undecodable image data: {exc.message}",
-            code="upstream_bad_response",
-            retryable=True,
-        ) from exc
-
-
-def error_from_response(response: httpx.Response) -> ProviderError:
-    """Map an upstream error status (and its envelope, when there is one) to our words."""
-    status = response.status_code
-    upstream_code, message = _envelope(response)
-    detail = f" ({message})" if message else ""
-    if upstream_code in MODERATION_CODES:
-        return ProviderError(
-            f"the upstream safety system refused this request{detail}",
-            code="moderation_blocked",
-            retryable=False,
-            status=status,
-        )
-    if status == 429:
-        return ProviderError(
-            f"upstream is rate limiting{detail}",
-            code="upstream_rate_limited",
-            retryable=True,
-            status=status,
-            retry_after=retry_after(response),
-        )
-    if status in (408, 409) or status >= 500:
-        return ProviderError(
-            f"upstream failed with HTTP {status}{detail}",
-            code="upstream_unavailable",
-            retryable=True,
-            status=status,
-            retry_after=retry_after(response),
-        )
-    if status in (401, 403):
-        return ProviderError(
-            f"upstream refused the channel's key (HTTP {status}){detail}",
-            code="upstream_auth_failed",
-            retryable=False,
-            status=status,
-        )
-    if status == 404:
-        return ProviderError(
-            f"upstream does not know this model{detail}",
-            code="upstream_not_found",
-            retryable=False,
-            status=status,
-        )
-    return ProviderError(
-        f"upstream rejected the request (HTTP {status}){detail}",
-        code="invalid_request",
-        retryable=False,
-        status=status,
-    )
-
-
-def _envelope(response: httpx.Response) -> tuple[str, str]:
-    try:
-        error = response.json().get("error") or {}
-    except (ValueError, AttributeError):
-        return "", ""
-    if not isinstance(error, dict):
-        return "", str(error)[:300]
-    return str(error.get("code") or ""), str(error.get("message") or "")[:300]

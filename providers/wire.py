@@ -82,31 +82,45 @@ def error_from_response(response: httpx.Response, *, what: str = "the request") 
     if upstream_code in MODERATION_CODES:
         return ProviderError(
             f"the upstream safety system refused {what}{detail}",
-            code="moderation_blocked", retryable=False, status=status,
+            code="moderation_blocked",
+            retryable=False,
+            status=status,
         )
     if status == 429:
         return ProviderError(
-            f"upstream is rate limiting{detail}", code="upstream_rate_limited",
-            retryable=True, status=status, retry_after=retry_after(response),
+            f"upstream is rate limiting{detail}",
+            code="upstream_rate_limited",
+            retryable=True,
+            status=status,
+            retry_after=retry_after(response),
         )
     if status in (408, 409) or status >= 500:
         return ProviderError(
-            f"upstream failed with HTTP {status}{detail}", code="upstream_unavailable",
-            retryable=True, status=status, retry_after=retry_after(response),
+            f"upstream failed with HTTP {status}{detail}",
+            code="upstream_unavailable",
+            retryable=True,
+            status=status,
+            retry_after=retry_after(response),
         )
     if status in (401, 403):
         return ProviderError(
             f"upstream refused the channel's key (HTTP {status}){detail}",
-            code="upstream_auth_failed", retryable=False, status=status,
+            code="upstream_auth_failed",
+            retryable=False,
+            status=status,
         )
     if status == 404:
         return ProviderError(
-            f"upstream does not know {what}{detail}", code="upstream_not_found",
-            retryable=False, status=status,
+            f"upstream does not know {what}{detail}",
+            code="upstream_not_found",
+            retryable=False,
+            status=status,
         )
     return ProviderError(
-        f"upstream rejected {what} (HTTP {status}){detail}", code="invalid_request",
-        retryable=False, status=status,
+        f"upstream rejected {what} (HTTP {status}){detail}",
+        code="invalid_request",
+        retryable=False,
+        status=status,
     )
 
 
@@ -127,6 +141,22 @@ def envelope(response: httpx.Response) -> tuple[str, str]:
     if isinstance(detail, list):  # FastAPI validation errors (BFL)
         detail = "; ".join(
             f"{'.'.join(str(p) for p in d.get('loc', [])[1:])}: {d.get('msg', '')}"
-            for d in detail if isinstance(d, dict)
+            for d in detail
+            if isinstance(d, dict)
         )
     return "", str(detail or body.get("title") or "")[:300]
+
+
+def decode_b64_image(value: str) -> bytes:
+    """An upstream's base64 image (bare or a data: URL), or a retryable bad-response error."""
+    from common.errors import InvalidRequest
+    from common.images import decode_base64_image
+
+    try:
+        return decode_base64_image(value, param="b64_json")
+    except InvalidRequest as exc:
+        raise ProviderError(
+            f"upstream sent undecodable image data: {exc.message}",
+            code="upstream_bad_response",
+            retryable=True,
+        ) from exc

@@ -133,6 +133,19 @@ def test_it_fails_over_from_a_channel_answering_5xx_to_the_next(
     assert quota_status(user=user, model=DEV).used == 1
 
 
+def test_it_fails_over_from_a_channel_whose_key_is_refused(
+    sim: SimulatorServer, user: Any, enqueued: list
+) -> None:
+    sim.add_fault("unauthorized", times=1, path="/v1/images/generations", model=DEV)
+    generation = run_to_end(create(user, DEV, size="512x512"))
+    assert generation.status == Generation.Status.SUCCEEDED
+    assert [(a["channel"], a["code"]) for a in generation.attempts] == [
+        ("modelverse", "upstream_auth_failed"),
+        ("reseller-dalle", ""),
+    ]
+    assert Channel.objects.get(name="modelverse").consecutive_failures == 1
+
+
 def test_it_skips_a_channel_that_cannot_carry_the_request(
     sim: SimulatorServer, user: Any, enqueued: list
 ) -> None:
