@@ -62,6 +62,7 @@ def test_bench(transactional_db: None, redis_url: str, live_simulator: Simulator
                settings: Any, tmp_path: Any, user: Any) -> None:
     quota_set_limit(user=user, model=DEV, limit=100_000)
     key = api_key_issue(user=user, name="bench")[1]
+    settings.DARKROOM_API_RATE_LIMIT = 0  # one key sends every request
     env = server_env(settings, live_simulator, redis_url)
     worker = start_worker(env, tmp_path / "worker.log", concurrency=WORKER_THREADS)
     live_simulator.fault("latency", seconds=LATENCY, times=-1)

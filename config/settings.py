@@ -178,6 +178,21 @@ CELERY_BEAT_SCHEDULE = {
     },
 }
 
+# --- Cache -------------------------------------------------------------------
+# The API's per-key rate-limit counters live here, so every web process must share
+# it: Redis when REDIS_URL is set or the broker is Redis, else this process's memory.
+REDIS_URL = env("REDIS_URL", default="")
+_cache_redis = REDIS_URL or (
+    CELERY_BROKER_URL if CELERY_BROKER_URL.startswith(("redis://", "rediss://")) else ""
+)
+CACHES = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": _cache_redis,
+        "KEY_PREFIX": "darkroom",  # the broker's Redis database is shared with Celery
+    } if _cache_redis else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+}
+
 # --- Darkroom -----------------------------------------------------------------
 # When set, every upstream channel talks to the simulator at this address.
 DARKROOM_SIMULATOR_URL = env("DARKROOM_SIMULATOR_URL", default="")
@@ -232,6 +247,9 @@ DARKROOM_API_IDEMPOTENCY_TTL = env.int("DARKROOM_API_IDEMPOTENCY_TTL", default=2
 DARKROOM_API_URL_MAX_AGE = env.int("DARKROOM_API_URL_MAX_AGE", default=365 * 24 * 3600)
 # Base for absolute URLs in API answers; empty: taken from the request's host.
 DARKROOM_PUBLIC_URL = env("DARKROOM_PUBLIC_URL", default="")
+# Image requests (POST /v1/images/*) per minute per API key; over it: 429 rate_limit_exceeded.
+# 0 turns the limit off. Counted in the cache (CACHES above).
+DARKROOM_API_RATE_LIMIT = env.int("DARKROOM_API_RATE_LIMIT", default=120)
 
 LOGGING = {
     "version": 1,

@@ -39,6 +39,7 @@ def server_env(settings: Any, simulator: Simulator, redis_url: str) -> dict[str,
         "DARKROOM_SIMULATOR_URL": simulator.url,
         "DARKROOM_API_WAIT_CEILING": str(settings.DARKROOM_API_WAIT_CEILING),
         "DARKROOM_FETCH_ALLOW_HOSTS": ",".join(settings.DARKROOM_FETCH_ALLOW_HOSTS),
+        "DARKROOM_API_RATE_LIMIT": str(settings.DARKROOM_API_RATE_LIMIT),
     })
 
 

@@ -16,6 +16,7 @@ import httpx
 import openai
 import pytest
 from openai import AsyncOpenAI, OpenAI
+from openai.types import ImageEditCompletedEvent, ImageGenCompletedEvent
 from PIL import Image as PILImage
 
 from accounts.api_keys import api_key_issue
@@ -100,6 +101,87 @@ def test_it_edits_with_one_image_and_with_two_for_a_multi_model(
         ("images", 64, 64), ("images", 32, 48)]
     sent = [r for r in live_simulator.requests() if (r.get("json") or {}).get("model") == MULTI]
     assert len(sent[-1]["json"]["images"]) == 2
+
+
+def test_it_streams_one_completed_event_per_image_through_the_sdk(
+    client: OpenAI, user: Any
+) -> None:
+    stream = client.images.generate(model=DEV, prompt="a lighthouse", n=2, size="256x256",
+                                    stream=True, partial_images=2)
+    events = list(stream)
+
+    assert [type(e) for e in events] == [ImageGenCompletedEvent] * 2
+    assert [(e.type, e.size, e.output_format) for e in events] == [
+        ("image_generation.completed", "256x256", "png")] * 2
+    stored = []
+    for image in Generation.objects.get(user=user).images.order_by("index"):
+        with image.file.open("rb") as fh:
+            stored.append(fh.read())
+    assert [base64.b64decode(e.b64_json) for e in events] == stored
+    status = quota_status(user=user, model=DEV)
+    assert (status.used, status.reserved) == (2, 0)
+
+
+def test_it_streams_an_edit_through_the_async_sdk(live_api: ApiServer, key: str) -> None:
+    async def edit() -> list[Any]:
+        async with AsyncOpenAI(base_url=live_api.url, api_key=key, timeout=120) as client:
+            stream = await client.images.edit(model=KPRO, image=png_bytes(64, 64),
+                                              prompt="make it night", stream=True)
+            return [event async for event in stream]
+
+    events = asyncio.run(edit())
+
+    assert [type(e) for e in events] == [ImageEditCompletedEvent]
+    width, height = size_of(base64.b64decode(events[0].b64_json))
+    assert events[0].size == f"{width}x{height}"
+
+
+def test_it_raises_a_failed_jobs_error_from_the_stream_and_refunds(
+    client: OpenAI, live_simulator: Simulator, user: Any
+) -> None:
+    live_simulator.fault("moderation")
+    stream = client.images.generate(model=DEV, prompt="x", size="256x256", stream=True)
+
+    with pytest.raises(openai.APIError) as failed:
+        list(stream)
+
+    assert not isinstance(failed.value, openai.APIStatusError)  # accepted, then an error event
+    job = Generation.objects.get(user=user)
+    assert failed.value.body == {
+        "message": f"The job {job.pk} failed: {job.error_message}",
+        "type": "invalid_request_error", "param": None, "code": "moderation_blocked"}
+    assert failed.value.code == "moderation_blocked"
+    status = quota_status(user=user, model=DEV)
+    assert (status.used, status.reserved) == (0, 0)
+
+
+@pytest.fixture
+def limited_api(
+    live_worker: Worker, live_simulator: Simulator, redis_url: str, settings: Any, tmp_path: Any
+) -> Iterator[ApiServer]:
+    settings.DARKROOM_API_RATE_LIMIT = 1
+    with running_api(settings, live_simulator, redis_url, tmp_path / "api.log") as server:
+        yield server
+
+
+def test_it_raises_rate_limit_error_past_the_keys_requests_per_minute(
+    limited_api: ApiServer, key: str
+) -> None:
+    client = OpenAI(base_url=limited_api.url, api_key=key, timeout=120, max_retries=0)
+    outcomes: list[Any] = []
+    # Three quick calls: even if a minute boundary falls between them, one is over a limit of 1.
+    for _ in range(3):
+        try:
+            outcomes.append(client.images.generate(
+                model=DEV, prompt="x", size="256x256", extra_headers={"Prefer": "respond-async"}))
+        except openai.RateLimitError as exc:
+            outcomes.append(exc)
+
+    limited = [o for o in outcomes if isinstance(o, openai.RateLimitError)]
+    assert not isinstance(outcomes[0], Exception) and limited
+    assert {(e.code, e.type) for e in limited} == {("rate_limit_exceeded", "requests")}
+    headers = limited[0].response.headers
+    assert headers["x-should-retry"] == "true" and 1 <= int(headers["retry-after"]) <= 60
 
 
 def test_it_lists_models(client: OpenAI) -> None:

@@ -40,6 +40,7 @@ def docs_page(request: HttpRequest) -> HttpResponse:
         "base_url": base,
         "models": list(get_catalog().models.values()),
         "ignored": sorted(IGNORED_FIELDS),
+        "rate_limit": settings.DARKROOM_API_RATE_LIMIT,
     })
     response["x-request-id"] = new_request_id()
     return response

@@ -56,6 +56,19 @@ class WaitTimedOut(DarkroomError):
     code = "wait_timeout"
 
 
+class RateLimited(DarkroomError):
+    """Too many requests with one key this minute. Retryable: the SDK waits Retry-After."""
+
+    status = 429
+    type = "requests"  # what OpenAI sends for a requests-per-minute limit
+    code = "rate_limit_exceeded"
+    retryable = True
+
+    def __init__(self, message: str, *, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
 class ServerError(DarkroomError):
     status = 500
     type = "server_error"
@@ -63,15 +76,21 @@ class ServerError(DarkroomError):
     retryable = True
 
 
-def error_response(exc: Exception, *, retry_after: int | None = None) -> JsonResponse:
-    if not isinstance(exc, DarkroomError):
-        log.exception("unhandled error in the API", exc_info=exc)
-        exc = ServerError("The server failed to handle the request.")
-    response = JsonResponse(exc.envelope(), status=exc.status)
+def api_error(exc: Exception) -> DarkroomError:
+    """The exception as the error the API tells; an unexpected one is logged and hidden."""
+    if isinstance(exc, DarkroomError):
+        return exc
+    log.exception("unhandled error in the API", exc_info=exc)
+    return ServerError("The server failed to handle the request.")
+
+
+def error_response(exc: Exception) -> JsonResponse:
+    error = api_error(exc)
+    response = JsonResponse(error.envelope(), status=error.status)
     # The SDK retries 409, 429 and 5xx on its own; a retry that cannot help
     # (or would start a second job) must be refused explicitly.
-    response["x-should-retry"] = "true" if exc.retryable else "false"
+    response["x-should-retry"] = "true" if error.retryable else "false"
+    retry_after = getattr(error, "retry_after", None)
     if retry_after is not None:
         response["Retry-After"] = str(retry_after)
     return response
-

@@ -35,8 +35,8 @@ def _item(image: Image, response_format: str, base: str) -> dict[str, Any]:
     return {"url": image_url(image, base), "b64_json": b64, "revised_prompt": None}
 
 
-def images_body(generation: Generation, response_format: str, base: str) -> dict[str, Any]:
-    """The finished job as an ImagesResponse, or its failure raised as an API error."""
+def require_succeeded(generation: Generation) -> None:
+    """Its failure, or that it is still going on (the wait is over), raised as an API error."""
     if generation.status == Generation.Status.FAILED:
         raise failure_error(generation)
     if generation.status != Generation.Status.SUCCEEDED:
@@ -44,6 +44,11 @@ def images_body(generation: Generation, response_format: str, base: str) -> dict
             f"The job {generation.pk} is still {generation.status}. It goes on: fetch it "
             f"later with GET /v1/images/jobs/{generation.pk}.", param=None,
         )
+
+
+def images_body(generation: Generation, response_format: str, base: str) -> dict[str, Any]:
+    """The finished job as an ImagesResponse, or its failure raised as an API error."""
+    require_succeeded(generation)
     return {
         "created": int(generation.created_at.timestamp()),
         "data": image_items(generation, response_format, base),

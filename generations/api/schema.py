@@ -8,6 +8,8 @@ at these routes (`patterns`). They are never routed for requests.
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.urls import path
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
@@ -59,6 +61,11 @@ _COMMON: dict[str, serializers.Field] = {
     "size": S.CharField(required=False, help_text="WIDTHxHEIGHT, or mapped to aspect_ratio."),
     "response_format": S.ChoiceField(["url", "b64_json"], required=False),
     "webhook_url": S.URLField(required=False, help_text="Called with a signed notice when done."),
+    "stream": S.BooleanField(required=False, help_text=(
+        "Answer with server-sent events: one `image_generation.completed` "
+        "(`image_edit.completed`) event per image, or one `error` event.")),
+    "partial_images": S.IntegerField(required=False, help_text="Accepted and ignored: "
+                                     "no partial images are made."),
     "seed": S.IntegerField(required=False),
     "steps": S.IntegerField(required=False),
     "guidance_scale": S.FloatField(required=False),
@@ -77,9 +84,13 @@ EditRequest = inline_serializer("EditRequest", {
 ERRORS = {status: OpenApiResponse(Error, description=text) for status, text in {
     400: "invalid_request_error, with `param`", 401: "invalid_api_key",
     403: "model_not_allowed", 404: "model_not_found", 409: "idempotency_key_reused",
-    429: "insufficient_quota / rate_limit_exceeded", 502: "upstream_error",
+    429: "insufficient_quota / rate_limit_exceeded (with Retry-After)", 502: "upstream_error",
     504: "wait_timeout (names the job id) or upstream_timeout"}.items()}
-IMAGE_ANSWERS = {200: ImagesResponse, 202: Job, **ERRORS}
+STREAM = OpenApiResponse(OpenApiTypes.STR, description=(
+    "With `stream: true`: `text/event-stream`, keep-alive comments, then the events."))
+# Keys are statuses or (status, media type); mypy cannot infer the mix.
+IMAGE_ANSWERS: dict[Any, Any] = {
+    200: ImagesResponse, (200, "text/event-stream"): STREAM, 202: Job, **ERRORS}
 
 
 class GenerationsDoc(APIView):

@@ -17,8 +17,10 @@ from .auth import authenticate
 from .errors import NotFound, WaitTimedOut
 from .files import image_file_response
 from .handling import endpoint, not_found, parse_request, wants_async
+from .ratelimit import rate_limit_hit
 from .responses import base_url, images_body, job_body, model_item, models_body
 from .services import api_generation_submit
+from .streaming import stream_kind, stream_response
 from .sync import run_sync
 from .waiting import wait_finished
 
@@ -29,14 +31,16 @@ __all__ = ["image_file", "images", "job", "model", "models", "not_found"]
 async def images(request: HttpRequest) -> HttpResponseBase:
     """POST /v1/images/generations, /v1/images/edits and /v1/images/variations."""
     key = await authenticate(request)
+    await run_sync(rate_limit_hit, key.pk)
     call = await run_sync(parse_request, request)
-    if call.stream:
-        raise InvalidRequest("Streaming is not supported; leave 'stream' unset.",
-                             param="stream", code="unsupported_value")
+    # Checked before submitting, so a stream the endpoint cannot give spends nothing.
+    kind = stream_kind(request) if call.stream else ""
     idem = request.headers.get("Idempotency-Key", "")
     base = base_url(request)
     generation = await run_sync(api_generation_submit, key=key, call=call, idempotency_key=idem,
                                 base_url=base)
+    if call.stream:
+        return stream_response(generation.pk, kind=kind, base=base)
     if wants_async(request):
         body = await run_sync(job_body, generation, call.response_format, base)
         response = JsonResponse(body, status=202)
