@@ -171,14 +171,25 @@ def live_worker(
         task_default_queue=QUEUE,
         broker_transport_options={"visibility_timeout": 3600},
     )
-    app.close()  # drop pooled connections to the old broker
+    _drop_broker_pool(app)
     try:
         _wait_ready(proc, log_path)
         yield Worker(proc, log_path)
     finally:
         stop(proc)
         app.conf.update(saved)
-        app.close()
+        _drop_broker_pool(app)
+
+
+def _drop_broker_pool(app: Any) -> None:
+    """Forget pooled connections to the old broker after changing broker_url.
+
+    Not app.close(): that also deregisters the app, and tasks imported afterwards
+    (shared_task) would then never register with it.
+    """
+    if app._pool is not None:
+        app._pool.force_close_all()
+        app._pool = None
 
 
 def _wait_ready(proc: subprocess.Popen[Any], log: Path, timeout: float = 60.0) -> None:
