@@ -23,6 +23,7 @@ from typing import Any
 
 import httpx
 import pytest
+from django.conf import settings
 from django.db import connection
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -184,12 +185,12 @@ def live_worker(
 def _drop_broker_pool(app: Any) -> None:
     """Forget pooled connections to the old broker after changing broker_url.
 
-    Not app.close(): that also deregisters the app, and tasks imported afterwards
-    (shared_task) would then never register with it.
+    What Celery itself does after a fork. Not app.close(): that also deregisters the
+    app, and tasks imported afterwards (shared_task) would never register with it;
+    not force_close_all(): kombu's global producer pools keep the closed pool.
     """
-    if app._pool is not None:
-        app._pool.force_close_all()
-        app._pool = None
+    app._pool = None
+    app.amqp._producer_pool = None
 
 
 def _wait_ready(proc: subprocess.Popen[Any], log: Path, timeout: float = 60.0) -> None:
@@ -205,7 +206,8 @@ def _wait_ready(proc: subprocess.Popen[Any], log: Path, timeout: float = 60.0) -
 
 def _env(extra: dict[str, str]) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("DARKROOM_TEST_DB")}
-    env.setdefault("SECRET_KEY", "tests-only-insecure-key")
+    # The same key as this process: signed URLs and webhook secrets must agree.
+    env["SECRET_KEY"] = settings.SECRET_KEY
     env["DEBUG"] = "false"
     env.update(extra)
     return env

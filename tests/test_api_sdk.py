@@ -284,7 +284,6 @@ def test_it_answers_202_then_serves_the_job_and_calls_a_signed_webhook(
 
     assert _Receiver.arrived.wait(60), f"no webhook arrived:\n{live_worker.output()[-3000:]}"
     body, headers = _Receiver.got[0]
-    settings.SECRET_KEY = "tests-only-insecure-key"  # the servers' key (tests.live._env)
     OpenAI(api_key="unused").webhooks.verify_signature(body, headers,
                                                        secret=webhook_secret(user))
     notice = json.loads(body)
