@@ -10,6 +10,7 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
+from django.db import models
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils import timezone
@@ -83,6 +84,8 @@ class ChannelModelInline(admin.TabularInline):
 
 @admin.register(Channel)
 class ChannelAdmin(admin.ModelAdmin):
+    # Django 6's default for scheme-less URLs, without 5.2's deprecation warning.
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
     form = ChannelForm
     inlines = [ChannelModelInline]
     list_display = ["name", "format", "enabled", "health", "key_display", "url_display", "served"]

@@ -83,6 +83,14 @@ Handler = Callable[[SimRequest], Response]
 Predicate = Callable[[SimRequest], bool]
 
 
+def openai_error(
+    status: int, message: str, *, code: str, type: str, param: str | None = None
+) -> Response:
+    """The `{"error": {message, type, param, code}}` envelope OpenAI-style gateways send."""
+    envelope = {"message": message, "type": type, "param": param, "code": code}
+    return json_response(status, {"error": envelope})
+
+
 @dataclass(frozen=True)
 class Route:
     """`method` + full-match `pattern` -> `handler`.

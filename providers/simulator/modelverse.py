@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from . import images
-from .core import Format, Response, Route, SimRequest, json_response, route
+from .core import Format, Response, Route, SimRequest, json_response, openai_error, route
 
 PREFIX = "data:image/png;base64,"
 _SIZE = re.compile(r"^(\d{1,5})x(\d{1,5})$")
@@ -96,8 +96,8 @@ class ModelVerseFormat(Format):
     def error(
         self, req: SimRequest, status: int, message: str, *, code: str, type: str = ""
     ) -> Response:
-        envelope = {"message": message, "type": type, "param": req.request_id, "code": code}
-        return json_response(status, {"error": envelope})
+        # ModelVerse's quirk: `param` carries the request id, not a field name.
+        return openai_error(status, message, code=code, type=type, param=req.request_id)
 
     def generate(self, req: SimRequest) -> Response:
         try:

@@ -21,7 +21,7 @@ import time
 from typing import Any
 
 from . import fields, images
-from .core import Format, Response, Route, SimRequest, json_response, route
+from .core import Format, Response, Route, SimRequest, json_response, openai_error, route
 
 GENERATION_MODELS = frozenset(
     {"flux-dev", "flux-schnell", "flux-pro", "flux-1.1-pro", "flux-kontext-pro", "flux-kontext-max"}
@@ -50,10 +50,7 @@ class ResellerImagesFormat(Format):
     def error(
         self, req: SimRequest, status: int, message: str, *, code: str, type: str = ""
     ) -> Response:
-        return json_response(
-            status,
-            {"error": {"message": message, "type": type or "error", "param": None, "code": code}},
-        )
+        return openai_error(status, message, code=code, type=type or "error")
 
     def model_of(self, req: SimRequest) -> str | None:
         if req.form:
