@@ -226,6 +226,17 @@ def test_it_shows_everything_about_an_image(signed_in: Any, user: Any) -> None:
         assert text in body, text
 
 
+def test_it_names_the_api_key_an_api_generation_came_through(signed_in: Any, user: Any) -> None:
+    from accounts.models import ApiKey
+
+    key, _raw = ApiKey.objects.create_key(name="render farm", user=user)
+    generation = make_generation(user, source=Generation.Source.API)
+    Generation.objects.filter(pk=generation.pk).update(api_key=key)
+    image = generation.images.get()
+    body = signed_in.get(reverse("image_detail", args=[image.pk])).content.decode()
+    assert f"API \u00b7 key \u201crender farm\u201d ({key.prefix}\u2026)" in body
+
+
 def test_it_serves_the_original_for_download(signed_in: Any, user: Any) -> None:
     image = make_generation(user).images.get()
     response = signed_in.get(reverse("image_file", args=[image.pk]), {"download": "1"})
