@@ -18,7 +18,8 @@ class Quota(models.Model):
     """A person's images for one model: limit, images used, images held by running jobs.
 
     `limit` None means "inherit" (the catalog's free quota). Change `used` and
-    `reserved` only through accounts.services, with single conditional UPDATEs.
+    `reserved` only through accounts.services and accounts.quota_changes, with single
+    conditional UPDATEs.
     """
 
     user = models.ForeignKey(

@@ -1,13 +1,13 @@
-"""Celery tasks for accounts: thin interfaces over accounts.services."""
+"""Celery tasks for accounts: thin interfaces over accounts.quota_changes."""
 
 from __future__ import annotations
 
 from celery import shared_task
 
-from . import services
+from . import quota_changes
 
 
 @shared_task
 def reset_quota_periods() -> int:
     """Run by beat every few minutes; idempotent, so an extra or doubled run is harmless."""
-    return services.quota_reset_periods()
+    return quota_changes.quota_reset_periods()

@@ -17,7 +17,7 @@ from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 from django.utils.translation import gettext_lazy as _
 
-from accounts.admin import CatalogModelFilter
+from accounts.admin.forms import CatalogModelFilter
 from accounts.models import User
 from common.errors import DarkroomError
 

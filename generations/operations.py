@@ -12,7 +12,7 @@ from typing import Any
 from django.db import transaction
 
 from accounts.models import User
-from accounts.services import audit_quota_change
+from accounts.quota_changes import audit_quota_change
 from common.errors import InvalidRequest
 
 from .models import Generation

@@ -9,7 +9,8 @@ from django.test import Client
 from django.urls import reverse
 
 from accounts.models import QuotaAudit
-from accounts.services import quota_reserve, quota_settle, quota_status, quota_update
+from accounts.quota_changes import quota_update
+from accounts.services import quota_reserve, quota_settle, quota_status
 from generations.models import Generation, Image, ReferenceImage
 from generations.services import generation_create
 from tests.images import png_bytes

@@ -13,14 +13,8 @@ from django.test import Client
 from django.urls import reverse
 
 from accounts.models import ApiKey, GroupQuota, ModelQuotaPolicy, Period, Quota, QuotaAudit
-from accounts.services import (
-    group_quota_update,
-    quota_grant,
-    quota_reserve,
-    quota_settle,
-    quota_status,
-    quota_update,
-)
+from accounts.quota_changes import group_quota_update, quota_grant, quota_update
+from accounts.services import quota_reserve, quota_settle, quota_status
 from common.errors import QuotaExceeded
 from generations.api.auth import key_for
 from generations.api.errors import AuthenticationFailed

@@ -12,18 +12,16 @@ from django.template import Context, Template
 from django.utils import timezone
 
 from accounts.models import Period, Quota, QuotaAudit
-from accounts.selectors import layered_for, period_start, usage_for_user
-from accounts.services import (
+from accounts.quota_changes import (
     group_quota_update,
     model_period_set,
     quota_grant,
-    quota_reserve,
     quota_reset_periods,
     quota_set_unlimited,
-    quota_settle,
-    quota_status,
     quota_update,
 )
+from accounts.selectors import layered_for, period_start, usage_for_user
+from accounts.services import quota_reserve, quota_settle, quota_status
 from accounts.tasks import reset_quota_periods
 from common.errors import QuotaExceeded
 from providers.catalog import get_catalog

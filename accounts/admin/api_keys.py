@@ -1,8 +1,7 @@
-"""Admin for everyone's API keys (imported from accounts/admin.py).
+"""Everyone's API keys in the admin, on the library's APIKeyModelAdmin."""
 
-Built on the library's APIKeyModelAdmin: adding a key in the admin shows the
-full key once in a message; the list shows only prefixes.
-"""
+# Adding a key in the admin shows the full key once in a message; the list shows only
+# prefixes.
 
 from __future__ import annotations
 
@@ -12,7 +11,7 @@ from django.http import HttpRequest
 from rest_framework_api_key.admin import APIKeyModelAdmin
 from rest_framework_api_key.models import APIKey
 
-from .models import ApiKey
+from ..models import ApiKey
 
 # The library registers its own (unused) APIKey model; one "API keys" entry is enough.
 if admin.site.is_registered(APIKey):

@@ -1,0 +1,237 @@
+"""People and groups in the admin: their quota actions, the group's quota inline, deactivation."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from django.contrib import admin
+from django.contrib.auth.admin import GroupAdmin as DjangoGroupAdmin
+from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.contrib.auth.models import Group
+from django.db.models import QuerySet
+from django.http import HttpRequest
+from django.template.loader import render_to_string
+from django.utils.safestring import SafeString
+from django.utils.translation import gettext_lazy as _
+
+from .. import quota_changes, services
+from ..models import GroupQuota, User
+from ..selectors import quota_overview
+from .forms import GroupQuotaForm, QuotaActionForm, acting_user, action_input, report
+
+QUOTA_PERM = "accounts.change_quota"
+
+
+def _for_people(
+    request: HttpRequest, people: Iterable[User], what: str, change: Callable[[User], bool]
+) -> None:
+    people = list(people)
+    report(request, sum(change(person) for person in people), len(people), what)
+
+
+class QuotaPermissionMixin:
+    """Quota actions need the quota change permission, wherever they appear."""
+
+    def has_quota_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm(QUOTA_PERM)
+
+
+@admin.register(User)
+class UserAdmin(QuotaPermissionMixin, DjangoUserAdmin):
+    action_form = QuotaActionForm
+    list_display = [
+        "username",
+        "email",
+        "first_name",
+        "last_name",
+        "is_active",
+        "is_staff",
+        "group_names",
+        "last_login",
+    ]
+    list_filter = ["is_active", "is_staff", "is_superuser", "groups"]
+    readonly_fields = ["quota_table"]
+    actions = ["grant_images", "set_unlimited", "reset_used", "deactivate", "reactivate"]
+
+    def get_fieldsets(self, request: HttpRequest, obj: Any = None) -> Any:
+        fieldsets = list(super().get_fieldsets(request, obj))
+        if obj is not None:
+            fieldsets.append((_("Quotas"), {"fields": ["quota_table"]}))
+        return fieldsets
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[User]:
+        return super().get_queryset(request).prefetch_related("groups")
+
+    @admin.display(description=_("groups"))
+    def group_names(self, obj: User) -> str:
+        return ", ".join(g.name for g in obj.groups.all())
+
+    @admin.display(description=_("quotas per model"))
+    def quota_table(self, obj: User) -> SafeString:
+        return SafeString(
+            render_to_string(
+                "admin/accounts/quota_table.html", {"rows": quota_overview(obj), "person": obj}
+            )
+        )
+
+    @admin.action(description=_("Grant N more images of the model"), permissions=["quota"])
+    def grant_images(self, request: HttpRequest, queryset: QuerySet[User]) -> None:
+        if (i := action_input(request, need_model=True, need_n=True)) is None:
+            return
+        _for_people(
+            request,
+            queryset,
+            f"Granted {i.n} images of {i.model}",
+            lambda u: quota_changes.quota_grant(
+                actor=acting_user(request), user=u, model=i.model, n=i.n, reason=i.reason
+            ),
+        )
+
+    @admin.action(description=_("Set unlimited for the model"), permissions=["quota"])
+    def set_unlimited(self, request: HttpRequest, queryset: QuerySet[User]) -> None:
+        if (i := action_input(request, need_model=True)) is None:
+            return
+        _for_people(
+            request,
+            queryset,
+            f"Unlimited {i.model}",
+            lambda u: quota_changes.quota_set_unlimited(
+                actor=acting_user(request), user=u, model=i.model, reason=i.reason
+            ),
+        )
+
+    @admin.action(description=_("Reset used count for the model"), permissions=["quota"])
+    def reset_used(self, request: HttpRequest, queryset: QuerySet[User]) -> None:
+        if (i := action_input(request, need_model=True)) is None:
+            return
+        _for_people(
+            request,
+            queryset,
+            f"Reset used {i.model}",
+            lambda u: quota_changes.quota_reset_used(
+                actor=acting_user(request), user=u, model=i.model, reason=i.reason
+            ),
+        )
+
+    @admin.action(
+        description=_("Deactivate (keys stop working, history stays)"), permissions=["change"]
+    )
+    def deactivate(self, request: HttpRequest, queryset: QuerySet[User]) -> None:
+        people = [u for u in queryset if u.pk != request.user.pk]  # never lock yourself out
+        _for_people(
+            request,
+            people,
+            "Deactivated",
+            lambda u: services.user_set_active(actor=acting_user(request), user=u, active=False),
+        )
+
+    @admin.action(description=_("Reactivate"), permissions=["change"])
+    def reactivate(self, request: HttpRequest, queryset: QuerySet[User]) -> None:
+        _for_people(
+            request,
+            queryset,
+            "Reactivated",
+            lambda u: services.user_set_active(actor=acting_user(request), user=u, active=True),
+        )
+
+
+class GroupQuotaInline(admin.TabularInline):
+    model = GroupQuota
+    form = GroupQuotaForm
+    extra = 1
+    can_delete = False  # set limit/period back to inherit instead: that is audited
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return request.user.has_perm(QUOTA_PERM)
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return request.user.has_perm(QUOTA_PERM)
+
+
+admin.site.unregister(Group)
+
+
+@admin.register(Group)
+class GroupAdmin(QuotaPermissionMixin, DjangoGroupAdmin):
+    action_form = QuotaActionForm
+    inlines = [GroupQuotaInline]
+    list_display = ["name", "member_count"]
+    actions = ["grant_members", "set_group_unlimited", "reset_members_used"]
+
+    def save_formset(self, request: HttpRequest, form: Any, formset: Any, change: bool) -> None:
+        if formset.model is not GroupQuota:
+            return super().save_formset(request, form, formset, change)
+        # commit=False only builds the change message's lists (new/changed objects); the
+        # writes go through the audited service, never through a row's save().
+        formset.save(commit=False)
+        for row in formset.forms:
+            if not row.has_changed():
+                continue
+            data = row.cleaned_data
+            quota_changes.group_quota_update(
+                actor=acting_user(request),
+                group=form.instance,
+                model=data["model"],
+                limit=data["limit"],
+                unlimited=data["unlimited"],
+                period=data["period"] or "",
+                reason="edited on the group page",
+            )
+        return None
+
+    @admin.display(description=_("members"))
+    def member_count(self, obj: Group) -> int:
+        return obj.user_set.count()
+
+    @admin.action(
+        description=_("Grant N more images of the model to every member"), permissions=["quota"]
+    )
+    def grant_members(self, request: HttpRequest, queryset: QuerySet[Group]) -> None:
+        if (i := action_input(request, need_model=True, need_n=True)) is None:
+            return
+        for group in queryset:
+            done = quota_changes.quota_grant_group(
+                actor=acting_user(request), group=group, model=i.model, n=i.n, reason=i.reason
+            )
+            report(
+                request,
+                done,
+                group.user_set.count(),
+                f"Granted {i.n} images of {i.model} to group {group.name}",
+            )
+
+    @admin.action(description=_("Set the group unlimited for the model"), permissions=["quota"])
+    def set_group_unlimited(self, request: HttpRequest, queryset: QuerySet[Group]) -> None:
+        if (i := action_input(request, need_model=True)) is None:
+            return
+        done = sum(
+            bool(
+                quota_changes.group_quota_update(
+                    actor=acting_user(request),
+                    group=g,
+                    model=i.model,
+                    unlimited=True,
+                    reason=i.reason,
+                    action="set unlimited",
+                )
+            )
+            for g in queryset
+        )
+        report(request, done, queryset.count(), f"Unlimited {i.model}")
+
+    @admin.action(
+        description=_("Reset every member's used count for the model"), permissions=["quota"]
+    )
+    def reset_members_used(self, request: HttpRequest, queryset: QuerySet[Group]) -> None:
+        if (i := action_input(request, need_model=True)) is None:
+            return
+        people = User.objects.filter(groups__in=queryset).distinct().order_by("pk")
+        _for_people(
+            request,
+            people,
+            f"Reset used {i.model}",
+            lambda u: quota_changes.quota_reset_used(
+                actor=acting_user(request), user=u, model=i.model, reason=i.reason
+            ),
+        )
