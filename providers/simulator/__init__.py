@@ -10,9 +10,11 @@ In-process::
 
 As a process: ``python manage.py simulator --port 8001``.
 
-Modules: server.py (transport, routing, auth, recording, file links, control
-API), faults.py (failures on demand), images.py (deterministic PNGs), core.py
-(what a format is made of), one module per wire format (modelverse.py).
+Modules: server.py (routing, auth, faults, control API, the threaded server's
+lifecycle), transport.py (HTTP handler and server, body parsing), recording.py
+(what was sent), files.py (expiring result links), faults.py (failures on
+demand), images.py (deterministic PNGs), core.py (what a format is made of),
+one module per wire format (modelverse.py).
 """
 
 from .core import Format, Response, Route, SimRequest, json_response, route

@@ -91,6 +91,11 @@ def openai_error(
     return json_response(status, {"error": envelope})
 
 
+def plain_error(status: int, code: str, message: str) -> Response:
+    """The simulator's own errors (no such endpoint, bad body, control API), format-free."""
+    return openai_error(status, message, code=code, type="invalid_request_error")
+
+
 @dataclass(frozen=True)
 class Route:
     """`method` + full-match `pattern` -> `handler`.
