@@ -12,7 +12,10 @@ from .models import ApiKey, User
 
 
 def api_key_issue(
-    *, user: User, name: str, expires_at: datetime | None = None,
+    *,
+    user: User,
+    name: str,
+    expires_at: datetime | None = None,
     allowed_models: list[str] | None = None,
 ) -> tuple[ApiKey, str]:
     """A new key for `user`: (row, full key). Show the key now; only its hash is kept."""
@@ -23,7 +26,10 @@ def api_key_issue(
     if unknown:
         raise InvalidRequest(f"Unknown model: {', '.join(unknown)}.", param="allowed_models")
     row, key = ApiKey.objects.create_key(
-        user=user, name=name, expiry_date=expires_at, allowed_models=list(allowed_models or []),
+        user=user,
+        name=name,
+        expiry_date=expires_at,
+        allowed_models=list(allowed_models or []),
     )
     return cast(ApiKey, row), key
 

@@ -31,7 +31,8 @@ def api_keys(request: HttpRequest) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         try:
             _row, new_key = api_key_issue(
-                user=_user(request), name=form.cleaned_data["name"],
+                user=_user(request),
+                name=form.cleaned_data["name"],
                 expires_at=form.cleaned_data["expires_at"],
                 allowed_models=form.cleaned_data["allowed_models"],
             )
@@ -40,15 +41,19 @@ def api_keys(request: HttpRequest) -> HttpResponse:
         else:
             form = ApiKeyForm()
     base = (settings.DARKROOM_PUBLIC_URL or request.build_absolute_uri("/")).rstrip("/") + "/v1"
-    return render(request, "accounts/api_keys.html", {
-        "form": form,
-        "new_key": new_key,
-        "keys": ApiKey.objects.filter(user=_user(request)).order_by("-created"),
-        "base_url": base,
-        "example_key": new_key or "YOUR_KEY",
-        "example_model": next(iter(get_catalog().names())),
-        "webhook_secret": webhook_secret(_user(request)),
-    })
+    return render(
+        request,
+        "accounts/api_keys.html",
+        {
+            "form": form,
+            "new_key": new_key,
+            "keys": ApiKey.objects.filter(user=_user(request)).order_by("-created"),
+            "base_url": base,
+            "example_key": new_key or "YOUR_KEY",
+            "example_model": next(iter(get_catalog().names())),
+            "webhook_secret": webhook_secret(_user(request)),
+        },
+    )
 
 
 @login_required

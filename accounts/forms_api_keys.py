@@ -9,12 +9,15 @@ from providers.catalog import get_catalog
 class ApiKeyForm(forms.Form):
     name = forms.CharField(label=_("Name"), max_length=50)
     expires_at = forms.DateTimeField(
-        label=_("Expires"), required=False,
+        label=_("Expires"),
+        required=False,
         widget=forms.DateTimeInput(attrs={"type": "datetime-local"}),
         help_text=_("Leave empty for a key that does not expire."),
     )
     allowed_models = forms.MultipleChoiceField(
-        label=_("Models"), required=False, widget=forms.CheckboxSelectMultiple,
+        label=_("Models"),
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
         help_text=_("None ticked: every model."),
     )
 

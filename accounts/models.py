@@ -60,8 +60,9 @@ class ModelQuotaPolicy(models.Model):
     """Per-model settings the catalog file doesn't hold: the reset period."""
 
     model = models.CharField(_("model"), max_length=200, unique=True)
-    period = models.CharField(_("period"), max_length=10, choices=Period.choices,
-                              default=Period.NEVER)
+    period = models.CharField(
+        _("period"), max_length=10, choices=Period.choices, default=Period.NEVER
+    )
 
     class Meta:
         verbose_name = _("model quota policy")
@@ -112,15 +113,29 @@ class QuotaAudit(models.Model):
 
     at = models.DateTimeField(_("when"), auto_now_add=True, db_index=True)
     actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True,
-        related_name="+", verbose_name=_("changed by"),
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("changed by"),
     )
     user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True,
-        related_name="quota_audit", verbose_name=_("person"),
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="quota_audit",
+        verbose_name=_("person"),
     )
-    group = models.ForeignKey(Group, on_delete=models.SET_NULL, null=True, blank=True,
-                              related_name="+", verbose_name=_("group"))
+    group = models.ForeignKey(
+        Group,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("group"),
+    )
     subject = models.CharField(_("subject"), max_length=200)
     model = models.CharField(_("model"), max_length=200)
     action = models.CharField(_("action"), max_length=40)

@@ -97,8 +97,9 @@ def model_periods() -> dict[str, str]:
 def layered_for(*, user: User, model: str, quota: Quota | None) -> Layered:
     """One person, one model: loads the group and model layers (two small queries)."""
     policy = ModelQuotaPolicy.objects.filter(model=model).values_list("period", flat=True).first()
-    return resolve(model=model, quota=quota, group_rows=group_rows_for(user, model),
-                   model_period=policy)
+    return resolve(
+        model=model, quota=quota, group_rows=group_rows_for(user, model), model_period=policy
+    )
 
 
 class LayerCache:
@@ -117,8 +118,12 @@ class LayerCache:
             self.by_user.setdefault(user_id, []).extend(by_group.get(group_id, []))
 
     def resolve(self, *, user_id: int, model: str, quota: Quota | None) -> Layered:
-        return resolve(model=model, quota=quota, group_rows=self.by_user.get(user_id, []),
-                       model_period=self.periods.get(model))
+        return resolve(
+            model=model,
+            quota=quota,
+            group_rows=self.by_user.get(user_id, []),
+            model_period=self.periods.get(model),
+        )
 
 
 def period_start(period: str, now: datetime | None = None) -> datetime | None:
@@ -182,10 +187,16 @@ def quota_overview(user: User) -> list[Usage]:
     for spec in get_catalog().models.values():
         quota = quotas.get(spec.name)
         layered = layers.resolve(user_id=user.pk, model=spec.name, quota=quota)
-        rows.append(Usage(
-            spec.name, spec.label, layered, quota.used if quota else 0,
-            quota.reserved if quota else 0, next_period_start(layered.period),
-        ))
+        rows.append(
+            Usage(
+                spec.name,
+                spec.label,
+                layered,
+                quota.used if quota else 0,
+                quota.reserved if quota else 0,
+                next_period_start(layered.period),
+            )
+        )
     return rows
 
 

@@ -38,6 +38,7 @@ async def timed(server: Any, key: str, count: int) -> list[float]:
         t = time.monotonic()
         await generate_many(server, key, 1)
         return time.monotonic() - t
+
     return list(await asyncio.gather(*(one(i) for i in range(count))))
 
 
@@ -51,15 +52,27 @@ def run(app: str, env: dict[str, str], tmp_path: Any, key: str) -> dict[str, flo
             t = time.monotonic()
             lat = sorted(asyncio.run(timed(server, key, COUNT)))
             wall = time.monotonic() - t
-        return {"idle": idle, "peak": sampler.peak, "base": base, "wall": wall,
-                "p50": lat[len(lat) // 2], "p95": lat[int(len(lat) * 0.95)]}
+        return {
+            "idle": idle,
+            "peak": sampler.peak,
+            "base": base,
+            "wall": wall,
+            "p50": lat[len(lat) // 2],
+            "p95": lat[int(len(lat) * 0.95)],
+        }
     finally:
         stop(server.proc)
 
 
 @pytest.mark.integration
-def test_bench(transactional_db: None, redis_url: str, live_simulator: Simulator,
-               settings: Any, tmp_path: Any, user: Any) -> None:
+def test_bench(
+    transactional_db: None,
+    redis_url: str,
+    live_simulator: Simulator,
+    settings: Any,
+    tmp_path: Any,
+    user: Any,
+) -> None:
     quota_set_limit(user=user, model=DEV, limit=100_000)
     key = api_key_issue(user=user, name="bench")[1]
     settings.DARKROOM_API_RATE_LIMIT = 0  # one key sends every request
@@ -67,16 +80,23 @@ def test_bench(transactional_db: None, redis_url: str, live_simulator: Simulator
     worker = start_worker(env, tmp_path / "worker.log", concurrency=WORKER_THREADS)
     live_simulator.fault("latency", seconds=LATENCY, times=-1)
     try:
-        rows = {name: run(app, env, tmp_path, key) for name, app in [
-            ("darkroom", "config.asgi:application"),
-            ("plain django", "bench.plain_asgi:application"),
-        ]}
+        rows = {
+            name: run(app, env, tmp_path, key)
+            for name, app in [
+                ("darkroom", "config.asgi:application"),
+                ("plain django", "bench.plain_asgi:application"),
+            ]
+        }
     finally:
         stop(worker.proc)
     floor = -(-COUNT // WORKER_THREADS)  # waves the worker needs, in baseline units
-    print(f"\n{COUNT} concurrent requests, upstream latency {LATENCY}s, worker {WORKER_THREADS} "
-          f"threads (so at best ~{floor} x baseline wall time)")
+    print(
+        f"\n{COUNT} concurrent requests, upstream latency {LATENCY}s, worker {WORKER_THREADS} "
+        f"threads (so at best ~{floor} x baseline wall time)"
+    )
     for name, r in rows.items():
-        print(f"{name:13} baseline {r['base']:.2f}s | wall {r['wall'] / r['base']:.1f}x | "
-              f"p50 {r['p50'] / r['base']:.1f}x | p95 {r['p95'] / r['base']:.1f}x | "
-              f"threads idle {r['idle']:.0f} peak {r['peak']:.0f} ({r['peak'] / r['idle']:.2f}x)")
+        print(
+            f"{name:13} baseline {r['base']:.2f}s | wall {r['wall'] / r['base']:.1f}x | "
+            f"p50 {r['p50'] / r['base']:.1f}x | p95 {r['p95'] / r['base']:.1f}x | "
+            f"threads idle {r['idle']:.0f} peak {r['peak']:.0f} ({r['peak'] / r['idle']:.2f}x)"
+        )

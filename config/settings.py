@@ -190,7 +190,9 @@ CACHES = {
         "BACKEND": "django.core.cache.backends.redis.RedisCache",
         "LOCATION": _cache_redis,
         "KEY_PREFIX": "darkroom",  # the broker's Redis database is shared with Celery
-    } if _cache_redis else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+    }
+    if _cache_redis
+    else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
 }
 
 # --- Darkroom -----------------------------------------------------------------

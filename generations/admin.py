@@ -45,8 +45,13 @@ def _thumbnail(image: Image, size: int = 64) -> SafeString:
         url = reverse("image_thumbnail", args=[image.pk])
     except NoReverseMatch:  # the portal's file views aren't mounted
         url = image.thumbnail.url if image.thumbnail else image.file.url
-    return format_html('<img src="{}" alt="" width="{}" height="{}" loading="lazy" '
-                       'style="object-fit:cover;border-radius:4px">', url, size, size)
+    return format_html(
+        '<img src="{}" alt="" width="{}" height="{}" loading="lazy" '
+        'style="object-fit:cover;border-radius:4px">',
+        url,
+        size,
+        size,
+    )
 
 
 class ImageInline(admin.TabularInline):
@@ -67,13 +72,35 @@ class ImageInline(admin.TabularInline):
 
 @admin.register(Generation)
 class GenerationAdmin(admin.ModelAdmin):
-    list_display = ["short_id", "created_at", "user", "model", "status", "source", "channel",
-                    "n", "image_count", "error", "attempt_count"]
-    list_filter = ["status", CatalogModelFilter, ChannelFilter, "source",
-                   ("created_at", admin.DateFieldListFilter),
-                   ("user", admin.RelatedOnlyFieldListFilter)]
-    search_fields = ["id", "prompt", "user__username", "user__email", "error_message",
-                     "upstream_id"]
+    list_display = [
+        "short_id",
+        "created_at",
+        "user",
+        "model",
+        "status",
+        "source",
+        "channel",
+        "n",
+        "image_count",
+        "error",
+        "attempt_count",
+    ]
+    list_filter = [
+        "status",
+        CatalogModelFilter,
+        ChannelFilter,
+        "source",
+        ("created_at", admin.DateFieldListFilter),
+        ("user", admin.RelatedOnlyFieldListFilter),
+    ]
+    search_fields = [
+        "id",
+        "prompt",
+        "user__username",
+        "user__email",
+        "error_message",
+        "upstream_id",
+    ]
     date_hierarchy = "created_at"
     list_select_related = ["user"]
     inlines = [ImageInline]
@@ -118,30 +145,52 @@ class GenerationAdmin(admin.ModelAdmin):
         if not attempts:
             return SafeString("-")
         rows = format_html_join(
-            "", "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-            ((a.get("at", ""), a.get("channel", ""), "ok" if a.get("ok") else "failed",
-              a.get("code", ""), a.get("message", "")) for a in attempts),
+            "",
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            (
+                (
+                    a.get("at", ""),
+                    a.get("channel", ""),
+                    "ok" if a.get("ok") else "failed",
+                    a.get("code", ""),
+                    a.get("message", ""),
+                )
+                for a in attempts
+            ),
         )
         return format_html(
             "<table><thead><tr><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th></tr>"
             "</thead><tbody>{}</tbody></table>",
-            _("at"), _("channel"), _("result"), _("code"), _("message"), rows,
+            _("at"),
+            _("channel"),
+            _("result"),
+            _("code"),
+            _("message"),
+            rows,
         )
 
-    @admin.action(description=_("Retry (a new generation; spends quota again)"),
-                  permissions=["change"])
+    @admin.action(
+        description=_("Retry (a new generation; spends quota again)"), permissions=["change"]
+    )
     def retry(self, request: HttpRequest, queryset: QuerySet[Generation]) -> None:
         for generation in queryset.select_related("user"):
             try:
                 new = generation_retry(generation=generation)
             except DarkroomError as exc:
-                messages.error(request, f"{str(generation.pk)[:8]} ({generation.user}): "
-                                        f"{exc.message}")
+                messages.error(
+                    request, f"{str(generation.pk)[:8]} ({generation.user}): {exc.message}"
+                )
                 continue
             url = reverse("admin:generations_generation_change", args=[new.pk])
-            messages.success(request, format_html(
-                '{} retried as <a href="{}">{}</a>.', str(generation.pk)[:8], url,
-                str(new.pk)[:8]))
+            messages.success(
+                request,
+                format_html(
+                    '{} retried as <a href="{}">{}</a>.',
+                    str(generation.pk)[:8],
+                    url,
+                    str(new.pk)[:8],
+                ),
+            )
 
     @admin.action(description=_("Fail and refund (stuck ones)"), permissions=["change"])
     def stop_and_refund(self, request: HttpRequest, queryset: QuerySet[Generation]) -> None:
@@ -149,8 +198,7 @@ class GenerationAdmin(admin.ModelAdmin):
         ids = list(queryset.values_list("pk", flat=True))
         stopped = sum(generation_stop(generation_id=pk, actor=actor) for pk in ids)
         skipped = len(ids) - stopped
-        messages.success(request, f"Failed and refunded {stopped}; "
-                                  f"{skipped} had already finished.")
+        messages.success(request, f"Failed and refunded {stopped}; {skipped} had already finished.")
 
 
 class ImageModelFilter(CatalogModelFilter):
@@ -159,18 +207,43 @@ class ImageModelFilter(CatalogModelFilter):
 
 @admin.register(Image)
 class ImageAdmin(admin.ModelAdmin):
-    list_display = ["thumb", "generation_link", "owner", "model_name", "width", "height", "format",
-                    "starred", "created_at"]
+    list_display = [
+        "thumb",
+        "generation_link",
+        "owner",
+        "model_name",
+        "width",
+        "height",
+        "format",
+        "starred",
+        "created_at",
+    ]
     list_display_links = ["thumb"]
-    list_filter = [ImageModelFilter, ("created_at", admin.DateFieldListFilter), "format",
-                   "starred"]
-    search_fields = ["generation__user__username", "generation__model", "generation__prompt",
-                     "sha256"]
+    list_filter = [ImageModelFilter, ("created_at", admin.DateFieldListFilter), "format", "starred"]
+    search_fields = [
+        "generation__user__username",
+        "generation__model",
+        "generation__prompt",
+        "sha256",
+    ]
     list_select_related = ["generation", "generation__user"]
     date_hierarchy = "created_at"
-    readonly_fields = ("preview", "generation_link", "owner", "model_name", "index", "file",
-                       "thumbnail", "width", "height", "format", "bytes", "sha256", "starred",
-                       "created_at")
+    readonly_fields = (
+        "preview",
+        "generation_link",
+        "owner",
+        "model_name",
+        "index",
+        "file",
+        "thumbnail",
+        "width",
+        "height",
+        "format",
+        "bytes",
+        "sha256",
+        "starred",
+        "created_at",
+    )
     fields = readonly_fields
 
     def has_add_permission(self, request: HttpRequest) -> bool:

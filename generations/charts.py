@@ -15,8 +15,20 @@ from django.utils.safestring import SafeString, mark_safe
 
 # Colour-blind-safe (Okabe-Ito, without its black: the page is dark), then greys for a
 # long tail of models. Text and gridlines use currentColor, so the chart follows the page.
-PALETTE = ["#56B4E9", "#E69F00", "#009E73", "#CC79A7", "#F0E442", "#D55E00", "#0072B2",
-           "#DDDDDD", "#AAAAAA", "#888888", "#666666", "#444444"]
+PALETTE = [
+    "#56B4E9",
+    "#E69F00",
+    "#009E73",
+    "#CC79A7",
+    "#F0E442",
+    "#D55E00",
+    "#0072B2",
+    "#DDDDDD",
+    "#AAAAAA",
+    "#888888",
+    "#666666",
+    "#444444",
+]
 
 WIDTH, HEIGHT = 900, 320
 LEFT, RIGHT, TOP, BOTTOM = 48, 16, 16, 48
@@ -49,10 +61,12 @@ def stacked_bars(days: list[date], series: dict[str, list[int]], *, title: str) 
     ]
     for tick in ticks:
         y = TOP + plot_h - tick * scale
-        parts.append(f'<line x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{y:.1f}" y2="{y:.1f}" '
-                     f'stroke="currentColor" stroke-opacity=".15"/><text x="{LEFT - 6}" '
-                     f'y="{y + 4:.1f}" text-anchor="end" fill="currentColor" '
-                     f'fill-opacity=".7">{tick}</text>')
+        parts.append(
+            f'<line x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{y:.1f}" y2="{y:.1f}" '
+            f'stroke="currentColor" stroke-opacity=".15"/><text x="{LEFT - 6}" '
+            f'y="{y + 4:.1f}" text-anchor="end" fill="currentColor" '
+            f'fill-opacity=".7">{tick}</text>'
+        )
     label_every = max(1, len(days) // 12)
     for i, day in enumerate(days):
         x = LEFT + i * slot + (slot - bar) / 2
@@ -63,21 +77,29 @@ def stacked_bars(days: list[date], series: dict[str, list[int]], *, title: str) 
                 continue
             h = value * scale
             y -= h
-            parts.append(f'<rect x="{x:.1f}" y="{y:.1f}" width="{bar:.1f}" height="{h:.1f}" '
-                         f'fill="{colours[name]}"><title>{escape(day.isoformat())} '
-                         f'{escape(name)}: {value}</title></rect>')
+            parts.append(
+                f'<rect x="{x:.1f}" y="{y:.1f}" width="{bar:.1f}" height="{h:.1f}" '
+                f'fill="{colours[name]}"><title>{escape(day.isoformat())} '
+                f"{escape(name)}: {value}</title></rect>"
+            )
         if i % label_every == 0:
-            parts.append(f'<text x="{x + bar / 2:.1f}" y="{TOP + plot_h + 16}" '
-                         f'text-anchor="middle" fill="currentColor" fill-opacity=".7">'
-                         f'{day:%m-%d}</text>')
+            parts.append(
+                f'<text x="{x + bar / 2:.1f}" y="{TOP + plot_h + 16}" '
+                f'text-anchor="middle" fill="currentColor" fill-opacity=".7">'
+                f"{day:%m-%d}</text>"
+            )
     for i, (name, colour) in enumerate(colours.items()):
         lx = LEFT + (i % 3) * (plot_w / 3)
         ly = HEIGHT - 8 + (i // 3) * 18
-        parts.append(f'<rect x="{lx:.1f}" y="{ly - 9}" width="10" height="10" fill="{colour}"/>'
-                     f'<text x="{lx + 14:.1f}" y="{ly}" fill="currentColor">{escape(name)}</text>')
+        parts.append(
+            f'<rect x="{lx:.1f}" y="{ly - 9}" width="10" height="10" fill="{colour}"/>'
+            f'<text x="{lx + 14:.1f}" y="{ly}" fill="currentColor">{escape(name)}</text>'
+        )
     if not series:
-        parts.append(f'<text x="{WIDTH / 2}" y="{TOP + plot_h / 2}" text-anchor="middle" '
-                     f'fill="currentColor" fill-opacity=".6" font-size="14">'
-                     f'No images in this range</text>')
+        parts.append(
+            f'<text x="{WIDTH / 2}" y="{TOP + plot_h / 2}" text-anchor="middle" '
+            f'fill="currentColor" fill-opacity=".6" font-size="14">'
+            f"No images in this range</text>"
+        )
     parts.append("</svg>")
     return mark_safe("".join(parts))  # noqa: S308 - every text above went through escape()

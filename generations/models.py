@@ -44,7 +44,10 @@ class Generation(models.Model):
     source = models.CharField(max_length=10, choices=Source.choices, default=Source.PORTAL)
     # The API key a request came with (source "api"); kept when the key is deleted later.
     api_key = models.ForeignKey(
-        "accounts.ApiKey", null=True, blank=True, on_delete=models.SET_NULL,
+        "accounts.ApiKey",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
         related_name="generations",
     )
 
@@ -121,9 +124,7 @@ class Image(models.Model):
 class ReferenceImage(models.Model):
     """An input image (`image`, `images`, `mask`) as we received and checked it."""
 
-    generation = models.ForeignKey(
-        Generation, on_delete=models.CASCADE, related_name="references"
-    )
+    generation = models.ForeignKey(Generation, on_delete=models.CASCADE, related_name="references")
     param = models.CharField(max_length=32)
     position = models.PositiveSmallIntegerField(default=0)
     file = models.FileField(upload_to=reference_upload_to, max_length=255)

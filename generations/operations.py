@@ -36,25 +36,32 @@ def generation_retry(*, generation: Generation) -> Generation:
         with ref.file.open("rb") as fh:
             images.setdefault(ref.param, []).append(fh.read())
     return generation_create(
-        user=generation.user, model=generation.model, prompt=generation.prompt,
-        params=dict(generation.params), images=images or None, source=generation.source,
+        user=generation.user,
+        model=generation.model,
+        prompt=generation.prompt,
+        params=dict(generation.params),
+        images=images or None,
+        source=generation.source,
     )
 
 
 def generation_stop(*, generation_id: Any, actor: User | None, reason: str = "") -> bool:
     """Fail an unfinished generation and refund its held images; False if it had finished."""
     with transaction.atomic():
-        locked = Generation.objects.select_for_update().select_related("user").get(
-            pk=generation_id
-        )
+        locked = Generation.objects.select_for_update().select_related("user").get(pk=generation_id)
         held = locked.quota_reserved if locked.quota_state == Generation.QuotaState.RESERVED else 0
         message = "Stopped by an operator; its images were refunded."
         if not generation_fail(generation_id=locked.pk, code=STOPPED_CODE, message=message):
             return False
         if held:
             audit_quota_change(
-                actor=actor, user=locked.user, model=locked.model, action="refund",
-                field="reserved", old=f"{held} held by {locked.pk}", new="released",
+                actor=actor,
+                user=locked.user,
+                model=locked.model,
+                action="refund",
+                field="reserved",
+                old=f"{held} held by {locked.pk}",
+                new="released",
                 reason=reason or "stuck generation stopped in the admin",
             )
     return True

@@ -22,10 +22,12 @@ DEFAULT_DAYS = 30
 
 
 class RangeForm(forms.Form):
-    start = forms.DateField(label=_("From"), required=False,
-                            widget=forms.DateInput(attrs={"type": "date"}))
-    end = forms.DateField(label=_("To"), required=False,
-                          widget=forms.DateInput(attrs={"type": "date"}))
+    start = forms.DateField(
+        label=_("From"), required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
+    end = forms.DateField(
+        label=_("To"), required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
 
     def clean(self) -> dict[str, object]:
         data = super().clean() or {}
@@ -54,12 +56,21 @@ def _range(request: HttpRequest) -> tuple[RangeForm, reports.DateRange]:
 def usage_report(request: HttpRequest) -> HttpResponse:
     form, date_range = _range(request)
     report = reports.usage_report(date_range)
-    chart = stacked_bars(date_range.days(), report.series(),
-                         title=str(_("Images generated per day, per model")))
-    return render(request, "reports/usage.html", {
-        "form": form, "report": report, "chart": chart, "tables": reports.CSV_TABLES,
-        "query": request.GET.urlencode(),
-    }, status=400 if form.errors else 200)
+    chart = stacked_bars(
+        date_range.days(), report.series(), title=str(_("Images generated per day, per model"))
+    )
+    return render(
+        request,
+        "reports/usage.html",
+        {
+            "form": form,
+            "report": report,
+            "chart": chart,
+            "tables": reports.CSV_TABLES,
+            "query": request.GET.urlencode(),
+        },
+        status=400 if form.errors else 200,
+    )
 
 
 @staff_member_required
@@ -70,8 +81,10 @@ def usage_csv(request: HttpRequest, table: str) -> HttpResponse:
     _form, date_range = _range(request)
     rows = reports.csv_rows(reports.usage_report(date_range), table)
     name = f"darkroom-{table}-{date_range.start}-{date_range.end}.csv"
-    response = HttpResponse(content_type="text/csv; charset=utf-8",
-                            headers={"Content-Disposition": f'attachment; filename="{name}"'})
+    response = HttpResponse(
+        content_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+    )
     csv.writer(response).writerows([[_cell(v) for v in row] for row in rows])
     return response
 

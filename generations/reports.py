@@ -37,8 +37,10 @@ class DateRange:
     def bounds(self) -> tuple[datetime, datetime]:
         """[start 00:00, the day after end 00:00) in the site's time zone."""
         tz = timezone.get_current_timezone()
-        return (datetime.combine(self.start, time.min, tzinfo=tz),
-                datetime.combine(self.end + timedelta(days=1), time.min, tzinfo=tz))
+        return (
+            datetime.combine(self.start, time.min, tzinfo=tz),
+            datetime.combine(self.end + timedelta(days=1), time.min, tzinfo=tz),
+        )
 
     def days(self) -> list[date]:
         return [self.start + timedelta(days=i) for i in range((self.end - self.start).days + 1)]
@@ -116,23 +118,29 @@ def _generations(r: DateRange) -> QuerySet[Generation]:
 
 def images_per_day(r: DateRange) -> list[DailyRow]:
     rows = (
-        _images(r).annotate(day=TruncDate("created_at", tzinfo=timezone.get_current_timezone()))
-        .values("day", "generation__model").annotate(images=Count("id"))
+        _images(r)
+        .annotate(day=TruncDate("created_at", tzinfo=timezone.get_current_timezone()))
+        .values("day", "generation__model")
+        .annotate(images=Count("id"))
         .order_by("day", "generation__model")
     )
     return [DailyRow(row["day"], row["generation__model"], row["images"]) for row in rows]
 
 
 def top_people(r: DateRange, limit: int = TOP_PEOPLE) -> list[PersonRow]:
-    images = dict(_images(r).values("generation__user").annotate(n=Count("id"))
-                  .values_list("generation__user", "n"))
+    images = dict(
+        _images(r)
+        .values("generation__user")
+        .annotate(n=Count("id"))
+        .values_list("generation__user", "n")
+    )
     jobs: dict[int, tuple[int, int]] = {
         row["user"]: (row["total"], row["failed"])
-        for row in _generations(r).values("user").annotate(
-            total=Count("id"), failed=Count("id", filter=Q(status=Generation.Status.FAILED)))
+        for row in _generations(r)
+        .values("user")
+        .annotate(total=Count("id"), failed=Count("id", filter=Q(status=Generation.Status.FAILED)))
     }
-    names = dict(User.objects.filter(pk__in=set(images) | set(jobs))
-                 .values_list("pk", "username"))
+    names = dict(User.objects.filter(pk__in=set(images) | set(jobs)).values_list("pk", "username"))
     rows = [
         PersonRow(name, jobs.get(pk, (0, 0))[0], images.get(pk, 0), jobs.get(pk, (0, 0))[1])
         for pk, name in names.items()
@@ -146,7 +154,9 @@ def failure_rates(r: DateRange, by: str) -> list[RateRow]:
     if by not in {"model", "channel"}:
         raise ValueError(by)
     rows = (
-        _generations(r).filter(status__in=Generation.FINISHED).values(by)
+        _generations(r)
+        .filter(status__in=Generation.FINISHED)
+        .values(by)
         .annotate(total=Count("id"), failed=Count("id", filter=Q(status=Generation.Status.FAILED)))
         .order_by(by)
     )
@@ -162,7 +172,8 @@ def quota_balance(r: DateRange, daily: list[DailyRow] | None = None) -> list[Quo
     quotas = {(q.user_id, q.model): q for q in Quota.objects.filter(user_id__in=active)}
     totals: dict[str, tuple[int, int]] = {
         row["model"]: (row["used"] or 0, row["held"] or 0)
-        for row in Quota.objects.filter(user_id__in=active).values("model")
+        for row in Quota.objects.filter(user_id__in=active)
+        .values("model")
         .annotate(used=Sum("used"), held=Sum("reserved"))
     }
     layers = LayerCache(user_ids=active)
@@ -177,16 +188,22 @@ def quota_balance(r: DateRange, daily: list[DailyRow] | None = None) -> list[Quo
             else:
                 left += max(0, limit - (quota.used + quota.reserved if quota else 0))
         used, held = totals.get(spec.name, (0, 0))
-        rows.append(QuotaRow(spec.name, spec.free_quota, spent.get(spec.name, 0), used, held,
-                             left, unlimited))
+        rows.append(
+            QuotaRow(
+                spec.name, spec.free_quota, spent.get(spec.name, 0), used, held, left, unlimited
+            )
+        )
     return rows
 
 
 def usage_report(r: DateRange) -> UsageReport:
     daily = images_per_day(r)
     return UsageReport(
-        range=r, daily=daily, people=top_people(r),
-        by_model=failure_rates(r, "model"), by_channel=failure_rates(r, "channel"),
+        range=r,
+        daily=daily,
+        people=top_people(r),
+        by_model=failure_rates(r, "model"),
+        by_channel=failure_rates(r, "channel"),
         quota=quota_balance(r, daily),
     )
 
@@ -197,17 +214,27 @@ CSV_TABLES = ("daily", "people", "models", "channels", "quota")
 
 def csv_rows(report: UsageReport, table: str) -> list[list[object]]:
     if table == "daily":
-        return [["day", "model", "images"],
-                *([r.day.isoformat(), r.model, r.images] for r in report.daily)]
+        return [
+            ["day", "model", "images"],
+            *([r.day.isoformat(), r.model, r.images] for r in report.daily),
+        ]
     if table == "people":
-        return [["person", "generations", "images", "failed"],
-                *([p.person, p.generations, p.images, p.failed] for p in report.people)]
+        return [
+            ["person", "generations", "images", "failed"],
+            *([p.person, p.generations, p.images, p.failed] for p in report.people),
+        ]
     if table in {"models", "channels"}:
         rows = report.by_model if table == "models" else report.by_channel
-        return [[table[:-1], "finished", "failed", "failure_rate"],
-                *([r.key, r.finished, r.failed, f"{r.failure_rate:.4f}"] for r in rows)]
+        return [
+            [table[:-1], "finished", "failed", "failure_rate"],
+            *([r.key, r.finished, r.failed, f"{r.failure_rate:.4f}"] for r in rows),
+        ]
     if table == "quota":
-        return [["model", "free_quota", "spent", "used", "held", "left", "unlimited_people"],
-                *([q.model, q.free_quota, q.spent, q.used, q.held, q.left, q.unlimited_people]
-                  for q in report.quota)]
+        return [
+            ["model", "free_quota", "spent", "used", "held", "left", "unlimited_people"],
+            *(
+                [q.model, q.free_quota, q.spent, q.used, q.held, q.left, q.unlimited_people]
+                for q in report.quota
+            ),
+        ]
     raise ValueError(table)

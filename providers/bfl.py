@@ -48,16 +48,33 @@ class Inputs:
     size: str = "pixels"  # "pixels": width/height; "ratio": aspect_ratio (ultra)
 
 
-_DEV = {"steps": "steps", "guidance_scale": "guidance", "seed": "seed",
-        "safety_tolerance": "safety_tolerance", "prompt_upsampling": "prompt_upsampling"}
+_DEV = {
+    "steps": "steps",
+    "guidance_scale": "guidance",
+    "seed": "seed",
+    "safety_tolerance": "safety_tolerance",
+    "prompt_upsampling": "prompt_upsampling",
+}
 MODELS: dict[str, Inputs] = {
     "flux-dev": Inputs(_DEV),
     "flux-pro": Inputs(_DEV),
-    "flux-pro-1.1": Inputs({"seed": "seed", "safety_tolerance": "safety_tolerance",
-                            "prompt_upsampling": "prompt_upsampling"}),
-    "flux-pro-1.1-ultra": Inputs({"seed": "seed", "safety_tolerance": "safety_tolerance",
-                                  "raw": "raw", "aspect_ratio": "aspect_ratio",
-                                  "strength": "image_prompt_strength"}, size="ratio"),
+    "flux-pro-1.1": Inputs(
+        {
+            "seed": "seed",
+            "safety_tolerance": "safety_tolerance",
+            "prompt_upsampling": "prompt_upsampling",
+        }
+    ),
+    "flux-pro-1.1-ultra": Inputs(
+        {
+            "seed": "seed",
+            "safety_tolerance": "safety_tolerance",
+            "raw": "raw",
+            "aspect_ratio": "aspect_ratio",
+            "strength": "image_prompt_strength",
+        },
+        size="ratio",
+    ),
 }
 MODERATED = {"Request Moderated", "Content Moderated"}
 
@@ -85,22 +102,28 @@ class BFLProvider(Provider):
         return None
 
     def submit(self, request: ProviderRequest) -> Outcome:
-        response = send("POST", f"{self.channel.base_url}/flux/v1/{self.channel.upstream_model}",
-                        timeout=self.channel.timeout, json=self.payload(request),
-                        headers=self.auth())
+        response = send(
+            "POST",
+            f"{self.channel.base_url}/flux/v1/{self.channel.upstream_model}",
+            timeout=self.channel.timeout,
+            json=self.payload(request),
+            headers=self.auth(),
+        )
         if response.status_code != 200:
             raise error_from_response(response, what="this task")
         body = json_body(response)
         task_id = body.get("id") if isinstance(body, dict) else None
         if not isinstance(task_id, str) or not task_id:
-            raise ProviderError("upstream sent no task id", code="upstream_bad_response",
-                                retryable=True)
+            raise ProviderError(
+                "upstream sent no task id", code="upstream_bad_response", retryable=True
+            )
         state = {"id": task_id, "polling_url": str(body.get("polling_url") or ""), "polls": 0}
         return Pending(upstream_id=task_id, state=state, poll_after=self.poll_after(0))
 
     def poll(self, state: dict[str, Any]) -> Outcome:
-        response = send("GET", self.poll_url(state), timeout=self.channel.timeout,
-                        headers=self.auth())
+        response = send(
+            "GET", self.poll_url(state), timeout=self.channel.timeout, headers=self.auth()
+        )
         if response.status_code != 200:
             raise error_from_response(response, what=f"task {state['id']}")
         body = json_body(response)
@@ -108,20 +131,27 @@ class BFLProvider(Provider):
         if status == "Ready":
             sample = (body.get("result") or {}).get("sample")
             if not isinstance(sample, str) or not sample:
-                raise ProviderError("the task is ready without a sample link",
-                                    code="upstream_bad_response", retryable=True)
+                raise ProviderError(
+                    "the task is ready without a sample link",
+                    code="upstream_bad_response",
+                    retryable=True,
+                )
             return Completed(images=[ResultImage(url=sample)], upstream_id=state["id"])
         if status == "Pending":
             polls = int(state.get("polls", 0)) + 1
-            return Pending(upstream_id=state["id"], state={**state, "polls": polls},
-                           poll_after=self.poll_after(polls))
+            return Pending(
+                upstream_id=state["id"],
+                state={**state, "polls": polls},
+                poll_after=self.poll_after(polls),
+            )
         raise _failure(state["id"], status)
 
     def payload(self, request: ProviderRequest) -> dict[str, Any]:
         inputs, params = self.inputs, request.params
         body: dict[str, Any] = {"prompt": request.prompt, "output_format": "png"}
-        body.update({theirs: params[ours] for ours, theirs in inputs.fields.items()
-                     if ours in params})
+        body.update(
+            {theirs: params[ours] for ours, theirs in inputs.fields.items() if ours in params}
+        )
         if inputs.size == "pixels":
             body.update(_pixels(params))
         elif "size" in params:
@@ -156,8 +186,10 @@ class BFLProvider(Provider):
 
     def poll_url(self, state: dict[str, Any]) -> str:
         url = state.get("polling_url") or ""
-        own = {urlsplit(self.channel.base_url).hostname,
-               *self.channel.options.get("poll_hosts", [])}
+        own = {
+            urlsplit(self.channel.base_url).hostname,
+            *self.channel.options.get("poll_hosts", []),
+        }
         if url.startswith(("http://", "https://")) and urlsplit(url).hostname in own:
             return str(url)
         return f"{self.channel.base_url}/flux/v1/get_result?id={state['id']}"
@@ -179,13 +211,21 @@ def _pixels(params: dict[str, Any]) -> dict[str, int]:
 
 def _failure(task_id: str, status: Any) -> ProviderError:
     if status in MODERATED:
-        return ProviderError(f"the upstream safety system refused task {task_id} ({status})",
-                             code="moderation_blocked", retryable=False)
+        return ProviderError(
+            f"the upstream safety system refused task {task_id} ({status})",
+            code="moderation_blocked",
+            retryable=False,
+        )
     if status == "Task not found":
-        return ProviderError(f"upstream no longer knows task {task_id}",
-                             code="upstream_not_found", retryable=False)
+        return ProviderError(
+            f"upstream no longer knows task {task_id}", code="upstream_not_found", retryable=False
+        )
     if status == "Error":
-        return ProviderError(f"task {task_id} failed upstream", code="upstream_failed",
-                             retryable=True)
-    return ProviderError(f"task {task_id} has an unknown status {status!r}",
-                         code="upstream_bad_response", retryable=True)
+        return ProviderError(
+            f"task {task_id} failed upstream", code="upstream_failed", retryable=True
+        )
+    return ProviderError(
+        f"task {task_id} has an unknown status {status!r}",
+        code="upstream_bad_response",
+        retryable=True,
+    )

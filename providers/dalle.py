@@ -27,9 +27,13 @@ class DalleProvider(Provider):
         return None
 
     def submit(self, request: ProviderRequest) -> Completed:
-        response = send("POST", f"{self.channel.base_url}/v1/images/generations",
-                        timeout=self.channel.timeout, json=self.payload(request),
-                        headers=bearer(self.channel))
+        response = send(
+            "POST",
+            f"{self.channel.base_url}/v1/images/generations",
+            timeout=self.channel.timeout,
+            json=self.payload(request),
+            headers=bearer(self.channel),
+        )
         if response.status_code != 200:
             raise error_from_response(response)
         return parse_images_response(json_body(response))

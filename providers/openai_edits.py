@@ -29,9 +29,13 @@ class OpenAIEditsProvider(Provider):
         return None
 
     def submit(self, request: ProviderRequest) -> Completed:
-        response = send("POST", f"{self.channel.base_url}/v1/images/edits",
-                        timeout=self.channel.timeout, files=self.parts(request),
-                        headers=bearer(self.channel))
+        response = send(
+            "POST",
+            f"{self.channel.base_url}/v1/images/edits",
+            timeout=self.channel.timeout,
+            files=self.parts(request),
+            headers=bearer(self.channel),
+        )
         if response.status_code != 200:
             raise error_from_response(response)
         return parse_images_response(json_body(response))
@@ -50,6 +54,7 @@ class OpenAIEditsProvider(Provider):
         # would send text-to-image url-encoded instead of multipart.
         parts: list[tuple[str, Any]] = [(k, (None, v)) for k, v in self.fields(request).items()]
         refs = [*request.images.get("image", []), *request.images.get("images", [])]
-        parts += [("image", (f"image-{i}.{ref.ext}", ref.data, ref.mime))
-                  for i, ref in enumerate(refs)]
+        parts += [
+            ("image", (f"image-{i}.{ref.ext}", ref.data, ref.mime)) for i, ref in enumerate(refs)
+        ]
         return parts

@@ -13,8 +13,12 @@ from .replicate import ReplicateProvider
 PROVIDERS: dict[str, type[Provider]] = {
     cls.format: cls
     for cls in (
-        OpenAIImagesProvider, OpenAIEditsProvider, DalleProvider, ChatProvider,
-        ReplicateProvider, BFLProvider,
+        OpenAIImagesProvider,
+        OpenAIEditsProvider,
+        DalleProvider,
+        ChatProvider,
+        ReplicateProvider,
+        BFLProvider,
     )
 }
 

@@ -48,31 +48,63 @@ class Inputs:
     extra: dict[str, Any] = field(default_factory=lambda: {"output_format": "png"})
 
 
-_DEV = {"n": "num_outputs", "steps": "num_inference_steps", "guidance_scale": "guidance",
-        "seed": "seed", "aspect_ratio": "aspect_ratio"}
+_DEV = {
+    "n": "num_outputs",
+    "steps": "num_inference_steps",
+    "guidance_scale": "guidance",
+    "seed": "seed",
+    "aspect_ratio": "aspect_ratio",
+}
 _KONTEXT = Inputs(
-    {"seed": "seed", "aspect_ratio": "aspect_ratio", "safety_tolerance": "safety_tolerance",
-     "prompt_upsampling": "prompt_upsampling"},
-    image="input_image", match_input=True,
+    {
+        "seed": "seed",
+        "aspect_ratio": "aspect_ratio",
+        "safety_tolerance": "safety_tolerance",
+        "prompt_upsampling": "prompt_upsampling",
+    },
+    image="input_image",
+    match_input=True,
 )
 MODELS: dict[str, Inputs] = {
     "flux-schnell": Inputs({k: v for k, v in _DEV.items() if k != "guidance_scale"}),
     "flux-dev": Inputs({**_DEV, "strength": "prompt_strength"}, image="image"),
-    "flux-pro": Inputs({"steps": "steps", "guidance_scale": "guidance", "seed": "seed",
-                        "aspect_ratio": "aspect_ratio", "safety_tolerance": "safety_tolerance",
-                        "prompt_upsampling": "prompt_upsampling"},
-                       image="image_prompt", size="custom"),
-    "flux-1.1-pro": Inputs({"seed": "seed", "aspect_ratio": "aspect_ratio",
-                            "safety_tolerance": "safety_tolerance",
-                            "prompt_upsampling": "prompt_upsampling"},
-                           image="image_prompt", size="custom"),
-    "flux-1.1-pro-ultra": Inputs({"seed": "seed", "aspect_ratio": "aspect_ratio",
-                                  "safety_tolerance": "safety_tolerance", "raw": "raw",
-                                  "strength": "image_prompt_strength"}, image="image_prompt"),
+    "flux-pro": Inputs(
+        {
+            "steps": "steps",
+            "guidance_scale": "guidance",
+            "seed": "seed",
+            "aspect_ratio": "aspect_ratio",
+            "safety_tolerance": "safety_tolerance",
+            "prompt_upsampling": "prompt_upsampling",
+        },
+        image="image_prompt",
+        size="custom",
+    ),
+    "flux-1.1-pro": Inputs(
+        {
+            "seed": "seed",
+            "aspect_ratio": "aspect_ratio",
+            "safety_tolerance": "safety_tolerance",
+            "prompt_upsampling": "prompt_upsampling",
+        },
+        image="image_prompt",
+        size="custom",
+    ),
+    "flux-1.1-pro-ultra": Inputs(
+        {
+            "seed": "seed",
+            "aspect_ratio": "aspect_ratio",
+            "safety_tolerance": "safety_tolerance",
+            "raw": "raw",
+            "strength": "image_prompt_strength",
+        },
+        image="image_prompt",
+    ),
     "flux-kontext-pro": _KONTEXT,
     "flux-kontext-max": _KONTEXT,
-    "flux-fill-dev": Inputs({k: v for k, v in _DEV.items() if k != "aspect_ratio"},
-                            image="image", mask="mask", size=""),
+    "flux-fill-dev": Inputs(
+        {k: v for k, v in _DEV.items() if k != "aspect_ratio"}, image="image", mask="mask", size=""
+    ),
 }
 # A model we have no row for (a version-pinned LoRA...): the common Flux inputs.
 GENERIC = Inputs(_DEV, image="image")
@@ -105,8 +137,9 @@ class ReplicateProvider(Provider):
             url, body["version"] = f"{base}/predictions", self.channel.options["version"]
         else:
             url = f"{base}/models/{self.channel.upstream_model}/predictions"
-        response = send("POST", url, timeout=self.channel.timeout, json=body,
-                        headers=bearer(self.channel))
+        response = send(
+            "POST", url, timeout=self.channel.timeout, json=body, headers=bearer(self.channel)
+        )
         if response.status_code not in (200, 201):
             raise error_from_response(response, what="this prediction")
         return self._outcome(json_body(response), polls=0)
@@ -121,8 +154,9 @@ class ReplicateProvider(Provider):
     def input(self, request: ProviderRequest) -> dict[str, Any]:
         inputs, params = self.inputs, request.params
         body: dict[str, Any] = {"prompt": request.prompt}
-        body.update({theirs: params[ours] for ours, theirs in inputs.fields.items()
-                     if ours in params})
+        body.update(
+            {theirs: params[ours] for ours, theirs in inputs.fields.items() if ours in params}
+        )
         if "size" in params and inputs.size:
             width, height = parse_size(params["size"])
             if inputs.size == "custom":
@@ -142,12 +176,16 @@ class ReplicateProvider(Provider):
 
     def _outcome(self, prediction: Any, *, polls: int) -> Outcome:
         if not isinstance(prediction, dict) or not prediction.get("id"):
-            raise ProviderError("upstream sent no prediction", code="upstream_bad_response",
-                                retryable=True)
+            raise ProviderError(
+                "upstream sent no prediction", code="upstream_bad_response", retryable=True
+            )
         pid, status = str(prediction["id"]), prediction.get("status")
         if status in ("starting", "processing"):
-            return Pending(upstream_id=pid, state={"id": pid, "polls": polls},
-                           poll_after=self.poll_after(polls))
+            return Pending(
+                upstream_id=pid,
+                state={"id": pid, "polls": polls},
+                poll_after=self.poll_after(polls),
+            )
         if status == "succeeded":
             return Completed(images=_output_images(prediction.get("output")), upstream_id=pid)
         raise _failure(pid, status, str(prediction.get("error") or ""))
@@ -160,22 +198,33 @@ class ReplicateProvider(Provider):
 def _output_images(output: Any) -> list[ResultImage]:
     urls = [output] if isinstance(output, str) else output
     if not isinstance(urls, list) or not urls or not all(isinstance(u, str) and u for u in urls):
-        raise ProviderError("the prediction succeeded without an output URL",
-                            code="upstream_bad_response", retryable=True)
+        raise ProviderError(
+            "the prediction succeeded without an output URL",
+            code="upstream_bad_response",
+            retryable=True,
+        )
     return [ResultImage(url=u) for u in urls]
 
 
 def _failure(pid: str, status: Any, error: str) -> ProviderError:
     detail = f": {error[:300]}" if error else ""
     if status == "failed" and is_moderation(error):
-        return ProviderError(f"the upstream safety system refused prediction {pid}{detail}",
-                             code="moderation_blocked", retryable=False)
+        return ProviderError(
+            f"the upstream safety system refused prediction {pid}{detail}",
+            code="moderation_blocked",
+            retryable=False,
+        )
     if status == "failed":
         # A model crash or an out-of-memory upstream: a fresh prediction may well work.
-        return ProviderError(f"prediction {pid} failed upstream{detail}",
-                             code="upstream_failed", retryable=True)
+        return ProviderError(
+            f"prediction {pid} failed upstream{detail}", code="upstream_failed", retryable=True
+        )
     if status == "canceled":
-        return ProviderError(f"prediction {pid} was canceled upstream", code="upstream_canceled",
-                             retryable=False)
-    return ProviderError(f"prediction {pid} has an unknown status {status!r}",
-                         code="upstream_bad_response", retryable=True)
+        return ProviderError(
+            f"prediction {pid} was canceled upstream", code="upstream_canceled", retryable=False
+        )
+    return ProviderError(
+        f"prediction {pid} has an unknown status {status!r}",
+        code="upstream_bad_response",
+        retryable=True,
+    )

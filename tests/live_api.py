@@ -31,16 +31,18 @@ from tests.live import (
 
 
 def server_env(settings: Any, simulator: Simulator, redis_url: str) -> dict[str, str]:
-    return _env({
-        "DATABASE_URL": database_url(),
-        "CELERY_BROKER_URL": redis_url,
-        "CELERY_TASK_DEFAULT_QUEUE": QUEUE,
-        "MEDIA_ROOT": str(settings.MEDIA_ROOT),
-        "DARKROOM_SIMULATOR_URL": simulator.url,
-        "DARKROOM_API_WAIT_CEILING": str(settings.DARKROOM_API_WAIT_CEILING),
-        "DARKROOM_FETCH_ALLOW_HOSTS": ",".join(settings.DARKROOM_FETCH_ALLOW_HOSTS),
-        "DARKROOM_API_RATE_LIMIT": str(settings.DARKROOM_API_RATE_LIMIT),
-    })
+    return _env(
+        {
+            "DATABASE_URL": database_url(),
+            "CELERY_BROKER_URL": redis_url,
+            "CELERY_TASK_DEFAULT_QUEUE": QUEUE,
+            "MEDIA_ROOT": str(settings.MEDIA_ROOT),
+            "DARKROOM_SIMULATOR_URL": simulator.url,
+            "DARKROOM_API_WAIT_CEILING": str(settings.DARKROOM_API_WAIT_CEILING),
+            "DARKROOM_FETCH_ALLOW_HOSTS": ",".join(settings.DARKROOM_FETCH_ALLOW_HOSTS),
+            "DARKROOM_API_RATE_LIMIT": str(settings.DARKROOM_API_RATE_LIMIT),
+        }
+    )
 
 
 @dataclass
@@ -52,8 +54,9 @@ class ApiServer:
     def threads(self) -> int:
         """How many threads the server process has right now."""
         status = Path(f"/proc/{self.proc.pid}/status").read_text()
-        return int(next(line.split()[1] for line in status.splitlines()
-                        if line.startswith("Threads:")))
+        return int(
+            next(line.split()[1] for line in status.splitlines() if line.startswith("Threads:"))
+        )
 
     def output(self) -> str:
         return self.log.read_text(errors="replace")
@@ -62,9 +65,21 @@ class ApiServer:
 def start_api(env: dict[str, str], log: Path, app: str = "config.asgi:application") -> ApiServer:
     port = free_port()
     proc = subprocess.Popen(
-        [str(BIN / "uvicorn"), app, "--host", "127.0.0.1", "--port", str(port),
-         "--log-level", "warning", "--no-access-log"],
-        cwd=ROOT, stdout=log.open("w"), stderr=subprocess.STDOUT, env=env,
+        [
+            str(BIN / "uvicorn"),
+            app,
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--log-level",
+            "warning",
+            "--no-access-log",
+        ],
+        cwd=ROOT,
+        stdout=log.open("w"),
+        stderr=subprocess.STDOUT,
+        env=env,
     )
     try:
         wait_for_port(port, proc, timeout=60)
@@ -76,10 +91,26 @@ def start_api(env: dict[str, str], log: Path, app: str = "config.asgi:applicatio
 
 def start_worker(env: dict[str, str], log: Path, concurrency: int) -> Worker:
     proc = subprocess.Popen(
-        [str(BIN / "celery"), "-A", "config", "worker", "--pool", "threads", "--concurrency",
-         str(concurrency), "-Q", QUEUE, "--without-gossip", "--without-mingle",
-         "--loglevel", "INFO"],
-        cwd=ROOT, stdout=log.open("w"), stderr=subprocess.STDOUT, env=env,
+        [
+            str(BIN / "celery"),
+            "-A",
+            "config",
+            "worker",
+            "--pool",
+            "threads",
+            "--concurrency",
+            str(concurrency),
+            "-Q",
+            QUEUE,
+            "--without-gossip",
+            "--without-mingle",
+            "--loglevel",
+            "INFO",
+        ],
+        cwd=ROOT,
+        stdout=log.open("w"),
+        stderr=subprocess.STDOUT,
+        env=env,
     )
     _wait_ready(proc, log)
     return Worker(proc, log)

@@ -24,26 +24,48 @@ IMAGES = reverse("admin:generations_image_changelist")
 
 
 def _failed(user: Any, **fields: Any) -> Generation:
-    values = {"model": DEV, "prompt": "a red fox", "params": {"n": 2}, "n": 2,
-              "status": Generation.Status.FAILED, "quota_reserved": 2,
-              "quota_state": Generation.QuotaState.RELEASED, "error_code": "upstream_error",
-              "error_message": "the upstream said no", "channel": "modelverse",
-              "attempts": [{"channel": "modelverse", "at": "2026-01-01T00:00:00+00:00",
-                            "ok": False, "code": "upstream_error",
-                            "message": "the upstream said no"}]}
+    values = {
+        "model": DEV,
+        "prompt": "a red fox",
+        "params": {"n": 2},
+        "n": 2,
+        "status": Generation.Status.FAILED,
+        "quota_reserved": 2,
+        "quota_state": Generation.QuotaState.RELEASED,
+        "error_code": "upstream_error",
+        "error_message": "the upstream said no",
+        "channel": "modelverse",
+        "attempts": [
+            {
+                "channel": "modelverse",
+                "at": "2026-01-01T00:00:00+00:00",
+                "ok": False,
+                "code": "upstream_error",
+                "message": "the upstream said no",
+            }
+        ],
+    }
     values.update(fields)
     return Generation.objects.create(user=user, **values)
 
 
 def _running(user: Any, n: int = 2) -> Generation:
     quota_reserve(user=user, model=DEV, n=n)
-    return Generation.objects.create(user=user, model=DEV, prompt="x", n=n, quota_reserved=n,
-                                     status=Generation.Status.RUNNING, channel="modelverse")
+    return Generation.objects.create(
+        user=user,
+        model=DEV,
+        prompt="x",
+        n=n,
+        quota_reserved=n,
+        status=Generation.Status.RUNNING,
+        channel="modelverse",
+    )
 
 
 def _action(client: Client, action: str, pks: list[Any]) -> Any:
-    return client.post(GENERATIONS, {"action": action,
-                                     "_selected_action": [str(pk) for pk in pks]}, follow=True)
+    return client.post(
+        GENERATIONS, {"action": action, "_selected_action": [str(pk) for pk in pks]}, follow=True
+    )
 
 
 def _listed(client: Client, **query: str) -> set[Any]:
@@ -88,7 +110,12 @@ def test_retry_queues_the_same_request_again_and_spends_quota(
         response = _action(admin_client, "retry", [failed.pk])
     new = Generation.objects.exclude(pk=failed.pk).get()
     assert (new.user, new.model, new.prompt, new.n, new.status) == (
-        user, DEV, "a red fox", 2, Generation.Status.QUEUED)
+        user,
+        DEV,
+        "a red fox",
+        2,
+        Generation.Status.QUEUED,
+    )
     assert enqueued == [str(new.pk)]
     assert quota_status(user=user, model=DEV).reserved == 2
     failed.refresh_from_db()
@@ -99,8 +126,13 @@ def test_retry_queues_the_same_request_again_and_spends_quota(
 def test_retry_carries_the_reference_images(
     admin_client: Client, user: Any, enqueued: list[str]
 ) -> None:
-    source = generation_create(user=user, model=KPRO, prompt="make it blue", params={},
-                               images={"image": [png_bytes(color="red")]})
+    source = generation_create(
+        user=user,
+        model=KPRO,
+        prompt="make it blue",
+        params={},
+        images={"image": [png_bytes(color="red")]},
+    )
     Generation.objects.filter(pk=source.pk).update(status=Generation.Status.FAILED)
     quota_settle(user=user, model=KPRO, reserved=1, used=0)
     _action(admin_client, "retry", [source.pk])
@@ -150,11 +182,15 @@ def test_stop_fails_a_stuck_generation_and_refunds_it_once(
     response = _action(admin_client, "stop_and_refund", [stuck.pk, done.pk])
     stuck.refresh_from_db()
     assert (stuck.status, stuck.error_code, stuck.quota_state) == (
-        Generation.Status.FAILED, "stopped_by_operator", Generation.QuotaState.RELEASED)
+        Generation.Status.FAILED,
+        "stopped_by_operator",
+        Generation.QuotaState.RELEASED,
+    )
     status = quota_status(user=user, model=DEV)
     assert (status.used, status.reserved, status.left) == (0, 0, 10)
     assert "Failed and refunded 1; 1 had already finished." in [
-        str(m) for m in response.context["messages"]]
+        str(m) for m in response.context["messages"]
+    ]
     _action(admin_client, "stop_and_refund", [stuck.pk])  # twice: nothing more
     assert quota_status(user=user, model=DEV).reserved == 0
     audit = QuotaAudit.objects.get()
@@ -175,9 +211,17 @@ def test_the_image_list_shows_thumbnails_linking_to_the_detail(
     admin_client: Client, user: Any
 ) -> None:
     generation = _failed(user, status=Generation.Status.SUCCEEDED, error_code="")
-    image = Image.objects.create(generation=generation, index=0, file="images/a.png",
-                                 thumbnail="thumbs/a.webp", width=64, height=64, format="PNG",
-                                 bytes=100, sha256="0" * 64)
+    image = Image.objects.create(
+        generation=generation,
+        index=0,
+        file="images/a.png",
+        thumbnail="thumbs/a.webp",
+        width=64,
+        height=64,
+        format="PNG",
+        bytes=100,
+        sha256="0" * 64,
+    )
     html = admin_client.get(IMAGES).content.decode()
     thumb = reverse("image_thumbnail", args=[image.pk])
     detail = reverse("admin:generations_image_change", args=[image.pk])

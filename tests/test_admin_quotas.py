@@ -89,15 +89,23 @@ def test_editing_a_quota_writes_only_the_limit_and_keeps_spending_made_meanwhile
     status = quota_status(user=user, model=DEV)
     assert (status.limit, status.used, status.reserved) == (40, 5, 1)
     audit = QuotaAudit.objects.get()
-    assert (audit.actor, audit.subject, audit.field, audit.old_value, audit.new_value,
-            audit.reason) == (admin_user, "alice", "limit", "inherit", "40", "project")
+    assert (
+        audit.actor,
+        audit.subject,
+        audit.field,
+        audit.old_value,
+        audit.new_value,
+        audit.reason,
+    ) == (admin_user, "alice", "limit", "inherit", "40", "project")
 
 
 def test_adding_a_quota_for_a_person_goes_through_the_service(
     admin_client: Client, user: Any
 ) -> None:
-    response = admin_client.post(reverse("admin:accounts_quota_add"),
-                                 {"user": user.pk, "model": KMAX, "limit": "3", "reason": "x"})
+    response = admin_client.post(
+        reverse("admin:accounts_quota_add"),
+        {"user": user.pk, "model": KMAX, "limit": "3", "reason": "x"},
+    )
     assert response.status_code == 302
     assert quota_status(user=user, model=KMAX).limit == 3
     assert QuotaAudit.objects.filter(subject="alice", model=KMAX, new_value="3").exists()
@@ -108,10 +116,18 @@ def test_the_grant_action_gives_the_selected_people_n_more(
 ) -> None:
     carol = django_user_model.objects.create_user("carol")
     quota_update(actor=None, user=other_user, model=DEV, limit=4)
-    response = _action(admin_client, USERS, "grant_images", [user.pk, other_user.pk],
-                       model=DEV, n="5", reason="launch week")
+    response = _action(
+        admin_client,
+        USERS,
+        "grant_images",
+        [user.pk, other_user.pk],
+        model=DEV,
+        n="5",
+        reason="launch week",
+    )
     assert "Granted 5 images of black-forest-labs/flux.1-dev: 2 of 2 changed." in _messages(
-        response)
+        response
+    )
     assert quota_status(user=user, model=DEV).limit == 15
     assert quota_status(user=other_user, model=DEV).limit == 9
     assert quota_status(user=carol, model=DEV).limit == 10
@@ -203,23 +219,32 @@ def test_editing_a_group_inline_goes_through_the_audit_log(
 ) -> None:
     url = reverse("admin:auth_group_change", args=[design.pk])
     prefix = "quotas"
-    response = admin_client.post(url, {
-        "name": "design",
-        f"{prefix}-TOTAL_FORMS": "1", f"{prefix}-INITIAL_FORMS": "0",
-        f"{prefix}-MIN_NUM_FORMS": "0", f"{prefix}-MAX_NUM_FORMS": "1000",
-        f"{prefix}-0-model": KMAX, f"{prefix}-0-limit": "7", f"{prefix}-0-period": "weekly",
-    })
+    response = admin_client.post(
+        url,
+        {
+            "name": "design",
+            f"{prefix}-TOTAL_FORMS": "1",
+            f"{prefix}-INITIAL_FORMS": "0",
+            f"{prefix}-MIN_NUM_FORMS": "0",
+            f"{prefix}-MAX_NUM_FORMS": "1000",
+            f"{prefix}-0-model": KMAX,
+            f"{prefix}-0-limit": "7",
+            f"{prefix}-0-period": "weekly",
+        },
+    )
     assert response.status_code == 302, response.content.decode()[-3000:]
     assert quota_status(user=user, model=KMAX).limit == 7
     audits = QuotaAudit.objects.filter(group=design).order_by("field")
     assert [(a.field, a.old_value, a.new_value, a.actor) for a in audits] == [
-        ("limit", "inherit", "7", admin_user), ("period", "inherit", "weekly", admin_user),
+        ("limit", "inherit", "7", admin_user),
+        ("period", "inherit", "weekly", admin_user),
     ]
 
 
 def test_a_model_period_is_set_in_the_admin_and_audited(admin_client: Client) -> None:
-    response = admin_client.post(reverse("admin:accounts_modelquotapolicy_add"),
-                                 {"model": DEV, "period": "daily"})
+    response = admin_client.post(
+        reverse("admin:accounts_modelquotapolicy_add"), {"model": DEV, "period": "daily"}
+    )
     assert response.status_code == 302
     assert ModelQuotaPolicy.objects.get(model=DEV).period == Period.DAILY
     assert QuotaAudit.objects.get(field="period").new_value == "daily"
@@ -303,15 +328,20 @@ def test_deactivating_stops_keys_at_once_keeps_history_and_spares_the_admin(
 # --- Who may reach it ---------------------------------------------------------------
 
 
-ADMIN_PAGES = [QUOTAS, USERS, GROUPS, AUDIT, reverse("admin:accounts_groupquota_changelist"),
-               reverse("admin:accounts_modelquotapolicy_changelist"),
-               reverse("admin:generations_generation_changelist"),
-               reverse("admin:generations_image_changelist")]
+ADMIN_PAGES = [
+    QUOTAS,
+    USERS,
+    GROUPS,
+    AUDIT,
+    reverse("admin:accounts_groupquota_changelist"),
+    reverse("admin:accounts_modelquotapolicy_changelist"),
+    reverse("admin:generations_generation_changelist"),
+    reverse("admin:generations_image_changelist"),
+]
 
 
 @pytest.mark.parametrize("url", ADMIN_PAGES)
-def test_people_who_arent_staff_never_reach_the_admin(client: Client, user: Any,
-                                                      url: str) -> None:
+def test_people_who_arent_staff_never_reach_the_admin(client: Client, user: Any, url: str) -> None:
     client.force_login(user)
     response = client.get(url)
     assert response.status_code == 302 and response["Location"].startswith("/admin/login/")
@@ -327,13 +357,21 @@ def test_staff_without_the_quota_permission_cannot_grant(
     client: Client, django_user_model: Any, user: Any
 ) -> None:
     clerk = django_user_model.objects.create_user("clerk", is_staff=True)
-    clerk.user_permissions.add(*Permission.objects.filter(
-        codename__in=["view_user", "change_user", "view_quota"]))
+    clerk.user_permissions.add(
+        *Permission.objects.filter(codename__in=["view_user", "change_user", "view_quota"])
+    )
     client.force_login(clerk)
     assert client.get(USERS).status_code == 200
     _action(client, USERS, "grant_images", [user.pk], model=DEV, n="100")
-    assert client.post(reverse("admin:accounts_quota_change", args=[
-        Quota.objects.create(user=user, model=DEV).pk]), {"limit": "99"}).status_code == 403
+    assert (
+        client.post(
+            reverse(
+                "admin:accounts_quota_change", args=[Quota.objects.create(user=user, model=DEV).pk]
+            ),
+            {"limit": "99"},
+        ).status_code
+        == 403
+    )
     assert quota_status(user=user, model=DEV).limit == 10
     assert not QuotaAudit.objects.exists()
 
@@ -371,8 +409,10 @@ def test_an_admin_grant_while_the_person_spends_is_neither_lost_nor_doubled(
     def grant(_: int) -> int:
         barrier.wait()
         try:
-            return sum(quota_grant(actor=admin_user, user=user, model=DEV, n=n, reason="race")
-                       for _ in range(grants))
+            return sum(
+                quota_grant(actor=admin_user, user=user, model=DEV, n=n, reason="race")
+                for _ in range(grants)
+            )
         finally:
             connection.close()
 

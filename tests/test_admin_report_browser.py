@@ -19,10 +19,20 @@ from generations.models import Generation, Image
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
-MODELS = ["black-forest-labs/flux.1-dev", "black-forest-labs/flux-kontext-pro",
-          "stepfun-ai/step1x-edit"]
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+MODELS = [
+    "black-forest-labs/flux.1-dev",
+    "black-forest-labs/flux-kontext-pro",
+    "stepfun-ai/step1x-edit",
+]
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -37,8 +47,9 @@ def page(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     ARTIFACTS.mkdir(exist_ok=True)
     with sync_api.sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        context = browser.new_context(viewport={"width": 1360, "height": 900}, locale="en-US",
-                                      accept_downloads=True)
+        context = browser.new_context(
+            viewport={"width": 1360, "height": 900}, locale="en-US", accept_downloads=True
+        )
         context.set_default_timeout(20_000)
         try:
             yield context.new_page()
@@ -56,13 +67,24 @@ def _history(django_user_model: Any) -> None:
             images = 0 if failed else 1 + (day + 2 * i) % 3 + i
             at = f"2026-03-{day:02d}T{9 + i}:00Z"
             generation = Generation.objects.create(
-                user=person, model=model, n=max(images, 1), channel="modelverse",
-                status=Generation.Status.FAILED if failed else Generation.Status.SUCCEEDED)
+                user=person,
+                model=model,
+                n=max(images, 1),
+                channel="modelverse",
+                status=Generation.Status.FAILED if failed else Generation.Status.SUCCEEDED,
+            )
             Generation.objects.filter(pk=generation.pk).update(created_at=at)
             for index in range(images):
-                image = Image.objects.create(generation=generation, index=index, file="x.png",
-                                             width=8, height=8, format="PNG", bytes=1,
-                                             sha256="0" * 64)
+                image = Image.objects.create(
+                    generation=generation,
+                    index=index,
+                    file="x.png",
+                    width=8,
+                    height=8,
+                    format="PNG",
+                    bytes=1,
+                    sha256="0" * 64,
+                )
                 Image.objects.filter(pk=image.pk).update(created_at=at)
     Quota.objects.create(user=people[0], model=MODELS[0], used=4)
 

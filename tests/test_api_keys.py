@@ -57,8 +57,12 @@ def test_it_revokes_only_the_owners_key(client: Client, user: Any, other_user: A
 
 def test_it_serves_the_openapi_schema_and_the_docs_page(client: Client) -> None:
     schema = client.get("/v1/openapi.json").json()
-    assert {"/v1/images/generations", "/v1/images/edits", "/v1/models",
-            "/v1/images/jobs/{job_id}"} <= set(schema["paths"])
+    assert {
+        "/v1/images/generations",
+        "/v1/images/edits",
+        "/v1/models",
+        "/v1/images/jobs/{job_id}",
+    } <= set(schema["paths"])
     answers = schema["paths"]["/v1/images/generations"]["post"]["responses"]
     assert {"200", "202", "400", "401", "403", "404", "409", "429", "502", "504"} <= set(answers)
     docs = client.get("/v1/docs")

@@ -45,20 +45,24 @@ class ThreadSampler:
 
 
 async def generate_many(server: ApiServer, key: str, count: int) -> list[Any]:
-    async with AsyncOpenAI(base_url=server.url, api_key=key, timeout=300,
-                           max_retries=0) as client:
-        return await asyncio.gather(*(
-            client.images.generate(model=DEV, prompt=f"load {i}", size="256x256")
-            for i in range(count)))
+    async with AsyncOpenAI(base_url=server.url, api_key=key, timeout=300, max_retries=0) as client:
+        return await asyncio.gather(
+            *(
+                client.images.generate(model=DEV, prompt=f"load {i}", size="256x256")
+                for i in range(count)
+            )
+        )
 
 
 @pytest.fixture
-def stack(transactional_db: None, redis_url: str, live_simulator: Simulator, settings: Any,
-          tmp_path: Any) -> Iterator[ApiServer]:
+def stack(
+    transactional_db: None, redis_url: str, live_simulator: Simulator, settings: Any, tmp_path: Any
+) -> Iterator[ApiServer]:
     """A 64-thread worker (8 would take minutes for 200 slow jobs) and the API server."""
     settings.DARKROOM_API_RATE_LIMIT = 0  # 212 requests with one key in well under a minute
-    worker = start_worker(server_env(settings, live_simulator, redis_url),
-                          tmp_path / "worker.log", concurrency=64)
+    worker = start_worker(
+        server_env(settings, live_simulator, redis_url), tmp_path / "worker.log", concurrency=64
+    )
     try:
         with running_api(settings, live_simulator, redis_url, tmp_path / "api.log") as server:
             yield server

@@ -54,8 +54,9 @@ class KeyClient(AsyncClient):
     def generic(  # type: ignore[override]
         self, *args: Any, headers: dict | None = None, **kwargs: Any
     ) -> Any:
-        return super().generic(*args, headers={"Authorization": f"Bearer {self.key}",
-                                               **(headers or {})}, **kwargs)
+        return super().generic(
+            *args, headers={"Authorization": f"Bearer {self.key}", **(headers or {})}, **kwargs
+        )
 
 
 @pytest.fixture
@@ -81,9 +82,18 @@ async def test_it_queues_a_json_generation_with_string_and_extra_body_values(
     client: AsyncClient, enqueued: list
 ) -> None:
     response = await client.post(
-        "/v1/images/generations", {"model": DEV, "prompt": "a fox", "n": "2", "size": "512x256",
-                                   "seed": "7", "guidance_scale": "3.5", "user": "u-1"},
-        content_type="application/json", headers=ASYNC,
+        "/v1/images/generations",
+        {
+            "model": DEV,
+            "prompt": "a fox",
+            "n": "2",
+            "size": "512x256",
+            "seed": "7",
+            "guidance_scale": "3.5",
+            "user": "u-1",
+        },
+        content_type="application/json",
+        headers=ASYNC,
     )
     assert response.status_code == 202
     generation = await only_generation()
@@ -91,7 +101,10 @@ async def test_it_queues_a_json_generation_with_string_and_extra_body_values(
     assert (generation.source, generation.n) == ("api", 2)
     assert generation.api_key is not None
     assert {k: generation.params[k] for k in ("size", "seed", "guidance_scale")} == {
-        "size": "512x256", "seed": 7, "guidance_scale": 3.5}
+        "size": "512x256",
+        "seed": 7,
+        "guidance_scale": 3.5,
+    }
     assert response["Location"] == f"/v1/images/jobs/{generation.pk}"
 
 
@@ -101,8 +114,12 @@ async def test_it_takes_several_images_as_image_or_image_brackets(
 ) -> None:
     response = await client.post(
         "/v1/images/edits",
-        {field: [upload(width=40, height=30), upload(width=20, height=10)], "prompt": "merge",
-         "model": MULTI, "seed": "5"},
+        {
+            field: [upload(width=40, height=30), upload(width=20, height=10)],
+            "prompt": "merge",
+            "model": MULTI,
+            "seed": "5",
+        },
         headers=ASYNC,
     )
     assert response.status_code == 202, response.json()
@@ -116,8 +133,13 @@ async def test_it_takes_one_image_part_for_a_single_image_model(
 ) -> None:
     response = await client.post(
         "/v1/images/edits",
-        {"image": upload(width=33, height=44), "prompt": "paint it", "model": DEV, "n": "1",
-         "strength": "0.5"},
+        {
+            "image": upload(width=33, height=44),
+            "prompt": "paint it",
+            "model": DEV,
+            "n": "1",
+            "strength": "0.5",
+        },
         headers=ASYNC,
     )
     assert response.status_code == 202, response.json()
@@ -129,8 +151,10 @@ async def test_it_takes_one_image_part_for_a_single_image_model(
 async def test_it_takes_the_json_images_form(client: AsyncClient, enqueued: list) -> None:
     images = [{"image_url": data_url(png_bytes(12, 34))}, {"image_url": data_url(png_bytes(5, 6))}]
     response = await client.post(
-        "/v1/images/edits", {"model": MULTI, "prompt": "merge", "images": images},
-        content_type="application/json", headers=ASYNC,
+        "/v1/images/edits",
+        {"model": MULTI, "prompt": "merge", "images": images},
+        content_type="application/json",
+        headers=ASYNC,
     )
     assert response.status_code == 202, response.json()
     assert await reference_sizes(await only_generation()) == [("images", 12, 34), ("images", 5, 6)]
@@ -140,8 +164,10 @@ async def test_it_maps_size_to_aspect_ratio_for_a_model_without_size(
     client: AsyncClient, enqueued: list
 ) -> None:
     response = await client.post(
-        "/v1/images/generations", {"model": KTEXT, "prompt": "wide", "size": "1792x1024"},
-        content_type="application/json", headers=ASYNC,
+        "/v1/images/generations",
+        {"model": KTEXT, "prompt": "wide", "size": "1792x1024"},
+        content_type="application/json",
+        headers=ASYNC,
     )
     assert response.status_code == 202, response.json()
     assert (await only_generation()).params["aspect_ratio"] == "16:9"
@@ -151,12 +177,18 @@ async def test_it_refuses_two_images_for_a_single_image_model_naming_the_param(
     client: AsyncClient, enqueued: list
 ) -> None:
     response = await client.post(
-        "/v1/images/edits", {"image[]": [upload(), upload()], "prompt": "x", "model": DEV},
+        "/v1/images/edits",
+        {"image[]": [upload(), upload()], "prompt": "x", "model": DEV},
     )
     assert response.status_code == 400
-    assert response.json() == {"error": {
-        "message": f"The model {DEV} takes one image; 2 were given.",
-        "type": "invalid_request_error", "param": "image", "code": "invalid_image_count"}}
+    assert response.json() == {
+        "error": {
+            "message": f"The model {DEV} takes one image; 2 were given.",
+            "type": "invalid_request_error",
+            "param": "image",
+            "code": "invalid_image_count",
+        }
+    }
     assert response["x-should-retry"] == "false"
     assert response["x-request-id"].startswith("req_")
     assert enqueued == []
@@ -164,24 +196,39 @@ async def test_it_refuses_two_images_for_a_single_image_model_naming_the_param(
 
 async def test_it_answers_a_bad_size_with_the_whole_envelope(client: AsyncClient) -> None:
     response = await client.post(
-        "/v1/images/generations", {"model": DEV, "prompt": "x", "size": "4096x4096"},
+        "/v1/images/generations",
+        {"model": DEV, "prompt": "x", "size": "4096x4096"},
         content_type="application/json",
     )
     assert response.status_code == 400
-    assert response.json() == {"error": {
-        "message": "'size' must be between 256x256 and 1536x1536; got '4096x4096'.",
-        "type": "invalid_request_error", "param": "size", "code": "value_out_of_range"}}
+    assert response.json() == {
+        "error": {
+            "message": "'size' must be between 256x256 and 1536x1536; got '4096x4096'.",
+            "type": "invalid_request_error",
+            "param": "size",
+            "code": "value_out_of_range",
+        }
+    }
 
 
-@pytest.mark.parametrize(("headers", "message"), [
-    ({}, "You didn't provide an API key. Send it as 'Authorization: Bearer <key>'."),
-    ({"Authorization": "Bearer nope.nope"}, "Incorrect API key provided."),
-])
+@pytest.mark.parametrize(
+    ("headers", "message"),
+    [
+        ({}, "You didn't provide an API key. Send it as 'Authorization: Bearer <key>'."),
+        ({"Authorization": "Bearer nope.nope"}, "Incorrect API key provided."),
+    ],
+)
 async def test_it_refuses_a_missing_or_wrong_key(headers: dict, message: str) -> None:
     response = await AsyncClient().get("/v1/models", headers=headers)
     assert response.status_code == 401
-    assert response.json() == {"error": {"message": message, "type": "invalid_request_error",
-                                         "param": None, "code": "invalid_api_key"}}
+    assert response.json() == {
+        "error": {
+            "message": message,
+            "type": "invalid_request_error",
+            "param": None,
+            "code": "invalid_api_key",
+        }
+    }
     assert response["x-should-retry"] == "false"
 
 
@@ -207,17 +254,22 @@ async def test_it_lists_only_the_models_a_key_allows(user: Any) -> None:
     body = (await client.get("/v1/models")).json()
     assert [m["id"] for m in body["data"]] == [DEV]
     assert body["data"][0]["object"] == "model" and isinstance(body["data"][0]["created"], int)
-    response = await client.post("/v1/images/generations", {"model": MULTI, "prompt": "x"},
-                                 content_type="application/json")
+    response = await client.post(
+        "/v1/images/generations", {"model": MULTI, "prompt": "x"}, content_type="application/json"
+    )
     assert response.status_code == 403
     assert response.json()["error"] == {
         "message": f"This API key may not use the model '{MULTI}'.",
-        "type": "invalid_request_error", "param": "model", "code": "model_not_allowed"}
+        "type": "invalid_request_error",
+        "param": "model",
+        "code": "model_not_allowed",
+    }
 
 
 async def test_it_answers_unknown_models_and_paths_with_404_envelopes(client: AsyncClient) -> None:
-    response = await client.post("/v1/images/generations", {"model": "nope", "prompt": "x"},
-                                 content_type="application/json")
+    response = await client.post(
+        "/v1/images/generations", {"model": "nope", "prompt": "x"}, content_type="application/json"
+    )
     assert (response.status_code, response.json()["error"]["code"]) == (404, "model_not_found")
     response = await client.get("/v1/nothing/here")
     assert (response.status_code, response.json()["error"]["code"]) == (404, "not_found")
@@ -229,13 +281,19 @@ async def test_it_refuses_an_exhausted_quota_with_429_and_no_retry(
 ) -> None:
     body = {"model": DEV, "prompt": "x", "n": 4}
     for _ in range(2):
-        assert (await client.post("/v1/images/generations", body, content_type="application/json",
-                                  headers=ASYNC)).status_code == 202
+        assert (
+            await client.post(
+                "/v1/images/generations", body, content_type="application/json", headers=ASYNC
+            )
+        ).status_code == 202
     response = await client.post("/v1/images/generations", body, content_type="application/json")
     assert response.status_code == 429
     assert response.json()["error"] == {
         "message": f"Not enough free images left for {DEV}: 4 requested, 2 left.",
-        "type": "insufficient_quota", "param": "n", "code": "insufficient_quota"}
+        "type": "insufficient_quota",
+        "param": "n",
+        "code": "insufficient_quota",
+    }
     assert response["x-should-retry"] == "false"
 
 
@@ -244,14 +302,20 @@ async def test_it_replays_the_same_job_for_the_same_idempotency_key(
 ) -> None:
     body = {"model": DEV, "prompt": "once", "n": 2}
     headers = {**ASYNC, "Idempotency-Key": "abc"}
-    first = await client.post("/v1/images/generations", body, content_type="application/json",
-                              headers=headers)
-    again = await client.post("/v1/images/generations", body, content_type="application/json",
-                              headers=headers)
+    first = await client.post(
+        "/v1/images/generations", body, content_type="application/json", headers=headers
+    )
+    again = await client.post(
+        "/v1/images/generations", body, content_type="application/json", headers=headers
+    )
     assert first.json()["id"] == again.json()["id"]
     assert await Generation.objects.acount() == 1 and len(enqueued) == 1
-    other = await client.post("/v1/images/generations", {**body, "prompt": "twice"},
-                              content_type="application/json", headers=headers)
+    other = await client.post(
+        "/v1/images/generations",
+        {**body, "prompt": "twice"},
+        content_type="application/json",
+        headers=headers,
+    )
     assert other.status_code == 409
     assert other.json()["error"]["code"] == "idempotency_key_reused"
     assert other["x-should-retry"] == "false"
@@ -261,8 +325,12 @@ async def test_it_replays_the_same_job_for_the_same_idempotency_key(
 async def test_it_serves_a_finished_job_with_urls_that_work_until_the_image_is_deleted(
     client: AsyncClient, enqueued: list
 ) -> None:
-    response = await client.post("/v1/images/generations", {"model": DEV, "prompt": "x", "n": 2},
-                                 content_type="application/json", headers=ASYNC)
+    response = await client.post(
+        "/v1/images/generations",
+        {"model": DEV, "prompt": "x", "n": 2},
+        content_type="application/json",
+        headers=ASYNC,
+    )
     generation = await only_generation()
     assert response.json()["status"] == "queued" and response.json()["data"] is None
     pngs = [png_bytes(64, 48, color="red"), png_bytes(64, 48, color="blue")]
@@ -289,14 +357,18 @@ async def test_it_answers_504_naming_the_job_when_the_wait_ceiling_passes(
     client: AsyncClient, enqueued: list, settings: Any
 ) -> None:
     settings.DARKROOM_API_WAIT_CEILING = 0.3
-    response = await client.post("/v1/images/generations", {"model": DEV, "prompt": "x"},
-                                 content_type="application/json")
+    response = await client.post(
+        "/v1/images/generations", {"model": DEV, "prompt": "x"}, content_type="application/json"
+    )
     generation = await only_generation()
     assert response.status_code == 504
     assert response.json()["error"] == {
         "message": f"The job {generation.pk} is still queued. It goes on: fetch it later with "
-                   f"GET /v1/images/jobs/{generation.pk}.",
-        "type": "timeout_error", "param": None, "code": "wait_timeout"}
+        f"GET /v1/images/jobs/{generation.pk}.",
+        "type": "timeout_error",
+        "param": None,
+        "code": "wait_timeout",
+    }
     assert response["x-should-retry"] == "false"
 
 

@@ -59,8 +59,9 @@ def size_of(data: bytes) -> tuple[int, int]:
 def test_it_generates_two_images_whose_urls_work_without_a_session(
     client: OpenAI, user: Any, key: str
 ) -> None:
-    result = client.images.generate(model=DEV, prompt="a lighthouse at dusk", n=2,
-                                    size="512x384", extra_body={"seed": 7})
+    result = client.images.generate(
+        model=DEV, prompt="a lighthouse at dusk", n=2, size="512x384", extra_body={"seed": 7}
+    )
 
     assert len(result.data) == 2 and isinstance(result.created, int)
     bodies = [httpx.get(item.url, timeout=30) for item in result.data if item.url]
@@ -71,12 +72,14 @@ def test_it_generates_two_images_whose_urls_work_without_a_session(
     assert generation.params["seed"] == 7
 
 
-def test_it_answers_b64_json_with_the_stored_bytes(live_api: ApiServer, key: str,
-                                                   user: Any) -> None:
+def test_it_answers_b64_json_with_the_stored_bytes(
+    live_api: ApiServer, key: str, user: Any
+) -> None:
     async def generate() -> Any:
         async with AsyncOpenAI(base_url=live_api.url, api_key=key, timeout=120) as client:
-            return await client.images.generate(model=DEV, prompt="a red fox", size="256x256",
-                                                response_format="b64_json")
+            return await client.images.generate(
+                model=DEV, prompt="a red fox", size="256x256", response_format="b64_json"
+            )
 
     result = asyncio.run(generate())
 
@@ -91,14 +94,20 @@ def test_it_edits_with_one_image_and_with_two_for_a_multi_model(
     client: OpenAI, live_simulator: Simulator, user: Any
 ) -> None:
     one = client.images.edit(model=KPRO, image=png_bytes(64, 64), prompt="make it night")
-    two = client.images.edit(model=MULTI, image=[png_bytes(64, 64), png_bytes(32, 48, "red")],
-                             prompt="put the cat on the sofa", extra_body={"seed": 3})
+    two = client.images.edit(
+        model=MULTI,
+        image=[png_bytes(64, 64), png_bytes(32, 48, "red")],
+        prompt="put the cat on the sofa",
+        extra_body={"seed": 3},
+    )
 
     assert len(one.data) == 1 and len(two.data) == 1
     kpro, multi = (Generation.objects.get(user=user, model=m) for m in (KPRO, MULTI))
     assert [r.param for r in kpro.references.all()] == ["image"]
     assert [(r.param, r.width, r.height) for r in multi.references.order_by("position")] == [
-        ("images", 64, 64), ("images", 32, 48)]
+        ("images", 64, 64),
+        ("images", 32, 48),
+    ]
     sent = [r for r in live_simulator.requests() if (r.get("json") or {}).get("model") == MULTI]
     assert len(sent[-1]["json"]["images"]) == 2
 
@@ -106,13 +115,15 @@ def test_it_edits_with_one_image_and_with_two_for_a_multi_model(
 def test_it_streams_one_completed_event_per_image_through_the_sdk(
     client: OpenAI, user: Any
 ) -> None:
-    stream = client.images.generate(model=DEV, prompt="a lighthouse", n=2, size="256x256",
-                                    stream=True, partial_images=2)
+    stream = client.images.generate(
+        model=DEV, prompt="a lighthouse", n=2, size="256x256", stream=True, partial_images=2
+    )
     events = list(stream)
 
     assert [type(e) for e in events] == [ImageGenCompletedEvent] * 2
     assert [(e.type, e.size, e.output_format) for e in events] == [
-        ("image_generation.completed", "256x256", "png")] * 2
+        ("image_generation.completed", "256x256", "png")
+    ] * 2
     stored = []
     for image in Generation.objects.get(user=user).images.order_by("index"):
         with image.file.open("rb") as fh:
@@ -125,8 +136,9 @@ def test_it_streams_one_completed_event_per_image_through_the_sdk(
 def test_it_streams_an_edit_through_the_async_sdk(live_api: ApiServer, key: str) -> None:
     async def edit() -> list[Any]:
         async with AsyncOpenAI(base_url=live_api.url, api_key=key, timeout=120) as client:
-            stream = await client.images.edit(model=KPRO, image=png_bytes(64, 64),
-                                              prompt="make it night", stream=True)
+            stream = await client.images.edit(
+                model=KPRO, image=png_bytes(64, 64), prompt="make it night", stream=True
+            )
             return [event async for event in stream]
 
     events = asyncio.run(edit())
@@ -149,7 +161,10 @@ def test_it_raises_a_failed_jobs_error_from_the_stream_and_refunds(
     job = Generation.objects.get(user=user)
     assert failed.value.body == {
         "message": f"The job {job.pk} failed: {job.error_message}",
-        "type": "invalid_request_error", "param": None, "code": "moderation_blocked"}
+        "type": "invalid_request_error",
+        "param": None,
+        "code": "moderation_blocked",
+    }
     assert failed.value.code == "moderation_blocked"
     status = quota_status(user=user, model=DEV)
     assert (status.used, status.reserved) == (0, 0)
@@ -172,8 +187,11 @@ def test_it_raises_rate_limit_error_past_the_keys_requests_per_minute(
     # Three quick calls: even if a minute boundary falls between them, one is over a limit of 1.
     for _ in range(3):
         try:
-            outcomes.append(client.images.generate(
-                model=DEV, prompt="x", size="256x256", extra_headers={"Prefer": "respond-async"}))
+            outcomes.append(
+                client.images.generate(
+                    model=DEV, prompt="x", size="256x256", extra_headers={"Prefer": "respond-async"}
+                )
+            )
         except openai.RateLimitError as exc:
             outcomes.append(exc)
 
@@ -214,7 +232,10 @@ def test_it_raises_the_sdk_error_class_and_code_for_each_refusal(
     assert spent.value.code == "insufficient_quota"
     assert spent.value.body == {  # the SDK hands over the error object itself
         "message": f"Not enough free images left for {DEV}: 4 requested, 2 left.",
-        "type": "insufficient_quota", "param": "n", "code": "insufficient_quota"}
+        "type": "insufficient_quota",
+        "param": "n",
+        "code": "insufficient_quota",
+    }
     status = quota_status(user=user, model=DEV)
     assert (status.used, status.reserved) == (8, 0)  # refusals spent nothing, none retried
 
@@ -227,9 +248,12 @@ def test_it_creates_one_job_for_twenty_concurrent_retries(
 
     async def send_all() -> list[httpx.Response]:
         async with httpx.AsyncClient(timeout=120) as http:
-            return await asyncio.gather(*(
-                http.post(f"{live_api.url}/images/generations", json=body, headers=headers)
-                for _ in range(20)))
+            return await asyncio.gather(
+                *(
+                    http.post(f"{live_api.url}/images/generations", json=body, headers=headers)
+                    for _ in range(20)
+                )
+            )
 
     responses = asyncio.run(send_all())
 
@@ -238,8 +262,9 @@ def test_it_creates_one_job_for_twenty_concurrent_retries(
     assert Generation.objects.filter(user=user).count() == 1
     status = quota_status(user=user, model=DEV)
     assert (status.used, status.reserved) == (2, 0)
-    clash = httpx.post(f"{live_api.url}/images/generations", json={**body, "n": 1},
-                       headers=headers, timeout=30)
+    clash = httpx.post(
+        f"{live_api.url}/images/generations", json={**body, "n": 1}, headers=headers, timeout=30
+    )
     assert clash.status_code == 409 and clash.headers["x-should-retry"] == "false"
 
 
@@ -275,7 +300,8 @@ def test_it_answers_202_then_serves_the_job_and_calls_a_signed_webhook(
 ) -> None:
     auth = {"Authorization": f"Bearer {key}"}
     accepted = httpx.post(
-        f"{live_api.url}/images/generations", headers={**auth, "Prefer": "respond-async"},
+        f"{live_api.url}/images/generations",
+        headers={**auth, "Prefer": "respond-async"},
         json={"model": DEV, "prompt": "later", "size": "256x256", "webhook_url": receiver},
         timeout=30,
     )
@@ -284,8 +310,7 @@ def test_it_answers_202_then_serves_the_job_and_calls_a_signed_webhook(
 
     assert _Receiver.arrived.wait(60), f"no webhook arrived:\n{live_worker.output()[-3000:]}"
     body, headers = _Receiver.got[0]
-    OpenAI(api_key="unused").webhooks.verify_signature(body, headers,
-                                                       secret=webhook_secret(user))
+    OpenAI(api_key="unused").webhooks.verify_signature(body, headers, secret=webhook_secret(user))
     notice = json.loads(body)
     assert (notice["type"], notice["data"]["id"]) == ("image.job.succeeded", job_id)
     job = httpx.get(f"{live_api.url}/images/jobs/{job_id}", headers=auth, timeout=30).json()

@@ -166,7 +166,8 @@ def test_the_periodic_reset_run_twice_resets_once(user: Any, other_user: Any) ->
     assert quota_status(user=other_user, model=DEV).used == 0
     audits = QuotaAudit.objects.filter(action="period reset")
     assert sorted((a.subject, a.old_value, a.new_value) for a in audits) == [
-        ("alice", "7", "0"), ("bob", "2", "0"),
+        ("alice", "7", "0"),
+        ("bob", "2", "0"),
     ]
     assert all(a.actor is None for a in audits)
 

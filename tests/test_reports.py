@@ -26,14 +26,24 @@ RANGE = {"start": "2026-03-01", "end": "2026-03-03"}
 S, F, R = Generation.Status.SUCCEEDED, Generation.Status.FAILED, Generation.Status.RUNNING
 
 
-def _generation(user: Any, model: str, status: str, at: str, *, images: int = 0,
-                channel: str = "modelverse") -> Generation:
-    generation = Generation.objects.create(user=user, model=model, status=status,
-                                           channel=channel, n=max(images, 1))
+def _generation(
+    user: Any, model: str, status: str, at: str, *, images: int = 0, channel: str = "modelverse"
+) -> Generation:
+    generation = Generation.objects.create(
+        user=user, model=model, status=status, channel=channel, n=max(images, 1)
+    )
     Generation.objects.filter(pk=generation.pk).update(created_at=at)
     for index in range(images):
-        image = Image.objects.create(generation=generation, index=index, file="images/x.png",
-                                     width=8, height=8, format="PNG", bytes=1, sha256="0" * 64)
+        image = Image.objects.create(
+            generation=generation,
+            index=index,
+            file="images/x.png",
+            width=8,
+            height=8,
+            format="PNG",
+            bytes=1,
+            sha256="0" * 64,
+        )
         Image.objects.filter(pk=image.pk).update(created_at=at)
     return generation
 
@@ -60,15 +70,28 @@ def known(user: Any, other_user: Any, admin_user: Any, django_user_model: Any) -
 
 EXPECTED = {
     # by day, then model name ("flux-kontext-pro" sorts before "flux.1-dev")
-    "daily": [["day", "model", "images"], ["2026-03-01", DEV, "2"], ["2026-03-02", KPRO, "1"],
-              ["2026-03-02", DEV, "4"]],
-    "people": [["person", "generations", "images", "failed"], ["bob", "3", "4", "1"],
-               ["alice", "3", "3", "1"]],
-    "models": [["model", "finished", "failed", "failure_rate"], [KPRO, "2", "1", "0.5000"],
-               [DEV, "3", "1", "0.3333"]],
-    "channels": [["channel", "finished", "failed", "failure_rate"],
-                 ["(none)", "1", "1", "1.0000"], ["backup", "1", "0", "0.0000"],
-                 ["modelverse", "3", "1", "0.3333"]],
+    "daily": [
+        ["day", "model", "images"],
+        ["2026-03-01", DEV, "2"],
+        ["2026-03-02", KPRO, "1"],
+        ["2026-03-02", DEV, "4"],
+    ],
+    "people": [
+        ["person", "generations", "images", "failed"],
+        ["bob", "3", "4", "1"],
+        ["alice", "3", "3", "1"],
+    ],
+    "models": [
+        ["model", "finished", "failed", "failure_rate"],
+        [KPRO, "2", "1", "0.5000"],
+        [DEV, "3", "1", "0.3333"],
+    ],
+    "channels": [
+        ["channel", "finished", "failed", "failure_rate"],
+        ["(none)", "1", "1", "1.0000"],
+        ["backup", "1", "0", "0.0000"],
+        ["modelverse", "3", "1", "0.3333"],
+    ],
 }
 # model, free quota, spent in range, used, held, left (alice 7 + bob 5 + carol 10 + admin 10),
 # unlimited people
@@ -103,8 +126,7 @@ def test_the_csv_export_has_the_same_rows_as_the_page(admin_client: Client, know
     for table, expected in EXPECTED.items():
         response = admin_client.get(reverse("usage_csv", args=[table]), RANGE)
         assert response["Content-Type"].startswith("text/csv")
-        assert "darkroom-" + table + "-2026-03-01-2026-03-03.csv" in response[
-            "Content-Disposition"]
+        assert "darkroom-" + table + "-2026-03-01-2026-03-03.csv" in response["Content-Disposition"]
         assert _csv(response) == expected
     quota = _csv(admin_client.get(reverse("usage_csv", args=["quota"]), RANGE))
     assert DEV_QUOTA in quota and KPRO_QUOTA in quota
@@ -135,14 +157,17 @@ def test_the_page_shows_the_numbers_and_the_chart(admin_client: Client, known: N
 
 
 def test_it_defaults_to_the_last_30_days_and_refuses_a_backwards_range(
-    admin_client: Client
+    admin_client: Client,
 ) -> None:
     response = admin_client.get(reverse("usage_report"))
     report = response.context["report"]
     assert (report.range.end, (report.range.end - report.range.start).days) == (
-        timezone.localdate(), 29)
-    response = admin_client.get(reverse("usage_report"), {"start": "2026-03-05",
-                                                          "end": "2026-03-01"})
+        timezone.localdate(),
+        29,
+    )
+    response = admin_client.get(
+        reverse("usage_report"), {"start": "2026-03-05", "end": "2026-03-01"}
+    )
     assert response.status_code == 400
     assert "The start is after the end." in response.content.decode()
 

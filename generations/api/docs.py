@@ -36,11 +36,15 @@ def openapi(request: HttpRequest) -> JsonResponse:
 
 def docs_page(request: HttpRequest) -> HttpResponse:
     base = (settings.DARKROOM_PUBLIC_URL or request.build_absolute_uri("/")).rstrip("/") + "/v1"
-    response = render(request, "api/docs.html", {
-        "base_url": base,
-        "models": list(get_catalog().models.values()),
-        "ignored": sorted(IGNORED_FIELDS),
-        "rate_limit": settings.DARKROOM_API_RATE_LIMIT,
-    })
+    response = render(
+        request,
+        "api/docs.html",
+        {
+            "base_url": base,
+            "models": list(get_catalog().models.values()),
+            "ignored": sorted(IGNORED_FIELDS),
+            "rate_limit": settings.DARKROOM_API_RATE_LIMIT,
+        },
+    )
     response["x-request-id"] = new_request_id()
     return response

@@ -56,8 +56,9 @@ async def _chunks(fh: IO[bytes]) -> AsyncIterator[bytes]:
 async def image_file_response(request: HttpRequest, token: str) -> StreamingHttpResponse:
     image = await run_sync(_image_for, token)
     fh = await run_sync(image.file.open, "rb")
-    response = StreamingHttpResponse(_chunks(fh), content_type=_MIME.get(image.format,
-                                                                        "application/octet-stream"))
+    response = StreamingHttpResponse(
+        _chunks(fh), content_type=_MIME.get(image.format, "application/octet-stream")
+    )
     response["Content-Length"] = str(image.bytes)
     response["Cache-Control"] = "private, max-age=86400"
     response["X-Content-Type-Options"] = "nosniff"

@@ -63,8 +63,9 @@ def parse_request(request: HttpRequest) -> ImageCall:
     except RequestDataTooBig:
         raise PayloadTooLarge("The request body is too large.") from None
     except MultiPartParserError as exc:
-        raise InvalidRequest(f"The multipart body is malformed: {exc}",
-                             code="invalid_body") from None
+        raise InvalidRequest(
+            f"The multipart body is malformed: {exc}", code="invalid_body"
+        ) from None
     raise InvalidRequest(
         f"Send application/json or multipart/form-data, not {request.content_type}.",
         code="unsupported_content_type",

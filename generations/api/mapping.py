@@ -18,11 +18,21 @@ from .serializers import ImageCall
 
 # Accepted so that OpenAI clients work unchanged, and ignored: these models
 # have no such setting. (Documented on the API page.)
-IGNORED_FIELDS = frozenset({
-    "user", "quality", "style", "background", "moderation", "output_format",
-    "output_compression", "partial_images", "input_fidelity", "safety_identifier",
-    "complexity",
-})
+IGNORED_FIELDS = frozenset(
+    {
+        "user",
+        "quality",
+        "style",
+        "background",
+        "moderation",
+        "output_format",
+        "output_compression",
+        "partial_images",
+        "input_fidelity",
+        "safety_identifier",
+        "complexity",
+    }
+)
 _SIZE = re.compile(r"^\s*(\d{1,5})\s*[xX\u00d7*]\s*(\d{1,5})\s*$")  # as validation
 
 
@@ -43,7 +53,8 @@ def _images(call: ImageCall, spec: ModelSpec) -> dict[str, list[Any]]:
         if target == "image" and len(call.images) > 1 and spec.param("image") is not None:
             raise InvalidRequest(
                 f"The model {spec.name} takes one image; {len(call.images)} were given.",
-                param="image", code="invalid_image_count",
+                param="image",
+                code="invalid_image_count",
             )
         images[target] = list(call.images)
     if call.mask is not None:
@@ -61,8 +72,9 @@ def _size_to_aspect_ratio(params: dict[str, Any], spec: ModelSpec) -> None:
         return
     match = _SIZE.match(str(size))
     if not match or not int(match[1]) or not int(match[2]):
-        raise InvalidRequest(f"'size' must look like 1024x1024; got {size!r}.", param="size",
-                             code="invalid_value")
+        raise InvalidRequest(
+            f"'size' must look like 1024x1024; got {size!r}.", param="size", code="invalid_value"
+        )
     if "aspect_ratio" not in params:
         params["aspect_ratio"] = nearest_ratio(int(match[1]), int(match[2]), ratio_spec.choices)
 

@@ -33,7 +33,8 @@ def publish_finished(sender: Any, generation: Generation, **kwargs: Any) -> None
             _client(url).publish(settings.DARKROOM_API_FINISHED_CHANNEL, str(generation.pk))
         except RedisError as exc:  # waiters fall back to re-reading the job
             log.warning("could not publish finished generation %s: %s", generation.pk, exc)
-    if generation.source == Generation.Source.API and Webhook.objects.filter(
-        generation_id=generation.pk, delivered_at__isnull=True
-    ).exists():
+    if (
+        generation.source == Generation.Source.API
+        and Webhook.objects.filter(generation_id=generation.pk, delivered_at__isnull=True).exists()
+    ):
         deliver_webhook.delay(str(generation.pk))

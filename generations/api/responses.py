@@ -42,7 +42,8 @@ def require_succeeded(generation: Generation) -> None:
     if generation.status != Generation.Status.SUCCEEDED:
         raise WaitTimedOut(
             f"The job {generation.pk} is still {generation.status}. It goes on: fetch it "
-            f"later with GET /v1/images/jobs/{generation.pk}.", param=None,
+            f"later with GET /v1/images/jobs/{generation.pk}.",
+            param=None,
         )
 
 

@@ -23,36 +23,76 @@ from rest_framework.views import APIView
 
 S = serializers
 IDEMPOTENCY = OpenApiParameter(
-    "Idempotency-Key", OpenApiTypes.STR, OpenApiParameter.HEADER,
+    "Idempotency-Key",
+    OpenApiTypes.STR,
+    OpenApiParameter.HEADER,
     description="Same key + same body: the same job, quota spent once. Different body: 409.",
 )
 PREFER = OpenApiParameter(
-    "Prefer", OpenApiTypes.STR, OpenApiParameter.HEADER,
+    "Prefer",
+    OpenApiTypes.STR,
+    OpenApiParameter.HEADER,
     description="`respond-async`: answer 202 with a job at once instead of waiting.",
 )
-ASYNC = OpenApiParameter("async", OpenApiTypes.BOOL, OpenApiParameter.QUERY,
-                         description="Same as `Prefer: respond-async`.")
+ASYNC = OpenApiParameter(
+    "async",
+    OpenApiTypes.BOOL,
+    OpenApiParameter.QUERY,
+    description="Same as `Prefer: respond-async`.",
+)
 
-Error = inline_serializer("Error", {"error": inline_serializer("ErrorBody", {
-    "message": S.CharField(), "type": S.CharField(),
-    "param": S.CharField(allow_null=True), "code": S.CharField(allow_null=True)})})
-ImageItem = inline_serializer("Image", {
-    "url": S.URLField(help_text="Signed, long-lived URL of our stored copy; no session needed."),
-    "b64_json": S.CharField(allow_null=True, help_text="Bare base64 when asked for."),
-    "revised_prompt": S.CharField(allow_null=True)})
-ImagesResponse = inline_serializer("ImagesResponse", {
-    "created": S.IntegerField(), "data": ImageItem.__class__(many=True)})
-Job = inline_serializer("Job", {
-    "id": S.UUIDField(), "object": S.CharField(default="image.job"),
-    "status": S.ChoiceField(["queued", "running", "succeeded", "failed"]),
-    "model": S.CharField(), "created": S.IntegerField(),
-    "completed_at": S.IntegerField(allow_null=True),
-    "data": ImageItem.__class__(many=True, allow_null=True),
-    "error": S.DictField(allow_null=True)})
-Model = inline_serializer("Model", {"id": S.CharField(), "object": S.CharField(default="model"),
-                                    "created": S.IntegerField(), "owned_by": S.CharField()})
-ModelList = inline_serializer("ModelList", {"object": S.CharField(default="list"),
-                                            "data": Model.__class__(many=True)})
+Error = inline_serializer(
+    "Error",
+    {
+        "error": inline_serializer(
+            "ErrorBody",
+            {
+                "message": S.CharField(),
+                "type": S.CharField(),
+                "param": S.CharField(allow_null=True),
+                "code": S.CharField(allow_null=True),
+            },
+        )
+    },
+)
+ImageItem = inline_serializer(
+    "Image",
+    {
+        "url": S.URLField(
+            help_text="Signed, long-lived URL of our stored copy; no session needed."
+        ),
+        "b64_json": S.CharField(allow_null=True, help_text="Bare base64 when asked for."),
+        "revised_prompt": S.CharField(allow_null=True),
+    },
+)
+ImagesResponse = inline_serializer(
+    "ImagesResponse", {"created": S.IntegerField(), "data": ImageItem.__class__(many=True)}
+)
+Job = inline_serializer(
+    "Job",
+    {
+        "id": S.UUIDField(),
+        "object": S.CharField(default="image.job"),
+        "status": S.ChoiceField(["queued", "running", "succeeded", "failed"]),
+        "model": S.CharField(),
+        "created": S.IntegerField(),
+        "completed_at": S.IntegerField(allow_null=True),
+        "data": ImageItem.__class__(many=True, allow_null=True),
+        "error": S.DictField(allow_null=True),
+    },
+)
+Model = inline_serializer(
+    "Model",
+    {
+        "id": S.CharField(),
+        "object": S.CharField(default="model"),
+        "created": S.IntegerField(),
+        "owned_by": S.CharField(),
+    },
+)
+ModelList = inline_serializer(
+    "ModelList", {"object": S.CharField(default="list"), "data": Model.__class__(many=True)}
+)
 
 _COMMON: dict[str, serializers.Field] = {
     "prompt": S.CharField(),
@@ -61,11 +101,16 @@ _COMMON: dict[str, serializers.Field] = {
     "size": S.CharField(required=False, help_text="WIDTHxHEIGHT, or mapped to aspect_ratio."),
     "response_format": S.ChoiceField(["url", "b64_json"], required=False),
     "webhook_url": S.URLField(required=False, help_text="Called with a signed notice when done."),
-    "stream": S.BooleanField(required=False, help_text=(
-        "Answer with server-sent events: one `image_generation.completed` "
-        "(`image_edit.completed`) event per image, or one `error` event.")),
-    "partial_images": S.IntegerField(required=False, help_text="Accepted and ignored: "
-                                     "no partial images are made."),
+    "stream": S.BooleanField(
+        required=False,
+        help_text=(
+            "Answer with server-sent events: one `image_generation.completed` "
+            "(`image_edit.completed`) event per image, or one `error` event."
+        ),
+    ),
+    "partial_images": S.IntegerField(
+        required=False, help_text="Accepted and ignored: no partial images are made."
+    ),
     "seed": S.IntegerField(required=False),
     "steps": S.IntegerField(required=False),
     "guidance_scale": S.FloatField(required=False),
@@ -74,35 +119,62 @@ _COMMON: dict[str, serializers.Field] = {
     "strength": S.FloatField(required=False),
 }
 GenerationRequest = inline_serializer("GenerationRequest", _COMMON)
-EditRequest = inline_serializer("EditRequest", {
-    **_COMMON,
-    "image": S.ListField(child=S.FileField(), help_text="One file, repeated `image` parts, "
-                         "or `image[]` parts (several for /multi models)."),
-    "mask": S.FileField(required=False),
-})
+EditRequest = inline_serializer(
+    "EditRequest",
+    {
+        **_COMMON,
+        "image": S.ListField(
+            child=S.FileField(),
+            help_text="One file, repeated `image` parts, "
+            "or `image[]` parts (several for /multi models).",
+        ),
+        "mask": S.FileField(required=False),
+    },
+)
 
-ERRORS = {status: OpenApiResponse(Error, description=text) for status, text in {
-    400: "invalid_request_error, with `param`", 401: "invalid_api_key",
-    403: "model_not_allowed", 404: "model_not_found", 409: "idempotency_key_reused",
-    429: "insufficient_quota / rate_limit_exceeded (with Retry-After)", 502: "upstream_error",
-    504: "wait_timeout (names the job id) or upstream_timeout"}.items()}
-STREAM = OpenApiResponse(OpenApiTypes.STR, description=(
-    "With `stream: true`: `text/event-stream`, keep-alive comments, then the events."))
+ERRORS = {
+    status: OpenApiResponse(Error, description=text)
+    for status, text in {
+        400: "invalid_request_error, with `param`",
+        401: "invalid_api_key",
+        403: "model_not_allowed",
+        404: "model_not_found",
+        409: "idempotency_key_reused",
+        429: "insufficient_quota / rate_limit_exceeded (with Retry-After)",
+        502: "upstream_error",
+        504: "wait_timeout (names the job id) or upstream_timeout",
+    }.items()
+}
+STREAM = OpenApiResponse(
+    OpenApiTypes.STR,
+    description=("With `stream: true`: `text/event-stream`, keep-alive comments, then the events."),
+)
 # Keys are statuses or (status, media type); mypy cannot infer the mix.
 IMAGE_ANSWERS: dict[Any, Any] = {
-    200: ImagesResponse, (200, "text/event-stream"): STREAM, 202: Job, **ERRORS}
+    200: ImagesResponse,
+    (200, "text/event-stream"): STREAM,
+    202: Job,
+    **ERRORS,
+}
 
 
 class GenerationsDoc(APIView):
-    @extend_schema(operation_id="createImage", request=GenerationRequest,
-                   responses=IMAGE_ANSWERS, parameters=[IDEMPOTENCY, PREFER, ASYNC])
+    @extend_schema(
+        operation_id="createImage",
+        request=GenerationRequest,
+        responses=IMAGE_ANSWERS,
+        parameters=[IDEMPOTENCY, PREFER, ASYNC],
+    )
     def post(self, request: object) -> None: ...
 
 
 class EditsDoc(APIView):
-    @extend_schema(operation_id="createImageEdit",
-                   request={"multipart/form-data": EditRequest, "application/json": EditRequest},
-                   responses=IMAGE_ANSWERS, parameters=[IDEMPOTENCY, PREFER, ASYNC])
+    @extend_schema(
+        operation_id="createImageEdit",
+        request={"multipart/form-data": EditRequest, "application/json": EditRequest},
+        responses=IMAGE_ANSWERS,
+        parameters=[IDEMPOTENCY, PREFER, ASYNC],
+    )
     def post(self, request: object) -> None: ...
 
 

@@ -59,9 +59,7 @@ def parse_json(body: bytes, *, path: str) -> ImageCall:
     try:
         data = json.loads(body or b"{}")
     except (ValueError, UnicodeDecodeError):
-        raise InvalidRequest(
-            "The request body is not valid JSON.", code="invalid_json"
-        ) from None
+        raise InvalidRequest("The request body is not valid JSON.", code="invalid_json") from None
     if not isinstance(data, dict):
         raise InvalidRequest("The request body must be a JSON object.", code="invalid_json")
     images = _json_images(data.pop("image", None), "image") + _json_images(
@@ -71,8 +69,9 @@ def parse_json(body: bytes, *, path: str) -> ImageCall:
     return _call(data, images, mask[0] if mask else None, path=path)
 
 
-def parse_multipart(post: QueryDict, files: MultiValueDict[str, UploadedFile], *,
-                    path: str) -> ImageCall:
+def parse_multipart(
+    post: QueryDict, files: MultiValueDict[str, UploadedFile], *, path: str
+) -> ImageCall:
     data: dict[str, Any] = {}
     for key in post:
         if key in IMAGE_FIELDS or key == "mask":
@@ -81,8 +80,9 @@ def parse_multipart(post: QueryDict, files: MultiValueDict[str, UploadedFile], *
         if key.endswith("[]"):
             data[key[:-2]] = values
         elif len(values) > 1:
-            raise InvalidRequest(f"'{key}' was sent more than once.", param=key,
-                                 code="invalid_value")
+            raise InvalidRequest(
+                f"'{key}' was sent more than once.", param=key, code="invalid_value"
+            )
         else:
             data[key] = values[0]
     images: list[Any] = []
@@ -105,7 +105,9 @@ def _json_images(value: Any, param: str) -> list[Any]:
             if "file_id" in item and not item.get("image_url"):
                 raise InvalidRequest(
                     "File ids are not supported here; send the image as 'image_url' "
-                    "(an https URL or a data: URL).", param=param, code="unsupported_value",
+                    "(an https URL or a data: URL).",
+                    param=param,
+                    code="unsupported_value",
                 )
             item = item.get("image_url") or item.get("url")
             if isinstance(item, dict):  # {"image_url": {"url": ...}} (chat style)
@@ -113,7 +115,8 @@ def _json_images(value: Any, param: str) -> list[Any]:
         if not isinstance(item, str) or not item.strip():
             raise InvalidRequest(
                 f"'{param}' must be image URLs (https or data:), or objects with 'image_url'.",
-                param=param, code="invalid_image",
+                param=param,
+                code="invalid_image",
             )
         out.append(item.strip())
     return out
@@ -123,11 +126,11 @@ def _call(data: dict[str, Any], images: list[Any], mask: Any, *, path: str) -> I
     options = OptionsSerializer(data={k: data[k] for k in OPTION_FIELDS if k in data})
     if not options.is_valid():
         name, problems = next(iter(options.errors.items()))
-        raise InvalidRequest(f"'{name}': {' '.join(str(p) for p in problems)}", param=name,
-                             code="invalid_value")
+        raise InvalidRequest(
+            f"'{name}': {' '.join(str(p) for p in problems)}", param=name, code="invalid_value"
+        )
     clean = options.validated_data
-    fields = {k: v for k, v in data.items()
-              if k not in ("model", "prompt", *OPTION_FIELDS)}
+    fields = {k: v for k, v in data.items() if k not in ("model", "prompt", *OPTION_FIELDS)}
     return ImageCall(
         model=data.get("model"),
         prompt=data.get("prompt"),

@@ -28,9 +28,7 @@ def api_generation_submit(
     """
     spec = get_model(call.model)
     if not key.allows(spec.name):
-        raise ModelNotAllowed(
-            f"This API key may not use the model '{spec.name}'.", param="model"
-        )
+        raise ModelNotAllowed(f"This API key may not use the model '{spec.name}'.", param="model")
     params, images = model_inputs(call, spec)
     # Validation and reference-image fetches happen here, before any transaction:
     # the idempotency record's transaction below must not stay open across a fetch.

@@ -16,9 +16,11 @@ _BACKOFF = (10, 60, 300, 1800)
 
 @shared_task(bind=True, acks_late=True, max_retries=len(_BACKOFF))
 def deliver_webhook(self: Any, generation_id: str) -> None:
-    webhook = Webhook.objects.select_related("generation__user").filter(
-        generation_id=generation_id, delivered_at__isnull=True
-    ).first()
+    webhook = (
+        Webhook.objects.select_related("generation__user")
+        .filter(generation_id=generation_id, delivered_at__isnull=True)
+        .first()
+    )
     if webhook is None:
         return
     try:

@@ -37,8 +37,9 @@ async def images(request: HttpRequest) -> HttpResponseBase:
     kind = stream_kind(request) if call.stream else ""
     idem = request.headers.get("Idempotency-Key", "")
     base = base_url(request)
-    generation = await run_sync(api_generation_submit, key=key, call=call, idempotency_key=idem,
-                                base_url=base)
+    generation = await run_sync(
+        api_generation_submit, key=key, call=call, idempotency_key=idem, base_url=base
+    )
     if call.stream:
         return stream_response(generation.pk, kind=kind, base=base)
     if wants_async(request):
@@ -67,8 +68,7 @@ async def job(request: HttpRequest, job_id: UUID) -> HttpResponseBase:
     key = await authenticate(request)
     response_format = request.GET.get("response_format", "url")
     if response_format not in ("url", "b64_json"):
-        raise InvalidRequest("'response_format' must be url or b64_json.",
-                             param="response_format")
+        raise InvalidRequest("'response_format' must be url or b64_json.", param="response_format")
     body = await run_sync(_job_body, key.user_id, job_id, response_format, base_url(request))
     return JsonResponse(body)
 

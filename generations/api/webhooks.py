@@ -27,8 +27,9 @@ from .responses import job_body
 
 
 def webhook_secret(user: User) -> str:
-    raw = hmac.new(settings.SECRET_KEY.encode(), f"darkroom.webhook:{user.pk}".encode(),
-                   hashlib.sha256).digest()
+    raw = hmac.new(
+        settings.SECRET_KEY.encode(), f"darkroom.webhook:{user.pk}".encode(), hashlib.sha256
+    ).digest()
     return "whsec_" + base64.b64encode(raw).decode()
 
 
@@ -58,12 +59,17 @@ def deliver(webhook: Webhook) -> None:
     """POST the signed notice once; raises FetchError when the receiver did not take it."""
     generation = webhook.generation
     body = json.dumps(notice(generation, webhook.base_url), separators=(",", ":"))
-    headers = signed_headers(webhook_secret(generation.user), body,
-                             msg_id=f"msg_{uuid.uuid4().hex}", timestamp=int(time.time()))
+    headers = signed_headers(
+        webhook_secret(generation.user),
+        body,
+        msg_id=f"msg_{uuid.uuid4().hex}",
+        timestamp=int(time.time()),
+    )
     Webhook.objects.filter(pk=webhook.pk).update(attempts=webhook.attempts + 1)
     # The one SSRF guard: checked, pinned address; no redirects followed.
     status = post_untrusted(webhook.url, content=body.encode(), headers=headers)
     if not 200 <= status < 300:
-        raise FetchError(f"the receiver answered HTTP {status}",
-                         code="fetch_failed", retryable=status >= 500)
+        raise FetchError(
+            f"the receiver answered HTTP {status}", code="fetch_failed", retryable=status >= 500
+        )
     Webhook.objects.filter(pk=webhook.pk).update(delivered_at=timezone.now(), last_error="")

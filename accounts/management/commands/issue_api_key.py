@@ -1,6 +1,6 @@
 """Print a new API key for a user, alone on one line (for operators and scripts).
 
-    python manage.py issue_api_key alice --name "nightly batch"
+python manage.py issue_api_key alice --name "nightly batch"
 """
 
 from __future__ import annotations
@@ -20,8 +20,13 @@ class Command(BaseCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("username")
         parser.add_argument("--name", default="issued by command")
-        parser.add_argument("--model", action="append", default=[], dest="models",
-                            help="allow only this model (repeatable); default: all")
+        parser.add_argument(
+            "--model",
+            action="append",
+            default=[],
+            dest="models",
+            help="allow only this model (repeatable); default: all",
+        )
 
     def handle(self, *args: Any, **opts: Any) -> None:
         user = get_user_model().objects.filter(username=opts["username"]).first()

@@ -37,7 +37,9 @@ class Command(BaseCommand):
             help="Accepted bearer key; repeat for several (default: DARKROOM_SIMULATOR_KEY).",
         )
         parser.add_argument(
-            "--job-seconds", type=float, default=1.0,
+            "--job-seconds",
+            type=float,
+            default=1.0,
             help="Seconds an asynchronous job (Replicate, BFL) runs before it is done.",
         )
         parser.add_argument(
