@@ -26,8 +26,8 @@ import pytest
 
 from accounts.api_keys import api_key_issue
 from accounts.services import quota_set_limit
-from tests.live import Simulator, stop
-from tests.live_api import server_env, start_api, start_worker
+from tests.live import Simulator, start_worker, stop
+from tests.live_api import server_env, start_api
 from tests.test_api_load import DEV, ThreadSampler, generate_many
 
 COUNT, LATENCY, WORKER_THREADS = 200, 3.0, 64

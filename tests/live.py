@@ -142,28 +142,6 @@ def live_worker(
     )
     settings.DARKROOM_SIMULATOR_URL = live_simulator.url
     log_path = tmp_path / "worker.log"
-    proc = subprocess.Popen(
-        [
-            str(BIN / "celery"),
-            "-A",
-            "config",
-            "worker",
-            "--pool",
-            "threads",
-            "--concurrency",
-            str(live_worker_concurrency),
-            "-Q",
-            QUEUE,
-            "--without-gossip",
-            "--without-mingle",
-            "--loglevel",
-            "INFO",
-        ],
-        cwd=ROOT,
-        stdout=log_path.open("w"),
-        stderr=subprocess.STDOUT,
-        env=env,
-    )
     saved = {
         k: app.conf[k] for k in ("broker_url", "task_default_queue", "broker_transport_options")
     }
@@ -173,13 +151,31 @@ def live_worker(
         broker_transport_options={"visibility_timeout": 3600},
     )
     _drop_broker_pool(app)
+    worker = None
     try:
-        _wait_ready(proc, log_path)
-        yield Worker(proc, log_path)
+        worker = start_worker(env, log_path, concurrency=live_worker_concurrency)
+        yield worker
     finally:
-        stop(proc)
+        if worker is not None:
+            stop(worker.proc)
         app.conf.update(saved)
         _drop_broker_pool(app)
+
+
+def start_worker(env: dict[str, str], log: Path, concurrency: int) -> Worker:
+    """`celery -A config worker` on this session's queue, returned once it is ready."""
+    command = [str(BIN / "celery"), "-A", "config", "worker", "--pool", "threads"]
+    command += ["--concurrency", str(concurrency), "-Q", QUEUE]
+    command += ["--without-gossip", "--without-mingle", "--loglevel", "INFO"]
+    proc = subprocess.Popen(
+        command, cwd=ROOT, stdout=log.open("w"), stderr=subprocess.STDOUT, env=env
+    )
+    try:
+        _wait_ready(proc, log)
+    except RuntimeError:
+        stop(proc)
+        raise
+    return Worker(proc, log)
 
 
 def _drop_broker_pool(app: Any) -> None:

@@ -1,9 +1,8 @@
-"""The API's real server for integration tests and the benchmark (the API helper's addition).
+"""The API's real server for integration tests and the benchmark.
 
 `running_api` runs `uvicorn config.asgi:application` as its own process on a
 free port, beside tests.live's worker and simulator, on the same test database,
-broker queue and media root. `start_worker` is tests.live's worker with a
-chosen thread count, for loads that 8 threads would make slow.
+broker queue and media root.
 """
 
 from __future__ import annotations
@@ -20,9 +19,7 @@ from tests.live import (
     QUEUE,
     ROOT,
     Simulator,
-    Worker,
     _env,
-    _wait_ready,
     database_url,
     free_port,
     stop,
@@ -87,33 +84,6 @@ def start_api(env: dict[str, str], log: Path, app: str = "config.asgi:applicatio
         stop(proc)
         raise RuntimeError(f"API server did not start:\n{log.read_text()[-3000:]}") from None
     return ApiServer(proc, f"http://127.0.0.1:{port}/v1", log)
-
-
-def start_worker(env: dict[str, str], log: Path, concurrency: int) -> Worker:
-    proc = subprocess.Popen(
-        [
-            str(BIN / "celery"),
-            "-A",
-            "config",
-            "worker",
-            "--pool",
-            "threads",
-            "--concurrency",
-            str(concurrency),
-            "-Q",
-            QUEUE,
-            "--without-gossip",
-            "--without-mingle",
-            "--loglevel",
-            "INFO",
-        ],
-        cwd=ROOT,
-        stdout=log.open("w"),
-        stderr=subprocess.STDOUT,
-        env=env,
-    )
-    _wait_ready(proc, log)
-    return Worker(proc, log)
 
 
 @contextmanager

@@ -8,7 +8,6 @@ from __future__ import annotations
 import csv
 import io
 import re
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -16,18 +15,8 @@ import pytest
 
 from accounts.models import Quota
 from generations.models import Generation, Image
+from tests.browser import shot
 
-CHROMIUM = Path("/usr/bin/chromium")
-ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 MODELS = [
     "black-forest-labs/flux.1-dev",
     "black-forest-labs/flux-kontext-pro",
@@ -38,23 +27,8 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
 @pytest.fixture
-def page(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-    if not CHROMIUM.exists():
-        pytest.skip("needs Debian's chromium at /usr/bin/chromium (apt-get install -y chromium)")
-    sync_api = pytest.importorskip("playwright.sync_api", reason="needs the playwright package")
-    # Playwright's sync API runs an event loop in this thread; our ORM calls stay synchronous.
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    ARTIFACTS.mkdir(exist_ok=True)
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        context = browser.new_context(
-            viewport={"width": 1360, "height": 900}, locale="en-US", accept_downloads=True
-        )
-        context.set_default_timeout(20_000)
-        try:
-            yield context.new_page()
-        finally:
-            browser.close()
+def page(browser_page: Any) -> Any:
+    return browser_page
 
 
 def _history(django_user_model: Any) -> None:
@@ -116,7 +90,7 @@ def test_staff_read_the_usage_report_and_export_it(
     expect(page.get_by_role("heading", name="Top people")).to_be_visible()
     expect(page.locator("table").nth(0).locator("tbody tr")).to_have_count(3)
 
-    page.screenshot(path=str(ARTIFACTS / "usage-report.png"), full_page=True)
+    shot(page, "usage-report")
 
     with page.expect_download() as info:
         page.get_by_role("region", name="Top people").get_by_role("link", name="CSV").click()
@@ -156,7 +130,7 @@ def test_an_admin_grants_images_from_the_people_list(
     row = page.get_by_role("row", name=MODELS[0])
     expect(row.get_by_role("cell", name="15", exact=True).first).to_be_visible()
     expect(row.get_by_role("cell", name="person", exact=True)).to_be_visible()
-    page.screenshot(path=str(ARTIFACTS / "admin-quotas.png"), full_page=True)
+    shot(page, "admin-quotas")
     page.goto(f"{live_server.url}/admin/accounts/quotaaudit/")
     expect(page.get_by_role("cell", name="launch week")).to_be_visible()
-    page.screenshot(path=str(ARTIFACTS / "admin-quota-audit.png"), full_page=True)
+    shot(page, "admin-quota-audit")

@@ -17,8 +17,8 @@ from openai import AsyncOpenAI
 from accounts.api_keys import api_key_issue
 from accounts.services import quota_set_limit
 from generations.models import Generation
-from tests.live import Simulator, stop
-from tests.live_api import ApiServer, running_api, server_env, start_worker
+from tests.live import Simulator, start_worker, stop
+from tests.live_api import ApiServer, running_api, server_env
 
 DEV = "black-forest-labs/flux.1-dev"
 pytestmark = [pytest.mark.integration]

@@ -10,58 +10,18 @@ from __future__ import annotations
 
 import re
 import zipfile
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from generations.models import Generation, Image
+from tests.browser import shot
 from tests.live import Worker
 
-CHROMIUM = Path("/usr/bin/chromium")
-ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 PROMPT = "a lighthouse on a cliff at dusk, film photo"
 
 pytestmark = [pytest.mark.browser, pytest.mark.integration]
-
-
-@pytest.fixture
-def browser_page(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-    if not CHROMIUM.exists():
-        pytest.skip(
-            "needs Debian's chromium at /usr/bin/chromium (apt-get install -y chromium; "
-            "scripts/test installs it when run as root)"
-        )
-    sync_api = pytest.importorskip("playwright.sync_api", reason="needs the playwright package")
-    # Playwright's sync API runs an event loop in this thread; the test's own ORM
-    # calls are still plain synchronous ones.
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    ARTIFACTS.mkdir(exist_ok=True)
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        context = browser.new_context(
-            viewport={"width": 1360, "height": 900}, locale="en-US", accept_downloads=True
-        )
-        context.set_default_timeout(20_000)
-        page = context.new_page()
-        try:
-            yield page
-        finally:
-            browser.close()
-
-
-def _shot(page: Any, name: str) -> None:
-    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
 
 
 def test_it_walks_a_person_through_the_portal(
@@ -99,7 +59,7 @@ def test_it_walks_a_person_through_the_portal(
     # Generate two images with flux.1-dev; the job shows at once, then turns to done.
     page.get_by_label("Prompt", exact=True).fill(PROMPT)
     page.locator("label.chip", has_text="2").click()
-    _shot(page, "generate")
+    shot(page, "generate")
     page.get_by_role("button", name="Generate").click()
     job = page.locator("#jobs .job").first
     expect(job).to_contain_text(PROMPT)
@@ -108,7 +68,7 @@ def test_it_walks_a_person_through_the_portal(
     expect(job.locator(".job-images img")).to_have_count(2)
     assert page.evaluate("window.__same_page") is True
     expect(page.get_by_text("free images left of 10")).to_contain_text("8")
-    _shot(page, "generate-done")
+    shot(page, "generate-done")
     generation = Generation.objects.get(user=user)
     assert generation.status == Generation.Status.SUCCEEDED, live_worker.output()[-2000:]
 
@@ -121,13 +81,13 @@ def test_it_walks_a_person_through_the_portal(
         for src in tiles.evaluate_all("els => els.map(e => e.getAttribute('src'))")
     )
     expect(page.get_by_alt_text(PROMPT).first).to_be_visible()
-    _shot(page, "gallery")
+    shot(page, "gallery")
     page.locator(".tile-link").first.click()
     expect(page.get_by_role("heading", name="Prompt")).to_be_visible()
     expect(page.locator("#prompt-text")).to_have_text(PROMPT)
     seed = str(generation.params["seed"])
     expect(page.locator(".specs").first).to_contain_text(seed)
-    _shot(page, "detail")
+    shot(page, "detail")
     page.context.grant_permissions(["clipboard-read", "clipboard-write"])
     page.get_by_role("button", name="Copy prompt").click()
     expect(page.get_by_role("button", name="Copied")).to_be_visible()
@@ -178,7 +138,7 @@ def test_it_walks_a_person_through_the_portal(
     page.get_by_label("Language").select_option("zh-hans")
     expect(page.get_by_role("heading", name="历史记录")).to_be_visible()
     expect(page.locator("html")).to_have_attribute("lang", "zh-hans")
-    _shot(page, "gallery-zh-hans")
+    shot(page, "gallery-zh-hans")
 
 
 def test_it_previews_reference_images_and_explains_errors_on_a_phone(
@@ -223,7 +183,7 @@ def test_it_previews_reference_images_and_explains_errors_on_a_phone(
     previews = zone.locator(".preview img")
     expect(previews).to_have_count(3)
     assert zone.locator('input[type="file"]').evaluate("el => el.files.length") == 2
-    _shot(page, "generate-phone-zh-hans")
+    shot(page, "generate-phone-zh-hans")
 
     # A missing reference image: said beside the field, in the person's language.
     page.get_by_label("模型", exact=True).select_option("stepfun-ai/step1x-edit")

@@ -1,0 +1,55 @@
+"""Real headless Chromium (Debian's, driven by Playwright) for the browser tests.
+
+`browser_page` is a page in a fresh desktop-sized context; `shot` saves a
+full-page screenshot under test-artifacts/ for a person to look at.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+CHROMIUM = Path("/usr/bin/chromium")
+ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
+# Without the background-networking flags Chromium keeps dialling Google's hosts,
+# which this machine's closed network refuses.
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+@pytest.fixture
+def browser_page(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    if not CHROMIUM.exists():
+        pytest.skip(
+            "needs Debian's chromium at /usr/bin/chromium (apt-get install -y chromium; "
+            "scripts/test installs it when run as root)"
+        )
+    sync_api = pytest.importorskip("playwright.sync_api", reason="needs the playwright package")
+    # Playwright's sync API runs an event loop in this thread; the test's own ORM
+    # calls are still plain synchronous ones.
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    ARTIFACTS.mkdir(exist_ok=True)
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        context = browser.new_context(
+            viewport={"width": 1360, "height": 900}, locale="en-US", accept_downloads=True
+        )
+        context.set_default_timeout(20_000)
+        try:
+            yield context.new_page()
+        finally:
+            browser.close()
+
+
+def shot(page: Any, name: str) -> None:
+    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
