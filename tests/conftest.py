@@ -61,3 +61,22 @@ def enqueued(monkeypatch: pytest.MonkeyPatch) -> list[str]:
 def _media_root(settings: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
     settings.MEDIA_ROOT = tmp_path_factory.mktemp("media")
     yield
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _end_stray_db_sessions(django_db_setup: None, django_db_blocker: Any) -> Iterator[None]:
+    """Let the test database be dropped at the end of the run.
+
+    pytest-django's live server answers each browser connection in its own thread
+    with its own database connection; a keep-alive thread can outlive the server's
+    shutdown, and PostgreSQL then refuses to drop a database with a session on it.
+    Runs after the live server stops and before the test database is destroyed.
+    """
+    yield
+    if connection.vendor != "postgresql":
+        return
+    with django_db_blocker.unblock(), connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+            " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
