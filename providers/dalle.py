@@ -12,31 +12,20 @@ from __future__ import annotations
 
 from typing import Any
 
-from .base import Completed, Provider, ProviderRequest
-from .http import json_body, send
-from .openai_images import parse_images_response
-from .wire import bearer, error_from_response, ratio_size
+from .base import ProviderRequest
+from .openai_images import OpenAIImagesProvider
+from .wire import ratio_size
 
 
-class DalleProvider(Provider):
+class DalleProvider(OpenAIImagesProvider):
+    """OpenAI's images call on the same path; only the payload differs."""
+
     format = "dalle"
 
     def unsupported(self, request: ProviderRequest) -> str | None:
         if request.images:
             return "the DALL-E format has no field for reference images"
         return None
-
-    def submit(self, request: ProviderRequest) -> Completed:
-        response = send(
-            "POST",
-            f"{self.channel.base_url}/v1/images/generations",
-            timeout=self.channel.timeout,
-            json=self.payload(request),
-            headers=bearer(self.channel),
-        )
-        if response.status_code != 200:
-            raise error_from_response(response)
-        return parse_images_response(json_body(response))
 
     def payload(self, request: ProviderRequest) -> dict[str, Any]:
         params = request.params
