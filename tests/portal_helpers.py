@@ -70,3 +70,26 @@ def make_generation(
         ref.file.save("ref.png", ContentFile(png_bytes()), save=False)
         ref.save()
     return generation
+
+
+def backdated_generation(
+    user: Any, model: str, status: str, at: str, *, images: int = 0, channel: str = "modelverse"
+) -> Generation:
+    """A finished generation (with stub image rows) dated `at`, for report numbers."""
+    generation = Generation.objects.create(
+        user=user, model=model, status=status, channel=channel, n=max(images, 1)
+    )
+    Generation.objects.filter(pk=generation.pk).update(created_at=at)
+    for index in range(images):
+        image = Image.objects.create(
+            generation=generation,
+            index=index,
+            file="images/x.png",
+            width=8,
+            height=8,
+            format="PNG",
+            bytes=1,
+            sha256="0" * 64,
+        )
+        Image.objects.filter(pk=image.pk).update(created_at=at)
+    return generation

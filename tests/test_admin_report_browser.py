@@ -16,6 +16,7 @@ import pytest
 from accounts.models import Quota
 from generations.models import Generation, Image
 from tests.browser import shot
+from tests.portal_helpers import backdated_generation
 
 MODELS = [
     "black-forest-labs/flux.1-dev",
@@ -40,26 +41,8 @@ def _history(django_user_model: Any) -> None:
             failed = (day * (i + 1)) % 7 == 0
             images = 0 if failed else 1 + (day + 2 * i) % 3 + i
             at = f"2026-03-{day:02d}T{9 + i}:00Z"
-            generation = Generation.objects.create(
-                user=person,
-                model=model,
-                n=max(images, 1),
-                channel="modelverse",
-                status=Generation.Status.FAILED if failed else Generation.Status.SUCCEEDED,
-            )
-            Generation.objects.filter(pk=generation.pk).update(created_at=at)
-            for index in range(images):
-                image = Image.objects.create(
-                    generation=generation,
-                    index=index,
-                    file="x.png",
-                    width=8,
-                    height=8,
-                    format="PNG",
-                    bytes=1,
-                    sha256="0" * 64,
-                )
-                Image.objects.filter(pk=image.pk).update(created_at=at)
+            status = Generation.Status.FAILED if failed else Generation.Status.SUCCEEDED
+            backdated_generation(person, model, status, at, images=images)
     Quota.objects.create(user=people[0], model=MODELS[0], used=4)
 
 

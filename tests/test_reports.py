@@ -15,7 +15,8 @@ from django.utils import timezone
 from accounts.models import Quota
 from generations import reports
 from generations.charts import stacked_bars
-from generations.models import Generation, Image
+from generations.models import Generation
+from tests.portal_helpers import backdated_generation
 
 DEV = "black-forest-labs/flux.1-dev"  # free quota 10
 KPRO = "black-forest-labs/flux-kontext-pro"  # free quota 5
@@ -26,41 +27,19 @@ RANGE = {"start": "2026-03-01", "end": "2026-03-03"}
 S, F, R = Generation.Status.SUCCEEDED, Generation.Status.FAILED, Generation.Status.RUNNING
 
 
-def _generation(
-    user: Any, model: str, status: str, at: str, *, images: int = 0, channel: str = "modelverse"
-) -> Generation:
-    generation = Generation.objects.create(
-        user=user, model=model, status=status, channel=channel, n=max(images, 1)
-    )
-    Generation.objects.filter(pk=generation.pk).update(created_at=at)
-    for index in range(images):
-        image = Image.objects.create(
-            generation=generation,
-            index=index,
-            file="images/x.png",
-            width=8,
-            height=8,
-            format="PNG",
-            bytes=1,
-            sha256="0" * 64,
-        )
-        Image.objects.filter(pk=image.pk).update(created_at=at)
-    return generation
-
-
 @pytest.fixture
 def known(user: Any, other_user: Any, admin_user: Any, django_user_model: Any) -> None:
     """alice, bob, carol (nothing), dave (deactivated), admin; 1-3 March 2026 (UTC)."""
     django_user_model.objects.create_user("carol")
     dave = django_user_model.objects.create_user("dave", is_active=False)
-    _generation(user, DEV, S, "2026-03-01T09:00Z", images=2)
-    _generation(user, DEV, F, "2026-03-02T09:00Z")
-    _generation(user, KPRO, S, "2026-03-02T10:00Z", images=1)
-    _generation(other_user, DEV, S, "2026-03-02T11:00Z", images=4, channel="backup")
-    _generation(other_user, KPRO, F, "2026-03-03T12:00Z", channel="")
-    _generation(other_user, DEV, R, "2026-03-03T13:00Z")  # not finished: no rate yet
-    _generation(other_user, DEV, S, "2026-02-28T23:59Z", images=1)  # before the range
-    _generation(other_user, DEV, F, "2026-03-04T00:00Z", images=1)  # after it
+    backdated_generation(user, DEV, S, "2026-03-01T09:00Z", images=2)
+    backdated_generation(user, DEV, F, "2026-03-02T09:00Z")
+    backdated_generation(user, KPRO, S, "2026-03-02T10:00Z", images=1)
+    backdated_generation(other_user, DEV, S, "2026-03-02T11:00Z", images=4, channel="backup")
+    backdated_generation(other_user, KPRO, F, "2026-03-03T12:00Z", channel="")
+    backdated_generation(other_user, DEV, R, "2026-03-03T13:00Z")  # not finished: no rate yet
+    backdated_generation(other_user, DEV, S, "2026-02-28T23:59Z", images=1)  # before the range
+    backdated_generation(other_user, DEV, F, "2026-03-04T00:00Z", images=1)  # after it
     Quota.objects.create(user=user, model=DEV, used=3)
     Quota.objects.create(user=user, model=KPRO, used=1)
     Quota.objects.create(user=other_user, model=DEV, used=4, reserved=1)
@@ -117,7 +96,8 @@ def test_it_counts_a_known_set_of_generations(known: None) -> None:
 
 def test_days_follow_the_site_time_zone(user: Any, settings: Any) -> None:
     settings.TIME_ZONE = "Asia/Shanghai"
-    _generation(user, DEV, S, "2026-03-01T17:30Z", images=1)  # 01:30 on 2 March in Shanghai
+    # 17:30 UTC on 1 March is 01:30 on 2 March in Shanghai.
+    backdated_generation(user, DEV, S, "2026-03-01T17:30Z", images=1)
     with timezone.override("Asia/Shanghai"):
         assert reports.images_per_day(MARCH) == [reports.DailyRow(date(2026, 3, 2), DEV, 1)]
 
@@ -137,7 +117,7 @@ def test_the_csv_quotes_cells_a_spreadsheet_would_run(
     admin_client: Client, django_user_model: Any
 ) -> None:
     sneaky = django_user_model.objects.create_user("+cmd")
-    _generation(sneaky, DEV, S, "2026-03-02T09:00Z", images=1)
+    backdated_generation(sneaky, DEV, S, "2026-03-02T09:00Z", images=1)
     rows = _csv(admin_client.get(reverse("usage_csv", args=["people"]), RANGE))
     assert rows[1][0] == "'+cmd"
 
