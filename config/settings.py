@@ -221,6 +221,22 @@ DARKROOM_CHANNEL_COOLDOWN = env.int("DARKROOM_CHANNEL_COOLDOWN", default=300)
 DARKROOM_FIELD_ENCRYPTION_KEY = env("DARKROOM_FIELD_ENCRYPTION_KEY", default="")
 DARKROOM_THUMBNAIL_SIZE = env.int("DARKROOM_THUMBNAIL_SIZE", default=384)
 
+# --- Governance: content credentials, retention, storage --------------------------
+# C2PA signing chain and key: PEM text or a path to a PEM file. Unset: a local chain is
+# made once in DARKROOM_C2PA_DIR (valid signatures, but no public trust anchor).
+DARKROOM_C2PA_CERT = env("DARKROOM_C2PA_CERT", default="")
+DARKROOM_C2PA_KEY = env("DARKROOM_C2PA_KEY", default="")
+DARKROOM_C2PA_DIR = Path(env("DARKROOM_C2PA_DIR", default="") or VAR_DIR / "c2pa")
+DARKROOM_C2PA_LOCAL_NAME = env("DARKROOM_C2PA_LOCAL_NAME", default="Darkroom")
+# Days images are kept after their generation (0: forever); groups may override in the admin.
+DARKROOM_RETENTION_DAYS = env.int("DARKROOM_RETENTION_DAYS", default=0)
+# Storage per person in MB (originals + thumbnails + references; 0: no cap); group override.
+DARKROOM_STORAGE_CAP_MB = env.int("DARKROOM_STORAGE_CAP_MB", default=0)
+# "request": "delete my data" asks staff; "self": it erases at once.
+DARKROOM_SELF_ERASURE = env("DARKROOM_SELF_ERASURE", default="request")
+if DARKROOM_SELF_ERASURE not in {"request", "self"}:
+    raise ImproperlyConfigured("DARKROOM_SELF_ERASURE must be request or self.")
+
 REST_FRAMEWORK: dict[str, object] = {
     "DEFAULT_AUTHENTICATION_CLASSES": [],
     "DEFAULT_PERMISSION_CLASSES": [],

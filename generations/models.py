@@ -113,6 +113,10 @@ class Image(models.Model):
     sha256 = models.CharField(max_length=64)
     starred = models.BooleanField(default=False)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    # Content credentials (generations.provenance): "signed", "failed", or "" (stored
+    # before signing existed). The file, sha256 and bytes are the signed ones.
+    credentials = models.CharField(_("content credentials"), max_length=10, blank=True)
+    credentials_signer = models.CharField(max_length=200, blank=True)
 
     class Meta:
         ordering = ["generation", "index"]

@@ -11,6 +11,7 @@ from common.net import FetchError, fetch_from_hosts
 from providers.base import Channel, ProviderError, ResultImage
 
 from .models import Generation, Image
+from .provenance import sign_original
 
 
 def download_results(results: list[ResultImage], channel: Channel) -> list[bytes]:
@@ -55,6 +56,7 @@ def store_images(generation: Generation, images: list[bytes]) -> list[Image]:
                 code="upstream_bad_response",
                 retryable=True,
             ) from exc
+        data, info, credentials = sign_original(generation, data, info)
         image = Image(
             generation=generation,
             index=index,
@@ -63,6 +65,7 @@ def store_images(generation: Generation, images: list[bytes]) -> list[Image]:
             format=info.format,
             bytes=info.bytes,
             sha256=info.sha256,
+            **credentials.fields(),
         )
         image.file.save(f"image.{info.ext}", ContentFile(data), save=False)
         thumb = make_thumbnail(data, size=settings.DARKROOM_THUMBNAIL_SIZE)
