@@ -5,12 +5,15 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib import admin
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from rest_framework_api_key.admin import APIKeyModelAdmin
 from rest_framework_api_key.models import APIKey
 
+from ..api_keys import api_key_audit, api_keys_revoke
 from ..models import ApiKey
 
 # The library registers its own (unused) APIKey model; one "API keys" entry is enough.
@@ -28,4 +31,14 @@ class ApiKeyAdmin(APIKeyModelAdmin):
 
     @admin.action(description="Revoke the selected keys")
     def revoke(self, request: HttpRequest, queryset: QuerySet[ApiKey]) -> None:
-        queryset.update(revoked=True)
+        api_keys_revoke(keys=queryset.select_related("user"))
+
+    def save_model(
+        self, request: HttpRequest, obj: Any, form: Any = None, change: bool = False
+    ) -> None:
+        was_revoked = change and ApiKey.objects.filter(pk=obj.pk, revoked=True).exists()
+        super().save_model(request, obj, form, change)
+        if not change:
+            api_key_audit("key created", obj, obj.user)
+        elif obj.revoked and not was_revoked:
+            api_key_audit("key revoked", obj, obj.user)
