@@ -192,3 +192,47 @@ class ApiKey(AbstractAPIKey):
 
     def allows(self, model: str) -> bool:
         return not self.allowed_models or model in self.allowed_models
+
+
+class GroupPolicy(models.Model):
+    """A group's governance overrides: how long images are kept, how much storage each
+    member may use. None inherits the instance setting; 0 means forever / no cap. A
+    person in several groups gets the most generous of their groups' values."""
+
+    group = models.OneToOneField(Group, on_delete=models.CASCADE, related_name="policy")
+    retention_days = models.PositiveIntegerField(
+        _("keep images (days)"),
+        null=True,
+        blank=True,
+        help_text=_("Empty: the instance default (DARKROOM_RETENTION_DAYS). 0: forever."),
+    )
+    storage_cap_mb = models.PositiveIntegerField(
+        _("storage per person (MB)"),
+        null=True,
+        blank=True,
+        help_text=_("Empty: the instance default (DARKROOM_STORAGE_CAP_MB). 0: no cap."),
+    )
+
+    class Meta:
+        verbose_name = _("group policy")
+        verbose_name_plural = _("group policies")
+
+    def __str__(self) -> str:
+        return str(self.group)
+
+
+class ErasureRequest(models.Model):
+    """A person asked for their data to be erased; staff erase it (accounts.erasure)."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="erasure_requests"
+    )
+    requested_at = models.DateTimeField(_("requested"), auto_now_add=True)
+    done_at = models.DateTimeField(_("erased"), null=True, blank=True)
+
+    class Meta:
+        ordering = ["-requested_at"]
+        verbose_name = _("erasure request")
+
+    def __str__(self) -> str:
+        return f"{self.user} ({'done' if self.done_at else 'open'})"

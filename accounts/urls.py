@@ -10,7 +10,7 @@ signup policy is a few lines in accounts/forms.py and accounts/invites.py.
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from . import views
+from . import data_views, views
 
 urlpatterns = [
     path("login/", views.LoginView.as_view(), name="login"),
@@ -37,4 +37,6 @@ urlpatterns = [
     ),
     path("signup/", views.signup, name="signup"),
     path("invite/", views.invite, name="invite"),
+    path("data/", data_views.my_data, name="my_data"),
+    path("data/erase/", data_views.my_data_erase, name="my_data_erase"),
 ]

@@ -178,6 +178,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "accounts.tasks.reset_quota_periods",
         "schedule": 300.0,
     },
+    # Retention (DARKROOM_RETENTION_DAYS, group overrides); a no-op when nothing expires.
+    "purge-expired-generations": {
+        "task": "generations.tasks.purge_expired_generations",
+        "schedule": 24 * 3600.0,
+    },
 }
 
 # --- Cache -------------------------------------------------------------------

@@ -70,6 +70,7 @@ def store_images(generation: Generation, images: list[bytes]) -> list[Image]:
         image.file.save(f"image.{info.ext}", ContentFile(data), save=False)
         thumb = make_thumbnail(data, size=settings.DARKROOM_THUMBNAIL_SIZE)
         image.thumbnail.save("thumb.webp", ContentFile(thumb), save=False)
+        image.thumbnail_bytes = len(thumb)
         stored.append(image)
     return stored
 

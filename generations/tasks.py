@@ -37,3 +37,11 @@ def run_generation(self: Any, generation_id: str, channel: str | None = None) ->
 @shared_task
 def sweep_stuck_generations() -> int:
     return services.sweep_stuck(older_than_seconds=settings.DARKROOM_JOB_DEADLINE)
+
+
+@shared_task
+def purge_expired_generations() -> int:
+    """Daily retention run (beat); returns how many images went."""
+    from .retention import purge_expired
+
+    return purge_expired().total.images

@@ -1,0 +1,63 @@
+"""Remove a generation's files and file rows, keeping the generation row for accounting.
+
+Shared by retention (starred images stay) and erasure (everything goes). Rows go in a
+transaction; the files go once it has committed, so a rollback leaves both in place.
+Works the same on every storage backend: it only calls Storage.delete.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.core.files.storage import Storage
+from django.db import transaction
+from django.utils import timezone
+
+from .models import Generation, Image, ReferenceImage
+
+
+@dataclass
+class Removed:
+    images: int = 0
+    references: int = 0
+    bytes: int = 0
+    generations: int = 0
+
+    def add(self, other: Removed) -> None:
+        self.images += other.images
+        self.references += other.references
+        self.bytes += other.bytes
+        self.generations += other.generations
+
+
+def purge_generation(
+    generation: Generation, *, keep_starred: bool, dry_run: bool = False
+) -> Removed:
+    """Remove the generation's images (unstarred ones only if keep_starred) and, once no
+    image is left, its reference files; mark it purged when nothing is left."""
+    images = list(generation.images.all())
+    going = [i for i in images if not (keep_starred and i.starred)]
+    kept = len(images) - len(going)
+    references = [] if kept else list(generation.references.all())
+    removed = Removed(
+        images=len(going),
+        references=len(references),
+        bytes=sum(i.bytes + i.thumbnail_bytes for i in going) + sum(r.bytes for r in references),
+        generations=0 if kept else 1,
+    )
+    if dry_run or not (going or references or (not kept and generation.purged_at is None)):
+        return removed
+    files = [(i.file.storage, n) for i in going for n in (i.file.name, i.thumbnail.name) if n]
+    files += [(r.file.storage, r.file.name) for r in references if r.file.name]
+    with transaction.atomic():
+        Image.objects.filter(pk__in=[i.pk for i in going]).delete()
+        ReferenceImage.objects.filter(pk__in=[r.pk for r in references]).delete()
+        if not kept:
+            Generation.objects.filter(pk=generation.pk).update(purged_at=timezone.now())
+        transaction.on_commit(lambda: _delete_files(files))
+    return removed
+
+
+def _delete_files(files: list[tuple[Storage, str]]) -> None:
+    for storage, name in files:
+        storage.delete(name)
