@@ -72,6 +72,8 @@ class Generation(models.Model):
     finished_at = models.DateTimeField(null=True, blank=True)
     # Set when retention or erasure removed its files: the row stays for accounting.
     purged_at = models.DateTimeField(_("files removed"), null=True, blank=True)
+    # Images retention or erasure removed: reports still count them (generations.purged_counts).
+    purged_images = models.PositiveSmallIntegerField(default=0)
 
     class Meta:
         ordering = ["-created_at"]

@@ -8,9 +8,11 @@ Works the same on every storage backend: it only calls Storage.delete.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from django.core.files.storage import Storage
 from django.db import transaction
+from django.db.models import F
 from django.utils import timezone
 
 from .models import Generation, Image, ReferenceImage
@@ -52,8 +54,10 @@ def purge_generation(
     with transaction.atomic():
         Image.objects.filter(pk__in=[i.pk for i in going]).delete()
         ReferenceImage.objects.filter(pk__in=[r.pk for r in references]).delete()
+        marks: dict[str, Any] = {"purged_images": F("purged_images") + len(going)}
         if not kept:
-            Generation.objects.filter(pk=generation.pk).update(purged_at=timezone.now())
+            marks["purged_at"] = timezone.now()
+        Generation.objects.filter(pk=generation.pk).update(**marks)
         transaction.on_commit(lambda: _delete_files(files))
     return removed
 

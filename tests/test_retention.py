@@ -151,3 +151,22 @@ def test_the_portal_says_how_long_images_are_kept(user: Any, settings: Any) -> N
 
 def _text(client: Client, name: str) -> str:
     return client.get(reverse(name)).content.decode()
+
+
+def test_reports_count_the_same_images_after_a_purge(user: Any, settings: Any, purge: Any) -> None:
+    from generations.reports import DateRange, csv_rows, usage_report
+
+    settings.DARKROOM_RETENTION_DAYS = 30
+    when = timezone.now() - timedelta(days=40)
+    for images in (2, 3):
+        generation = make_generation(user, images=images)
+        Generation.objects.filter(pk=generation.pk).update(created_at=when, finished_at=when)
+        generation.images.update(created_at=when)
+    days = DateRange(start=(when - timedelta(days=1)).date(), end=timezone.now().date())
+
+    before = {t: csv_rows(usage_report(days), t) for t in ("daily", "people")}
+    purge()
+    after = {t: csv_rows(usage_report(days), t) for t in ("daily", "people")}
+
+    assert not Generation.objects.filter(images__isnull=False).exists()
+    assert after == before and before["people"][1][2] == 5
