@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from generations.models import Generation, IdempotencyRecord, Webhook
 from generations.purging import Removed, purge_generation
+from generations.services import generation_fail
 
 from .api_keys import api_keys_revoke
 from .audit import audit_record
@@ -22,6 +23,15 @@ from .models import ApiKey, ErasureRequest, User
 def erase_person(*, actor: User | None, user: User, reason: str = "") -> Removed:
     """Erase everything personal about `user`; returns what was removed from storage."""
     removed = Removed()
+    # A job still running would store images after the erasure: stop (and refund) it first.
+    for pk in (
+        Generation.objects.filter(user=user)
+        .exclude(status__in=Generation.FINISHED)
+        .values_list("pk", flat=True)
+    ):
+        generation_fail(
+            generation_id=pk, code="erased", message="Stopped: the person's data was erased."
+        )
     for generation in Generation.objects.filter(user=user):
         removed.add(purge_generation(generation, keep_starred=False))
     former_name = user.get_username()

@@ -11,6 +11,7 @@ from django.test import Client
 from django.urls import reverse
 
 from accounts.api_keys import api_key_issue
+from accounts.erasure import erase_person
 from accounts.models import ApiKey, AuditEntry, ErasureRequest, User
 from accounts.services import quota_status
 from generations.models import Generation
@@ -50,6 +51,20 @@ def _person_with_data(user: Any) -> None:
     make_generation(user, images=1, prompt="my secret project")
     Generation.objects.filter(user=user).update(quota_state=Generation.QuotaState.COMMITTED)
     api_key_issue(user=user, name="laptop")
+
+
+def test_erasure_stops_and_refunds_a_job_still_running(
+    user: Any, enqueued: list, django_capture_on_commit_callbacks: Any
+) -> None:
+    from generations.services import generation_create
+
+    generation = generation_create(user=user, model=FLUX_DEV, prompt="a fox", params={})
+    assert quota_status(user=user, model=FLUX_DEV).reserved == 1
+    with django_capture_on_commit_callbacks(execute=True):
+        erase_person(actor=None, user=user)
+    generation.refresh_from_db()
+    assert (generation.status, generation.error_code) == (Generation.Status.FAILED, "erased")
+    assert quota_status(user=user, model=FLUX_DEV).reserved == 0
 
 
 def test_staff_erase_a_person_on_local_storage(
