@@ -161,3 +161,34 @@ def test_the_manifest_link_says_when_there_is_none(user: Any, settings: Any) -> 
     assert "signing failed" in client.get(f"/images/{image.pk}/").content.decode()
     missing = client.get(f"/images/{image.pk}/credentials.json")
     assert missing.status_code == 404 and "no content credentials" in missing.json()["error"]
+
+
+@pytest.mark.integration
+def test_a_real_edit_through_the_worker_is_signed_with_its_channel_and_reference(
+    live_worker: Any, live_simulator: Any, user: Any
+) -> None:
+    from generations.services import generation_create
+    from tests.images import data_url
+    from tests.live import wait_finished
+
+    generation = generation_create(
+        user=user,
+        model=KONTEXT,
+        prompt="make it night",
+        params={},
+        images={"image": [data_url(png_bytes(48, 48, color="navy"))]},
+    )
+    wait_finished(generation)
+
+    assert generation.status == Generation.Status.SUCCEEDED, generation.error_message
+    [image] = generation.images.all()
+    stored = image.file.open("rb").read()
+    store, reader = _read(stored)
+    manifest = store["manifests"][store["active_manifest"]]
+    [actions] = [a for a in manifest["assertions"] if a["label"].startswith("c2pa.actions")]
+    agent = actions["data"]["actions"][0]["softwareAgent"]
+    assert (agent["model"], agent["channel"]) == (KONTEXT, generation.channel)
+    assert generation.channel  # the worker recorded which channel served it
+    assert [i["title"] for i in manifest["ingredients"]] == ["image 1"]
+    assert reader.get_validation_state() == "Valid"
+    assert image.credentials == "signed" and image.sha256 == hashlib.sha256(stored).hexdigest()
