@@ -9,8 +9,8 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("v1/", include("generations.api.urls")),
     path("providers/", include("providers.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
-    path("reports/", include("generations.report_urls")),
-    path("", include("generations.urls")),
+    path("reports/", include("generations.reports.urls")),
+    path("", include("generations.portal.urls")),
 ]
 
 if settings.DEBUG:
