@@ -5,7 +5,7 @@ from django.urls import URLPattern, URLResolver, include, path
 urlpatterns: list[URLPattern | URLResolver] = [
     path("admin/", admin.site.urls),
     path("accounts/", include("accounts.urls")),
-    path("accounts/api-keys/", include("accounts.api_keys_urls")),
+    path("accounts/api-keys/", include("accounts.api_keys.urls")),
     path("v1/", include("generations.api.urls")),
     path("providers/", include("providers.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
