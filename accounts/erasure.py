@@ -15,7 +15,7 @@ from generations.models import Generation, IdempotencyRecord, Webhook
 from generations.purging import Removed, purge_generation
 from generations.services import generation_fail
 
-from .api_keys import api_keys_revoke
+from .api_keys.services import api_keys_revoke
 from .audit import audit_record
 from .models import ApiKey, ErasureRequest, User
 

@@ -154,7 +154,7 @@ def _text(client: Client, name: str) -> str:
 
 
 def test_reports_count_the_same_images_after_a_purge(user: Any, settings: Any, purge: Any) -> None:
-    from generations.reports import DateRange, csv_rows, usage_report
+    from generations.reports.queries import DateRange, csv_rows, usage_report
 
     settings.DARKROOM_RETENTION_DAYS = 30
     when = timezone.now() - timedelta(days=40)

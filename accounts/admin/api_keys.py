@@ -13,7 +13,7 @@ from django.http import HttpRequest
 from rest_framework_api_key.admin import APIKeyModelAdmin
 from rest_framework_api_key.models import APIKey
 
-from ..api_keys import api_key_audit, api_keys_revoke
+from ..api_keys.services import api_key_audit, api_keys_revoke
 from ..models import ApiKey
 
 # The library registers its own (unused) APIKey model; one "API keys" entry is enough.

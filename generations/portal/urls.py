@@ -1,7 +1,7 @@
 from django.urls import path
 
+from ..provenance import views as provenance_views
 from . import views
-from .provenance import views as provenance_views
 
 urlpatterns = [
     path("", views.generate, name="generate"),

@@ -23,8 +23,8 @@ from accounts.models import Quota, User
 from accounts.selectors import LayerCache
 from providers.catalog import get_catalog
 
-from .models import Generation, Image
-from .purged_counts import purged_per_day, purged_per_person
+from ..models import Generation, Image
+from ..purged_counts import purged_per_day, purged_per_person
 
 TOP_PEOPLE = 10
 NO_CHANNEL = "(none)"

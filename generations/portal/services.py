@@ -16,9 +16,9 @@ from django.db import transaction
 
 from accounts.models import User
 
-from .audit import audit_images_deleted_by_staff
-from .models import Image
-from .selectors import image_for, images_for
+from ..audit import audit_images_deleted_by_staff
+from ..models import Image
+from ..selectors import image_for, images_for
 
 # Bounds the work one request can ask for (zip size, delete batch).
 MAX_BATCH = 200

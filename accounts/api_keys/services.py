@@ -9,8 +9,8 @@ from typing import cast
 from common.errors import InvalidRequest
 from providers.catalog import get_catalog
 
-from .audit import audit_record
-from .models import ApiKey, User
+from ..audit import audit_record
+from ..models import ApiKey, User
 
 
 def api_key_issue(
