@@ -7,12 +7,13 @@ import io
 from typing import Any
 
 import pytest
+from django.contrib.auth.models import Group
 from django.db import DatabaseError, connection, transaction
 from django.test import Client
 from django.urls import reverse
 
 from accounts.api_keys import api_key_issue
-from accounts.models import ApiKey, AuditEntry
+from accounts.models import ApiKey, AuditEntry, GroupPolicy
 from accounts.quota_changes import quota_grant
 from generations.models import Generation, Image
 from providers.models import Channel
@@ -181,3 +182,22 @@ def test_postgresql_refuses_update_and_delete_but_lets_a_person_go(
     user.delete()  # Django nulls the foreign key: the one update the trigger allows
     entry.refresh_from_db()
     assert (entry.user, entry.subject, entry.actor, entry.reason) == (None, "alice", admin_user, "")
+
+
+def test_it_records_group_policy_changes(admin_client: Client, admin_user: Any) -> None:
+    design = Group.objects.create(name="design")
+    admin_client.post(
+        reverse("admin:accounts_grouppolicy_add"),
+        {"group": design.pk, "retention_days": "90", "storage_cap_mb": ""},
+    )
+    policy = GroupPolicy.objects.get(group=design)
+    admin_client.post(
+        reverse("admin:accounts_grouppolicy_change", args=[policy.pk]),
+        {"group": design.pk, "retention_days": "30", "storage_cap_mb": "500"},
+    )
+    entries = AuditEntry.objects.filter(action="group policy").order_by("id")
+    assert [(e.field, e.old_value, e.new_value, e.actor) for e in entries] == [
+        ("retention_days", "inherit", "90", admin_user),
+        ("retention_days", "90", "30", admin_user),
+        ("storage_cap_mb", "inherit", "500", admin_user),
+    ]

@@ -9,6 +9,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 
+from ..audit import audit_record
 from ..erasure import erase_person
 from ..models import ErasureRequest, GroupPolicy, User
 from .forms import acting_user
@@ -28,6 +29,25 @@ def erase_people(request: HttpRequest, people: list[User]) -> None:
 class GroupPolicyAdmin(admin.ModelAdmin):
     list_display = ["group", "retention_days", "storage_cap_mb"]
     search_fields = ["group__name"]
+
+    def save_model(self, request: HttpRequest, obj: GroupPolicy, form: Any, change: bool) -> None:
+        super().save_model(request, obj, form, change)
+        for field in [f for f in form.changed_data if f in ("retention_days", "storage_cap_mb")]:
+            old = form.initial.get(field) if change else None
+            audit_record(
+                action="group policy",
+                subject=f"group {obj.group.name}",
+                target_type="group policy",
+                target_id=obj.pk,
+                group=obj.group,
+                field=field,
+                old=_policy_text(old),
+                new=_policy_text(getattr(obj, field)),
+            )
+
+
+def _policy_text(value: object) -> str:
+    return "inherit" if value is None else str(value)
 
 
 @admin.register(ErasureRequest)
