@@ -192,3 +192,15 @@ def test_a_real_edit_through_the_worker_is_signed_with_its_channel_and_reference
     assert [i["title"] for i in manifest["ingredients"]] == ["image 1"]
     assert reader.get_validation_state() == "Valid"
     assert image.credentials == "signed" and image.sha256 == hashlib.sha256(stored).hexdigest()
+
+
+def test_the_local_chain_is_trusted_once_its_ca_is(user: Any, c2pa_dir: Path) -> None:
+    # Proves the chain meets C2PA's certificate profile: only the missing anchor was wrong.
+    image = _store(_edit(user, []), png_bytes())
+    anchors = (c2pa_dir / keys.CA_FILE).read_text()
+    context = c2pa.Context.from_dict(
+        {"trust": {"trust_anchors": anchors}, "verify": {"verify_trust": True}}
+    )
+    reader = c2pa.Reader("image/png", io.BytesIO(image.file.open("rb").read()), None, context)
+    assert reader.get_validation_state() == "Trusted"
+    assert reader.get_validation_results()["activeManifest"]["failure"] == []
