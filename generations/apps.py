@@ -7,3 +7,4 @@ class GenerationsConfig(AppConfig):
 
     def ready(self) -> None:
         from .api import receivers  # noqa: F401  (connects the API's signal receivers)
+        from .provenance import checks  # noqa: F401  (registers the signing-key check)

@@ -204,3 +204,16 @@ def test_the_local_chain_is_trusted_once_its_ca_is(user: Any, c2pa_dir: Path) ->
     reader = c2pa.Reader("image/png", io.BytesIO(image.file.open("rb").read()), None, context)
     assert reader.get_validation_state() == "Trusted"
     assert reader.get_validation_results()["activeManifest"]["failure"] == []
+
+
+def test_start_up_refuses_half_or_broken_signing_settings(settings: Any) -> None:
+    from generations.provenance.checks import c2pa_signer_is_usable
+
+    settings.DARKROOM_C2PA_CERT = "/nowhere/chain.pem"
+    assert [e.id for e in c2pa_signer_is_usable()] == ["darkroom.E101"]
+    settings.DARKROOM_C2PA_KEY = "/nowhere/key.pem"
+    [error] = c2pa_signer_is_usable()
+    assert error.id == "darkroom.E102" and "/nowhere/chain.pem" in error.msg
+    _ca, chain_pem, key_pem = keys._new_chain("Example Newsroom")
+    settings.DARKROOM_C2PA_CERT, settings.DARKROOM_C2PA_KEY = chain_pem.decode(), key_pem.decode()
+    assert c2pa_signer_is_usable() == []
