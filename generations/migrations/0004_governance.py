@@ -3,6 +3,20 @@
 from django.db import migrations, models
 
 
+def _thumbnail_sizes(apps, schema_editor):
+    """Existing thumbnails count toward storage use too: read their sizes once.
+
+    One stat (local) or HEAD (S3) per thumbnail; a missing file counts as 0.
+    """
+    Image = apps.get_model("generations", "Image")
+    for image in Image.objects.filter(thumbnail_bytes=0).exclude(thumbnail="").iterator():
+        try:
+            size = image.thumbnail.storage.size(image.thumbnail.name)
+        except Exception:
+            continue
+        Image.objects.filter(pk=image.pk).update(thumbnail_bytes=size)
+
+
 class Migration(migrations.Migration):
 
     dependencies = [
@@ -25,4 +39,5 @@ class Migration(migrations.Migration):
             name='thumbnail_bytes',
             field=models.PositiveIntegerField(default=0),
         ),
+        migrations.RunPython(_thumbnail_sizes, migrations.RunPython.noop),
     ]
