@@ -1,4 +1,5 @@
-"""Audit entries for things Django signals: sign-ins, failed sign-ins, channel edits."""
+"""Audit entries for things Django signals: sign-ins, failed sign-ins, admin edits of
+channels, people and groups (group membership included)."""
 
 from __future__ import annotations
 
@@ -40,17 +41,29 @@ def _sign_in_failed(sender: Any, credentials: dict[str, Any], **kwargs: Any) -> 
     )
 
 
-@receiver(post_save, sender=LogEntry, dispatch_uid="audit_admin_channel_edits")
+# Admin edits that join the audit log: (app, model) -> what the entry calls the target.
+# Group policies and quotas are audited by their own code, with from/to values.
+_ADMIN_TARGETS = {
+    ("providers", "channel"): "channel",
+    ("providers", "channelmodel"): "channel",
+    ("accounts", "user"): "person",
+    ("auth", "group"): "group",
+}
+
+
+@receiver(post_save, sender=LogEntry, dispatch_uid="audit_admin_edits")
 def _admin_edit(sender: Any, instance: LogEntry, created: bool, **kwargs: Any) -> None:
-    """The admin logs every add/change/delete; channel ones join the audit log."""
+    """The admin logs every add/change/delete form; channels, people and groups join."""
     if not created or instance.content_type is None:
         return
-    if instance.content_type.app_label != "providers":
+    ct = instance.content_type
+    target = _ADMIN_TARGETS.get((ct.app_label, ct.model))
+    if target is None:
         return
     audit_record(
-        action=f"channel {_ADMIN_VERBS.get(instance.action_flag, 'edited')}",
+        action=f"{target} {_ADMIN_VERBS.get(instance.action_flag, 'edited')}",
         subject=instance.object_repr,
-        target_type=instance.content_type.model,
+        target_type=target if ct.model != "channelmodel" else "served model",
         target_id=instance.object_id or "",
         detail={"changes": instance.get_change_message()},
     )

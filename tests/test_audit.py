@@ -201,3 +201,23 @@ def test_it_records_group_policy_changes(admin_client: Client, admin_user: Any) 
         ("retention_days", "90", "30", admin_user),
         ("storage_cap_mb", "inherit", "500", admin_user),
     ]
+
+
+def test_it_records_people_edited_in_the_admin_form(
+    admin_client: Client, admin_user: Any, user: Any
+) -> None:
+    design = Group.objects.create(name="design")
+    page = reverse("admin:accounts_user_change", args=[user.pk])
+    admin_client.post(
+        page,
+        {
+            "username": "alice",
+            "email": "alice@example.com",
+            "groups": [design.pk],
+            "date_joined_0": "2026-01-01",
+            "date_joined_1": "00:00:00",
+        },  # is_active left out: unticked
+    )
+    [entry] = _entries("person changed")
+    assert (entry.actor, entry.subject, entry.target_id) == (admin_user, "alice", str(user.pk))
+    assert "Active" in entry.detail["changes"] and "Groups" in entry.detail["changes"]
