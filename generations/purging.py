@@ -37,27 +37,29 @@ def purge_generation(
 ) -> Removed:
     """Remove the generation's images (unstarred ones only if keep_starred) and, once no
     image is left, its reference files; mark it purged when nothing is left."""
-    images = list(generation.images.all())
-    going = [i for i in images if not (keep_starred and i.starred)]
-    kept = len(images) - len(going)
-    references = [] if kept else list(generation.references.all())
-    removed = Removed(
-        images=len(going),
-        references=len(references),
-        bytes=sum(i.bytes + i.thumbnail_bytes for i in going) + sum(r.bytes for r in references),
-        generations=0 if kept else 1,
-    )
-    if dry_run or not (going or references or (not kept and generation.purged_at is None)):
-        return removed
-    files = [(i.file.storage, n) for i in going for n in (i.file.name, i.thumbnail.name) if n]
-    files += [(r.file.storage, r.file.name) for r in references if r.file.name]
     with transaction.atomic():
+        # Locked, so an image starred meanwhile is either kept or starred after it went.
+        images = list(generation.images.select_for_update())
+        going = [i for i in images if not (keep_starred and i.starred)]
+        kept = len(images) - len(going)
+        references = [] if kept else list(generation.references.select_for_update())
+        removed = Removed(
+            images=len(going),
+            references=len(references),
+            bytes=sum(i.bytes + i.thumbnail_bytes for i in going)
+            + sum(r.bytes for r in references),
+            generations=0 if kept or generation.purged_at else 1,
+        )
+        if dry_run or not (going or references or removed.generations):
+            return removed
         Image.objects.filter(pk__in=[i.pk for i in going]).delete()
         ReferenceImage.objects.filter(pk__in=[r.pk for r in references]).delete()
         marks: dict[str, Any] = {"purged_images": F("purged_images") + len(going)}
         if not kept:
             marks["purged_at"] = timezone.now()
         Generation.objects.filter(pk=generation.pk).update(**marks)
+        files = [(i.file.storage, n) for i in going for n in (i.file.name, i.thumbnail.name) if n]
+        files += [(r.file.storage, r.file.name) for r in references if r.file.name]
         transaction.on_commit(lambda: _delete_files(files))
     return removed
 
