@@ -217,3 +217,13 @@ def test_start_up_refuses_half_or_broken_signing_settings(settings: Any) -> None
     _ca, chain_pem, key_pem = keys._new_chain("Example Newsroom")
     settings.DARKROOM_C2PA_CERT, settings.DARKROOM_C2PA_KEY = chain_pem.decode(), key_pem.decode()
     assert c2pa_signer_is_usable() == []
+
+
+@pytest.mark.parametrize(("fmt", "mime"), [("JPEG", "image/jpeg"), ("WEBP", "image/webp")])
+def test_it_signs_every_format_upstreams_send(user: Any, fmt: str, mime: str) -> None:
+    image = _store(_edit(user, []), png_bytes(48, 32, fmt=fmt))
+    stored = image.file.open("rb").read()
+    reader = c2pa.Reader(mime, io.BytesIO(stored))
+    assert (image.format, image.credentials) == (fmt, "signed")
+    assert reader.get_validation_state() == "Valid"
+    assert image.sha256 == hashlib.sha256(stored).hexdigest()
