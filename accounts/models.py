@@ -213,9 +213,7 @@ class DirectoryGroup(models.Model):
 class DirectoryMembership(models.Model):
     """A group membership the identity provider granted (so it may also take it away)."""
 
-    user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+"
-    )
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
     group = models.ForeignKey(Group, on_delete=models.CASCADE, related_name="+")
     since = models.DateTimeField(auto_now_add=True)
 
@@ -223,3 +221,6 @@ class DirectoryMembership(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["user", "group"], name="directorymembership_unique"),
         ]
+
+    def __str__(self) -> str:
+        return f"{self.user} in {self.group} (from the directory)"

@@ -10,12 +10,13 @@ from django.contrib.admin.views.decorators import staff_member_required
 from django.contrib.auth import login
 from django.contrib.auth import views as auth_views
 from django.http import Http404, HttpRequest, HttpResponse
+from django.http.response import HttpResponseBase
 from django.shortcuts import redirect, render
 from django.urls import reverse
 
 from .forms import InviteForm, LoginForm, SignupForm
-from .lockout import login_context
 from .invites import invite_email, invite_token
+from .lockout import login_context
 
 
 def signup(request: HttpRequest) -> HttpResponse:
@@ -59,7 +60,7 @@ class PasswordResetView(auth_views.PasswordResetView):
     """No password reset where password sign-in is off (the break-glass account is
     reset by an operator: manage.py changepassword)."""
 
-    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
         if not settings.DARKROOM_PASSWORD_LOGIN:
             raise Http404
         return super().dispatch(request, *args, **kwargs)

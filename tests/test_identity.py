@@ -20,9 +20,7 @@ pytestmark = pytest.mark.django_db
 
 
 def _sign_in(client: Client, username: str, password: str, **extra: Any) -> Any:
-    return client.post(
-        "/accounts/login/", {"username": username, "password": password}, **extra
-    )
+    return client.post("/accounts/login/", {"username": username, "password": password}, **extra)
 
 
 class TestLockout:

@@ -41,14 +41,10 @@ def claimed_groups(claims: dict[str, Any], claim: str) -> list[str]:
 def directory_groups_sync(*, user: User, names: Iterable[str]) -> GroupChanges:
     named = set(names)
     current = {g.pk: g for g in user.groups.all()}
-    granted = set(
-        DirectoryMembership.objects.filter(user=user).values_list("group_id", flat=True)
-    )
+    granted = set(DirectoryMembership.objects.filter(user=user).values_list("group_id", flat=True))
     join = [g for g in Group.objects.filter(name__in=named) if g.pk not in current]
     leave = [
-        g
-        for g in current.values()
-        if g.name not in named and (g.pk in granted or _managed(g))
+        g for g in current.values() if g.name not in named and (g.pk in granted or _managed(g))
     ]
     user.groups.add(*join)
     user.groups.remove(*leave)
