@@ -114,7 +114,7 @@ DARKROOM_INVITE_MAX_AGE = env.int("DARKROOM_INVITE_MAX_AGE", default=7 * 24 * 36
 # --- Identity: single sign-on, password sign-in, lockouts -------------------------
 AUTHENTICATION_BACKENDS = [
     # Refuses a locked-out account or address before any password is checked.
-    "axes.backends.AxesStandaloneBackend",
+    "accounts.auth_backends.LockoutBackend",
     "django.contrib.auth.backends.ModelBackend",
     # Logs in people arriving through single sign-on (and restores their sessions).
     "allauth.account.auth_backends.AuthenticationBackend",
