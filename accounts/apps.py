@@ -7,3 +7,4 @@ class AccountsConfig(AppConfig):
 
     def ready(self) -> None:
         from . import audit_receivers  # noqa: F401  (connects the audit signal receivers)
+        from .sso import receivers  # noqa: F401  (connects the sign-in receiver)

@@ -61,3 +61,16 @@ def audit_channels(channels: Iterable[Any], action: str) -> None:
         audit_record(
             action=action, subject=str(channel), target_type="channel", target_id=channel.pk
         )
+
+
+def audit_sso_groups(*, user: User, joined: list[str], left: list[str]) -> None:
+    """Group memberships the identity provider's groups claim changed at a sign-in."""
+    audit_record(
+        action="sso groups",
+        subject=user.get_username(),
+        actor=None,
+        target_type="person",
+        target_id=user.pk,
+        user=user,
+        detail={"joined": joined, "left": left},
+    )

@@ -31,9 +31,11 @@ def current_ip() -> str | None:
 
 
 def request_ip(request: HttpRequest) -> str | None:
-    # The direct peer: behind a proxy, configure it to set REMOTE_ADDR (trusting a
-    # client-supplied X-Forwarded-For would let anyone write any address here).
-    return request.META.get("REMOTE_ADDR") or None
+    # The same address django-axes counts lockouts by: REMOTE_ADDR, or behind
+    # DARKROOM_PROXY_COUNT proxies the client's entry in X-Forwarded-For.
+    from axes.helpers import get_client_ip_address
+
+    return get_client_ip_address(request) or None
 
 
 @sync_and_async_middleware

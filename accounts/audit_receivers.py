@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from axes.signals import user_locked_out
 from django.contrib.admin.models import ADDITION, CHANGE, DELETION, LogEntry
 from django.contrib.auth.signals import user_logged_in, user_login_failed
 from django.db.models.signals import post_save
@@ -49,6 +50,18 @@ _ADMIN_TARGETS = {
     ("accounts", "user"): "person",
     ("auth", "group"): "group",
 }
+
+
+@receiver(user_locked_out, dispatch_uid="audit_lockout")
+def _locked_out(sender: Any, username: str | None = None, **kwargs: Any) -> None:
+    audit_record(
+        action="locked out",
+        subject=str(username or ""),
+        actor=None,
+        target_type="person",
+        user=User.objects.filter(username=username).first() if username else None,
+        detail={"address": kwargs.get("ip_address")},
+    )
 
 
 @receiver(post_save, sender=LogEntry, dispatch_uid="audit_admin_edits")

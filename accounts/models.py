@@ -109,7 +109,7 @@ class AuditEntry(models.Model):
 
     The one log (quota changes, API keys, people, images deleted by staff, channels,
     retention, sign-ins); written only through accounts.audit. Append-only: the code
-    refuses updates and deletes, and on PostgreSQL a trigger does (migration 0004).
+    refuses updates and deletes, and on PostgreSQL a trigger does (migration 0005).
     Who and what are kept as text too, so a row still reads right once its person or
     group is deleted (the foreign keys are then set to NULL, the one update allowed).
     """
@@ -194,6 +194,31 @@ class ApiKey(AbstractAPIKey):
         return not self.allowed_models or model in self.allowed_models
 
 
+class DirectoryGroup(models.Model):
+    """How single sign-on treats a quota group's membership.
+
+    Managed: membership follows the identity provider's groups claim alone (someone
+    the claim doesn't name is taken out at their next sign-in). Unmanaged (no row):
+    the claim can add people; people an admin added by hand stay.
+    """
+
+    group = models.OneToOneField(
+        Group, on_delete=models.CASCADE, primary_key=True, related_name="directory"
+    )
+    managed = models.BooleanField(
+        _("directory-managed"),
+        default=True,
+        help_text=_("Membership follows the identity provider's groups at every sign-in."),
+    )
+
+    class Meta:
+        verbose_name = _("directory setting")
+        verbose_name_plural = _("directory settings")
+
+    def __str__(self) -> str:
+        return str(self.group)
+
+
 class GroupPolicy(models.Model):
     """A group's governance overrides: how long images are kept, how much storage each
     member may use. None inherits the instance setting; 0 means forever / no cap. A
@@ -219,6 +244,22 @@ class GroupPolicy(models.Model):
 
     def __str__(self) -> str:
         return str(self.group)
+
+
+class DirectoryMembership(models.Model):
+    """A group membership the identity provider granted (so it may also take it away)."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    group = models.ForeignKey(Group, on_delete=models.CASCADE, related_name="+")
+    since = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["user", "group"], name="directorymembership_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} in {self.group} (from the directory)"
 
 
 class ErasureRequest(models.Model):

@@ -221,3 +221,27 @@ def test_it_records_people_edited_in_the_admin_form(
     [entry] = _entries("person changed")
     assert (entry.actor, entry.subject, entry.target_id) == (admin_user, "alice", str(user.pk))
     assert "Active" in entry.detail["changes"] and "Groups" in entry.detail["changes"]
+
+
+def test_it_records_lockouts(user: Any, settings: Any) -> None:
+    settings.AXES_FAILURE_LIMIT = 2
+    client = Client(**ADDRESS)
+    for _ in range(2):
+        client.post(reverse("login"), {"username": "alice", "password": "wrong"})
+    [locked] = _entries("locked out")  # the second failure reached the limit
+    assert (locked.subject, locked.user, locked.actor_name, locked.ip) == (
+        "alice",
+        user,
+        "",
+        "203.0.113.7",
+    )
+
+
+def test_it_records_group_changes_single_sign_on_makes(user: Any) -> None:
+    from accounts.sso.groups import directory_groups_sync
+
+    Group.objects.create(name="design")
+    directory_groups_sync(user=user, names=["design", "unknown"])
+    directory_groups_sync(user=user, names=["design"])  # nothing changes: no entry
+    [entry] = _entries("sso groups")
+    assert (entry.user, entry.detail) == (user, {"joined": ["design"], "left": []})

@@ -19,7 +19,7 @@ from django.utils.translation import gettext_lazy as _
 from generations.storage_use import with_storage_bytes
 
 from .. import quota_changes, services
-from ..models import GroupQuota, User
+from ..models import DirectoryGroup, GroupQuota, User
 from ..selectors import quota_overview
 from .forms import GroupQuotaForm, QuotaActionForm, acting_user, action_input, report
 from .governance import erase_people
@@ -172,13 +172,22 @@ class GroupQuotaInline(admin.TabularInline):
         return request.user.has_perm(QUOTA_PERM)
 
 
+class DirectoryGroupInline(admin.StackedInline):
+    """Whether single sign-on alone decides who is in this group."""
+
+    model = DirectoryGroup
+    extra = 0
+    max_num = 1
+    can_delete = True
+
+
 admin.site.unregister(Group)
 
 
 @admin.register(Group)
 class GroupAdmin(QuotaPermissionMixin, DjangoGroupAdmin):
     action_form = QuotaActionForm
-    inlines = [GroupQuotaInline]
+    inlines = [GroupQuotaInline, DirectoryGroupInline]
     list_display = ["name", "member_count"]
     actions = ["grant_members", "set_group_unlimited", "reset_members_used"]
 
