@@ -26,6 +26,8 @@ import pytest
 from django.conf import settings
 from django.db import connection
 
+from tests.needs import missing
+
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 QUEUE = f"darkroom-test-{uuid.uuid4().hex[:8]}"
@@ -61,9 +63,9 @@ def stop(proc: subprocess.Popen[Any]) -> None:
 
 def database_url() -> str:
     """The URL of the database this test process uses (the test database)."""
-    s = connection.settings_dict
     if connection.vendor != "postgresql":
-        pytest.skip("integration tests with a real worker need PostgreSQL (DATABASE_URL)")
+        missing("integration tests with a real worker need PostgreSQL (DATABASE_URL)")
+    s = connection.settings_dict
     user = s.get("USER") or "postgres"
     password = f":{s['PASSWORD']}" if s.get("PASSWORD") else ""
     host = f"{s.get('HOST') or '127.0.0.1'}:{s.get('PORT') or 5432}"
