@@ -17,7 +17,8 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterator
+from collections import Counter
+from collections.abc import Collection, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -219,3 +220,25 @@ def wait_finished(generation: Any, timeout: float = 60.0) -> Any:
             return generation
         time.sleep(0.2)
     raise AssertionError(f"generation {generation.pk} still {generation.status} after {timeout}s")
+
+
+def wait_all_finished(ids: Collection[Any], timeout: float) -> None:
+    """Wait until every generation in `ids` has finished; fail naming how many did not.
+
+    A batch that outlives `timeout` is a failure that says so, not a quiet return that
+    surfaces later as a confusing count or quota mismatch.
+    """
+    from generations.models import Generation
+
+    deadline = time.monotonic() + timeout
+    while True:
+        unfinished = Generation.objects.filter(pk__in=ids, finished_at__isnull=True)
+        if not unfinished.exists():
+            return
+        if time.monotonic() >= deadline:
+            statuses = Counter(unfinished.values_list("status", flat=True))
+            raise AssertionError(
+                f"{sum(statuses.values())} of {len(ids)} jobs still unfinished after "
+                f"{timeout:g}s: {dict(sorted(statuses.items()))}"
+            )
+        time.sleep(0.5)
