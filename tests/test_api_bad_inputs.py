@@ -154,3 +154,26 @@ async def test_it_refuses_a_webhook_url_the_guard_would_refuse(
     assert (error["param"], error["code"]) == ("webhook_url", "url_not_allowed")
     assert error["message"].startswith("Cannot send notices to 'webhook_url': ")
     await assert_nothing_spent(user, DEV)
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "status", "code"),
+    [
+        ("model", "flux\x00", 404, "model_not_found"),
+        ("model", "flux\ud800", 404, "model_not_found"),
+        ("response_format", "url\x00", 400, "invalid_value"),
+        ("webhook_url", "https://example.com/\ud800", 400, "invalid_value"),
+        ("size", "512x512\x00", 400, "invalid_value"),
+    ],
+)
+async def test_other_fields_with_unstorable_text_are_refused_too(
+    api: AsyncClient, user: Any, enqueued: list, field: str, value: str, status: int, code: str
+) -> None:
+    body = {"model": DEV, "prompt": "a kite", field: value}
+    response = await api.post(
+        "/v1/images/generations", json.dumps(body), content_type="application/json"
+    )
+    assert response.status_code == status
+    error = response.json()["error"]
+    assert (error["param"], error["code"]) == (field, code)
+    await assert_nothing_spent(user, DEV)

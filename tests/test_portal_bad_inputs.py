@@ -7,8 +7,9 @@ from typing import Any
 import pytest
 from django.urls import reverse
 
-from generations.models import Image
-from tests.portal_helpers import make_generation
+from accounts.services import quota_status
+from generations.models import Generation, Image
+from tests.portal_helpers import FLUX_DEV, make_generation
 
 pytestmark = pytest.mark.django_db
 
@@ -47,3 +48,14 @@ def test_a_meaningless_gallery_page_shows_the_first(signed_in: Any, user: Any, n
     response = signed_in.get(reverse("gallery"), {"page": number})
     assert response.status_code == 200
     assert b"a harbour at noon" in response.content
+
+
+def test_a_prompt_with_a_nul_character_is_a_400_page_that_spends_nothing(
+    signed_in: Any, user: Any, enqueued: list
+) -> None:
+    response = signed_in.post(
+        reverse("generate"), {"model": FLUX_DEV, "prompt": "a kite\x00", "n": 1}
+    )
+    assert response.status_code == 400
+    assert not Generation.objects.exists() and enqueued == []
+    assert quota_status(user=user, model=FLUX_DEV).reserved == 0
