@@ -10,6 +10,8 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from accounts.models import ApiKey
+from common.errors import InvalidRequest
+from common.net import FetchError, check_untrusted_url
 from generations.models import Generation, IdempotencyRecord, Webhook
 from generations.services import generation_prepare, generation_submit
 from generations.validation import get_model
@@ -30,6 +32,8 @@ def api_generation_submit(
     if not key.allows(spec.name):
         raise ModelNotAllowed(f"This API key may not use the model '{spec.name}'.", param="model")
     params, images = model_inputs(call, spec)
+    if call.webhook_url:
+        _check_webhook_url(call.webhook_url)
     # Validation and reference-image fetches happen here, before any transaction:
     # the idempotency record's transaction below must not stay open across a fetch.
     request = generation_prepare(model=spec.name, prompt=call.prompt, params=params, images=images)
@@ -46,6 +50,18 @@ def api_generation_submit(
         with transaction.atomic():
             return create()
     return _once(key, idempotency_key[:255], call.fingerprint, create)
+
+
+def _check_webhook_url(url: str) -> None:
+    """The guard that delivery goes through, asked at submission: refused now, not dropped later."""
+    try:
+        check_untrusted_url(url)
+    except FetchError as exc:
+        raise InvalidRequest(
+            f"Cannot send notices to 'webhook_url': {exc.message}.",
+            param="webhook_url",
+            code=exc.code,
+        ) from exc
 
 
 def _once(key: ApiKey, idem: str, body_hash: str, create: Any) -> Generation:
