@@ -74,15 +74,17 @@ def test_a_result_host_hiccup_is_downloaded_again_not_generated_again(
 
 
 def test_when_every_channel_rate_limits_the_job_fails_at_once_and_refunds(
-    sim: SimulatorServer, user: Any, enqueued: list
+    sim: SimulatorServer, user: Any, enqueued: list, settings: Any
 ) -> None:
+    settings.DARKROOM_MAX_UPSTREAM_ATTEMPTS = 10  # not what stops it here
     sim.add_fault("rate_limit", times=-1, seconds=7)
 
     generation = run_to_end(create(user, DEV), max_steps=1)  # no second step needed
 
     assert generation.status == Generation.Status.FAILED and refunded(user)
     assert generation.error_code == "upstream_rate_limited"
-    assert generation.retries == 0
+    assert "every upstream channel for this model is rate limiting" in generation.error_message
+    assert (generation.retries, len(generating_calls(sim))) == (0, 4)
     assert max(a.get("retry_after", 0) for a in generation.attempts) == 7
     assert not Channel.objects.filter(consecutive_failures__gt=0).exists()
 
