@@ -15,13 +15,14 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import openai
 import pytest
 from openai import OpenAI
 
 from accounts.api_keys import api_key_issue
 from accounts.services import quota_set_limit, quota_status
 from generations.models import Generation
-from tests.live import Simulator, Worker
+from tests.live import Simulator, Worker, free_port
 from tests.live_api import ApiServer, server_env, start_api, stop
 
 DEV = "black-forest-labs/flux.1-dev"
@@ -106,6 +107,33 @@ def test_a_web_process_killed_while_ten_clients_wait_charges_each_job_once(
     assert jobs.count() == 10
     assert set(jobs.values_list("status", flat=True)) == {Generation.Status.SUCCEEDED}
     assert settled(user) == (10, 0)
+
+
+def test_a_call_while_the_broker_is_down_reserves_once_however_often_the_sdk_retries(
+    transactional_db: None,
+    live_simulator: Simulator,
+    settings: Any,
+    tmp_path: Path,
+    key: str,
+    user: Any,
+) -> None:
+    settings.DARKROOM_API_WAIT_CEILING = 1.0
+    nothing_there = f"redis://127.0.0.1:{free_port()}/0"  # the broker is down
+    api = start_api(server_env(settings, live_simulator, nothing_there), tmp_path / "api.log")
+    try:
+        client = OpenAI(base_url=api.url, api_key=key, max_retries=2, timeout=60)
+        with pytest.raises(openai.APIStatusError) as raised:
+            client.images.generate(model=DEV, prompt="a heron", n=2)
+    finally:
+        stop(api.proc)
+
+    generation = Generation.objects.get(user=user)  # one job for the three tries
+    assert raised.value.status_code == 504
+    assert raised.value.response.request.headers["x-stainless-retry-count"] == "2"  # 3 tries
+    assert raised.value.response.headers["x-darkroom-job-id"] == str(generation.pk)
+    assert generation.status == Generation.Status.QUEUED  # committed: the relay queues it
+    assert settled(user) == (0, 2)
+    assert "committed but not published" in api.output()
 
 
 def _wait_until(done: Any, what: str, timeout: float = 60.0) -> None:
