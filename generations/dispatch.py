@@ -218,7 +218,14 @@ def _handle_outcome(
         )
         return StepResult(delay=min(outcome.poll_after, retry.max_countdown()))
     # Downloaded in this very step: upstream links expire (BFL's in ~10 minutes).
-    images = download_results(outcome.images[: generation.n], channel)
+    try:
+        images = download_results(outcome.images[: generation.n], channel)
+    except ProviderError as exc:
+        exc.retryable = exc.code == "result_expired" and retry.may_regenerate_expired(
+            generation.attempts
+        )
+        _record_attempt(generation, channel, exc, phase="download")
+        raise
     generation_succeed(
         generation=generation, images=images, channel=channel.name, upstream_id=outcome.upstream_id
     )

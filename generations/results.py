@@ -49,8 +49,8 @@ def _bytes_of(result: ResultImage, channel: Channel) -> bytes:
 
 
 def _download_failed(exc: FetchError) -> ProviderError:
-    # Final either way: the image was made (and paid for) upstream; generating it
-    # again to get a fresh link would pay again, and again if links keep expiring.
+    # Not retryable here: the image was made (and paid for) upstream, and generating
+    # it again pays again; dispatch allows that once for an expired link, no more.
     if exc.code == "fetch_failed" and not exc.retryable:
         return ProviderError(
             f"the result link expired or was refused before it could be downloaded: {exc}",

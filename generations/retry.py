@@ -41,3 +41,9 @@ def upstream_calls(attempts: list[dict[str, Any]]) -> int:
 def may_call_upstream(attempts: list[dict[str, Any]]) -> bool:
     """Each generating call may cost money: DARKROOM_MAX_UPSTREAM_ATTEMPTS per job, in all."""
     return upstream_calls(attempts) < settings.DARKROOM_MAX_UPSTREAM_ATTEMPTS
+
+
+def may_regenerate_expired(attempts: list[dict[str, Any]]) -> bool:
+    """Result links that expired before we fetched them (a poll that came late) are worth
+    one fresh generation; links that keep arriving dead are not worth paying for again."""
+    return not any(a.get("code") == "result_expired" for a in attempts)

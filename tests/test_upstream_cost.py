@@ -47,7 +47,7 @@ def test_faults_on_every_channel_stop_at_the_attempt_cap(
     assert generation.attempts[-1]["code"] == "max_upstream_attempts"
 
 
-def test_expired_result_links_fail_clearly_without_generating_again(
+def test_result_links_that_keep_expiring_are_generated_again_once_then_fail_clearly(
     sim: SimulatorServer, user: Any, enqueued: list
 ) -> None:
     sim.add_fault("expired_link", times=-1)
@@ -57,7 +57,9 @@ def test_expired_result_links_fail_clearly_without_generating_again(
     assert generation.status == Generation.Status.FAILED and refunded(user)
     assert generation.error_code == "result_expired"
     assert "expired" in generation.error_message
-    assert len(generating_calls(sim)) == 1
+    assert len(generating_calls(sim)) == 2  # one more try for a fresh link, no more
+    downloads = [a for a in generation.attempts if a["phase"] == "download"]
+    assert [a["code"] for a in downloads] == ["result_expired"] * 2
 
 
 def test_a_result_host_hiccup_is_downloaded_again_not_generated_again(
