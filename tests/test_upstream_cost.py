@@ -11,7 +11,7 @@ from accounts.services import quota_status
 from generations import results
 from generations.models import Generation
 from providers.models import Channel
-from providers.simulator.server import SimulatorServer
+from simulator.server import SimulatorServer
 from tests.upstreams import create, run_to_end, sim_fixture  # noqa: F401
 
 pytestmark = pytest.mark.django_db
