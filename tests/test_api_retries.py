@@ -13,7 +13,7 @@ from django.test import AsyncClient
 from accounts.api_keys import api_key_issue
 from accounts.services import quota_status
 from generations.api.sync import run_sync
-from generations.models import Generation
+from generations.models import Generation, Webhook
 from generations.services import generation_fail, generation_succeed
 from tests.images import png_bytes
 from tests.live import _drop_broker_pool, free_port
@@ -154,3 +154,19 @@ async def test_a_request_while_the_database_is_down_answers_503_with_nothing_res
     }
     assert await Generation.objects.acount() == 0 and enqueued == []
     assert await reserved(user) == (0, 0)
+
+
+async def test_a_job_finishing_while_the_broker_is_down_is_stored_and_its_notice_kept(
+    client: AsyncClient, user: Any, broker_down: None
+) -> None:
+    body = {**BODY, "n": 1, "webhook_url": "https://hooks.example.com/darkroom"}
+    job_id = (await post(client, ASYNC, body)).json()["id"]
+    generation = await Generation.objects.aget(pk=job_id)
+
+    stored = await run_sync(
+        generation_succeed, generation=generation, images=[png_bytes(64, 48)], channel="test"
+    )
+
+    assert stored is True and await reserved(user) == (1, 0)
+    webhook = await Webhook.objects.aget(generation_id=job_id)
+    assert webhook.delivered_at is None  # not lost: still marked undelivered
