@@ -17,6 +17,8 @@ from typing import Any
 from django.core.files.base import ContentFile
 from django.db import transaction
 from django.utils import timezone
+from kombu.exceptions import KombuError
+from redis.exceptions import RedisError
 
 from accounts.models import User
 from accounts.services import quota_reserve, quota_settle
@@ -28,6 +30,9 @@ from .signals import generation_finished
 from .validation import CleanRequest, validate_request
 
 log = logging.getLogger(__name__)
+
+# What publishing a message raises when the broker is unreachable or refuses it.
+PUBLISH_ERRORS = (KombuError, RedisError, OSError)
 
 
 @dataclass(frozen=True)
@@ -121,10 +126,22 @@ def _create_row(
     return generation
 
 
-def enqueue(generation_id: Any, *, channel: str | None = None) -> None:
+def enqueue(generation_id: Any, *, channel: str | None = None) -> bool:
+    """Publish the job's message; False (logged) if the broker cannot take it now.
+
+    Called after the job is committed `queued`: the row is the truth, the message
+    only a nudge. A broker that is down must not turn an accepted request into an
+    error (the caller would retry and reserve again); the job stays queued and the
+    relay (or the sweeper) picks it up.
+    """
     from .tasks import run_generation
 
-    run_generation.apply_async((str(generation_id), channel))
+    try:
+        run_generation.apply_async((str(generation_id), channel))
+    except PUBLISH_ERRORS as exc:
+        log.warning("generation %s committed but not published: %r", generation_id, exc)
+        return False
+    return True
 
 
 def generation_succeed(
