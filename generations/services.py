@@ -20,6 +20,7 @@ from django.utils import timezone
 from kombu.exceptions import KombuError
 from redis.exceptions import RedisError
 
+from accounts.api_keys.caps import key_cap_reserve, key_cap_settle
 from accounts.models import User
 from accounts.services import quota_reserve, quota_settle
 
@@ -64,9 +65,15 @@ def generation_submit(
     `extra` sets further Generation fields (e.g. the API key used); `channel`
     forces one upstream channel (operators checking a channel).
     """
+    extra = dict(extra or {})
     with transaction.atomic():
         quota_reserve(user=user, model=request.clean.spec.name, n=request.clean.n)
-        generation = _create_row(user, request.clean, request.images, source, extra or {})
+        if extra.get("api_key") is not None:
+            # Refused whole (and the quota above rolled back) when the key's cap is spent.
+            extra["key_quota_reserved"] = key_cap_reserve(
+                key=extra["api_key"], model=request.clean.spec.name, n=request.clean.n
+            )
+        generation = _create_row(user, request.clean, request.images, source, extra)
         transaction.on_commit(lambda: enqueue(generation.pk, channel=channel))
     return generation
 
@@ -187,6 +194,10 @@ def _finish(generation: Generation, status: str, *, used: int, **fields: Any) ->
             reserved=generation.quota_reserved,
             used=used,
         )
+        if generation.api_key_id:
+            key_cap_settle(
+                key_id=generation.api_key_id, reserved=generation.key_quota_reserved, used=used
+            )
         generation.quota_state = (
             Generation.QuotaState.COMMITTED if used else Generation.QuotaState.RELEASED
         )
