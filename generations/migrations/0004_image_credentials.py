@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('generations', '0002_generation_api_key_webhook_idempotencyrecord'),
+        ('generations', '0003_key_caps'),
     ]
 
     operations = [
