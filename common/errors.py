@@ -79,3 +79,7 @@ class StorageFull(DarkroomError):
     status = 403
     type = "insufficient_quota"
     code = "storage_full"
+
+    def __init__(self, message: str, *, used: int, cap: int):
+        super().__init__(message)
+        self.used, self.cap = used, cap

@@ -77,7 +77,9 @@ def storage_check(*, user: User, incoming: int) -> None:
     raise StorageFull(
         f"Your storage is full: {_mb(use.total)} of {_mb(use.cap)} used. Delete images you "
         "no longer need (History: select them, then Delete), or ask an administrator for "
-        "more space; starred images count too."
+        "more space; starred images count too.",
+        used=use.total,
+        cap=use.cap,
     )
 
 

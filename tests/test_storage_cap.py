@@ -88,7 +88,8 @@ def test_references_that_would_overflow_the_cap_are_refused(
             "image": SimpleUploadedFile("ref.png", _noise_png(600), "image/png"),
         },
     )
-    assert "Your storage is full" in response.content.decode()
+    page = response.content.decode()
+    assert "Your storage is full" in page and "Delete images you no longer need" in page
     assert Generation.objects.filter(user=user).count() == 1  # only the filler
     assert quota_status(user=user, model=FLUX_DEV).reserved == 0
 
