@@ -51,7 +51,7 @@ def _name_actors(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("accounts", "0005_key_caps"),
+        ("accounts", "0006_group_pools"),
         ("auth", "0012_alter_user_first_name_max_length"),
     ]
 
