@@ -11,6 +11,7 @@ from django.core.management import call_command
 from django.test import Client
 
 from accounts.models import ApiKey
+from accounts.webhooks import webhook_signing_secret
 
 DEV = "black-forest-labs/flux.1-dev"
 pytestmark = pytest.mark.django_db
@@ -68,3 +69,13 @@ def test_it_serves_the_openapi_schema_and_the_docs_page(client: Client) -> None:
     docs = client.get("/v1/docs")
     assert docs.status_code == 200 and docs["x-request-id"].startswith("req_")
     assert DEV in docs.content.decode()
+
+
+def test_it_shows_the_persons_own_webhook_signing_secret(
+    client: Client, user: Any, other_user: Any
+) -> None:
+    client.force_login(user)
+    page = client.get("/accounts/api-keys/").content.decode()
+    shown = re.search(r'id="webhook-secret" readonly value="([^"]+)"', page)
+    assert shown is not None and shown[1] == webhook_signing_secret(user)
+    assert shown[1].startswith("whsec_") and shown[1] != webhook_signing_secret(other_user)
