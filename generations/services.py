@@ -24,7 +24,7 @@ from accounts.services import quota_reserve, quota_settle
 from .models import Generation, ReferenceImage
 from .references import LoadedImage, load_images
 from .results import discard_images, store_images
-from .signals import generation_finished
+from .signals import generation_finished, generation_queued
 from .validation import CleanRequest, validate_request
 
 log = logging.getLogger(__name__)
@@ -122,9 +122,8 @@ def _create_row(
 
 
 def enqueue(generation_id: Any, *, channel: str | None = None) -> None:
-    from .tasks import run_generation
-
-    run_generation.apply_async((str(generation_id), channel))
+    """Wake a worker for this job (generations.tasks receives the signal)."""
+    generation_queued.send(Generation, generation_id=str(generation_id), channel=channel)
 
 
 def generation_succeed(
