@@ -11,7 +11,7 @@ from typing import Any
 
 import httpx
 
-from .base import Channel, InputImage, ProviderError
+from .base import ChannelConfig, InputImage, ProviderError
 from .http import retry_after
 
 # Flux's aspect ratios, each with its ~1 megapixel size in multiples of 32 (what
@@ -31,7 +31,7 @@ MODERATION_CODES = {"content_policy_violation", "moderation_blocked", "content_f
 MODERATION_WORDS = ("nsfw", "moderat", "safety", "sensitive", "content policy", "flagged")
 
 
-def bearer(channel: Channel) -> dict[str, str]:
+def bearer(channel: ChannelConfig) -> dict[str, str]:
     return {"Authorization": f"Bearer {channel.api_key}"}
 
 
