@@ -31,14 +31,14 @@ from urllib.parse import urlsplit
 
 from django.conf import settings
 
+from common.sizes import nearest_ratio, parse_size
+
 from .base import Completed, Outcome, Pending, Provider, ProviderError, ProviderRequest, ResultImage
 from .http import json_body, send
 from .wire import (
     RATIO_SIZES,
     bare_base64,
     error_from_response,
-    nearest_ratio,
-    parse_size,
     size_in_32s,
 )
 
