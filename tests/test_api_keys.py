@@ -79,3 +79,16 @@ def test_it_shows_the_persons_own_webhook_signing_secret(
     shown = re.search(r'id="webhook-secret" readonly value="([^"]+)"', page)
     assert shown is not None and shown[1] == webhook_signing_secret(user)
     assert shown[1].startswith("whsec_") and shown[1] != webhook_signing_secret(other_user)
+
+
+def test_an_admin_revokes_selected_keys_and_only_those(admin_client: Client, user: Any) -> None:
+    from accounts.api_keys import api_key_issue
+
+    chosen, _ = api_key_issue(user=user, name="old")
+    kept, _ = api_key_issue(user=user, name="new")
+    admin_client.post(
+        "/admin/accounts/apikey/", {"action": "revoke", "_selected_action": [chosen.pk]}
+    )
+    chosen.refresh_from_db()
+    kept.refresh_from_db()
+    assert chosen.revoked and not kept.revoked

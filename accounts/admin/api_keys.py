@@ -11,6 +11,7 @@ from django.http import HttpRequest
 from rest_framework_api_key.admin import APIKeyModelAdmin
 from rest_framework_api_key.models import APIKey
 
+from ..api_keys.services import api_keys_revoke
 from ..models import ApiKey
 
 # The library registers its own (unused) APIKey model; one "API keys" entry is enough.
@@ -28,4 +29,4 @@ class ApiKeyAdmin(APIKeyModelAdmin):
 
     @admin.action(description="Revoke the selected keys")
     def revoke(self, request: HttpRequest, queryset: QuerySet[ApiKey]) -> None:
-        queryset.update(revoked=True)
+        api_keys_revoke(key_ids=list(queryset.values_list("pk", flat=True)))

@@ -47,6 +47,10 @@ def notice(generation: Generation, base: str) -> dict[str, Any]:
     }
 
 
+def delivery_failed(webhook: Webhook, message: str) -> None:
+    Webhook.objects.filter(pk=webhook.pk).update(last_error=message[:500])
+
+
 def deliver(webhook: Webhook) -> None:
     """POST the signed notice once; raises FetchError when the receiver did not take it."""
     generation = webhook.generation
