@@ -26,12 +26,18 @@ def _routes() -> dict[str, str]:
     }
 
 
+_REGEX_GROUP = re.compile(r"\(\?P<(\w+)>[^)]*\)")  # re_path's (?P<name>...)
+_CONVERTER = re.compile(r"<(?:(\w+):)?(\w+)>")  # path()'s <type:name>
+
+
 def _openapi_path(route: str) -> str:
-    return "/v1/" + re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", route)
+    route = _REGEX_GROUP.sub(r"{\1}", route.removeprefix("^").removesuffix("$"))
+    return "/v1/" + _CONVERTER.sub(r"{\2}", route)
 
 
 def _sample_url(route: str) -> str:
-    return "/v1/" + re.sub(r"<(?:(\w+):)?\w+>", lambda m: SAMPLE[m[1] or "str"], route)
+    route = _REGEX_GROUP.sub(SAMPLE["path"], route.removeprefix("^").removesuffix("$"))
+    return "/v1/" + _CONVERTER.sub(lambda m: SAMPLE[m[1] or "str"], route)
 
 
 def _document(client: Client) -> dict:

@@ -12,7 +12,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.urls import URLPattern, path
+from django.urls import URLPattern, URLResolver, get_resolver, path, re_path
+from django.urls.resolvers import RegexPattern
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
     OpenApiParameter,
@@ -156,8 +157,9 @@ ERRORS = {
         403: "model_not_allowed",
         404: "model_not_found",
         409: "idempotency_key_reused",
-        429: "insufficient_quota / rate_limit_exceeded (with Retry-After)",
+        429: "insufficient_quota / rate_limit_exceeded / upstream_rate_limited (with Retry-After)",
         502: "upstream_error",
+        503: "service_unavailable (the database did not answer; nothing reserved; Retry-After)",
         504: "wait_timeout (names the job id) or upstream_timeout",
     }.items()
 }
@@ -249,12 +251,25 @@ UNDOCUMENTED = frozenset({"openapi", "docs"})
 
 
 def patterns() -> list[URLPattern]:
-    """Every named /v1 route, with its doc view; KeyError names a route without one."""
-    from .urls import urlpatterns
+    """Every named /v1 route, with its doc view; KeyError names a route without one.
 
-    named = {p.name: p for p in urlpatterns if isinstance(p, URLPattern) and p.name}
+    Read from the project's URL resolver (where urls.py is mounted, under its "api"
+    namespace), not by importing urls.py, which imports the docs view that calls this.
+    """
+    api = next(
+        r
+        for r in get_resolver().url_patterns
+        if isinstance(r, URLResolver) and r.namespace == "api"
+    )
+    named = {p.name: p for p in api.url_patterns if isinstance(p, URLPattern) and p.name}
     return [
-        path(f"v1/{p.pattern}", DOCS[name].as_view())
+        _same_route(f"{api.pattern}", p, DOCS[name])
         for name, p in named.items()
         if name not in UNDOCUMENTED
     ]
+
+
+def _same_route(prefix: str, route: URLPattern, doc: type[APIView]) -> URLPattern:
+    if isinstance(route.pattern, RegexPattern):
+        return re_path(f"^{prefix}{str(route.pattern).removeprefix('^')}", doc.as_view())
+    return path(f"{prefix}{route.pattern}", doc.as_view())
