@@ -48,6 +48,8 @@ INSTALLED_APPS = [
     "accounts",
     "generations",
     "providers",
+    # The upstream simulator: no models, only its `manage.py simulator` command.
+    "simulator",
 ]
 
 MIDDLEWARE = [
