@@ -14,7 +14,6 @@ from typing import Any
 
 from django.conf import settings
 from django.db.models import F
-from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from providers.base import (
@@ -28,7 +27,7 @@ from providers.base import (
 )
 from providers.services import channel_failed, channel_succeeded
 
-from . import retry
+from . import leases, retry
 from .models import Generation
 from .results import download_results
 from .services import generation_fail, generation_succeed
@@ -36,22 +35,37 @@ from .services import generation_fail, generation_succeed
 
 @dataclass(frozen=True)
 class StepResult:
-    """What the task does next: nothing (finished) or run again after `delay` seconds."""
+    """What the task does next: nothing (finished) or run again after `delay` seconds.
+
+    `step` is the step number the next message must carry (generations.leases).
+    """
 
     delay: float | None = None
+    step: int | None = None
 
 
-def generation_run(*, generation_id: Any, channel_name: str | None = None) -> StepResult:
-    """Advance a generation by one step; safe to call twice for the same id."""
-    generation = _claim(generation_id)
-    if generation is None:
+def generation_run(
+    *, generation_id: Any, channel_name: str | None = None, step: int | None = None
+) -> StepResult:
+    """Advance a generation by one step; safe to call twice for the same id.
+
+    Runs only with the job's lease for `step` (None: the row's current step); a
+    message for a step already done, or a job another worker holds, does nothing.
+    """
+    if not leases.claim(generation_id, step):
         return StepResult()
     try:
-        if generation.upstream_state:
-            return _poll(generation)
-        return _submit(generation, channel_name)
-    except ProviderError as exc:
-        return _after_failure(generation, exc)
+        generation = Generation.objects.get(pk=generation_id)
+        result = _advance(generation, channel_name)
+    except LeaseLost:
+        leases.forget(generation_id)
+        return StepResult()
+    except BaseException:
+        # The lease stays ours until it expires: a retry of this message may take it
+        # back at once, and the relay gives the job to another worker after that.
+        leases.forget(generation_id)
+        raise
+    return _end_step(generation_id, result)
 
 
 def generation_interrupted(*, generation_id: Any) -> StepResult:
@@ -62,14 +76,59 @@ def generation_interrupted(*, generation_id: Any) -> StepResult:
     timeout = ProviderError(
         "the upstream call ran past the task's time limit", code="upstream_timeout", retryable=True
     )
-    return _after_failure(generation, timeout)
+    return _end_step(generation_id, _after_failure(generation, timeout))
 
 
-def _claim(generation_id: Any) -> Generation | None:
-    claimed = Generation.objects.filter(
-        pk=generation_id, status__in=[Generation.Status.QUEUED, Generation.Status.RUNNING]
-    ).update(status=Generation.Status.RUNNING, started_at=Coalesce(F("started_at"), timezone.now()))
-    return Generation.objects.get(pk=generation_id) if claimed else None
+def _advance(generation: Generation, channel_name: str | None) -> StepResult:
+    try:
+        if generation.upstream_state:
+            return _poll(generation)
+        if generation.upstream_sent_at:
+            _resume_interrupted(generation)
+        return _submit(generation, channel_name)
+    except ProviderError as exc:
+        return _after_failure(generation, exc)
+
+
+def _end_step(generation_id: Any, result: StepResult) -> StepResult:
+    if result.delay is None:
+        leases.forget(generation_id)
+        return result
+    step = leases.release(generation_id, delay=result.delay)
+    return StepResult(delay=result.delay, step=step) if step is not None else StepResult()
+
+
+def _resume_interrupted(generation: Generation) -> None:
+    """A worker sent a submit upstream and stopped before storing what came back.
+
+    The upstream may have done (and billed) the work, but its answer is gone: send
+    it again, say so in the job's attempts, and count it as a retry, so a job is
+    never paid for twice silently and never more often than the retry cap allows.
+    """
+    may_retry = retry.may_retry(generation.retries)
+    note = {
+        "channel": generation.channel,
+        "format": "",
+        "phase": "resume",
+        "at": timezone.now().isoformat(),
+        "ok": False,
+        "code": "interrupted_after_send",
+        "message": (
+            "The worker stopped after sending this request upstream and before storing "
+            + ("the answer; it was sent again." if may_retry else "the answer.")
+        ),
+    }
+    generation.attempts = [*generation.attempts, note]
+    Generation.objects.filter(pk=generation.pk).update(
+        attempts=generation.attempts, upstream_sent_at=None, retries=F("retries") + 1
+    )
+    generation.retries += 1
+    if not may_retry:
+        raise ProviderError(
+            "the worker stopped after the upstream call was sent; not sending it again",
+            code="interrupted",
+            retryable=False,
+        )
 
 
 def _submit(generation: Generation, channel_name: str | None) -> StepResult:
@@ -94,6 +153,7 @@ def _submit(generation: Generation, channel_name: str | None) -> StepResult:
             _record_attempt(generation, channel, skipped)
             last_error = last_error if last_error and last_error.retryable else skipped
             continue
+        _mark_sent(generation, channel)
         try:
             outcome = provider.submit(request)
         except ProviderError as exc:
@@ -113,6 +173,20 @@ def _submit(generation: Generation, channel_name: str | None) -> StepResult:
         )
     assert last_error is not None
     raise last_error
+
+
+class LeaseLost(Exception):
+    """Another worker took this job over (our lease ran out): stop, pay nothing more."""
+
+
+def _mark_sent(generation: Generation, channel: Channel) -> None:
+    # Durable before the call: if this worker dies mid-call, the next one knows.
+    marked = Generation.objects.filter(pk=generation.pk, lease_owner=leases.owner()).update(
+        upstream_sent_at=timezone.now(), channel=channel.name
+    )
+    if not marked:
+        raise LeaseLost(str(generation.pk))
+    generation.channel = channel.name
 
 
 def _fails_over(exc: ProviderError) -> bool:
@@ -173,12 +247,19 @@ def _handle_outcome(
             channel=channel.name,
             upstream_id=outcome.upstream_id,
             upstream_state={"channel": channel.name, "state": outcome.state, "deadline": deadline},
+            upstream_sent_at=None,
         )
         return StepResult(delay=min(outcome.poll_after, retry.max_countdown()))
     # Downloaded in this very step: upstream links expire (BFL's in ~10 minutes).
     images = download_results(outcome.images[: generation.n], channel)
-    generation_succeed(
-        generation=generation, images=images, channel=channel.name, upstream_id=outcome.upstream_id
+    # The upstream has been paid: a database hiccup now must not lose the images.
+    retry.on_database_errors(
+        lambda: generation_succeed(
+            generation=generation,
+            images=images,
+            channel=channel.name,
+            upstream_id=outcome.upstream_id,
+        )
     )
     return StepResult()
 
@@ -221,4 +302,9 @@ def _record_attempt(
         "message": error.message if error else "",
     }
     generation.attempts = [*generation.attempts, attempt]
-    Generation.objects.filter(pk=generation.pk).update(attempts=generation.attempts)
+    # A failed call is accounted for by this attempt; a successful one stays "sent"
+    # until its outcome is stored.
+    sent = F("upstream_sent_at") if error is None else None
+    Generation.objects.filter(pk=generation.pk).update(
+        attempts=generation.attempts, upstream_sent_at=sent
+    )

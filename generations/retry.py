@@ -2,9 +2,21 @@
 
 from __future__ import annotations
 
+import logging
 import random
+import time
+from collections.abc import Callable
+from typing import TypeVar
 
 from django.conf import settings
+from django.db import InterfaceError, OperationalError, close_old_connections
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+# Infrastructure errors: the database or the broker went away for a while. Retried
+# with backoff, never counted against a job's upstream attempts.
+DATABASE_ERRORS = (OperationalError, InterfaceError)
 
 
 def max_countdown() -> float:
@@ -24,3 +36,22 @@ def backoff(retries: int, retry_after: float | None = None) -> float:
 
 def may_retry(retries: int) -> bool:
     return retries < settings.DARKROOM_TASK_MAX_RETRIES
+
+
+def on_database_errors(work: Callable[[], T]) -> T:
+    """Run `work`, retrying it with backoff while the database refuses or drops us.
+
+    For work that must not be lost once done upstream (storing a paid-for result).
+    Gives up after DARKROOM_DB_RETRY_SECONDS, leaving the job to the relay.
+    """
+    give_up = time.monotonic() + settings.DARKROOM_DB_RETRY_SECONDS
+    for attempt in range(1_000):
+        try:
+            return work()
+        except DATABASE_ERRORS:
+            if time.monotonic() > give_up:
+                raise
+            log.warning("database unavailable, retrying (attempt %d)", attempt + 1)
+            close_old_connections()
+            time.sleep(min(10.0, 0.5 * 2**attempt))
+    raise AssertionError("unreachable")

@@ -21,6 +21,7 @@ from django.utils import timezone
 from accounts.models import User
 from accounts.services import quota_reserve, quota_settle
 
+from .leases import initial_lease
 from .models import Generation, ReferenceImage
 from .references import LoadedImage, load_images
 from .results import discard_images, store_images
@@ -102,6 +103,7 @@ def _create_row(
         n=clean.n,
         source=source,
         quota_reserved=clean.n,
+        lease_expires_at=initial_lease(),
         **extra,
     )
     for param, items in loaded.items():
@@ -122,9 +124,27 @@ def _create_row(
 
 
 def enqueue(generation_id: Any, *, channel: str | None = None) -> None:
+    """Publish a new job's first step (on commit). A broker that is down is no error
+    for the caller: the job is committed, and the relay publishes it later."""
+    publish(generation_id, channel=channel, step=0)
+
+
+def publish(
+    generation_id: Any,
+    *,
+    step: int | None,
+    channel: str | None = None,
+    countdown: float = 0,
+) -> bool:
+    """Nudge a worker to run the job's `step`; False (logged) if the broker refused."""
     from .tasks import run_generation
 
-    run_generation.apply_async((str(generation_id), channel))
+    try:
+        run_generation.apply_async((str(generation_id), channel, step), countdown=countdown)
+    except Exception:  # kombu's errors vary by transport; the relay is the backstop
+        log.warning("could not publish generation %s; the relay will", generation_id, exc_info=True)
+        return False
+    return True
 
 
 def generation_succeed(
@@ -132,20 +152,24 @@ def generation_succeed(
 ) -> bool:
     """Store the images and commit their quota; False (and nothing kept) if already finished."""
     stored = store_images(generation, images)
-    with transaction.atomic():
-        locked = Generation.objects.select_for_update().get(pk=generation.pk)
-        if locked.is_finished:
-            discard_images(stored)
-            return False
-        for image in stored:
-            image.save()
-        _finish(
-            locked,
-            Generation.Status.SUCCEEDED,
-            used=len(stored),
-            channel=channel,
-            upstream_id=upstream_id or locked.upstream_id,
-        )
+    try:
+        with transaction.atomic():
+            locked = Generation.objects.select_for_update().get(pk=generation.pk)
+            if locked.is_finished:
+                discard_images(stored)
+                return False
+            for image in stored:
+                image.save()
+            _finish(
+                locked,
+                Generation.Status.SUCCEEDED,
+                used=len(stored),
+                channel=channel,
+                upstream_id=upstream_id or locked.upstream_id,
+            )
+    except BaseException:
+        discard_images(stored)  # nothing committed: keep no files for it
+        raise
     return True
 
 
@@ -178,6 +202,8 @@ def _finish(generation: Generation, status: str, *, used: int, **fields: Any) ->
     generation.status = status
     generation.finished_at = timezone.now()
     generation.upstream_state = None
+    generation.upstream_sent_at = None
+    generation.lease_owner, generation.lease_expires_at = "", None
     generation.save()
     transaction.on_commit(lambda: generation_finished.send(Generation, generation=generation))
 
@@ -204,12 +230,17 @@ def generation_poll_now(*, generation_id: Any, upstream_id: str) -> bool:
     The scheduled poll still comes later and finds the job finished; the task
     is safe to run twice.
     """
-    waiting = Generation.objects.filter(
-        pk=generation_id,
-        status=Generation.Status.RUNNING,
-        upstream_state__isnull=False,
-        upstream_id=upstream_id,
-    ).exists()
-    if waiting:
-        enqueue(generation_id)
-    return waiting
+    step = (
+        Generation.objects.filter(
+            pk=generation_id,
+            status=Generation.Status.RUNNING,
+            upstream_state__isnull=False,
+            upstream_id=upstream_id,
+        )
+        .values_list("step", flat=True)
+        .first()
+    )
+    if step is None:
+        return False
+    publish(generation_id, step=step)
+    return True

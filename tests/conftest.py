@@ -50,10 +50,12 @@ def other_user(django_user_model: Any) -> Any:
 def enqueued(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """Capture what would be sent to Celery instead of sending it."""
     sent: list[str] = []
-    monkeypatch.setattr(
-        "generations.services.enqueue",
-        lambda generation_id, channel=None: sent.append(str(generation_id)),
-    )
+
+    def publish(generation_id: Any, **kwargs: Any) -> bool:
+        sent.append(str(generation_id))
+        return True
+
+    monkeypatch.setattr("generations.services.publish", publish)
     return sent
 
 
