@@ -9,7 +9,7 @@ from collections.abc import Callable
 from typing import TypeVar
 
 from django.conf import settings
-from django.db import InterfaceError, OperationalError, close_old_connections
+from django.db import InterfaceError, OperationalError, connections
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -45,13 +45,22 @@ def on_database_errors(work: Callable[[], T]) -> T:
     Gives up after DARKROOM_DB_RETRY_SECONDS, leaving the job to the relay.
     """
     give_up = time.monotonic() + settings.DARKROOM_DB_RETRY_SECONDS
-    for attempt in range(1_000):
+    attempt = 0
+    while True:
         try:
             return work()
         except DATABASE_ERRORS:
             if time.monotonic() > give_up:
                 raise
-            log.warning("database unavailable, retrying (attempt %d)", attempt + 1)
-            close_old_connections()
+            attempt += 1
+            log.warning("database unavailable, retrying (attempt %d)", attempt)
+            _drop_broken_connections()
             time.sleep(min(10.0, 0.5 * 2**attempt))
-    raise AssertionError("unreachable")
+
+
+def _drop_broken_connections() -> None:
+    # A connection the error left unusable is replaced on next use. Never inside a
+    # transaction: that one is the caller's to roll back.
+    for conn in connections.all(initialized_only=True):
+        if not conn.in_atomic_block:
+            conn.close_if_unusable_or_obsolete()
