@@ -56,16 +56,13 @@ def generation_run(
         return StepResult()
     try:
         generation = Generation.objects.get(pk=generation_id)
-        result = _advance(generation, channel_name)
+        return _end_step(generation_id, _advance(generation, channel_name))
     except LeaseLost:
-        leases.forget(generation_id)
         return StepResult()
-    except BaseException:
-        # The lease stays ours until it expires: a retry of this message may take it
-        # back at once, and the relay gives the job to another worker after that.
+    finally:
+        # On an error the lease stays ours in the database until it expires: a retry
+        # of this message takes it back at once, the relay gives it away after that.
         leases.forget(generation_id)
-        raise
-    return _end_step(generation_id, result)
 
 
 def generation_interrupted(*, generation_id: Any) -> StepResult:
@@ -76,7 +73,10 @@ def generation_interrupted(*, generation_id: Any) -> StepResult:
     timeout = ProviderError(
         "the upstream call ran past the task's time limit", code="upstream_timeout", retryable=True
     )
-    return _end_step(generation_id, _after_failure(generation, timeout))
+    try:
+        return _end_step(generation_id, _after_failure(generation, timeout))
+    finally:
+        leases.forget(generation_id)
 
 
 def _advance(generation: Generation, channel_name: str | None) -> StepResult:
@@ -92,7 +92,6 @@ def _advance(generation: Generation, channel_name: str | None) -> StepResult:
 
 def _end_step(generation_id: Any, result: StepResult) -> StepResult:
     if result.delay is None:
-        leases.forget(generation_id)
         return result
     step = leases.release(generation_id, delay=result.delay)
     return StepResult(delay=result.delay, step=step) if step is not None else StepResult()
@@ -243,11 +242,18 @@ def _handle_outcome(
     generation: Generation, channel: Channel, outcome: Completed | Pending, *, deadline: float
 ) -> StepResult:
     if isinstance(outcome, Pending):
-        Generation.objects.filter(pk=generation.pk).update(
-            channel=channel.name,
-            upstream_id=outcome.upstream_id,
-            upstream_state={"channel": channel.name, "state": outcome.state, "deadline": deadline},
-            upstream_sent_at=None,
+        # The upstream accepted (and will bill) the job: keep its id through a hiccup.
+        retry.on_database_errors(
+            lambda: Generation.objects.filter(pk=generation.pk).update(
+                channel=channel.name,
+                upstream_id=outcome.upstream_id,
+                upstream_state={
+                    "channel": channel.name,
+                    "state": outcome.state,
+                    "deadline": deadline,
+                },
+                upstream_sent_at=None,
+            )
         )
         return StepResult(delay=min(outcome.poll_after, retry.max_countdown()))
     # Downloaded in this very step: upstream links expire (BFL's in ~10 minutes).

@@ -91,7 +91,6 @@ def release(generation_id: Any, *, delay: float) -> int | None:
     due = timezone.now() + timedelta(seconds=delay + lease_seconds())
     rows = Generation.objects.filter(pk=generation_id, lease_owner=owner(), status__in=UNFINISHED)
     moved = rows.update(step=F("step") + 1, lease_owner="", lease_expires_at=due)
-    forget(generation_id)
     if not moved:
         log.warning("generation %s: lease lost before the step ended", generation_id)
         return None
@@ -122,9 +121,14 @@ def renew_held() -> int:
     )
 
 
-def _beat_forever() -> None:
+def _beat_while_holding() -> None:
+    global _heartbeat
     while True:
         threading.Event().wait(lease_seconds() / 3)
+        with _held_lock:
+            if not _held:  # nothing to renew: stop; the next claim starts a new one
+                _heartbeat = None
+                return
         try:
             renew_held()
         except Exception:  # the database may be away for a while; try again next beat
@@ -138,7 +142,9 @@ def _ensure_heartbeat() -> None:
     with _held_lock:
         if _heartbeat is not None and _heartbeat.is_alive():
             return
-        _heartbeat = threading.Thread(target=_beat_forever, name="lease-heartbeat", daemon=True)
+        _heartbeat = threading.Thread(
+            target=_beat_while_holding, name="lease-heartbeat", daemon=True
+        )
         _heartbeat.start()
 
 

@@ -249,3 +249,19 @@ def _raise(exc: BaseException) -> Any:
         raise exc
 
     return fail
+
+
+def test_a_database_error_ending_a_step_leaves_the_job_to_the_tasks_retry(
+    sim: SimulatorServer, bfl_job: Generation, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with monkeypatch.context() as m:
+        m.setattr(leases, "release", _raise(OperationalError("server closed the connection")))
+        with pytest.raises(OperationalError):
+            generation_run(generation_id=bfl_job.pk, channel_name="bfl", step=0)
+
+    # The task retries the same message: it polls on (not dropped as "held", not resubmitted).
+    generation_run(generation_id=bfl_job.pk, channel_name="bfl", step=0)
+
+    bfl_job.refresh_from_db()
+    assert bfl_job.status == Generation.Status.SUCCEEDED
+    assert submits(sim, "/flux/v1/flux-dev") == 1
