@@ -272,8 +272,9 @@ def _handle_outcome(
 
 def _after_failure(generation: Generation, exc: ProviderError) -> StepResult:
     if exc.retryable and retry.may_retry(generation.retries):
+        # The failure is known (not an interruption): the next step submits afresh.
         Generation.objects.filter(pk=generation.pk).update(
-            retries=F("retries") + 1, upstream_state=None
+            retries=F("retries") + 1, upstream_state=None, upstream_sent_at=None
         )
         return StepResult(delay=retry.backoff(generation.retries, exc.retry_after))
     generation_fail(generation_id=generation.pk, code=exc.code, message=exc.message)
