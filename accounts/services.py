@@ -13,7 +13,8 @@ from django.db.models.functions import Greatest
 
 from common.errors import QuotaExceeded
 
-from .models import Quota, User
+from .models import GroupPool, Quota, User
+from .pools import pool_left, pool_reserve, pool_settle, pools_for
 from .quota_changes import quota_update
 from .selectors import catalog_free_quota, layered_for
 
@@ -77,6 +78,43 @@ def quota_reserve(*, user: User, model: str, n: int) -> None:
         left=left,
         param="n",
     )
+
+
+def quota_hold(*, user: User, model: str, n: int) -> GroupPool | None:
+    """Hold n images: from the person's own quota, else a group pool; the pool, if one.
+
+    A group whose pool for this model is "only" makes its members draw from the pool
+    alone; an "overflow" pool serves them once their own allowance is spent.
+    """
+    pools = pools_for(user=user, model=model)
+    only = [p for p in pools if p.mode == GroupPool.Mode.ONLY]
+    if only:
+        pool = pool_reserve(pools=only, n=n)
+        if pool is None:
+            left = max(pool_left(p) for p in only)
+            raise QuotaExceeded(
+                f"Not enough images left in the {only[0].group.name} pool for {model}: "
+                f"{n} requested, {left} left.",
+                left=left,
+                param="n",
+            )
+        return pool
+    try:
+        quota_reserve(user=user, model=model, n=n)
+        return None
+    except QuotaExceeded:
+        pool = pool_reserve(pools=pools, n=n)
+        if pool is None:
+            raise
+        return pool
+
+
+def quota_release(*, user: User, model: str, pool_id: int | None, reserved: int, used: int) -> None:
+    """Settle a reservation where it was held: a group pool, or the person's own quota."""
+    if pool_id is not None:
+        pool_settle(pool_id=pool_id, reserved=reserved, used=used)
+    else:
+        quota_settle(user=user, model=model, reserved=reserved, used=used)
 
 
 def quota_settle(*, user: User, model: str, reserved: int, used: int) -> None:

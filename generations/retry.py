@@ -6,7 +6,7 @@ import logging
 import random
 import time
 from collections.abc import Callable
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from django.conf import settings
 from django.db import InterfaceError, OperationalError, connections
@@ -36,6 +36,30 @@ def backoff(retries: int, retry_after: float | None = None) -> float:
 
 def may_retry(retries: int) -> bool:
     return retries < settings.DARKROOM_TASK_MAX_RETRIES
+
+
+# Attempts that never reached an upstream (the channel could not carry the request).
+_NOT_CALLED = {"channel_cannot_serve"}
+
+
+# A "resume" attempt stands for a call a dead worker sent and whose answer was lost.
+_CALLS = {"submit", "resume"}
+
+
+def upstream_calls(attempts: list[dict[str, Any]]) -> int:
+    """How many times a job has called an upstream to generate (polls are not counted)."""
+    return sum(1 for a in attempts if a.get("phase") in _CALLS and a.get("code") not in _NOT_CALLED)
+
+
+def may_call_upstream(attempts: list[dict[str, Any]]) -> bool:
+    """Each generating call may cost money: DARKROOM_MAX_UPSTREAM_ATTEMPTS per job, in all."""
+    return upstream_calls(attempts) < settings.DARKROOM_MAX_UPSTREAM_ATTEMPTS
+
+
+def may_regenerate_expired(attempts: list[dict[str, Any]]) -> bool:
+    """Result links that expired before we fetched them (a poll that came late) are worth
+    one fresh generation; links that keep arriving dead are not worth paying for again."""
+    return not any(a.get("code") == "result_expired" for a in attempts)
 
 
 def on_database_errors(work: Callable[[], T]) -> T:

@@ -17,9 +17,12 @@ from typing import Any
 from django.core.files.base import ContentFile
 from django.db import transaction
 from django.utils import timezone
+from kombu.exceptions import KombuError
+from redis.exceptions import RedisError
 
+from accounts.api_keys.caps import key_cap_reserve, key_cap_settle
 from accounts.models import User
-from accounts.services import quota_reserve, quota_settle
+from accounts.services import quota_hold, quota_release
 
 from .leases import initial_lease
 from .models import Generation, ReferenceImage
@@ -29,6 +32,9 @@ from .signals import generation_finished
 from .validation import CleanRequest, validate_request
 
 log = logging.getLogger(__name__)
+
+# What publishing a message raises when the broker is unreachable or refuses it.
+PUBLISH_ERRORS = (KombuError, RedisError, OSError)
 
 
 @dataclass(frozen=True)
@@ -60,9 +66,17 @@ def generation_submit(
     `extra` sets further Generation fields (e.g. the API key used); `channel`
     forces one upstream channel (operators checking a channel).
     """
+    extra = dict(extra or {})
     with transaction.atomic():
-        quota_reserve(user=user, model=request.clean.spec.name, n=request.clean.n)
-        generation = _create_row(user, request.clean, request.images, source, extra or {})
+        extra["quota_pool"] = quota_hold(
+            user=user, model=request.clean.spec.name, n=request.clean.n
+        )
+        if extra.get("api_key") is not None:
+            # Refused whole (and the quota above rolled back) when the key's cap is spent.
+            extra["key_quota_reserved"] = key_cap_reserve(
+                key=extra["api_key"], model=request.clean.spec.name, n=request.clean.n
+            )
+        generation = _create_row(user, request.clean, request.images, source, extra)
         transaction.on_commit(lambda: enqueue(generation.pk, channel=channel))
     return generation
 
@@ -123,10 +137,15 @@ def _create_row(
     return generation
 
 
-def enqueue(generation_id: Any, *, channel: str | None = None) -> None:
-    """Publish a new job's first step (on commit). A broker that is down is no error
-    for the caller: the job is committed, and the relay publishes it later."""
-    publish(generation_id, channel=channel, step=0)
+def enqueue(generation_id: Any, *, channel: str | None = None) -> bool:
+    """Publish a new job's first step; False (logged) if the broker cannot take it now.
+
+    Called after the job is committed `queued`: the row is the truth, the message
+    only a nudge. A broker that is down must not turn an accepted request into an
+    error (the caller would retry and reserve again); the job stays queued and the
+    relay publishes it once its first lease runs out.
+    """
+    return publish(generation_id, channel=channel, step=0)
 
 
 def publish(
@@ -141,8 +160,8 @@ def publish(
 
     try:
         run_generation.apply_async((str(generation_id), channel, step), countdown=countdown)
-    except Exception:  # kombu's errors vary by transport; the relay is the backstop
-        log.warning("could not publish generation %s; the relay will", generation_id, exc_info=True)
+    except PUBLISH_ERRORS as exc:
+        log.warning("generation %s committed but not published: %r", generation_id, exc)
         return False
     return True
 
@@ -188,12 +207,17 @@ def generation_fail(*, generation_id: Any, code: str, message: str) -> bool:
 def _finish(generation: Generation, status: str, *, used: int, **fields: Any) -> None:
     """Inside a transaction holding the row lock: set the outcome and settle quota once."""
     if generation.quota_state == Generation.QuotaState.RESERVED:
-        quota_settle(
+        quota_release(
             user=generation.user,
             model=generation.model,
+            pool_id=generation.quota_pool_id,
             reserved=generation.quota_reserved,
             used=used,
         )
+        if generation.api_key_id:
+            key_cap_settle(
+                key_id=generation.api_key_id, reserved=generation.key_quota_reserved, used=used
+            )
         generation.quota_state = (
             Generation.QuotaState.COMMITTED if used else Generation.QuotaState.RELEASED
         )

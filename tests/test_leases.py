@@ -21,7 +21,7 @@ from generations import leases, services
 from generations.dispatch import generation_run
 from generations.models import Generation
 from generations.services import generation_create
-from providers.simulator.server import SimulatorServer
+from simulator.server import SimulatorServer
 
 DEV = "black-forest-labs/flux.1-dev"
 pytestmark = pytest.mark.django_db

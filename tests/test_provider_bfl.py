@@ -15,7 +15,7 @@ from generations.dispatch import generation_run
 from generations.models import Generation
 from generations.services import generation_fail
 from providers.bfl import webhook_secret
-from providers.simulator.server import SimulatorServer
+from simulator.server import SimulatorServer
 from tests.images import png_bytes
 from tests.upstreams import create, force_options, matches_fixture, run_to_end, sent, sim_fixture  # noqa: F401
 
@@ -204,7 +204,8 @@ def test_the_simulator_delivers_the_webhook_with_its_secret(catcher: _Catcher) -
             json={"prompt": "a kite", "webhook_url": catcher.url, "webhook_secret": "s3cret"},
         )
         deadline = time.monotonic() + 5
-        while not catcher.received and time.monotonic() < deadline:
+        while not catcher.received:
+            assert time.monotonic() < deadline, "the simulator delivered no webhook within 5s"
             time.sleep(0.05)
     [delivery] = catcher.received
     assert delivery["json"]["id"] == answer.json()["id"]

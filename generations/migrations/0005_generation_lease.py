@@ -8,7 +8,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('accounts', '0003_quota_layers_audit'),
-        ('generations', '0002_generation_api_key_webhook_idempotencyrecord'),
+        ('generations', '0004_group_pools'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
