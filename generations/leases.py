@@ -10,9 +10,10 @@ The row is the truth and a broker message only a nudge (a transactional outbox):
   every lease this process holds in one UPDATE.
 - After the step, `release()` bumps the step, drops the owner and sets the lease
   to end a grace period after the next step is due.
-- `relay()` (run by beat) publishes again every unfinished job whose lease ended:
-  never picked up, its message lost with the broker, its worker dead. The new
-  message carries the row's step, so the old one, if it ever comes, is dropped.
+- `generations.services.relay()` (run by beat) publishes again every unfinished
+  job whose lease ended: never picked up, its message lost with the broker, its
+  worker dead. The new message carries the row's step, so the old one, if it
+  ever comes, is dropped.
 """
 
 from __future__ import annotations
@@ -146,26 +147,3 @@ def _ensure_heartbeat() -> None:
             target=_beat_while_holding, name="lease-heartbeat", daemon=True
         )
         _heartbeat.start()
-
-
-def relay(*, limit: int = 500) -> int:
-    """Publish again every unfinished job whose lease ended; the number published."""
-    from .services import publish
-
-    now = timezone.now()
-    due = (
-        Generation.objects.filter(status__in=UNFINISHED, lease_expires_at__lt=now)
-        .order_by("lease_expires_at")
-        .values_list("pk", "step")[:limit]
-    )
-    published = 0
-    for pk, step in list(due):
-        # Conditional, so two beats (or a beat and a late worker) never both take it.
-        took = Generation.objects.filter(pk=pk, step=step, lease_expires_at__lt=now).update(
-            lease_owner="", lease_expires_at=now + timedelta(seconds=lease_seconds())
-        )
-        if took and publish(pk, step=step):
-            published += 1
-    if published:
-        log.info("relay published %d generation(s) again", published)
-    return published

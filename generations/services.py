@@ -24,6 +24,7 @@ from accounts.api_keys.caps import key_cap_reserve, key_cap_settle
 from accounts.models import User
 from accounts.services import quota_hold, quota_release
 
+from . import leases
 from .leases import initial_lease
 from .models import Generation, ReferenceImage
 from .references import LoadedImage, load_images
@@ -272,3 +273,24 @@ def generation_poll_now(*, generation_id: Any, upstream_id: str) -> bool:
         return False
     publish(generation_id, step=step)
     return True
+
+
+def relay(*, limit: int = 500) -> int:
+    """Publish again every unfinished job whose lease ended; the number published."""
+    now = timezone.now()
+    due = (
+        Generation.objects.filter(status__in=leases.UNFINISHED, lease_expires_at__lt=now)
+        .order_by("lease_expires_at")
+        .values_list("pk", "step")[:limit]
+    )
+    published = 0
+    for pk, step in list(due):
+        # Conditional, so two beats (or a beat and a late worker) never both take it.
+        took = Generation.objects.filter(pk=pk, step=step, lease_expires_at__lt=now).update(
+            lease_owner="", lease_expires_at=now + timedelta(seconds=leases.lease_seconds())
+        )
+        if took and publish(pk, step=step):
+            published += 1
+    if published:
+        log.info("relay published %d generation(s) again", published)
+    return published

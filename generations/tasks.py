@@ -21,7 +21,7 @@ from django.conf import settings
 from django.dispatch import receiver
 from kombu.exceptions import OperationalError as BrokerError
 
-from . import dispatch, leases, services
+from . import dispatch, services
 from .retry import DATABASE_ERRORS
 from .signals import generation_queued
 
@@ -53,7 +53,7 @@ def run_generation(
 
 @shared_task
 def relay_generations() -> int:
-    return leases.relay()
+    return services.relay()
 
 
 @receiver(generation_queued, dispatch_uid="generations-run-queued")
