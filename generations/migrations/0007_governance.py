@@ -20,7 +20,7 @@ def _thumbnail_sizes(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('generations', '0005_image_credentials'),
+        ('generations', '0006_image_credentials'),
     ]
 
     operations = [
