@@ -21,16 +21,30 @@ from .selectors import catalog_free_quota, layered_for
 
 @dataclass(frozen=True)
 class QuotaStatus:
+    """A person's images for one model: their own allowance, and a group pool if any."""
+
     model: str
     limit: int | None  # None: unlimited
     used: int
     reserved: int
+    pool_name: str = ""  # the group whose pool the person can draw from
+    pool_left: int = 0
+    pool_only: bool = False  # the group's members draw from its pool alone
 
     @property
     def left(self) -> int | None:
+        """The person's own images left (None: unlimited)."""
         if self.limit is None:
             return None
         return max(0, self.limit - self.used - self.reserved)
+
+    @property
+    def usable(self) -> int | None:
+        """Images the person can still ask for, from every source (None: unlimited)."""
+        if self.pool_only:
+            return self.pool_left
+        own = self.left
+        return None if own is None else own + self.pool_left
 
 
 def effective_limit(*, user: User, model: str, quota: Quota | None = None) -> int | None:
@@ -51,8 +65,19 @@ def _row(user: User, model: str) -> Quota:
 
 def quota_status(*, user: User, model: str) -> QuotaStatus:
     quota = _row(user, model)
+    limit = effective_limit(user=user, model=model, quota=quota)
+    pools = pools_for(user=user, model=model)
+    only = [p for p in pools if p.mode == GroupPool.Mode.ONLY]
+    drawable = only or pools
+    best = max(drawable, key=pool_left, default=None)
     return QuotaStatus(
-        model, effective_limit(user=user, model=model, quota=quota), quota.used, quota.reserved
+        model,
+        limit,
+        quota.used,
+        quota.reserved,
+        pool_name=best.group.name if best else "",
+        pool_left=pool_left(best) if best else 0,
+        pool_only=bool(only),
     )
 
 

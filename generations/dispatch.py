@@ -18,7 +18,7 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from providers.base import (
-    Channel,
+    ChannelConfig,
     Completed,
     InputImage,
     Pending,
@@ -208,7 +208,7 @@ def _poll(generation: Generation) -> StepResult:
 
 
 def _handle_outcome(
-    generation: Generation, channel: Channel, outcome: Completed | Pending, *, deadline: float
+    generation: Generation, channel: ChannelConfig, outcome: Completed | Pending, *, deadline: float
 ) -> StepResult:
     if isinstance(outcome, Pending):
         Generation.objects.filter(pk=generation.pk).update(
@@ -260,7 +260,11 @@ def _provider_request(generation: Generation) -> ProviderRequest:
 
 
 def _record_attempt(
-    generation: Generation, channel: Channel, error: ProviderError | None, *, phase: str = "submit"
+    generation: Generation,
+    channel: ChannelConfig,
+    error: ProviderError | None,
+    *,
+    phase: str = "submit",
 ) -> None:
     attempt: dict[str, Any] = {
         "channel": channel.name,

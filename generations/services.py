@@ -27,7 +27,7 @@ from accounts.services import quota_hold, quota_release
 from .models import Generation, ReferenceImage
 from .references import LoadedImage, load_images
 from .results import discard_images, store_images
-from .signals import generation_finished
+from .signals import generation_finished, generation_queued
 from .validation import CleanRequest, validate_request
 
 log = logging.getLogger(__name__)
@@ -143,10 +143,8 @@ def enqueue(generation_id: Any, *, channel: str | None = None) -> bool:
     error (the caller would retry and reserve again); the job stays queued and the
     relay (or the sweeper) picks it up.
     """
-    from .tasks import run_generation
-
-    try:
-        run_generation.apply_async((str(generation_id), channel))
+    try:  # generations.tasks receives the signal and sends the Celery task
+        generation_queued.send(Generation, generation_id=str(generation_id), channel=channel)
     except PUBLISH_ERRORS as exc:
         log.warning("generation %s committed but not published: %r", generation_id, exc)
         return False

@@ -168,3 +168,18 @@ def test_concurrent_members_get_exactly_the_pool(
         assert granted == 7
         pool.refresh_from_db()
         assert (pool.reserved, pool.used) == (7, 0)
+
+
+def test_the_status_says_what_the_pool_adds(user: Any, designers: Group, enqueued: list) -> None:
+    assert quota_status(user=user, model=DEV).usable == 10
+    _pool(designers, 3)
+    status = quota_status(user=user, model=DEV)
+    assert (status.left, status.pool_name, status.pool_left, status.usable) == (
+        10,
+        "designers",
+        3,
+        13,
+    )
+    GroupPool.objects.update(mode="only")
+    status = quota_status(user=user, model=DEV)
+    assert (status.pool_only, status.usable) == (True, 3)

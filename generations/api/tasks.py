@@ -10,7 +10,7 @@ from common.net import FetchError
 from generations.models import Webhook
 from generations.services import PUBLISH_ERRORS
 
-from .webhooks import deliver, webhooks_unsent
+from .webhooks import deliver, delivery_failed, webhooks_unsent
 
 _BACKOFF = (10, 60, 300, 1800)
 # A notice not tried this long after its job ended lost its message; well past any
@@ -30,7 +30,7 @@ def deliver_webhook(self: Any, generation_id: str) -> None:
     try:
         deliver(webhook)
     except FetchError as exc:
-        Webhook.objects.filter(pk=webhook.pk).update(last_error=exc.message[:500])
+        delivery_failed(webhook, exc.message)
         if exc.retryable and self.request.retries < len(_BACKOFF):
             raise self.retry(countdown=_BACKOFF[self.request.retries]) from exc
 
