@@ -14,9 +14,9 @@ import pytest
 
 from accounts.services import quota_set_limit, quota_status
 from generations.models import Generation
-from providers.simulator import bfl as sim_bfl
-from providers.simulator import modelverse as sim_modelverse
-from providers.simulator.server import SimulatorServer
+from simulator import bfl as sim_bfl
+from simulator import modelverse as sim_modelverse
+from simulator.server import SimulatorServer
 from tests.test_net_guard import LocalServer
 from tests.upstreams import create, run_to_end, sent, sim_fixture  # noqa: F401
 
