@@ -53,6 +53,7 @@ class ApiServer:
     proc: subprocess.Popen[Any]
     url: str  # ends in /v1
     log: Path
+    port: int
 
     def threads(self) -> int:
         """How many threads the server process has right now."""
@@ -65,8 +66,11 @@ class ApiServer:
         return self.log.read_text(errors="replace")
 
 
-def start_api(env: dict[str, str], log: Path, app: str = "config.asgi:application") -> ApiServer:
-    port = free_port()
+def start_api(
+    env: dict[str, str], log: Path, app: str = "config.asgi:application", port: int = 0
+) -> ApiServer:
+    """The server on `port` (0: a free one); a restart passes the old server's port."""
+    port = port or free_port()
     proc = subprocess.Popen(
         [
             str(BIN / "uvicorn"),
@@ -80,7 +84,7 @@ def start_api(env: dict[str, str], log: Path, app: str = "config.asgi:applicatio
             "--no-access-log",
         ],
         cwd=ROOT,
-        stdout=log.open("w"),
+        stdout=log.open("a"),
         stderr=subprocess.STDOUT,
         env=env,
     )
@@ -89,7 +93,7 @@ def start_api(env: dict[str, str], log: Path, app: str = "config.asgi:applicatio
     except RuntimeError:
         stop(proc)
         raise RuntimeError(f"API server did not start:\n{log.read_text()[-3000:]}") from None
-    return ApiServer(proc, f"http://127.0.0.1:{port}/v1", log)
+    return ApiServer(proc, f"http://127.0.0.1:{port}/v1", log, port)
 
 
 @contextmanager

@@ -103,3 +103,13 @@ def parse_request(request: HttpRequest) -> ImageCall:
 def wants_async(request: HttpRequest) -> bool:
     prefer = request.headers.get("Prefer", "").lower()
     return "respond-async" in prefer or request.GET.get("async", "").lower() in ("true", "1")
+
+
+def sdk_retry_count(request: HttpRequest) -> int | None:
+    """The official SDK's `x-stainless-retry-count` (0 first, then 1, 2...), or None.
+
+    The SDK sends no idempotency header of its own; this count is what marks a
+    retry of the same call (see api.services).
+    """
+    value = request.headers.get("x-stainless-retry-count", "")
+    return int(value) if value.isascii() and value.isdigit() and len(value) < 6 else None
