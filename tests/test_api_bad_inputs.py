@@ -193,3 +193,10 @@ async def test_a_nul_in_a_multipart_prompt_is_refused_like_in_json(
         "invalid_text",
     )
     await assert_nothing_spent(user, EDITS)
+
+
+async def test_the_docs_page_says_which_webhook_urls_are_refused() -> None:
+    english = (await AsyncClient().get("/v1/docs")).content.decode()
+    assert "must be a public http or https address" in english
+    chinese = await AsyncClient().get("/v1/docs", headers={"Accept-Language": "zh-hans"})
+    assert "必须是公网上的 http 或 https 地址" in chinese.content.decode()
