@@ -293,6 +293,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "generations.tasks.sweep_stuck_generations",
         "schedule": 60.0,
     },
+    # Webhook notices whose message was lost while the broker was down.
+    "requeue-unsent-webhooks": {
+        "task": "generations.api.tasks.requeue_unsent_webhooks",
+        "schedule": 300.0,
+    },
     # Daily/weekly/monthly quota resets; idempotent, so a run late or twice is harmless.
     "reset-quota-periods": {
         "task": "accounts.tasks.reset_quota_periods",

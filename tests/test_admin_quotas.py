@@ -395,7 +395,7 @@ def test_an_admin_grant_while_the_person_spends_is_neither_lost_nor_doubled(
     grants must add up exactly, every spend must be counted, nothing overdrawn.
     """
     spenders, tries, granters, grants, n = 8, 15, 4, 5, 3
-    barrier = Barrier(spenders + granters)
+    barrier = Barrier(spenders + granters, timeout=120)  # fail, never hang, if one is lost
 
     def spend(_: int) -> int:
         barrier.wait()
