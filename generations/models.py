@@ -66,6 +66,9 @@ class Generation(models.Model):
     quota_state = models.CharField(
         max_length=10, choices=QuotaState.choices, default=QuotaState.RESERVED
     )
+    # Images charged to the quota when the job finished: the report's "spent". Kept
+    # apart from the image rows, which a person may delete later.
+    quota_used = models.PositiveSmallIntegerField(_("images charged"), default=0)
 
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     started_at = models.DateTimeField(null=True, blank=True)
