@@ -42,6 +42,7 @@ class Quota(models.Model):
             models.UniqueConstraint(fields=["user", "model"], name="quota_unique_user_model"),
         ]
         verbose_name = _("quota")
+        verbose_name_plural = _("quotas")
 
     def __str__(self) -> str:
         return f"{self.user} / {self.model}"
@@ -91,6 +92,7 @@ class GroupQuota(models.Model):
             ),
         ]
         verbose_name = _("group quota")
+        verbose_name_plural = _("group quotas")
 
     def __str__(self) -> str:
         return f"{self.group} / {self.model}"

@@ -50,6 +50,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    "common.not_found.portal_not_found",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
 

@@ -1,6 +1,11 @@
 from django.conf import settings
 from django.contrib import admin
 from django.urls import URLPattern, URLResolver, include, path
+from django.utils.translation import gettext_lazy as _
+
+admin.site.site_header = "Darkroom"
+admin.site.site_title = "Darkroom"
+admin.site.index_title = _("Administration")
 
 urlpatterns: list[URLPattern | URLResolver] = [
     path("admin/", admin.site.urls),

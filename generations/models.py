@@ -76,6 +76,8 @@ class Generation(models.Model):
 
     class Meta:
         ordering = ["-created_at"]
+        verbose_name = _("generation")
+        verbose_name_plural = _("generations")
         indexes = [
             models.Index(fields=["user", "-created_at"], name="gen_user_created"),
             models.Index(fields=["status", "created_at"], name="gen_status_created"),
@@ -119,6 +121,8 @@ class Image(models.Model):
 
     class Meta:
         ordering = ["generation", "index"]
+        verbose_name = _("image")
+        verbose_name_plural = _("images")
 
     def __str__(self) -> str:
         return f"{self.generation_id}#{self.index}"

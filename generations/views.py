@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import uuid
+from dataclasses import dataclass
 from typing import Any, cast
 
 from django.conf import settings
@@ -23,6 +25,7 @@ from django.utils.translation import ngettext
 from django.views.decorators.http import require_GET, require_POST
 
 from accounts.models import User
+from accounts.selectors import quota_overview
 from accounts.services import quota_status
 from common.errors import DarkroomError
 from providers.catalog import ModelSpec, get_catalog
@@ -30,7 +33,7 @@ from providers.catalog import ModelSpec, get_catalog
 from . import portal_services, selectors
 from .forms import GalleryFilterForm, GenerateForm
 from .models import Generation, ReferenceImage
-from .portal_text import error_text
+from .portal_text import error_text, model_label
 from .services import generation_create
 
 
@@ -51,12 +54,25 @@ def _spec(name: str | None, user: Any = None) -> ModelSpec:
     return catalog.get(name or "") or next(iter(catalog.models.values()))
 
 
+@dataclass(frozen=True)
+class ModelOption:
+    name: str
+    label: str
+    left: int | None  # None: unlimited
+
+
+def _model_options(user: User) -> list[ModelOption]:
+    """The model picker: every model with the free images this person has left."""
+    return [ModelOption(u.model, model_label(u.model), u.left) for u in quota_overview(user)]
+
+
 def _generate_context(
     request: HttpRequest, form: GenerateForm, references: list[ReferenceImage]
 ) -> dict[str, Any]:
     return {
         "form": form,
         "spec": form.spec,
+        "model_options": _model_options(_user(request)),
         "quota": quota_status(user=_user(request), model=form.spec.name),
         "references": references,
         "jobs": selectors.recent_generations(_user(request)),
@@ -119,6 +135,7 @@ def _generate_submit(request: HttpRequest) -> HttpResponse:
             "generation": generation,
             "spec": spec,
             "quota": quota_status(user=_user(request), model=spec.name),
+            "model_options": _model_options(_user(request)),
         }
         return render(request, "generations/_submit_result.html", context)
     if generation is not None:
@@ -144,9 +161,30 @@ def _reference_bytes(references: list[ReferenceImage]) -> dict[str, list[bytes]]
 def generation_card(request: HttpRequest, pk: Any) -> HttpResponse:
     """One job's card; a card still in progress polls this again until it is finished."""
     generation = selectors.generation_for(_user(request), pk)
-    if request.GET.get("as") == "tile":  # the gallery's tile for a job still in progress
-        return render(request, "generations/_gallery_generation.html", {"g": generation})
     return render(request, "generations/_job_card.html", {"job": generation})
+
+
+# One poll for every running tile on the page; more ids than this wait for the next poll.
+MAX_TILES_PER_POLL = 50
+
+
+@login_required
+@require_GET
+def generation_tiles(request: HttpRequest) -> HttpResponse:
+    """The gallery's tiles for the given generations: one request for every running tile."""
+    ids = [i for i in request.GET.getlist("id")[:MAX_TILES_PER_POLL] if _is_uuid(i)]
+    generations = (
+        selectors.visible_generations(_user(request)).filter(pk__in=ids).prefetch_related("images")
+    )
+    return render(request, "generations/_gallery_tiles.html", {"generations": generations})
+
+
+def _is_uuid(value: str) -> bool:
+    try:
+        uuid.UUID(value)
+    except ValueError:
+        return False
+    return True
 
 
 @login_required

@@ -16,6 +16,7 @@ from django.utils.translation import gettext_lazy as _
 from providers.catalog import get_catalog
 
 from ..models import GroupQuota, ModelQuotaPolicy, Period, Quota, User
+from ..selectors import LayerCache
 
 
 def catalog_choices() -> list[tuple[str, str]]:
@@ -54,6 +55,33 @@ class PersonGroupFilter(admin.SimpleListFilter):
         if self.value():
             return queryset.filter(user__groups__pk=self.value())
         return queryset
+
+
+class NearLimitFilter(admin.SimpleListFilter):
+    """Who is about to run out: none left, or at most a fifth of their limit left."""
+
+    title = _("images left")
+    parameter_name = "left"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, Any]]:
+        return [("none", _("None left")), ("low", _("Near the limit (a fifth or less)"))]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
+        if self.value() not in {"none", "low"}:
+            return queryset
+        rows = list(
+            queryset.only("pk", "user_id", "model", "used", "reserved", "limit", "unlimited")
+        )
+        layers = LayerCache(user_ids={q.user_id for q in rows})
+        wanted = []
+        for quota in rows:
+            limit = layers.resolve(user_id=quota.user_id, model=quota.model, quota=quota).limit
+            if limit is None:
+                continue
+            left = max(0, limit - quota.used - quota.reserved)
+            if left == 0 or (self.value() == "low" and left * 5 <= limit):
+                wanted.append(quota.pk)
+        return queryset.filter(pk__in=wanted)
 
 
 # --- Edit forms -----------------------------------------------------------------------

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from django import forms
 from django.contrib import admin
 from django.contrib.auth.admin import GroupAdmin as DjangoGroupAdmin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
@@ -42,23 +43,47 @@ class UserAdmin(QuotaPermissionMixin, DjangoUserAdmin):
     action_form = QuotaActionForm
     list_display = [
         "username",
+        "full_name",
         "email",
-        "first_name",
-        "last_name",
+        "group_names",
         "is_active",
         "is_staff",
-        "group_names",
         "last_login",
     ]
-    list_filter = ["is_active", "is_staff", "is_superuser", "groups"]
-    readonly_fields = ["quota_table"]
+    list_filter = ["is_active", "is_staff", "groups"]
+    readonly_fields = ["quota_table", "last_login", "date_joined"]
     actions = ["grant_images", "set_unlimited", "reset_used", "deactivate", "reactivate"]
+    # What an admin of this product decides about a person; Django's raw permission
+    # pickers stay out (groups carry access and quota pools).
+    filter_horizontal = ()
+    add_fieldsets = (
+        (None, {"fields": ("username", "usable_password", "password1", "password2")}),
+        (_("Person"), {"fields": ("first_name", "last_name", "email")}),
+        (_("Access"), {"fields": ("is_active", "is_staff", "groups")}),
+    )
 
     def get_fieldsets(self, request: HttpRequest, obj: Any = None) -> Any:
-        fieldsets = list(super().get_fieldsets(request, obj))
-        if obj is not None:
-            fieldsets.append((_("Quotas"), {"fields": ["quota_table"]}))
+        if obj is None:
+            return self.add_fieldsets
+        fieldsets: list[Any] = [
+            (None, {"fields": ["username", "password"]}),
+            (_("Person"), {"fields": ["first_name", "last_name", "email"]}),
+            (_("Access"), {"fields": ["is_active", "is_staff", "groups"]}),
+            (_("Quotas"), {"fields": ["quota_table"]}),
+            (_("History"), {"fields": ["last_login", "date_joined"]}),
+        ]
+        if getattr(request.user, "is_superuser", False):
+            fieldsets.insert(3, (_("Superuser"), {"fields": ["is_superuser"]}))
         return fieldsets
+
+    def formfield_for_manytomany(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
+        if db_field.name == "groups":
+            kwargs["widget"] = forms.CheckboxSelectMultiple
+        return super().formfield_for_manytomany(db_field, request, **kwargs)
+
+    @admin.display(description=_("name"), ordering="last_name")
+    def full_name(self, obj: User) -> str:
+        return obj.get_full_name()
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[User]:
         return super().get_queryset(request).prefetch_related("groups")

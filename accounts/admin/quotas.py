@@ -21,6 +21,7 @@ from .forms import (
     GrantActionForm,
     GroupQuotaForm,
     ModelQuotaPolicyForm,
+    NearLimitFilter,
     PersonGroupFilter,
     QuotaForm,
     acting_user,
@@ -51,7 +52,7 @@ class QuotaAdmin(admin.ModelAdmin):
         "unlimited",
         "updated_at",
     ]
-    list_filter = [CatalogModelFilter, PersonGroupFilter, "unlimited"]
+    list_filter = [NearLimitFilter, CatalogModelFilter, PersonGroupFilter, "unlimited"]
     search_fields = [
         "user__username",
         "user__email",

@@ -22,16 +22,31 @@ def backfill(apps, schema_editor):  # type: ignore[no-untyped-def]
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('generations', '0002_generation_api_key_webhook_idempotencyrecord'),
+        ("generations", "0002_generation_api_key_webhook_idempotencyrecord"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='generation',
-            name='quota_used',
-            field=models.PositiveSmallIntegerField(default=0, verbose_name='images charged'),
+            model_name="generation",
+            name="quota_used",
+            field=models.PositiveSmallIntegerField(default=0, verbose_name="images charged"),
         ),
         migrations.RunPython(backfill, migrations.RunPython.noop),
+        migrations.AlterModelOptions(
+            name="generation",
+            options={
+                "ordering": ["-created_at"],
+                "verbose_name": "generation",
+                "verbose_name_plural": "generations",
+            },
+        ),
+        migrations.AlterModelOptions(
+            name="image",
+            options={
+                "ordering": ["generation", "index"],
+                "verbose_name": "image",
+                "verbose_name_plural": "images",
+            },
+        ),
     ]

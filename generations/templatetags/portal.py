@@ -13,6 +13,7 @@ from django.utils.translation import gettext
 from ..forms import param_label as _param_label
 from ..models import Generation, Image
 from ..portal_text import failure_text
+from ..portal_text import model_label as _model_label
 
 register = template.Library()
 
@@ -67,10 +68,7 @@ def filesize(num: int) -> str:
 
 @register.filter
 def model_label(name: str) -> str:
-    from providers.catalog import get_catalog
-
-    spec = get_catalog().get(name)
-    return spec.label if spec else name
+    return _model_label(name)
 
 
 @register.filter
