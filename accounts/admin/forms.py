@@ -13,6 +13,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 
+from generations.portal_text import model_label
 from providers.catalog import get_catalog
 
 from ..models import GroupQuota, ModelQuotaPolicy, Period, Quota, User
@@ -20,7 +21,20 @@ from ..selectors import LayerCache
 
 
 def catalog_choices() -> list[tuple[str, str]]:
-    return [(name, name) for name in sorted(get_catalog().names())]
+    return [(name, model_label(name)) for name in sorted(get_catalog().names())]
+
+
+def layer_text(source: str) -> str:
+    """Where a limit or period comes from (accounts.selectors.Layered), in the admin's language."""
+    if source.startswith("group "):
+        return _("group %(name)s") % {"name": source.removeprefix("group ")}
+    names = {
+        "person": _("person"),
+        "catalog": _("catalog"),
+        "model": _("model"),
+        "default": _("default"),
+    }
+    return str(names.get(source, source))
 
 
 # --- List filters ---------------------------------------------------------------------

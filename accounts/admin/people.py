@@ -19,7 +19,14 @@ from django.utils.translation import gettext_lazy as _
 from .. import quota_changes, services
 from ..models import GroupQuota, User
 from ..selectors import quota_overview
-from .forms import GroupQuotaForm, QuotaActionForm, acting_user, action_input, report
+from .forms import (
+    GroupQuotaForm,
+    QuotaActionForm,
+    acting_user,
+    action_input,
+    layer_text,
+    report,
+)
 
 QUOTA_PERM = "accounts.change_quota"
 
@@ -96,7 +103,14 @@ class UserAdmin(QuotaPermissionMixin, DjangoUserAdmin):
     def quota_table(self, obj: User) -> SafeString:
         return SafeString(
             render_to_string(
-                "admin/accounts/quota_table.html", {"rows": quota_overview(obj), "person": obj}
+                "admin/accounts/quota_table.html",
+                {
+                    "rows": [
+                        (u, layer_text(u.layered.source), layer_text(u.layered.period_source))
+                        for u in quota_overview(obj)
+                    ],
+                    "person": obj,
+                },
             )
         )
 
