@@ -55,7 +55,9 @@ class ModelDoc:
 
 
 def _num(value: float | None) -> str:
-    return "" if value is None else f"{value:g}"
+    if value is None:
+        return ""
+    return str(int(value)) if float(value).is_integer() else f"{value:g}"
 
 
 def param_rule(p: ParamSpec) -> str:
