@@ -90,3 +90,51 @@ def test_the_chinese_admin_has_no_glued_english_plurals(admin_client: Client) ->
     assert 'lang="zh-hans"' in html
     assert "配额" in html and "通道" in html and "所服务的模型" in html
     assert re.findall(r"[\u4e00-\u9fff]s\b", html) == []
+
+
+def test_staff_reach_the_report_and_the_admin_from_the_portal(
+    client: Client, admin_user: Any, user: Any
+) -> None:
+    links = (f'href="{reverse("usage_report")}"', f'href="{reverse("admin:index")}"')
+    client.force_login(admin_user)
+    staff_page = client.get(reverse("gallery")).content.decode()
+    assert all(link in staff_page for link in links)
+    client.force_login(user)
+    person_page = client.get(reverse("gallery")).content.decode()
+    assert not any(link in person_page for link in links)
+
+
+def test_an_admin_sets_a_persons_own_limit_on_their_page(admin_client: Client, user: Any) -> None:
+    from accounts.models import QuotaAudit
+
+    Quota.objects.create(user=user, model=DEV, used=4, reserved=1)
+    url = reverse("admin:accounts_user_change", args=[user.pk])
+    page = admin_client.get(url)
+    assert page.status_code == 200
+    row = Quota.objects.get(user=user)
+    response = admin_client.post(
+        url,
+        {
+            "username": user.username,
+            "first_name": "",
+            "last_name": "",
+            "email": user.email,
+            "is_active": "on",
+            "quotas-TOTAL_FORMS": "2",
+            "quotas-INITIAL_FORMS": "1",
+            "quotas-MIN_NUM_FORMS": "0",
+            "quotas-MAX_NUM_FORMS": "1000",
+            "quotas-0-id": str(row.pk),
+            "quotas-0-user": str(user.pk),
+            "quotas-0-model": DEV,
+            "quotas-0-limit": "25",
+            "quotas-1-user": str(user.pk),
+            "quotas-1-model": "black-forest-labs/flux-schnell",
+            "quotas-1-unlimited": "on",
+        },
+    )
+    assert response.status_code == 302
+    row.refresh_from_db()
+    assert (row.limit, row.used, row.reserved) == (25, 4, 1)  # counts untouched
+    assert Quota.objects.get(user=user, model="black-forest-labs/flux-schnell").unlimited
+    assert QuotaAudit.objects.filter(user=user, field="limit", new_value="25").exists()

@@ -118,6 +118,17 @@ class QuotaForm(forms.ModelForm):
         help_texts = {"limit": _("Empty: inherit from the person's groups or the catalog.")}
 
 
+class PersonQuotaForm(forms.ModelForm):
+    """A row of the person page's quota inline: their own layer for one model."""
+
+    model = forms.ChoiceField(label=_("Model"), choices=catalog_choices)
+
+    class Meta:
+        model = Quota
+        fields = ["model", "limit", "unlimited"]
+        help_texts = {"limit": _("Empty: inherit from groups or the catalog.")}
+
+
 class GroupQuotaForm(forms.ModelForm):
     model = forms.ChoiceField(label=_("Model"), choices=catalog_choices)
     period = forms.ChoiceField(

@@ -17,10 +17,11 @@ from django.utils.safestring import SafeString
 from django.utils.translation import gettext_lazy as _
 
 from .. import quota_changes, services
-from ..models import GroupQuota, User
+from ..models import GroupQuota, Quota, User
 from ..selectors import quota_overview
 from .forms import (
     GroupQuotaForm,
+    PersonQuotaForm,
     QuotaActionForm,
     acting_user,
     action_input,
@@ -38,6 +39,25 @@ def _for_people(
     report(request, sum(change(person) for person in people), len(people), what)
 
 
+class PersonQuotaInline(admin.TabularInline):
+    """The person's own limits, edited on their page; saved through the audited service."""
+
+    model = Quota
+    form = PersonQuotaForm
+    fields = ["model", "limit", "unlimited", "used", "reserved"]
+    readonly_fields = ["used", "reserved"]
+    extra = 1
+    can_delete = False  # deleting would hand back used images; set the limit to inherit
+    verbose_name = _("own limit")
+    verbose_name_plural = _("own limits (grant more by raising one)")
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return request.user.has_perm(QUOTA_PERM)
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return request.user.has_perm(QUOTA_PERM)
+
+
 class QuotaPermissionMixin:
     """Quota actions need the quota change permission, wherever they appear."""
 
@@ -48,6 +68,7 @@ class QuotaPermissionMixin:
 @admin.register(User)
 class UserAdmin(QuotaPermissionMixin, DjangoUserAdmin):
     action_form = QuotaActionForm
+    inlines = [PersonQuotaInline]
     list_display = [
         "username",
         "full_name",
@@ -87,6 +108,29 @@ class UserAdmin(QuotaPermissionMixin, DjangoUserAdmin):
         if db_field.name == "groups":
             kwargs["widget"] = forms.CheckboxSelectMultiple
         return super().formfield_for_manytomany(db_field, request, **kwargs)
+
+    def get_inline_instances(self, request: HttpRequest, obj: Any = None) -> list[Any]:
+        # Adding a person asks who they are and their groups; limits come once they exist.
+        return super().get_inline_instances(request, obj) if obj is not None else []
+
+    def save_formset(self, request: HttpRequest, form: Any, formset: Any, change: bool) -> None:
+        if formset.model is not Quota:
+            return super().save_formset(request, form, formset, change)
+        # As on the group page: the change message's lists only; writes go through the
+        # audited service, which locks the row and never touches `used`/`reserved`.
+        formset.save(commit=False)
+        for row in formset.forms:
+            if not row.has_changed() or not row.cleaned_data.get("model"):
+                continue
+            quota_changes.quota_update(
+                actor=acting_user(request),
+                user=form.instance,
+                model=row.cleaned_data["model"],
+                limit=row.cleaned_data["limit"],
+                unlimited=row.cleaned_data["unlimited"],
+                reason="edited on the person page",
+            )
+        return None
 
     @admin.display(description=_("name"), ordering="last_name")
     def full_name(self, obj: User) -> str:

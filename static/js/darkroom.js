@@ -227,7 +227,9 @@
 
   // Gallery tiles keep their image's shape: each tile's width follows its aspect ratio
   // (a justified layout, see .grid in the CSS), so nothing is cropped to a square.
+  // Set from data attributes, not style="": a strict CSP (style-src 'self') allows this.
   function shapeTiles(root) {
+    root.querySelectorAll(".ratio-swatch[data-ratio]").forEach((el) => { el.style.aspectRatio = el.dataset.ratio; });
     root.querySelectorAll(".tile[data-w][data-h]").forEach((tile) => {
       const w = parseFloat(tile.dataset.w), h = parseFloat(tile.dataset.h);
       if (w > 0 && h > 0) tile.style.setProperty("--r", (w / h).toFixed(4));
