@@ -6,3 +6,6 @@ class AccountsConfig(AppConfig):
     name = "accounts"
     verbose_name = _("People and quotas")
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from .sso import receivers  # noqa: F401  (connects the sign-in receiver)

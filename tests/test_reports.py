@@ -13,9 +13,9 @@ from django.urls import reverse
 from django.utils import timezone
 
 from accounts.models import Quota
-from generations import reports
-from generations.charts import stacked_bars
 from generations.models import Generation, Image
+from generations.reports import queries as reports
+from generations.reports.charts import stacked_bars
 from tests.portal_helpers import backdated_generation
 
 DEV = "black-forest-labs/flux.1-dev"  # free quota 10
@@ -173,7 +173,7 @@ def test_people_who_arent_staff_never_reach_the_report(
 def test_spent_counts_images_charged_even_after_they_are_deleted(
     admin_client: Client, known: None, user: Any
 ) -> None:
-    from generations.portal_services import images_delete
+    from generations.portal.services import images_delete
 
     before = {row.model: row.spent for row in reports.usage_report(MARCH).quota}
     ids = list(Image.objects.filter(generation__user=user).values_list("pk", flat=True))

@@ -13,7 +13,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 
-from generations.portal_text import model_label
+from generations.portal.text import model_label
 from providers.catalog import get_catalog
 
 from ..models import GroupQuota, ModelQuotaPolicy, Period, Quota, User

@@ -12,7 +12,7 @@ from django.shortcuts import render
 from django.utils.translation import gettext as _
 from drf_spectacular.generators import SchemaGenerator
 
-from generations.portal_text import model_label
+from generations.portal.text import model_label
 from providers.catalog import ModelSpec, ParamSpec, get_catalog
 
 from .handling import new_request_id

@@ -10,10 +10,10 @@ from django.utils import timezone
 from django.utils.timesince import timesince
 from django.utils.translation import gettext
 
-from ..forms import param_label as _param_label
 from ..models import Generation, Image
-from ..portal_text import failure_text
-from ..portal_text import model_label as _model_label
+from ..portal.forms import param_label as _param_label
+from ..portal.text import failure_text
+from ..portal.text import model_label as _model_label
 
 register = template.Library()
 

@@ -1,4 +1,4 @@
-"""Portal pages: thin interfaces over generations.services / portal_services / selectors."""
+"""Portal pages: thin interfaces over generations.services / portal.services / selectors."""
 
 from __future__ import annotations
 
@@ -30,11 +30,12 @@ from accounts.services import quota_status
 from common.errors import DarkroomError
 from providers.catalog import ModelSpec, get_catalog
 
-from . import portal_services, selectors
+from .. import selectors
+from ..models import Generation, ReferenceImage
+from ..services import generation_create
+from . import services as portal_services
 from .forms import GalleryFilterForm, GenerateForm
-from .models import Generation, ReferenceImage
-from .portal_text import error_text, model_label
-from .services import generation_create
+from .text import error_text, model_label
 
 
 def _user(request: HttpRequest) -> User:

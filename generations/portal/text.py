@@ -13,7 +13,7 @@ from django.utils.translation import gettext_lazy
 from common.errors import DarkroomError, QuotaExceeded
 from providers.catalog import ModelSpec, get_catalog
 
-from .models import Generation
+from ..models import Generation
 
 # Catalog labels are a product name plus, for some, an English description of the
 # variant: the name stays as it is, the description is translated.

@@ -7,7 +7,7 @@ from django import forms
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from generations.portal_text import model_label
+from generations.portal.text import model_label
 from providers.catalog import get_catalog
 
 
