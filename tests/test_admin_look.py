@@ -120,7 +120,7 @@ def test_an_admin_sets_a_persons_own_limit_on_their_page(admin_client: Client, u
             "last_name": "",
             "email": user.email,
             "is_active": "on",
-            "quotas-TOTAL_FORMS": "2",
+            "quotas-TOTAL_FORMS": "3",
             "quotas-INITIAL_FORMS": "1",
             "quotas-MIN_NUM_FORMS": "0",
             "quotas-MAX_NUM_FORMS": "1000",
@@ -131,6 +131,9 @@ def test_an_admin_sets_a_persons_own_limit_on_their_page(admin_client: Client, u
             "quotas-1-user": str(user.pk),
             "quotas-1-model": "black-forest-labs/flux-schnell",
             "quotas-1-unlimited": "on",
+            "quotas-2-user": str(user.pk),
+            "quotas-2-model": "",  # the blank extra row
+            "quotas-2-limit": "",
         },
     )
     assert response.status_code == 302
@@ -138,3 +141,4 @@ def test_an_admin_sets_a_persons_own_limit_on_their_page(admin_client: Client, u
     assert (row.limit, row.used, row.reserved) == (25, 4, 1)  # counts untouched
     assert Quota.objects.get(user=user, model="black-forest-labs/flux-schnell").unlimited
     assert QuotaAudit.objects.filter(user=user, field="limit", new_value="25").exists()
+    assert Quota.objects.filter(user=user).count() == 2

@@ -125,6 +125,16 @@ def test_the_admin_reads_like_darkroom(
     expect(page.locator('[name="user_permissions"]')).to_have_count(0)
     assert _fits_the_width(page)
     shot(page, f"finish-admin-person-{size}-{lang}")
+
+    # A person's page: their quotas (effective, and their own limits to raise).
+    page.goto(chromium.base + f"/admin/accounts/user/{root.pk}/change/")
+    expect(page.locator(".quota-table tbody tr").first).to_be_visible()
+    expect(page.locator('[name="quotas-0-limit"]')).to_have_count(1)
+    assert _fits_the_width(page)
+    shot(page, f"finish-admin-person-change-{size}-{lang}")
+    page.locator('input[name="_continue"]').click()  # saving unchanged adds no quota row
+    expect(page.locator(".messagelist .success")).to_have_count(1)
+    assert Quota.objects.filter(user=root).count() == 1
     assert chromium.errors == []
 
 

@@ -121,7 +121,10 @@ class QuotaForm(forms.ModelForm):
 class PersonQuotaForm(forms.ModelForm):
     """A row of the person page's quota inline: their own layer for one model."""
 
-    model = forms.ChoiceField(label=_("Model"), choices=catalog_choices)
+    # A blank first choice: the inline's empty extra row must not read as "changed".
+    model = forms.ChoiceField(
+        label=_("Model"), choices=lambda: [("", "---------"), *catalog_choices()]
+    )
 
     class Meta:
         model = Quota
