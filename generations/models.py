@@ -35,13 +35,18 @@ class Generation(models.Model):
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="generations"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="generations",
+        verbose_name=_("person"),
     )
     model = models.CharField(_("model"), max_length=200)
     prompt = models.TextField(_("prompt"), blank=True)
     params = models.JSONField(_("parameters"), default=dict, blank=True)
     n = models.PositiveSmallIntegerField(_("images requested"), default=1)
-    source = models.CharField(max_length=10, choices=Source.choices, default=Source.PORTAL)
+    source = models.CharField(
+        _("source"), max_length=10, choices=Source.choices, default=Source.PORTAL
+    )
     # The API key a request came with (source "api"); kept when the key is deleted later.
     api_key = models.ForeignKey(
         "accounts.ApiKey",
@@ -51,28 +56,30 @@ class Generation(models.Model):
         related_name="generations",
     )
 
-    status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
-    error_code = models.CharField(max_length=64, blank=True)
-    error_message = models.TextField(blank=True)
+    status = models.CharField(
+        _("status"), max_length=10, choices=Status.choices, default=Status.QUEUED
+    )
+    error_code = models.CharField(_("error code"), max_length=64, blank=True)
+    error_message = models.TextField(_("error message"), blank=True)
 
     channel = models.CharField(_("channel"), max_length=100, blank=True)
-    upstream_id = models.CharField(max_length=200, blank=True)
+    upstream_id = models.CharField(_("upstream job id"), max_length=200, blank=True)
     # Per-format state between a create and its polls (async upstreams).
     upstream_state = models.JSONField(null=True, blank=True)
-    retries = models.PositiveSmallIntegerField(default=0)
-    attempts = models.JSONField(default=list, blank=True)
+    retries = models.PositiveSmallIntegerField(_("retries"), default=0)
+    attempts = models.JSONField(_("attempts"), default=list, blank=True)
 
-    quota_reserved = models.PositiveSmallIntegerField(default=0)
+    quota_reserved = models.PositiveSmallIntegerField(_("images reserved"), default=0)
     quota_state = models.CharField(
-        max_length=10, choices=QuotaState.choices, default=QuotaState.RESERVED
+        _("quota state"), max_length=10, choices=QuotaState.choices, default=QuotaState.RESERVED
     )
     # Images charged to the quota when the job finished: the report's "spent". Kept
     # apart from the image rows, which a person may delete later.
     quota_used = models.PositiveSmallIntegerField(_("images charged"), default=0)
 
-    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
-    started_at = models.DateTimeField(null=True, blank=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(_("created"), auto_now_add=True, db_index=True)
+    started_at = models.DateTimeField(_("started"), null=True, blank=True)
+    finished_at = models.DateTimeField(_("finished"), null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at"]
@@ -111,13 +118,13 @@ class Image(models.Model):
     index = models.PositiveSmallIntegerField(default=0)
     file = models.FileField(upload_to=image_upload_to, max_length=255)
     thumbnail = models.FileField(upload_to=thumbnail_upload_to, max_length=255, blank=True)
-    width = models.PositiveIntegerField()
-    height = models.PositiveIntegerField()
-    format = models.CharField(max_length=10)
-    bytes = models.PositiveIntegerField()
+    width = models.PositiveIntegerField(_("width"))
+    height = models.PositiveIntegerField(_("height"))
+    format = models.CharField(_("format"), max_length=10)
+    bytes = models.PositiveIntegerField(_("bytes"))
     sha256 = models.CharField(max_length=64)
-    starred = models.BooleanField(default=False)
-    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    starred = models.BooleanField(_("starred"), default=False)
+    created_at = models.DateTimeField(_("created"), auto_now_add=True, db_index=True)
 
     class Meta:
         ordering = ["generation", "index"]
