@@ -183,6 +183,17 @@ class ApiKey(AbstractAPIKey):
     )
     allowed_models = models.JSONField(_("allowed models"), default=list, blank=True)
     last_used_at = models.DateTimeField(_("last used"), null=True, blank=True)
+    # The key's own cap: at most `image_cap` images per `cap_period`, for `cap_model` or
+    # (blank) across models, whatever its owner's quota. Counters move only through
+    # accounts.api_keys.caps, with single conditional UPDATEs.
+    image_cap = models.PositiveIntegerField(_("image cap"), null=True, blank=True)
+    cap_period = models.CharField(
+        _("cap period"), max_length=10, choices=Period.choices, default=Period.NEVER
+    )
+    cap_model = models.CharField(_("capped model"), max_length=200, blank=True)
+    cap_used = models.PositiveIntegerField(_("images made under the cap"), default=0)
+    cap_reserved = models.PositiveIntegerField(_("images held under the cap"), default=0)
+    cap_since = models.DateTimeField(_("cap counting since"), default=timezone.now)
 
     class Meta(AbstractAPIKey.Meta):
         verbose_name = _("API key")  # type: ignore[assignment]
@@ -231,3 +242,40 @@ class DirectoryMembership(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} in {self.group} (from the directory)"
+
+
+class GroupPool(models.Model):
+    """A quota group's shared images for one model and period, e.g. "designers share 500
+    kontext-max images a month".
+
+    Members draw from the pool when their own allowance is spent ("overflow"), or only
+    from it ("only"). Counters move only through accounts.pools, with single
+    conditional UPDATEs, exactly like a person's quota.
+    """
+
+    class Mode(models.TextChoices):
+        OVERFLOW = "overflow", _("when a member's own allowance is spent")
+        ONLY = "only", _("instead of members' own allowances")
+
+    group = models.ForeignKey(Group, on_delete=models.CASCADE, related_name="pools")
+    model = models.CharField(_("model"), max_length=200)
+    size = models.PositiveIntegerField(_("images in the pool"))
+    period = models.CharField(
+        _("period"), max_length=10, choices=Period.choices, default=Period.MONTHLY
+    )
+    mode = models.CharField(
+        _("members draw"), max_length=10, choices=Mode.choices, default=Mode.OVERFLOW
+    )
+    used = models.PositiveIntegerField(_("used"), default=0)
+    reserved = models.PositiveIntegerField(_("reserved"), default=0)
+    used_since = models.DateTimeField(_("counting since"), default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["group", "model"], name="grouppool_unique_group_model"),
+        ]
+        verbose_name = _("group pool")
+        verbose_name_plural = _("group pools")
+
+    def __str__(self) -> str:
+        return f"{self.group} / {self.model}: {self.size}"

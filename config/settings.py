@@ -42,9 +42,14 @@ INSTALLED_APPS = [
     "allauth.socialaccount.providers.openid_connect",
     # Password-guessing lockouts (per account and per address), staff lift them in the admin.
     "axes",
+    # Optional TOTP two-factor for local accounts (required of staff with DARKROOM_STAFF_MFA).
+    "django_otp",
+    "django_otp.plugins.otp_totp",
     "accounts",
     "generations",
     "providers",
+    # The upstream simulator: no models, only its `manage.py simulator` command.
+    "simulator",
 ]
 
 MIDDLEWARE = [
@@ -57,6 +62,8 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "allauth.account.middleware.AccountMiddleware",
+    "django_otp.middleware.OTPMiddleware",
+    "accounts.mfa.StaffMfaMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "common.not_found.portal_not_found",
@@ -157,6 +164,10 @@ ACCOUNT_LOGIN_METHODS = {"username"}
 # false: only single sign-on, except for the break-glass staff account named here.
 DARKROOM_PASSWORD_LOGIN = env.bool("DARKROOM_PASSWORD_LOGIN", default=True)
 DARKROOM_BREAK_GLASS_USERNAME = env("DARKROOM_BREAK_GLASS_USERNAME", default="")
+# true: staff signing in with a password must use a TOTP app (single sign-on staff rely on
+# their identity provider's own second factor).
+DARKROOM_STAFF_MFA = env.bool("DARKROOM_STAFF_MFA", default=False)
+OTP_TOTP_ISSUER = env("DARKROOM_MFA_ISSUER", default="Darkroom")
 # After this many failed sign-ins for one account, or from one address, further tries
 # are refused for the cool-off period (django-axes; staff lift lockouts in the admin).
 AXES_ENABLED = env.bool("DARKROOM_LOGIN_LOCKOUT", default=True)
@@ -288,6 +299,12 @@ DARKROOM_JOB_DEADLINE = env.int("DARKROOM_JOB_DEADLINE", default=30 * 60)
 # A channel failing this many times in a row cools off (is skipped) for this many seconds.
 DARKROOM_CHANNEL_FAILURE_THRESHOLD = env.int("DARKROOM_CHANNEL_FAILURE_THRESHOLD", default=5)
 DARKROOM_CHANNEL_COOLDOWN = env.int("DARKROOM_CHANNEL_COOLDOWN", default=300)
+# ...but only once failures came from this many different people within the window
+# (seconds), so one person's troublesome requests cannot take a channel off for everyone.
+DARKROOM_CHANNEL_FAILURE_PEOPLE = env.int("DARKROOM_CHANNEL_FAILURE_PEOPLE", default=2)
+DARKROOM_CHANNEL_FAILURE_WINDOW = env.int("DARKROOM_CHANNEL_FAILURE_WINDOW", default=600)
+# Upstream calls one job may make in all, across channels and retries (each costs money).
+DARKROOM_MAX_UPSTREAM_ATTEMPTS = env.int("DARKROOM_MAX_UPSTREAM_ATTEMPTS", default=4)
 # Fernet key(s) for channel API keys at rest, comma-separated, newest first; empty:
 # derived from SECRET_KEY (then changing SECRET_KEY means re-entering channel keys).
 DARKROOM_FIELD_ENCRYPTION_KEY = env("DARKROOM_FIELD_ENCRYPTION_KEY", default="")
@@ -317,6 +334,10 @@ DARKROOM_API_FINISHED_CHANNEL = env("DARKROOM_API_FINISHED_CHANNEL", default="da
 DARKROOM_API_POLL_INTERVAL = env.float("DARKROOM_API_POLL_INTERVAL", default=1.0)
 # How long an Idempotency-Key is remembered.
 DARKROOM_API_IDEMPOTENCY_TTL = env.int("DARKROOM_API_IDEMPOTENCY_TTL", default=24 * 3600)
+# How long after its job was created a retry by the SDK (x-stainless-retry-count >= 1,
+# no Idempotency-Key) of an unanswered call joins that job instead of starting another.
+# Longer than the SDK's own timeout (600 s by default) plus its backoff.
+DARKROOM_API_RETRY_WINDOW = env.int("DARKROOM_API_RETRY_WINDOW", default=900)
 # Lifetime of the signed image URLs the API returns (revoked earlier when the image is deleted).
 DARKROOM_API_URL_MAX_AGE = env.int("DARKROOM_API_URL_MAX_AGE", default=365 * 24 * 3600)
 # Base for absolute URLs in API answers; empty: taken from the request's host.

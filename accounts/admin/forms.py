@@ -13,8 +13,8 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 
-from generations.portal.text import model_label
 from providers.catalog import get_catalog
+from providers.labels import model_label
 
 from ..models import GroupQuota, ModelQuotaPolicy, Period, Quota, User
 from ..selectors import LayerCache

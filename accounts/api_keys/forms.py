@@ -7,8 +7,8 @@ from django import forms
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from generations.portal.text import model_label
 from providers.catalog import get_catalog
+from providers.labels import model_label
 
 
 class ApiKeyForm(forms.Form):

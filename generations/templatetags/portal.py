@@ -10,10 +10,11 @@ from django.utils import timezone
 from django.utils.timesince import timesince
 from django.utils.translation import gettext
 
+from providers.labels import model_label as _model_label
+
 from ..models import Generation, Image
 from ..portal.forms import param_label as _param_label
 from ..portal.text import failure_text
-from ..portal.text import model_label as _model_label
 
 register = template.Library()
 

@@ -23,7 +23,7 @@ def backfill(apps, schema_editor):  # type: ignore[no-untyped-def]
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("generations", "0002_generation_api_key_webhook_idempotencyrecord"),
+        ("generations", "0004_group_pools"),
     ]
 
     operations = [

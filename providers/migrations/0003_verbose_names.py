@@ -5,7 +5,7 @@ from django.db import migrations
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("providers", "0001_initial"),
+        ("providers", "0002_channelfailure"),
     ]
 
     operations = [
