@@ -23,7 +23,7 @@ def backfill(apps, schema_editor):  # type: ignore[no-untyped-def]
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("generations", "0004_group_pools"),
+        ("generations", "0005_generation_lease"),
     ]
 
     operations = [

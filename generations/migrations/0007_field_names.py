@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('generations', '0005_generation_quota_used'),
+        ('generations', '0006_generation_quota_used'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
