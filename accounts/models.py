@@ -23,7 +23,10 @@ class Quota(models.Model):
     """
 
     user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="quotas"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="quotas",
+        verbose_name=_("person"),
     )
     model = models.CharField(_("model"), max_length=200)
     limit = models.PositiveIntegerField(_("limit"), null=True, blank=True)
@@ -35,13 +38,14 @@ class Quota(models.Model):
     # the period it reset for and resets only rows older than the current period start,
     # so a second run (or two at once) changes nothing.
     used_since = models.DateTimeField(_("counting since"), default=timezone.now)
-    updated_at = models.DateTimeField(auto_now=True)
+    updated_at = models.DateTimeField(_("updated"), auto_now=True)
 
     class Meta:
         constraints = [
             models.UniqueConstraint(fields=["user", "model"], name="quota_unique_user_model"),
         ]
         verbose_name = _("quota")
+        verbose_name_plural = _("quotas")
 
     def __str__(self) -> str:
         return f"{self.user} / {self.model}"
@@ -78,7 +82,9 @@ class GroupQuota(models.Model):
     `limit` None means inherit (the catalog); `period` "" means inherit (the model's).
     """
 
-    group = models.ForeignKey(Group, on_delete=models.CASCADE, related_name="quotas")
+    group = models.ForeignKey(
+        Group, on_delete=models.CASCADE, related_name="quotas", verbose_name=_("group")
+    )
     model = models.CharField(_("model"), max_length=200)
     limit = models.PositiveIntegerField(_("limit"), null=True, blank=True)
     unlimited = models.BooleanField(_("unlimited"), default=False)
@@ -91,6 +97,7 @@ class GroupQuota(models.Model):
             ),
         ]
         verbose_name = _("group quota")
+        verbose_name_plural = _("group quotas")
 
     def __str__(self) -> str:
         return f"{self.group} / {self.model}"

@@ -68,6 +68,7 @@ MIDDLEWARE = [
     "accounts.mfa.StaffMfaMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    "common.not_found.portal_not_found",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # Last, as django-axes asks; async-capable like every middleware here.
     "axes.middleware.AxesMiddleware",

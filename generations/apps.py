@@ -1,8 +1,10 @@
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
 
 
 class GenerationsConfig(AppConfig):
     name = "generations"
+    verbose_name = _("Jobs and images")
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:

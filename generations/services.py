@@ -229,6 +229,7 @@ def _finish(generation: Generation, status: str, *, used: int, **fields: Any) ->
         generation.quota_state = (
             Generation.QuotaState.COMMITTED if used else Generation.QuotaState.RELEASED
         )
+        generation.quota_used = used
     for key, value in fields.items():
         setattr(generation, key, value)
     generation.status = status

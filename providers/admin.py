@@ -13,9 +13,11 @@ from django.contrib import admin, messages
 from django.db import models
 from django.db.models import QuerySet
 from django.http import HttpRequest
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 
 from accounts.audit import audit_channels
 
@@ -162,7 +164,16 @@ class ChannelAdmin(admin.ModelAdmin):
 
     @admin.display(description=_("serves"))
     def served(self, obj: Channel) -> str:
-        return ", ".join(f"{r.model} ({r.priority})" for r in obj.routes.all())
+        # A count with a link: listing every model id here made one row per model name.
+        routes = obj.routes.all()
+        url = reverse("admin:providers_channelmodel_changelist")
+        return format_html(
+            '<a href="{}?channel__id__exact={}" title="{}">{}</a>',
+            url,
+            obj.pk,
+            ", ".join(r.model for r in routes),
+            ngettext("%(n)d model", "%(n)d models", len(routes)) % {"n": len(routes)},
+        )
 
     def save_model(self, request: HttpRequest, obj: Channel, form: Any, change: bool) -> None:
         super().save_model(request, obj, form, change)

@@ -29,6 +29,7 @@ def make_generation(
         prompt=prompt,
         status=status,
         n=max(images, 1),
+        quota_used=images if status == Generation.Status.SUCCEEDED else 0,
         source=source,
         params=params
         if params is not None
@@ -77,7 +78,12 @@ def backdated_generation(
 ) -> Generation:
     """A finished generation (with stub image rows) dated `at`, for report numbers."""
     generation = Generation.objects.create(
-        user=user, model=model, status=status, channel=channel, n=max(images, 1)
+        user=user,
+        model=model,
+        status=status,
+        channel=channel,
+        n=max(images, 1),
+        quota_used=images if status == Generation.Status.SUCCEEDED else 0,
     )
     Generation.objects.filter(pk=generation.pk).update(created_at=at)
     for index in range(images):

@@ -298,13 +298,22 @@ def test_it_speaks_the_browsers_language_and_switches_on_request(signed_in: Any)
     )
 
 
-def test_it_keeps_a_running_job_live_in_the_gallery(signed_in: Any, user: Any) -> None:
+def test_it_refreshes_every_running_tile_with_one_request(
+    signed_in: Any, user: Any, other_user: Any
+) -> None:
     running = make_generation(user, status=Generation.Status.RUNNING, prompt="still cooking")
-    tile_url = reverse("generation_card", args=[running.pk]) + "?as=tile"
-    assert tile_url in signed_in.get(reverse("gallery")).content.decode()
+    queued = make_generation(user, status=Generation.Status.QUEUED, prompt="waiting")
+    foreign = make_generation(other_user, status=Generation.Status.RUNNING, prompt="not yours")
+    page = signed_in.get(reverse("gallery")).content.decode()
+    assert f'data-pending="{running.pk}"' in page and f'data-pending="{queued.pk}"' in page
+    assert 'hx-trigger="every' not in page  # no per-tile polling
     Generation.objects.filter(pk=running.pk).update(status=Generation.Status.SUCCEEDED)
     make_generation(user)  # gives this test an image file to attach
     image = Image.objects.get()
     Image.objects.filter(pk=image.pk).update(generation=running)
-    body = signed_in.get(tile_url, **HTMX).content.decode()
-    assert reverse("image_detail", args=[image.pk]) in body and "hx-trigger" not in body
+    ids = [running.pk, queued.pk, foreign.pk, "not-a-uuid"]
+    body = signed_in.get(reverse("generation_tiles"), {"id": ids}).content.decode()
+    assert reverse("image_detail", args=[image.pk]) in body
+    assert f'id="gen-{running.pk}"' in body and f'data-pending="{running.pk}"' not in body
+    assert f'data-pending="{queued.pk}"' in body
+    assert "not yours" not in body

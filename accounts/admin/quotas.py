@@ -20,10 +20,12 @@ from .forms import (
     GrantActionForm,
     GroupQuotaForm,
     ModelQuotaPolicyForm,
+    NearLimitFilter,
     PersonGroupFilter,
     QuotaForm,
     acting_user,
     action_input,
+    layer_text,
     report,
 )
 
@@ -50,7 +52,7 @@ class QuotaAdmin(admin.ModelAdmin):
         "unlimited",
         "updated_at",
     ]
-    list_filter = [CatalogModelFilter, PersonGroupFilter, "unlimited"]
+    list_filter = [NearLimitFilter, CatalogModelFilter, PersonGroupFilter, "unlimited"]
     search_fields = [
         "user__username",
         "user__email",
@@ -105,7 +107,7 @@ class QuotaAdmin(admin.ModelAdmin):
 
     @admin.display(description=_("from"))
     def limit_source(self, obj: Quota) -> str:
-        return _layered(obj).source if obj.pk else "-"
+        return layer_text(_layered(obj).source) if obj.pk else "-"
 
     @admin.display(description=_("left"))
     def left(self, obj: Quota) -> str:
@@ -119,7 +121,7 @@ class QuotaAdmin(admin.ModelAdmin):
         if not obj.pk:
             return "-"
         layered = _layered(obj)
-        return f"{Period(layered.period).label} ({layered.period_source})"
+        return f"{Period(layered.period).label} ({layer_text(layered.period_source)})"
 
     @admin.action(description=_("Grant N more images"), permissions=["change"])
     def grant_more(self, request: HttpRequest, queryset: QuerySet[Quota]) -> None:

@@ -8,6 +8,7 @@ urlpatterns = [
     path("generate/fields/", views.generate_fields, name="generate_fields"),
     path("jobs/<uuid:pk>/", views.generation_card, name="generation_card"),
     path("history/", views.gallery, name="gallery"),
+    path("history/tiles/", views.generation_tiles, name="generation_tiles"),
     path("images/<uuid:pk>/", views.image_detail, name="image_detail"),
     path("images/<uuid:pk>/original/", views.image_file, name="image_file"),
     path(
