@@ -42,6 +42,9 @@ INSTALLED_APPS = [
     "allauth.socialaccount.providers.openid_connect",
     # Password-guessing lockouts (per account and per address), staff lift them in the admin.
     "axes",
+    # Optional TOTP two-factor for local accounts (required of staff with DARKROOM_STAFF_MFA).
+    "django_otp",
+    "django_otp.plugins.otp_totp",
     "accounts",
     "generations",
     "providers",
@@ -59,6 +62,8 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "allauth.account.middleware.AccountMiddleware",
+    "django_otp.middleware.OTPMiddleware",
+    "accounts.mfa.StaffMfaMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
@@ -158,6 +163,10 @@ ACCOUNT_LOGIN_METHODS = {"username"}
 # false: only single sign-on, except for the break-glass staff account named here.
 DARKROOM_PASSWORD_LOGIN = env.bool("DARKROOM_PASSWORD_LOGIN", default=True)
 DARKROOM_BREAK_GLASS_USERNAME = env("DARKROOM_BREAK_GLASS_USERNAME", default="")
+# true: staff signing in with a password must use a TOTP app (single sign-on staff rely on
+# their identity provider's own second factor).
+DARKROOM_STAFF_MFA = env.bool("DARKROOM_STAFF_MFA", default=False)
+OTP_TOTP_ISSUER = env("DARKROOM_MFA_ISSUER", default="Darkroom")
 # After this many failed sign-ins for one account, or from one address, further tries
 # are refused for the cool-off period (django-axes; staff lift lockouts in the admin).
 AXES_ENABLED = env.bool("DARKROOM_LOGIN_LOCKOUT", default=True)

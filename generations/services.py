@@ -22,7 +22,7 @@ from redis.exceptions import RedisError
 
 from accounts.api_keys.caps import key_cap_reserve, key_cap_settle
 from accounts.models import User
-from accounts.services import quota_reserve, quota_settle
+from accounts.services import quota_hold, quota_release
 
 from .models import Generation, ReferenceImage
 from .references import LoadedImage, load_images
@@ -67,7 +67,9 @@ def generation_submit(
     """
     extra = dict(extra or {})
     with transaction.atomic():
-        quota_reserve(user=user, model=request.clean.spec.name, n=request.clean.n)
+        extra["quota_pool"] = quota_hold(
+            user=user, model=request.clean.spec.name, n=request.clean.n
+        )
         if extra.get("api_key") is not None:
             # Refused whole (and the quota above rolled back) when the key's cap is spent.
             extra["key_quota_reserved"] = key_cap_reserve(
@@ -186,9 +188,10 @@ def generation_fail(*, generation_id: Any, code: str, message: str) -> bool:
 def _finish(generation: Generation, status: str, *, used: int, **fields: Any) -> None:
     """Inside a transaction holding the row lock: set the outcome and settle quota once."""
     if generation.quota_state == Generation.QuotaState.RESERVED:
-        quota_settle(
+        quota_release(
             user=generation.user,
             model=generation.model,
+            pool_id=generation.quota_pool_id,
             reserved=generation.quota_reserved,
             used=used,
         )

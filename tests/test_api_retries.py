@@ -140,7 +140,7 @@ async def test_a_request_while_the_database_is_down_answers_503_with_nothing_res
     def refused(**kwargs: Any) -> None:
         raise OperationalError("connection refused")
 
-    monkeypatch.setattr("generations.services.quota_reserve", refused)
+    monkeypatch.setattr("generations.services.quota_hold", refused)
 
     response = await post(client, sdk(0))
 
