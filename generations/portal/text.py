@@ -7,9 +7,10 @@ from the catalog), falling back to the service's own message.
 
 from __future__ import annotations
 
+from django.template.defaultfilters import filesizeformat
 from django.utils.translation import gettext as _
 
-from common.errors import DarkroomError, QuotaExceeded
+from common.errors import DarkroomError, QuotaExceeded, StorageFull
 from providers.catalog import ModelSpec, ParamSpec
 
 from ..models import Generation
@@ -22,6 +23,8 @@ def _fmt(value: float | None) -> str:
 def error_text(exc: DarkroomError, spec: ModelSpec | None) -> str:
     if isinstance(exc, QuotaExceeded):
         return _quota_text(exc.left)
+    if isinstance(exc, StorageFull):
+        return _storage_text(exc)
     p = spec.param(exc.param) if spec and exc.param else None
     code = exc.code or ""
     if code == "model_not_found":
@@ -44,6 +47,13 @@ def _quota_text(left: int) -> str:
     if left == 0:
         return _("No free images left for this model.")
     return _("Not enough free images left for this model: %(left)s left.") % {"left": left}
+
+
+def _storage_text(exc: StorageFull) -> str:
+    return _(
+        "Your storage is full: %(used)s of %(cap)s used. Delete images you no longer need "
+        "(History: select them, then Delete), or ask an administrator for more space."
+    ) % {"used": filesizeformat(exc.used), "cap": filesizeformat(exc.cap)}
 
 
 def _param_text(code: str, p: ParamSpec) -> str | None:
