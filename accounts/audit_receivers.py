@@ -12,7 +12,9 @@ from django.db.models.signals import post_save
 from django.dispatch import receiver
 from django.http import HttpRequest
 
-from .audit import audit_record
+from providers.signals import channels_switched
+
+from .audit import audit_channels, audit_record
 from .models import User
 
 _ADMIN_VERBS = {ADDITION: "added", CHANGE: "changed", DELETION: "deleted"}
@@ -80,3 +82,8 @@ def _admin_edit(sender: Any, instance: LogEntry, created: bool, **kwargs: Any) -
         target_id=instance.object_id or "",
         detail={"changes": instance.get_change_message()},
     )
+
+
+@receiver(channels_switched, dispatch_uid="audit_channel_switch")
+def audit_channel_switch(sender: Any, channels: list[Any], enabled: bool, **kwargs: Any) -> None:
+    audit_channels(channels, "channel switched on" if enabled else "channel switched off")

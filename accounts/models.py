@@ -318,7 +318,7 @@ class GroupPool(models.Model):
 
 
 class ErasureRequest(models.Model):
-    """A person asked for their data to be erased; staff erase it (accounts.erasure)."""
+    """A person asked for their data to be erased; staff erase it (generations.erasure)."""
 
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="erasure_requests"

@@ -284,3 +284,6 @@ class ImageAdmin(admin.ModelAdmin):
     @admin.display(description=_("model"), ordering="generation__model")
     def model_name(self, obj: Image) -> str:
         return obj.generation.model
+
+
+from . import admin_people  # noqa: E402, F401  (the people admin with storage and erasure)

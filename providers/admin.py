@@ -19,12 +19,11 @@ from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
-from accounts.audit import audit_channels
-
 from .catalog import get_catalog
 from .models import Channel, ChannelModel
 from .registry import PROVIDERS
 from .services import channel_reenable, channel_set_key, channels_switch
+from .signals import channels_switched
 
 
 def _format_choices() -> list[tuple[str, str]]:
@@ -192,12 +191,12 @@ class ChannelAdmin(admin.ModelAdmin):
 
     @admin.action(description=_("Switch off"))
     def switch_off(self, request: HttpRequest, queryset: QuerySet[Channel]) -> None:
-        audit_channels(list(queryset), "channel switched off")
+        channels_switched.send(Channel, channels=list(queryset), enabled=False)
         channels_switch(channel_ids=list(queryset.values_list("pk", flat=True)), enabled=False)
 
     @admin.action(description=_("Switch on"))
     def switch_on(self, request: HttpRequest, queryset: QuerySet[Channel]) -> None:
-        audit_channels(list(queryset), "channel switched on")
+        channels_switched.send(Channel, channels=list(queryset), enabled=True)
         channels_switch(channel_ids=list(queryset.values_list("pk", flat=True)), enabled=True)
 
 

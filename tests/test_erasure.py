@@ -11,9 +11,9 @@ from django.test import Client
 from django.urls import reverse
 
 from accounts.api_keys import api_key_issue
-from accounts.erasure import erase_person
 from accounts.models import ApiKey, AuditEntry, ErasureRequest, User
 from accounts.services import quota_status
+from generations.erasure import erase_person
 from generations.models import Generation
 from tests.portal_helpers import FLUX_DEV, make_generation
 

@@ -12,12 +12,9 @@ from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.models import Group
 from django.db.models import QuerySet
 from django.http import HttpRequest
-from django.template.defaultfilters import filesizeformat
 from django.template.loader import render_to_string
 from django.utils.safestring import SafeString
 from django.utils.translation import gettext_lazy as _
-
-from generations.storage_use import with_storage_bytes
 
 from .. import quota_changes, services
 from ..models import DirectoryGroup, GroupPool, GroupQuota, Quota, User
@@ -32,7 +29,6 @@ from .forms import (
     layer_text,
     report,
 )
-from .governance import erase_people
 
 QUOTA_PERM = "accounts.change_quota"
 
@@ -81,7 +77,6 @@ class UserAdmin(QuotaPermissionMixin, DjangoUserAdmin):
         "group_names",
         "is_active",
         "is_staff",
-        "storage",
         "last_login",
     ]
     list_filter = ["is_active", "is_staff", "groups"]
@@ -92,7 +87,6 @@ class UserAdmin(QuotaPermissionMixin, DjangoUserAdmin):
         "reset_used",
         "deactivate",
         "reactivate",
-        "erase_data",
     ]
     # What an admin of this product decides about a person; Django's raw permission
     # pickers stay out (groups carry access and quota pools).
@@ -150,18 +144,7 @@ class UserAdmin(QuotaPermissionMixin, DjangoUserAdmin):
         return obj.get_full_name()
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[User]:
-        return with_storage_bytes(super().get_queryset(request).prefetch_related("groups"))
-
-    @admin.display(description=_("storage used"), ordering="storage_bytes")
-    def storage(self, obj: User) -> str:
-        return filesizeformat(getattr(obj, "storage_bytes", 0))
-
-    @admin.action(
-        description=_("Erase their data (files, keys; anonymised history stays)"),
-        permissions=["change"],
-    )
-    def erase_data(self, request: HttpRequest, queryset: QuerySet[User]) -> None:
-        erase_people(request, list(queryset))
+        return super().get_queryset(request).prefetch_related("groups")
 
     @admin.display(description=_("groups"))
     def group_names(self, obj: User) -> str:

@@ -1,10 +1,13 @@
 from django.urls import path
 
 from ..provenance import views as provenance_views
-from . import views
+from . import data_views, views
 
 urlpatterns = [
     path("", views.generate, name="generate"),
+    # The account's "Your data" page lives with the images it counts and erases.
+    path("accounts/data/", data_views.my_data, name="my_data"),
+    path("accounts/data/erase/", data_views.my_data_erase, name="my_data_erase"),
     path("generate/fields/", views.generate_fields, name="generate_fields"),
     path("jobs/<uuid:pk>/", views.generation_card, name="generation_card"),
     path("history/", views.gallery, name="gallery"),

@@ -11,13 +11,13 @@ from django.db import transaction
 from django.db.models.functions import Coalesce, Now
 from django.utils import timezone
 
-from generations.models import Generation, IdempotencyRecord, Webhook
-from generations.purging import Removed, purge_generation
-from generations.services import generation_fail
+from accounts.api_keys.services import api_keys_revoke
+from accounts.audit import audit_record
+from accounts.models import ApiKey, ErasureRequest, User
 
-from .api_keys.services import api_keys_revoke
-from .audit import audit_record
-from .models import ApiKey, ErasureRequest, User
+from .models import Generation, IdempotencyRecord, Webhook
+from .purging import Removed, purge_generation
+from .services import generation_fail
 
 
 def erase_person(*, actor: User | None, user: User, reason: str = "") -> Removed:

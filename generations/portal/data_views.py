@@ -13,11 +13,11 @@ from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from generations.storage_use import storage_use
+from accounts.models import ErasureRequest, User
+from accounts.policies import retention_days_for
 
-from .erasure import erase_person, erasure_request
-from .models import ErasureRequest, User
-from .policies import retention_days_for
+from ..erasure import erase_person, erasure_request
+from ..storage_use import storage_use
 
 
 @login_required
