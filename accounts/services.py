@@ -16,6 +16,7 @@ from common.errors import QuotaExceeded
 from .models import Quota, User
 from .quota_changes import quota_update
 from .selectors import catalog_free_quota, layered_for
+from .signals import quota_refused
 
 
 @dataclass(frozen=True)
@@ -72,6 +73,7 @@ def quota_reserve(*, user: User, model: str, n: int) -> None:
         if _same_person_layer(quota):
             break
     left = quota_status(user=user, model=model).left or 0
+    quota_refused.send(User, user=user, model=model, n=n)
     raise QuotaExceeded(
         f"Not enough free images left for {model}: {n} requested, {left} left.",
         left=left,

@@ -9,6 +9,8 @@ from pathlib import Path
 import environ
 from django.core.exceptions import ImproperlyConfigured
 
+from common.ops.logs import logging_config
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = BASE_DIR / "var"
 
@@ -37,9 +39,12 @@ INSTALLED_APPS = [
     "accounts",
     "generations",
     "providers",
+    "common.ops",
 ]
 
 MIDDLEWARE = [
+    # First: /healthz, /readyz, /metrics answered before the Host check; request id + timing.
+    "common.ops.middleware.OpsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     # WhiteNoise, async-capable: a sync-only middleware would put every async view in a thread.
     "common.static_middleware.AsyncCapableWhiteNoiseMiddleware",
@@ -253,13 +258,15 @@ DARKROOM_PUBLIC_URL = env("DARKROOM_PUBLIC_URL", default="")
 # 0 turns the limit off. Counted in the cache (CACHES above).
 DARKROOM_API_RATE_LIMIT = env.int("DARKROOM_API_RATE_LIMIT", default=120)
 
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
-    "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="INFO")},
-}
+# --- Operations ---------------------------------------------------------------------
+# "json": one JSON object per line with request_id, job_id, user_id, model, channel.
+LOGGING = logging_config(
+    fmt=env("DARKROOM_LOG_FORMAT", default="plain"), level=env("LOG_LEVEL", default="INFO")
+)
+# The worker logs through LOGGING above (same format and context) instead of Celery's own.
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+# When set, GET /metrics requires `Authorization: Bearer <token>`.
+DARKROOM_METRICS_TOKEN = env("DARKROOM_METRICS_TOKEN", default="")
 
 if not DEBUG:
     SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=True)
