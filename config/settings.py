@@ -23,6 +23,8 @@ if not SECRET_KEY:
     if not DEBUG:
         raise ImproperlyConfigured("SECRET_KEY must be set when DEBUG is off.")
     SECRET_KEY = "dev-only-insecure-key"  # noqa: S105 - DEBUG only
+# Old keys still accepted for signatures while SECRET_KEY is rotated (README: rotating secrets).
+SECRET_KEY_FALLBACKS = env.list("SECRET_KEY_FALLBACKS", default=[])
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]", "testserver"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
@@ -40,6 +42,7 @@ INSTALLED_APPS = [
     "generations",
     "providers",
     "common.ops",
+    "csp",
 ]
 
 MIDDLEWARE = [
@@ -56,6 +59,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "csp.middleware.CSPMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -125,10 +129,12 @@ MEDIA_ROOT = Path(env("MEDIA_ROOT", default=str(VAR_DIR / "media")))
 STORAGE_BACKEND = env("STORAGE_BACKEND", default="local")
 if STORAGE_BACKEND == "s3":
     _default_storage = {
-        "BACKEND": "storages.backends.s3.S3Storage",
+        "BACKEND": "common.storage.PublicEndpointS3Storage",
         "OPTIONS": {
             "bucket_name": env("AWS_STORAGE_BUCKET_NAME"),
             "endpoint_url": env("AWS_S3_ENDPOINT_URL", default=None),
+            # Where browsers reach the store, when not the address above (compose: MinIO).
+            "public_endpoint_url": env("AWS_S3_PUBLIC_ENDPOINT_URL", default=""),
             "region_name": env("AWS_S3_REGION_NAME", default=None),
             "default_acl": "private",
             "querystring_auth": True,  # short-lived signed URLs, never public objects
@@ -171,6 +177,14 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_DEFAULT_QUEUE = env("CELERY_TASK_DEFAULT_QUEUE", default="darkroom")
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
+if CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
+    # RedBeat keeps the schedule in Redis and holds a lock there: a second beat (another
+    # machine, a rolling restart) waits for the lock instead of sending every task twice.
+    CELERY_BEAT_SCHEDULER = "redbeat.RedBeatScheduler"
+    CELERY_REDBEAT_REDIS_URL = env("CELERY_REDBEAT_REDIS_URL", default="") or CELERY_BROKER_URL
+    CELERY_REDBEAT_KEY_PREFIX = env("CELERY_REDBEAT_KEY_PREFIX", default="") or "darkroom:redbeat:"
+    # A beat that dies without releasing the lock is replaced after this many seconds.
+    CELERY_REDBEAT_LOCK_TIMEOUT = env.int("CELERY_REDBEAT_LOCK_TIMEOUT", default=90)
 CELERY_BEAT_SCHEDULE = {
     "sweep-stuck-generations": {
         "task": "generations.tasks.sweep_stuck_generations",
@@ -272,3 +286,37 @@ if not DEBUG:
     SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=True)
     CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=True)
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+
+# --- Security ------------------------------------------------------------------------
+# DARKROOM_HTTPS=true once the site is served over HTTPS only (the proxy sets
+# X-Forwarded-Proto): plain-HTTP requests are redirected and browsers are told, by HSTS,
+# never to use HTTP again. /healthz, /readyz and /metrics are answered before the redirect.
+DARKROOM_HTTPS = env.bool("DARKROOM_HTTPS", default=False)
+SECURE_SSL_REDIRECT = DARKROOM_HTTPS
+SECURE_HSTS_SECONDS = env.int("DARKROOM_HSTS_SECONDS", default=31_536_000) if DARKROOM_HTTPS else 0
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("DARKROOM_HSTS_INCLUDE_SUBDOMAINS", default=True)
+SECURE_HSTS_PRELOAD = env.bool("DARKROOM_HSTS_PRELOAD", default=False)
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+
+# Content-Security-Policy (django-csp): scripts only from our own files, never inline.
+# Images may also come from the bucket's signed URLs (the portal redirects to them).
+_csp_images = ["'self'", "data:", "blob:", *env.list("DARKROOM_CSP_IMG_SRC", default=[])]
+if STORAGE_BACKEND == "s3":
+    _csp_images.append(env("AWS_S3_ENDPOINT_URL", default="") or "https://*.amazonaws.com")
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        # style attributes (aspect-ratio swatches) are inline; scripts are not.
+        "style-src": ["'self'", "'unsafe-inline'"],
+        "img-src": _csp_images,
+        "connect-src": ["'self'"],
+        "font-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    }
+}

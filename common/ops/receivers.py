@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from django.db.models.signals import post_save
@@ -12,6 +13,8 @@ from generations.models import Generation
 from generations.signals import generation_finished
 
 from . import context, metrics
+
+log = logging.getLogger("darkroom.jobs")
 
 
 @receiver(generation_finished, dispatch_uid="ops-count-finished")
@@ -35,3 +38,4 @@ def bind_new_job(sender: Any, instance: Generation, created: bool, **kwargs: Any
     # The request that creates a job logs under its id from here on.
     if created:
         context.bind(job_id=instance.pk, user_id=instance.user_id, model=instance.model)
+        log.info("generation created (%s, n=%s)", instance.source, instance.n)
