@@ -23,7 +23,7 @@ def _raw_token(pk: int) -> str:
 @pytest.fixture
 def channel(settings: Any) -> Channel:
     settings.DARKROOM_FIELD_ENCRYPTION_KEY = ""  # stored under the SECRET_KEY-derived key
-    channel = Channel.objects.first()
+    channel = Channel.objects.order_by("pk")[0]
     channel.api_key = "sk-upstream-123"
     channel.save()
     return channel
