@@ -183,8 +183,10 @@ if CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
     CELERY_BEAT_SCHEDULER = "redbeat.RedBeatScheduler"
     CELERY_REDBEAT_REDIS_URL = env("CELERY_REDBEAT_REDIS_URL", default="") or CELERY_BROKER_URL
     CELERY_REDBEAT_KEY_PREFIX = env("CELERY_REDBEAT_KEY_PREFIX", default="") or "darkroom:redbeat:"
-    # A beat that dies without releasing the lock is replaced after this many seconds.
-    CELERY_REDBEAT_LOCK_TIMEOUT = env.int("CELERY_REDBEAT_LOCK_TIMEOUT", default=90)
+    # A waiting beat retries the lock every loop interval; a beat that dies without
+    # releasing it is replaced once it times out (it is extended on every tick).
+    CELERY_BEAT_MAX_LOOP_INTERVAL = 15
+    CELERY_REDBEAT_LOCK_TIMEOUT = env.int("CELERY_REDBEAT_LOCK_TIMEOUT", default=75)
 CELERY_BEAT_SCHEDULE = {
     "sweep-stuck-generations": {
         "task": "generations.tasks.sweep_stuck_generations",
