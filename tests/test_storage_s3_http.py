@@ -16,7 +16,7 @@ from generations import portal_services
 from generations.models import Generation, Image
 from generations.results import store_images
 from tests.images import png_bytes
-from tests.servers import BUCKET, S3Server, s3_server  # noqa: F401  (fixture)
+from tests.servers import BUCKET, S3Server
 
 pytestmark = pytest.mark.django_db
 
