@@ -18,7 +18,7 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponse, HttpResponseBase, JsonResponse
 from prometheus_client import CONTENT_TYPE_LATEST
 
-from . import context, health, metrics
+from . import context, health, metrics, shutdown
 
 Handler = Callable[[HttpRequest], Any]
 
@@ -29,6 +29,8 @@ def healthz(request: HttpRequest) -> HttpResponse:
 
 def readyz(request: HttpRequest) -> HttpResponse:
     checks = health.readiness()
+    if shutdown.draining():  # stopping: the balancer should send new requests elsewhere
+        checks["process"] = "shutting down"
     failed = sorted(name for name, state in checks.items() if state != "ok")
     body = {"status": "unavailable" if failed else "ok", "failed": failed, "checks": checks}
     return JsonResponse(body, status=503 if failed else 200)
