@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import socket
+import subprocess
+import sys
 from typing import Any
 
 import pytest
@@ -134,3 +137,27 @@ def _closed_port() -> int:
     with pytest.raises(OSError):
         socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
     return port
+
+
+def test_metrics_sum_every_process_sharing_a_multiprocess_dir(
+    tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from common.ops import metrics
+
+    code = (
+        "import django; django.setup(); from common.ops import metrics; "
+        "metrics.IMAGES.labels(model='m').inc(3)"
+    )
+    env = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(tmp_path)}
+    env.pop("DARKROOM_TEST_DB_NAME", None)
+    for _ in range(2):  # two worker processes on this host
+        subprocess.run([sys.executable, "-c", code], env=env, check=True, timeout=120)
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(tmp_path))
+    text = generate(metrics.process_registry())
+    assert 'darkroom_images_produced_total{model="m"} 6.0' in text
+
+
+def generate(registry: Any) -> str:
+    from prometheus_client import generate_latest
+
+    return generate_latest(registry).decode()
