@@ -81,8 +81,9 @@ def test_settings_come_from_dotenv_and_point_at_the_compose_servers(
 ) -> None:
     for name in APP_SERVICES:
         service = compose["services"][name]
-        assert service["env_file"] == ".env"
+        assert service["env_file"] == [{"path": ".env", "required": False}]
         env = service["environment"]
+        assert env["SECRET_KEY"].startswith("${SECRET_KEY:?")  # no default key, ever
         assert "@db:5432/" in env["DATABASE_URL"]
         assert env["CELERY_BROKER_URL"].startswith("redis://redis:6379")
         assert env["STORAGE_BACKEND"] == "s3" and env["AWS_S3_ENDPOINT_URL"] == "http://minio:9000"
