@@ -183,3 +183,44 @@ class ApiKey(AbstractAPIKey):
 
     def allows(self, model: str) -> bool:
         return not self.allowed_models or model in self.allowed_models
+
+
+class DirectoryGroup(models.Model):
+    """How single sign-on treats a quota group's membership.
+
+    Managed: membership follows the identity provider's groups claim alone (someone
+    the claim doesn't name is taken out at their next sign-in). Unmanaged (no row):
+    the claim can add people; people an admin added by hand stay.
+    """
+
+    group = models.OneToOneField(
+        Group, on_delete=models.CASCADE, primary_key=True, related_name="directory"
+    )
+    managed = models.BooleanField(
+        _("directory-managed"),
+        default=True,
+        help_text=_("Membership follows the identity provider's groups at every sign-in."),
+    )
+
+    class Meta:
+        verbose_name = _("directory setting")
+        verbose_name_plural = _("directory settings")
+
+    def __str__(self) -> str:
+        return str(self.group)
+
+
+class DirectoryMembership(models.Model):
+    """A group membership the identity provider granted (so it may also take it away)."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    group = models.ForeignKey(Group, on_delete=models.CASCADE, related_name="+")
+    since = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["user", "group"], name="directorymembership_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} in {self.group} (from the directory)"

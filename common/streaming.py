@@ -61,8 +61,9 @@ def streaming_response(
     response = StreamingHttpResponse(body, content_type=content_type)
     if size is not None:
         response["Content-Length"] = str(size)
-    if download_name is not None:
-        response["Content-Disposition"] = content_disposition_header(True, download_name)
+    disposition = download_name and content_disposition_header(True, download_name)
+    if disposition:
+        response["Content-Disposition"] = disposition
     return response
 
 

@@ -38,6 +38,14 @@ INSTALLED_APPS = [
     "rest_framework",
     "rest_framework_api_key",
     "drf_spectacular",
+    # Single sign-on: allauth's OpenID Connect provider only (its own account views are
+    # not mounted; sign-in stays on Django's views, see accounts/sso/).
+    "allauth",
+    "allauth.account",
+    "allauth.socialaccount",
+    "allauth.socialaccount.providers.openid_connect",
+    # Password-guessing lockouts (per account and per address), staff lift them in the admin.
+    "axes",
     "accounts",
     "generations",
     "providers",
@@ -56,10 +64,13 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "allauth.account.middleware.AccountMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
+    # Last, as django-axes asks; async-capable like every middleware here.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -108,6 +119,66 @@ if DARKROOM_SIGNUP not in {"closed", "open", "domains", "invite"}:
     raise ImproperlyConfigured("DARKROOM_SIGNUP must be closed, open, domains or invite.")
 DARKROOM_SIGNUP_DOMAINS = [d.lower() for d in env.list("DARKROOM_SIGNUP_DOMAINS", default=[])]
 DARKROOM_INVITE_MAX_AGE = env.int("DARKROOM_INVITE_MAX_AGE", default=7 * 24 * 3600)
+
+# --- Identity: single sign-on, password sign-in, lockouts -------------------------
+AUTHENTICATION_BACKENDS = [
+    # Refuses a locked-out account or address before any password is checked.
+    "accounts.auth_backends.LockoutBackend",
+    "django.contrib.auth.backends.ModelBackend",
+    # Logs in people arriving through single sign-on (and restores their sessions).
+    "allauth.account.auth_backends.AuthenticationBackend",
+]
+# OpenID Connect: any provider with discovery at <issuer>/.well-known/openid-configuration.
+DARKROOM_OIDC_ISSUER = env("DARKROOM_OIDC_ISSUER", default="")
+DARKROOM_OIDC_NAME = env("DARKROOM_OIDC_NAME", default="single sign-on")
+DARKROOM_OIDC_GROUPS_CLAIM = env("DARKROOM_OIDC_GROUPS_CLAIM", default="groups")
+DARKROOM_OIDC_ALLOWED_DOMAINS = [
+    d.lower() for d in env.list("DARKROOM_OIDC_ALLOWED_DOMAINS", default=[])
+]
+SOCIALACCOUNT_PROVIDERS: dict[str, object] = {
+    "openid_connect": {
+        "OAUTH_PKCE_ENABLED": True,
+        "SCOPE": env.list("DARKROOM_OIDC_SCOPES", default=["openid", "email", "profile"]),
+        "APPS": [
+            {
+                "provider_id": "sso",
+                "name": DARKROOM_OIDC_NAME,
+                "client_id": env("DARKROOM_OIDC_CLIENT_ID", default=""),
+                "secret": env("DARKROOM_OIDC_CLIENT_SECRET", default=""),
+                "settings": {"server_url": DARKROOM_OIDC_ISSUER},
+            }
+        ]
+        if DARKROOM_OIDC_ISSUER
+        else [],
+    }
+}
+SOCIALACCOUNT_ADAPTER = "accounts.sso.adapter.SsoAdapter"
+SOCIALACCOUNT_AUTO_SIGNUP = True
+SOCIALACCOUNT_LOGIN_ON_GET = False  # the button POSTs, with the CSRF token
+SOCIALACCOUNT_STORE_TOKENS = False
+# A person who already has an account with the same, provider-verified e-mail is
+# linked to it, not duplicated.
+SOCIALACCOUNT_EMAIL_AUTHENTICATION = True
+SOCIALACCOUNT_EMAIL_AUTHENTICATION_AUTO_CONNECT = True
+ACCOUNT_EMAIL_VERIFICATION = "none"
+ACCOUNT_LOGIN_METHODS = {"username"}
+# false: only single sign-on, except for the break-glass staff account named here.
+DARKROOM_PASSWORD_LOGIN = env.bool("DARKROOM_PASSWORD_LOGIN", default=True)
+DARKROOM_BREAK_GLASS_USERNAME = env("DARKROOM_BREAK_GLASS_USERNAME", default="")
+# After this many failed sign-ins for one account, or from one address, further tries
+# are refused for the cool-off period (django-axes; staff lift lockouts in the admin).
+AXES_ENABLED = env.bool("DARKROOM_LOGIN_LOCKOUT", default=True)
+AXES_FAILURE_LIMIT = env.int("DARKROOM_LOGIN_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = env.float("DARKROOM_LOGIN_COOLOFF_HOURS", default=0.25)
+AXES_LOCKOUT_PARAMETERS = ["ip_address", "username"]
+AXES_RESET_ON_SUCCESS = True
+# Every failure is kept (AccessFailureLog) for the audit, even after a lockout is lifted.
+AXES_ENABLE_ACCESS_FAILURE_LOG = True
+AXES_LOCKOUT_CALLABLE = "accounts.lockout.lockout_response"
+# Behind a reverse proxy: how many proxies put the client address in X-Forwarded-For.
+if env.int("DARKROOM_PROXY_COUNT", default=0):
+    AXES_IPWARE_PROXY_COUNT = env.int("DARKROOM_PROXY_COUNT")
+    AXES_IPWARE_META_PRECEDENCE_ORDER = ["HTTP_X_FORWARDED_FOR", "REMOTE_ADDR"]
 # Password-reset mail; the console backend prints it (demo), set SMTP in production.
 EMAIL_BACKEND = env("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
 DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="darkroom@localhost")

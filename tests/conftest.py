@@ -9,6 +9,7 @@ from django.db import connection
 
 from tests.browser import browser_page  # noqa: F401  (fixture)
 from tests.live import live_simulator, live_worker, live_worker_concurrency  # noqa: F401  (fixtures)
+from tests.oidc_provider import oidc_provider_factory  # noqa: F401  (fixture)
 from tests.servers import own_redis, s3_server  # noqa: F401  (fixtures)
 
 

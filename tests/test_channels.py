@@ -14,7 +14,7 @@ from accounts.services import quota_set_limit, quota_status
 from generations.models import Generation
 from providers.catalog import ModelSpec, get_catalog
 from providers.models import Channel, ChannelModel
-from providers.simulator.server import SimulatorServer
+from simulator.server import SimulatorServer
 from tests.images import png_bytes
 from tests.upstreams import create, run_to_end, sim_fixture  # noqa: F401
 

@@ -17,7 +17,7 @@ from generations import services
 from generations.dispatch import generation_run
 from generations.models import Generation
 from generations.services import generation_create, sweep_stuck
-from providers.simulator.server import SimulatorServer
+from simulator.server import SimulatorServer
 
 DEV = "black-forest-labs/flux.1-dev"
 KPRO = "black-forest-labs/flux-kontext-pro"

@@ -15,7 +15,7 @@ from generations.dispatch import generation_run
 from generations.models import Generation
 from generations.services import generation_fail
 from providers.bfl import webhook_secret
-from providers.simulator.server import SimulatorServer
+from simulator.server import SimulatorServer
 from tests.images import png_bytes
 from tests.upstreams import create, force_options, matches_fixture, run_to_end, sent, sim_fixture  # noqa: F401
 

@@ -21,7 +21,7 @@ import httpx
 import pytest
 from PIL import Image
 
-from providers.simulator import SimulatorServer
+from simulator import SimulatorServer
 
 KEY = "test-key"
 AUTH = {"Authorization": f"Bearer {KEY}"}

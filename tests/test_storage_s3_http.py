@@ -11,8 +11,8 @@ import pytest
 from django.test import Client
 from PIL import Image as PILImage
 
-from generations import portal_services
 from generations.models import Generation, Image
+from generations.portal import services as portal_services
 from generations.results import store_images
 from tests.images import png_bytes
 from tests.servers import BUCKET, S3Server

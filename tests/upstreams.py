@@ -14,7 +14,7 @@ import pytest
 from generations.dispatch import generation_run
 from generations.models import Generation
 from generations.services import generation_create
-from providers.simulator.server import SimulatorServer
+from simulator.server import SimulatorServer
 
 FIXTURES = Path(__file__).with_name("fixtures")
 

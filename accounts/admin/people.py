@@ -16,7 +16,7 @@ from django.utils.safestring import SafeString
 from django.utils.translation import gettext_lazy as _
 
 from .. import quota_changes, services
-from ..models import GroupQuota, User
+from ..models import DirectoryGroup, GroupQuota, User
 from ..selectors import quota_overview
 from .forms import GroupQuotaForm, QuotaActionForm, acting_user, action_input, report
 
@@ -149,13 +149,22 @@ class GroupQuotaInline(admin.TabularInline):
         return request.user.has_perm(QUOTA_PERM)
 
 
+class DirectoryGroupInline(admin.StackedInline):
+    """Whether single sign-on alone decides who is in this group."""
+
+    model = DirectoryGroup
+    extra = 0
+    max_num = 1
+    can_delete = True
+
+
 admin.site.unregister(Group)
 
 
 @admin.register(Group)
 class GroupAdmin(QuotaPermissionMixin, DjangoGroupAdmin):
     action_form = QuotaActionForm
-    inlines = [GroupQuotaInline]
+    inlines = [GroupQuotaInline, DirectoryGroupInline]
     list_display = ["name", "member_count"]
     actions = ["grant_members", "set_group_unlimited", "reset_members_used"]
 

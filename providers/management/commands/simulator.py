@@ -9,7 +9,7 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandParser
 
-from providers.simulator import SimulatorServer
+from simulator import SimulatorServer
 
 
 class Command(BaseCommand):

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import api_keys_views as views
+from . import views
 
 urlpatterns = [
     path("", views.api_keys, name="api_keys"),

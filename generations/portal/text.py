@@ -12,7 +12,7 @@ from django.utils.translation import gettext as _
 from common.errors import DarkroomError, QuotaExceeded
 from providers.catalog import ModelSpec
 
-from .models import Generation
+from ..models import Generation
 
 
 def _fmt(value: float | None) -> str:

@@ -1,5 +1,5 @@
 """Staff report pages: the usage report and its CSV export. Thin: parse the range,
-call generations.reports, render."""
+call generations.reports.queries, render."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_GET
 
-from . import reports
+from . import queries
 from .charts import stacked_bars
 
 MAX_DAYS = 366
@@ -39,23 +39,23 @@ class RangeForm(forms.Form):
             raise forms.ValidationError(_("The start is after the end."))
         if (end - start).days >= MAX_DAYS:
             raise forms.ValidationError(_("Choose at most %(days)s days.") % {"days": MAX_DAYS})
-        data["range"] = reports.DateRange(start, end)
+        data["range"] = queries.DateRange(start, end)
         return data
 
 
-def _range(request: HttpRequest) -> tuple[RangeForm, reports.DateRange]:
+def _range(request: HttpRequest) -> tuple[RangeForm, queries.DateRange]:
     form = RangeForm(request.GET or None)
     if form.is_bound and form.is_valid():
         return form, form.cleaned_data["range"]
     today = timezone.localdate()
-    return form, reports.DateRange(today - timedelta(days=DEFAULT_DAYS - 1), today)
+    return form, queries.DateRange(today - timedelta(days=DEFAULT_DAYS - 1), today)
 
 
 @staff_member_required
 @require_GET
 def usage_report(request: HttpRequest) -> HttpResponse:
     form, date_range = _range(request)
-    report = reports.usage_report(date_range)
+    report = queries.usage_report(date_range)
     chart = stacked_bars(
         date_range.days(), report.series(), title=str(_("Images generated per day, per model"))
     )
@@ -66,7 +66,7 @@ def usage_report(request: HttpRequest) -> HttpResponse:
             "form": form,
             "report": report,
             "chart": chart,
-            "tables": reports.CSV_TABLES,
+            "tables": queries.CSV_TABLES,
             "query": request.GET.urlencode(),
         },
         status=400 if form.errors else 200,
@@ -76,10 +76,10 @@ def usage_report(request: HttpRequest) -> HttpResponse:
 @staff_member_required
 @require_GET
 def usage_csv(request: HttpRequest, table: str) -> HttpResponse:
-    if table not in reports.CSV_TABLES:
+    if table not in queries.CSV_TABLES:
         raise Http404
     _form, date_range = _range(request)
-    rows = reports.csv_rows(reports.usage_report(date_range), table)
+    rows = queries.csv_rows(queries.usage_report(date_range), table)
     name = f"darkroom-{table}-{date_range.start}-{date_range.end}.csv"
     response = HttpResponse(
         content_type="text/csv; charset=utf-8",

@@ -23,7 +23,7 @@ from accounts.models import Quota, User
 from accounts.selectors import LayerCache
 from providers.catalog import get_catalog
 
-from .models import Generation, Image
+from ..models import Generation, Image
 
 TOP_PEOPLE = 10
 NO_CHANNEL = "(none)"

@@ -1,4 +1,4 @@
-"""Portal pages: thin interfaces over generations.services / portal_services / selectors."""
+"""Portal pages: thin interfaces over generations.services / portal.services / selectors."""
 
 from __future__ import annotations
 
@@ -28,11 +28,12 @@ from common.errors import DarkroomError
 from common.streaming import field_chunks, streaming_response
 from providers.catalog import ModelSpec, get_catalog
 
-from . import portal_services, selectors
+from .. import selectors
+from ..models import Generation, ReferenceImage
+from ..services import generation_create
+from . import services as portal_services
 from .forms import GalleryFilterForm, GenerateForm
-from .models import Generation, ReferenceImage
-from .portal_text import error_text
-from .services import generation_create
+from .text import error_text
 
 
 def _user(request: HttpRequest) -> User:

@@ -16,7 +16,7 @@ from django.utils.translation import gettext_lazy as _
 
 from providers.catalog import ModelSpec, ParamSpec, get_catalog
 
-from .models import Generation
+from ..models import Generation
 
 # Catalog labels are English data; the portal shows these translated ones.
 PARAM_LABELS = {

@@ -14,9 +14,9 @@ from common.errors import DarkroomError
 from generations.api.webhooks import webhook_secret
 from providers.catalog import get_catalog
 
-from .api_keys import api_key_issue, api_key_revoke
-from .forms_api_keys import ApiKeyForm
-from .models import ApiKey, User
+from ..models import ApiKey, User
+from .forms import ApiKeyForm
+from .services import api_key_issue, api_key_revoke
 
 
 def _user(request: HttpRequest) -> User:

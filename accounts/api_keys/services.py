@@ -8,7 +8,7 @@ from typing import cast
 from common.errors import InvalidRequest
 from providers.catalog import get_catalog
 
-from .models import ApiKey, User
+from ..models import ApiKey, User
 
 
 def api_key_issue(

@@ -27,7 +27,7 @@ from .core import Response, SimRequest, UploadedFile, plain_error
 if TYPE_CHECKING:
     from .server import Simulator
 
-logger = logging.getLogger("providers.simulator")
+logger = logging.getLogger("simulator")
 
 MAX_BODY_BYTES = 64 * 1024 * 1024
 

@@ -16,8 +16,8 @@ from django.db import transaction
 from accounts.models import User
 from common.streaming import zip_stream
 
-from .models import Image
-from .selectors import image_for, images_for
+from ..models import Image
+from ..selectors import image_for, images_for
 
 # Bounds the work one request can ask for (zip size, delete batch).
 MAX_BATCH = 200

@@ -38,7 +38,7 @@ from .replicate import ReplicateFormat
 from .reseller import ResellerImagesFormat
 from .transport import SimHTTPServer
 
-logger = logging.getLogger("providers.simulator")
+logger = logging.getLogger("simulator")
 
 # Every format the simulator speaks, in route-priority order. Adding a format is
 # one module with a `Format` subclass plus one line here.
