@@ -176,6 +176,17 @@ class ApiKey(AbstractAPIKey):
     )
     allowed_models = models.JSONField(_("allowed models"), default=list, blank=True)
     last_used_at = models.DateTimeField(_("last used"), null=True, blank=True)
+    # The key's own cap: at most `image_cap` images per `cap_period`, for `cap_model` or
+    # (blank) across models, whatever its owner's quota. Counters move only through
+    # accounts.api_keys.caps, with single conditional UPDATEs.
+    image_cap = models.PositiveIntegerField(_("image cap"), null=True, blank=True)
+    cap_period = models.CharField(
+        _("cap period"), max_length=10, choices=Period.choices, default=Period.NEVER
+    )
+    cap_model = models.CharField(_("capped model"), max_length=200, blank=True)
+    cap_used = models.PositiveIntegerField(_("images made under the cap"), default=0)
+    cap_reserved = models.PositiveIntegerField(_("images held under the cap"), default=0)
+    cap_since = models.DateTimeField(_("cap counting since"), default=timezone.now)
 
     class Meta(AbstractAPIKey.Meta):
         verbose_name = _("API key")  # type: ignore[assignment]

@@ -308,6 +308,12 @@ DARKROOM_JOB_DEADLINE = env.int("DARKROOM_JOB_DEADLINE", default=30 * 60)
 # A channel failing this many times in a row cools off (is skipped) for this many seconds.
 DARKROOM_CHANNEL_FAILURE_THRESHOLD = env.int("DARKROOM_CHANNEL_FAILURE_THRESHOLD", default=5)
 DARKROOM_CHANNEL_COOLDOWN = env.int("DARKROOM_CHANNEL_COOLDOWN", default=300)
+# ...but only once failures came from this many different people within the window
+# (seconds), so one person's troublesome requests cannot take a channel off for everyone.
+DARKROOM_CHANNEL_FAILURE_PEOPLE = env.int("DARKROOM_CHANNEL_FAILURE_PEOPLE", default=2)
+DARKROOM_CHANNEL_FAILURE_WINDOW = env.int("DARKROOM_CHANNEL_FAILURE_WINDOW", default=600)
+# Upstream calls one job may make in all, across channels and retries (each costs money).
+DARKROOM_MAX_UPSTREAM_ATTEMPTS = env.int("DARKROOM_MAX_UPSTREAM_ATTEMPTS", default=4)
 # Fernet key(s) for channel API keys at rest, comma-separated, newest first; empty:
 # derived from SECRET_KEY (then changing SECRET_KEY means re-entering channel keys).
 DARKROOM_FIELD_ENCRYPTION_KEY = env("DARKROOM_FIELD_ENCRYPTION_KEY", default="")
@@ -337,6 +343,10 @@ DARKROOM_API_FINISHED_CHANNEL = env("DARKROOM_API_FINISHED_CHANNEL", default="da
 DARKROOM_API_POLL_INTERVAL = env.float("DARKROOM_API_POLL_INTERVAL", default=1.0)
 # How long an Idempotency-Key is remembered.
 DARKROOM_API_IDEMPOTENCY_TTL = env.int("DARKROOM_API_IDEMPOTENCY_TTL", default=24 * 3600)
+# How long after its job was created a retry by the SDK (x-stainless-retry-count >= 1,
+# no Idempotency-Key) of an unanswered call joins that job instead of starting another.
+# Longer than the SDK's own timeout (600 s by default) plus its backoff.
+DARKROOM_API_RETRY_WINDOW = env.int("DARKROOM_API_RETRY_WINDOW", default=900)
 # Lifetime of the signed image URLs the API returns (revoked earlier when the image is deleted).
 DARKROOM_API_URL_MAX_AGE = env.int("DARKROOM_API_URL_MAX_AGE", default=365 * 24 * 3600)
 # Base for absolute URLs in API answers; empty: taken from the request's host.

@@ -7,8 +7,11 @@ from __future__ import annotations
 import datetime
 from dataclasses import dataclass, field, replace
 from typing import Any
+from uuid import UUID
 
+from django.core.exceptions import BadRequest
 from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet
+from django.http import Http404
 from django.shortcuts import get_object_or_404
 
 from accounts.models import User
@@ -16,6 +19,9 @@ from accounts.models import User
 from .models import Generation, Image, ReferenceImage
 
 PAGE_SIZE = 24
+# 24 million generations deep; past it a page number is a typo or a probe, not a page
+# (and its offset would overflow the database's integers).
+MAX_PAGE = 1_000_000
 
 
 def visible_generations(user: User) -> QuerySet[Generation]:
@@ -28,12 +34,30 @@ def visible_images(user: User) -> QuerySet[Image]:
     return images if user.is_staff else images.filter(generation__user=user)
 
 
+def _as_uuid(value: Any) -> UUID | None:
+    if isinstance(value, UUID):
+        return value
+    try:
+        return UUID(str(value))
+    except ValueError:
+        return None
+
+
+def _id_or_404(pk: Any) -> UUID:
+    """An id from a URL or query string: one that is not even a UUID names nothing."""
+    uuid = _as_uuid(pk)
+    if uuid is None:
+        raise Http404("No such item.")
+    return uuid
+
+
 def generation_for(user: User, pk: Any) -> Generation:
-    return get_object_or_404(visible_generations(user).prefetch_related("images"), pk=pk)
+    generations = visible_generations(user).prefetch_related("images")
+    return get_object_or_404(generations, pk=_id_or_404(pk))
 
 
 def image_for(user: User, pk: Any) -> Image:
-    return get_object_or_404(visible_images(user), pk=pk)
+    return get_object_or_404(visible_images(user), pk=_id_or_404(pk))
 
 
 def reference_for(user: User, pk: Any) -> ReferenceImage:
@@ -44,8 +68,15 @@ def reference_for(user: User, pk: Any) -> ReferenceImage:
 
 
 def images_for(user: User, ids: list[Any]) -> QuerySet[Image]:
-    """The given images that the person may see; unknown or foreign ids drop out."""
-    return visible_images(user).filter(pk__in=ids).order_by("-generation__created_at", "index")
+    """The given images that the person may see; unknown or foreign ids drop out.
+
+    A malformed id is no image's id: only a tampered form sends one, and the
+    whole request is refused (400) rather than acted on in part.
+    """
+    uuids = [u for u in map(_as_uuid, ids) if u is not None]
+    if len(uuids) < len(ids):
+        raise BadRequest("An image id in the selection is malformed.")
+    return visible_images(user).filter(pk__in=uuids).order_by("-generation__created_at", "index")
 
 
 def recent_generations(user: User, limit: int = 8) -> list[Generation]:
@@ -84,6 +115,8 @@ def gallery_page(
     filters = replace(filters, everyone=filters.everyone and user.is_staff)
     generations = _filtered(user, filters)
     page = max(page, 1)
+    if page > MAX_PAGE:
+        raise Http404("No such page.")
     start = (page - 1) * per_page
     rows = list(generations[start : start + per_page + 1])
     return GalleryPage(rows[:per_page], page, len(rows) > per_page, filters)

@@ -17,7 +17,10 @@ from typing import Any
 from django.core.files.base import ContentFile
 from django.db import transaction
 from django.utils import timezone
+from kombu.exceptions import KombuError
+from redis.exceptions import RedisError
 
+from accounts.api_keys.caps import key_cap_reserve, key_cap_settle
 from accounts.models import User
 from accounts.services import quota_reserve, quota_settle
 
@@ -28,6 +31,9 @@ from .signals import generation_finished
 from .validation import CleanRequest, validate_request
 
 log = logging.getLogger(__name__)
+
+# What publishing a message raises when the broker is unreachable or refuses it.
+PUBLISH_ERRORS = (KombuError, RedisError, OSError)
 
 
 @dataclass(frozen=True)
@@ -59,9 +65,15 @@ def generation_submit(
     `extra` sets further Generation fields (e.g. the API key used); `channel`
     forces one upstream channel (operators checking a channel).
     """
+    extra = dict(extra or {})
     with transaction.atomic():
         quota_reserve(user=user, model=request.clean.spec.name, n=request.clean.n)
-        generation = _create_row(user, request.clean, request.images, source, extra or {})
+        if extra.get("api_key") is not None:
+            # Refused whole (and the quota above rolled back) when the key's cap is spent.
+            extra["key_quota_reserved"] = key_cap_reserve(
+                key=extra["api_key"], model=request.clean.spec.name, n=request.clean.n
+            )
+        generation = _create_row(user, request.clean, request.images, source, extra)
         transaction.on_commit(lambda: enqueue(generation.pk, channel=channel))
     return generation
 
@@ -121,10 +133,22 @@ def _create_row(
     return generation
 
 
-def enqueue(generation_id: Any, *, channel: str | None = None) -> None:
+def enqueue(generation_id: Any, *, channel: str | None = None) -> bool:
+    """Publish the job's message; False (logged) if the broker cannot take it now.
+
+    Called after the job is committed `queued`: the row is the truth, the message
+    only a nudge. A broker that is down must not turn an accepted request into an
+    error (the caller would retry and reserve again); the job stays queued and the
+    relay (or the sweeper) picks it up.
+    """
     from .tasks import run_generation
 
-    run_generation.apply_async((str(generation_id), channel))
+    try:
+        run_generation.apply_async((str(generation_id), channel))
+    except PUBLISH_ERRORS as exc:
+        log.warning("generation %s committed but not published: %r", generation_id, exc)
+        return False
+    return True
 
 
 def generation_succeed(
@@ -170,6 +194,10 @@ def _finish(generation: Generation, status: str, *, used: int, **fields: Any) ->
             reserved=generation.quota_reserved,
             used=used,
         )
+        if generation.api_key_id:
+            key_cap_settle(
+                key_id=generation.api_key_id, reserved=generation.key_quota_reserved, used=used
+            )
         generation.quota_state = (
             Generation.QuotaState.COMMITTED if used else Generation.QuotaState.RELEASED
         )

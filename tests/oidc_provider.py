@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 
 from tests.live import free_port, stop, wait_for_port
+from tests.needs import missing
 
 HERE = Path(__file__).resolve().parent / "oidc"
 SECRET = "darkroom-test-client-secret"
@@ -52,15 +53,9 @@ class OidcProvider:
             setattr(settings, key, value)
 
 
-def _unavailable(reason: str) -> None:
-    if os.environ.get("CI", "").lower() == "true":
-        pytest.fail(f"{reason} (CI must run the single sign-on tests)")
-    pytest.skip(reason)
-
-
 def _install() -> None:
     if not shutil.which("node") or not shutil.which("npm"):
-        _unavailable(
+        missing(
             "needs node and npm to run the OpenID Connect provider (apt-get install nodejs npm)"
         )
     if (HERE / "node_modules" / "oidc-provider").is_dir():
@@ -74,7 +69,7 @@ def _install() -> None:
         check=False,
     )
     if done.returncode:
-        _unavailable(f"npm could not install oidc-provider: {done.stderr[-500:]}")
+        missing(f"npm could not install oidc-provider: {done.stderr[-500:]}")
 
 
 def start_provider(

@@ -12,7 +12,7 @@ from drf_spectacular.generators import SchemaGenerator
 
 from providers.catalog import get_catalog
 
-from .handling import new_request_id
+from .handling import page
 from .mapping import IGNORED_FIELDS
 
 
@@ -27,16 +27,16 @@ def _schema() -> dict[str, Any]:
     return schema
 
 
+@page
 def openapi(request: HttpRequest) -> JsonResponse:
     base = settings.DARKROOM_PUBLIC_URL or request.build_absolute_uri("/")
-    response = JsonResponse({**_schema(), "servers": [{"url": base.rstrip("/")}]})
-    response["x-request-id"] = new_request_id()
-    return response
+    return JsonResponse({**_schema(), "servers": [{"url": base.rstrip("/")}]})
 
 
+@page
 def docs_page(request: HttpRequest) -> HttpResponse:
     base = (settings.DARKROOM_PUBLIC_URL or request.build_absolute_uri("/")).rstrip("/") + "/v1"
-    response = render(
+    return render(
         request,
         "api/docs.html",
         {
@@ -46,5 +46,3 @@ def docs_page(request: HttpRequest) -> HttpResponse:
             "rate_limit": settings.DARKROOM_API_RATE_LIMIT,
         },
     )
-    response["x-request-id"] = new_request_id()
-    return response

@@ -140,8 +140,9 @@ ERRORS = {
         403: "model_not_allowed",
         404: "model_not_found",
         409: "idempotency_key_reused",
-        429: "insufficient_quota / rate_limit_exceeded (with Retry-After)",
+        429: "insufficient_quota / rate_limit_exceeded / upstream_rate_limited (with Retry-After)",
         502: "upstream_error",
+        503: "service_unavailable (the database did not answer; nothing reserved; Retry-After)",
         504: "wait_timeout (names the job id) or upstream_timeout",
     }.items()
 }

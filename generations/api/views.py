@@ -3,43 +3,79 @@ holds no thread (see waiting.py and asgi.py); blocking calls go through run_sync
 
 from __future__ import annotations
 
+import logging
 from uuid import UUID
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponseBase, JsonResponse
 from django.urls import reverse
 
+from accounts.models import ApiKey
 from common.errors import InvalidRequest, ModelNotFound
 from generations.models import Generation
 from providers.catalog import get_catalog
 
 from .auth import authenticate
-from .errors import NotFound, WaitTimedOut
+from .errors import UNAVAILABLE, NotFound, WaitTimedOut, error_response
 from .files import image_file_response
-from .handling import endpoint, not_found, parse_request, wants_async
+from .handling import endpoint, not_found, parse_request, sdk_retry_count, wants_async
 from .ratelimit import rate_limit_hit
 from .responses import base_url, images_body, job_body, model_item, models_body
-from .services import api_generation_submit
+from .serializers import ImageCall
+from .services import api_call_answered, api_generation_submit
 from .streaming import stream_kind, stream_response
 from .sync import run_sync
 from .waiting import wait_finished
 
 __all__ = ["image_file", "images", "job", "model", "models", "not_found"]
 
+log = logging.getLogger(__name__)
+
 
 @endpoint("POST")
 async def images(request: HttpRequest) -> HttpResponseBase:
-    """POST /v1/images/generations, /v1/images/edits and /v1/images/variations."""
+    """POST /v1/images/generations, /v1/images/edits and /v1/images/variations.
+
+    Every answer after the job exists names it in `x-darkroom-job-id`, errors too,
+    so a client that loses the answer can still find its job.
+    """
     key = await authenticate(request)
     await run_sync(rate_limit_hit, key.pk)
     call = await run_sync(parse_request, request)
     # Checked before submitting, so a stream the endpoint cannot give spends nothing.
     kind = stream_kind(request) if call.stream else ""
     idem = request.headers.get("Idempotency-Key", "")
+    retry_count = sdk_retry_count(request)
     base = base_url(request)
     generation = await run_sync(
-        api_generation_submit, key=key, call=call, idempotency_key=idem, base_url=base
+        api_generation_submit,
+        key=key,
+        call=call,
+        idempotency_key=idem,
+        retry_count=retry_count,
+        base_url=base,
     )
+    # A retry (same key, or the SDK's own) joins this job instead of paying again.
+    joinable = bool(idem) or retry_count is not None
+    try:
+        response = await _answer(request, call, generation, kind, base, joinable=joinable)
+    except Exception as exc:
+        response = error_response(exc)
+    response["x-darkroom-job-id"] = str(generation.pk)
+    if response.status_code < 300:
+        await run_sync(_answered, key, generation)
+    return response
+
+
+async def _answer(
+    request: HttpRequest,
+    call: ImageCall,
+    generation: Generation,
+    kind: str,
+    base: str,
+    *,
+    joinable: bool,
+) -> HttpResponseBase:
     if call.stream:
         return stream_response(generation.pk, kind=kind, base=base)
     if wants_async(request):
@@ -52,11 +88,16 @@ async def images(request: HttpRequest) -> HttpResponseBase:
     try:
         body = await run_sync(_finished_body, generation.pk, call.response_format, base)
     except WaitTimedOut as exc:
-        exc.retryable = bool(idem)  # a retry with the same key waits on the same job
+        exc.retryable = joinable
         raise
-    response = JsonResponse(body)
-    response["x-darkroom-job-id"] = str(generation.pk)
-    return response
+    return JsonResponse(body)
+
+
+def _answered(key: ApiKey, generation: Generation) -> None:
+    try:
+        api_call_answered(key=key, generation=generation)
+    except UNAVAILABLE as exc:  # the answer matters more than forgetting the call
+        log.warning("could not mark job %s answered: %r", generation.pk, exc)
 
 
 def _finished_body(generation_id: UUID, response_format: str, base: str) -> dict[str, object]:
