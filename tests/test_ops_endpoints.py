@@ -161,3 +161,25 @@ def generate(registry: Any) -> str:
     from prometheus_client import generate_latest
 
     return generate_latest(registry).decode()
+
+
+@pytest.mark.django_db
+def test_metrics_count_webhook_delivery_outcomes(client: Client, user: Any) -> None:
+    from types import SimpleNamespace
+
+    from django.utils import timezone
+
+    from common.ops.tasks import WEBHOOK_TASK, task_done
+    from generations.models import Webhook
+
+    job = Generation.objects.create(user=user, model=DEV, source="api", status="succeeded")
+    hook = Webhook.objects.create(generation=job, url="https://h.example/", base_url="https://x/")
+    task = SimpleNamespace(name=WEBHOOK_TASK)
+    before = _scrape(client)
+    task_done(task=task, args=(str(job.pk),), state="RETRY")  # the receiver answered 503
+    Webhook.objects.filter(pk=hook.pk).update(delivered_at=timezone.now())
+    task_done(task=task, args=(str(job.pk),), state="SUCCESS")
+    after = _scrape(client)
+    for outcome in ("retry", "delivered"):
+        key = f'darkroom_webhook_deliveries_total{{outcome="{outcome}"}}'
+        assert after[key] - before.get(key, 0) == 1
