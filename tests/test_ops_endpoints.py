@@ -183,3 +183,15 @@ def test_metrics_count_webhook_delivery_outcomes(client: Client, user: Any) -> N
     for outcome in ("retry", "delivered"):
         key = f'darkroom_webhook_deliveries_total{{outcome="{outcome}"}}'
         assert after[key] - before.get(key, 0) == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_probes_answer_under_asgi_too() -> None:
+    from asgiref.sync import async_to_sync
+    from django.test import AsyncClient
+
+    client = AsyncClient(headers={"host": "10.0.0.9:8000"})
+    ready = async_to_sync(client.get)("/readyz")
+    assert ready.status_code == 200 and ready.json()["failed"] == []
+    scraped = async_to_sync(client.get)("/metrics")
+    assert b"darkroom_jobs_in_flight" in scraped.content

@@ -15,6 +15,7 @@ from typing import Any
 
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction, sync_to_async
 from django.conf import settings
+from django.db import close_old_connections, connection
 from django.http import HttpRequest, HttpResponse, HttpResponseBase, JsonResponse
 from prometheus_client import CONTENT_TYPE_LATEST
 
@@ -54,6 +55,14 @@ def _probe(request: HttpRequest) -> Handler | None:
     if request.method not in ("GET", "HEAD"):
         return None
     return PROBES.get(request.path_info.rstrip("/") or "/")
+
+
+def _closing(probe: Handler, request: HttpRequest) -> HttpResponse:
+    try:
+        return probe(request)
+    finally:
+        close_old_connections()
+        connection.close()
 
 
 def _view_name(request: HttpRequest) -> str:
@@ -96,8 +105,9 @@ class OpsMiddleware:
     async def __acall__(self, request: HttpRequest) -> HttpResponseBase:
         probe = _probe(request)
         if probe is not None:
-            # readyz and metrics do blocking I/O: off the event loop.
-            return await sync_to_async(probe, thread_sensitive=False)(request)
+            # readyz and metrics do blocking I/O: off the event loop, in a pool thread
+            # whose database connection is closed after, as Django would for a request.
+            return await sync_to_async(_closing, thread_sensitive=False)(probe, request)
         started = time.perf_counter()
         context.clear()
         context.bind(request_id=context.accepted_request_id(request.headers.get("x-request-id")))
