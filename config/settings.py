@@ -399,7 +399,8 @@ CONTENT_SECURITY_POLICY = {
         "font-src": ["'self'"],
         "object-src": ["'none'"],
         "base-uri": ["'self'"],
-        "form-action": ["'self'"],
+        # No form-action: the single sign-on form is answered by a redirect to the identity
+        # provider, which form-action would block (it applies to redirects too).
         "frame-ancestors": ["'none'"],
     }
 }
