@@ -235,3 +235,40 @@ class DirectoryMembership(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} in {self.group} (from the directory)"
+
+
+class GroupPool(models.Model):
+    """A quota group's shared images for one model and period, e.g. "designers share 500
+    kontext-max images a month".
+
+    Members draw from the pool when their own allowance is spent ("overflow"), or only
+    from it ("only"). Counters move only through accounts.pools, with single
+    conditional UPDATEs, exactly like a person's quota.
+    """
+
+    class Mode(models.TextChoices):
+        OVERFLOW = "overflow", _("when a member's own allowance is spent")
+        ONLY = "only", _("instead of members' own allowances")
+
+    group = models.ForeignKey(Group, on_delete=models.CASCADE, related_name="pools")
+    model = models.CharField(_("model"), max_length=200)
+    size = models.PositiveIntegerField(_("images in the pool"))
+    period = models.CharField(
+        _("period"), max_length=10, choices=Period.choices, default=Period.MONTHLY
+    )
+    mode = models.CharField(
+        _("members draw"), max_length=10, choices=Mode.choices, default=Mode.OVERFLOW
+    )
+    used = models.PositiveIntegerField(_("used"), default=0)
+    reserved = models.PositiveIntegerField(_("reserved"), default=0)
+    used_since = models.DateTimeField(_("counting since"), default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["group", "model"], name="grouppool_unique_group_model"),
+        ]
+        verbose_name = _("group pool")
+        verbose_name_plural = _("group pools")
+
+    def __str__(self) -> str:
+        return f"{self.group} / {self.model}: {self.size}"

@@ -10,7 +10,7 @@ accounts/forms.py and accounts/invites.py).
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
-from . import views
+from . import mfa_views, views
 
 urlpatterns = [
     path("login/", views.LoginView.as_view(), name="login"),
@@ -38,4 +38,6 @@ urlpatterns = [
     path("signup/", views.signup, name="signup"),
     path("invite/", views.invite, name="invite"),
     path("sso/", include("accounts.sso.urls")),
+    path("2fa/", mfa_views.manage, name="mfa"),
+    path("2fa/verify/", mfa_views.verify, name="mfa_verify"),
 ]

@@ -13,7 +13,9 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.http.response import HttpResponseBase
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.http import urlencode
 
+from . import mfa
 from .forms import InviteForm, LoginForm, SignupForm
 from .invites import invite_email, invite_token
 from .lockout import login_context
@@ -51,6 +53,13 @@ def invite(request: HttpRequest) -> HttpResponse:
 class LoginView(auth_views.LoginView):
     redirect_authenticated_user = True
     authentication_form = LoginForm
+
+    def form_valid(self, form: Any) -> HttpResponse:
+        user = form.get_user()
+        if not mfa.needs_second_step(user):
+            return super().form_valid(form)
+        mfa.start_second_step(self.request, user)
+        return redirect(f"{reverse('mfa_verify')}?{urlencode({'next': self.get_success_url()})}")
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         return {**super().get_context_data(**kwargs), **login_context()}

@@ -46,16 +46,21 @@ INSTALLED_APPS = [
     "allauth.socialaccount.providers.openid_connect",
     # Password-guessing lockouts (per account and per address), staff lift them in the admin.
     "axes",
+    # Optional TOTP two-factor for local accounts (required of staff with DARKROOM_STAFF_MFA).
+    "django_otp",
+    "django_otp.plugins.otp_totp",
     "accounts",
     "generations",
     "providers",
-    "common.ops",
+    "config.ops",
     "csp",
+    # The upstream simulator: no models, only its `manage.py simulator` command.
+    "simulator",
 ]
 
 MIDDLEWARE = [
     # First: /healthz, /readyz, /metrics answered before the Host check; request id + timing.
-    "common.ops.middleware.OpsMiddleware",
+    "config.ops.middleware.OpsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     # WhiteNoise, async-capable: a sync-only middleware would put every async view in a thread.
     "common.static_middleware.AsyncCapableWhiteNoiseMiddleware",
@@ -65,6 +70,8 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "allauth.account.middleware.AccountMiddleware",
+    "django_otp.middleware.OTPMiddleware",
+    "accounts.mfa.StaffMfaMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
@@ -95,9 +102,21 @@ ASGI_APPLICATION = "config.asgi.application"
 DATABASES = {
     "default": env.db("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'db.sqlite3'}"),
 }
+# A connection that broke (the database restarted, refused us for a while) is noticed
+# and replaced before the next request or task uses it, instead of failing that one.
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
-    # web, worker and beat share one SQLite file in the demo: wait for locks, don't fail
-    DATABASES["default"].setdefault("OPTIONS", {})["timeout"] = 30
+    # web, worker and beat share one SQLite file in the demo. WAL lets readers run beside
+    # the writer; IMMEDIATE takes the write lock when a transaction begins, so a writer
+    # waits its turn (busy timeout) instead of failing "database is locked" when its
+    # read lock cannot be upgraded.
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        {
+            "timeout": env.int("DARKROOM_SQLITE_BUSY_TIMEOUT", default=30),
+            "transaction_mode": "IMMEDIATE",
+            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+        }
+    )
 # Lets several checkouts (or helpers) run the suite against one PostgreSQL at once.
 if env("DARKROOM_TEST_DB_NAME", default=""):
     DATABASES["default"]["TEST"] = {"NAME": env("DARKROOM_TEST_DB_NAME")}
@@ -165,6 +184,10 @@ ACCOUNT_LOGIN_METHODS = {"username"}
 # false: only single sign-on, except for the break-glass staff account named here.
 DARKROOM_PASSWORD_LOGIN = env.bool("DARKROOM_PASSWORD_LOGIN", default=True)
 DARKROOM_BREAK_GLASS_USERNAME = env("DARKROOM_BREAK_GLASS_USERNAME", default="")
+# true: staff signing in with a password must use a TOTP app (single sign-on staff rely on
+# their identity provider's own second factor).
+DARKROOM_STAFF_MFA = env.bool("DARKROOM_STAFF_MFA", default=False)
+OTP_TOTP_ISSUER = env("DARKROOM_MFA_ISSUER", default="Darkroom")
 # After this many failed sign-ins for one account, or from one address, further tries
 # are refused for the cool-off period (django-axes; staff lift lockouts in the admin).
 AXES_ENABLED = env.bool("DARKROOM_LOGIN_LOCKOUT", default=True)
@@ -241,6 +264,18 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
     }
 else:
     CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": CELERY_VISIBILITY_TIMEOUT}
+# The worker keeps reconnecting to a broker that went away, at start and later, for ever.
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_BROKER_CONNECTION_MAX_RETRIES = None
+# Publishing while the broker is down fails within seconds (the relay publishes later)
+# instead of holding the caller.
+CELERY_BROKER_CONNECTION_TIMEOUT = env.float("CELERY_BROKER_CONNECTION_TIMEOUT", default=4.0)
+CELERY_TASK_PUBLISH_RETRY_POLICY = {
+    "max_retries": 2,
+    "interval_start": 0,
+    "interval_step": 0.5,
+    "interval_max": 1,
+}
 CELERY_TASK_IGNORE_RESULT = True  # state lives in the database, not a result backend
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
@@ -248,6 +283,14 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_DEFAULT_QUEUE = env("CELERY_TASK_DEFAULT_QUEUE", default="darkroom")
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
+# How often beat's relay publishes again jobs whose lease ended (never picked up, message
+# lost, worker dead), and how long a lease lasts without its worker's heartbeat.
+DARKROOM_RELAY_INTERVAL = env.float("DARKROOM_RELAY_INTERVAL", default=15.0)
+DARKROOM_LEASE_SECONDS = env.int("DARKROOM_LEASE_SECONDS", default=60)
+if DARKROOM_LEASE_SECONDS * 2 > CELERY_VISIBILITY_TIMEOUT:
+    raise ImproperlyConfigured("CELERY_VISIBILITY_TIMEOUT must exceed 2 x DARKROOM_LEASE_SECONDS.")
+# How long a worker keeps retrying a database write it must not lose (a paid-for result).
+DARKROOM_DB_RETRY_SECONDS = env.int("DARKROOM_DB_RETRY_SECONDS", default=120)
 if CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
     # RedBeat keeps the schedule in Redis and holds a lock there: a second beat (another
     # machine, a rolling restart) waits for the lock instead of sending every task twice.
@@ -259,6 +302,12 @@ if CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
     CELERY_BEAT_MAX_LOOP_INTERVAL = 15
     CELERY_REDBEAT_LOCK_TIMEOUT = env.int("CELERY_REDBEAT_LOCK_TIMEOUT", default=75)
 CELERY_BEAT_SCHEDULE = {
+    "relay-generations": {
+        "task": "generations.tasks.relay_generations",
+        "schedule": DARKROOM_RELAY_INTERVAL,
+        # A tick that waited in a queue longer than the next one is useless.
+        "options": {"expires": DARKROOM_RELAY_INTERVAL},
+    },
     "sweep-stuck-generations": {
         "task": "generations.tasks.sweep_stuck_generations",
         "schedule": 60.0,

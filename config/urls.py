@@ -7,7 +7,7 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("accounts/", include("accounts.urls")),
     path("accounts/api-keys/", include("accounts.api_keys.urls")),
     path("v1/", include("generations.api.urls")),
-    path("providers/", include("providers.urls")),
+    path("providers/", include("generations.callbacks.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
     path("reports/", include("generations.reports.urls")),
     path("", include("generations.portal.urls")),

@@ -10,12 +10,12 @@ from django.core.files.base import ContentFile
 from common.errors import InvalidRequest
 from common.images import inspect_image, make_thumbnail
 from common.net import FetchError, fetch_from_hosts
-from providers.base import Channel, ProviderError, ResultImage
+from providers.base import ChannelConfig, ProviderError, ResultImage
 
 from .models import Generation, Image
 
 
-def download_results(results: list[ResultImage], channel: Channel) -> list[bytes]:
+def download_results(results: list[ResultImage], channel: ChannelConfig) -> list[bytes]:
     if not results:
         raise ProviderError(
             "upstream returned no images", code="upstream_bad_response", retryable=True
@@ -29,7 +29,7 @@ DOWNLOAD_TRIES = 3
 DOWNLOAD_PAUSE = 1.0
 
 
-def _bytes_of(result: ResultImage, channel: Channel) -> bytes:
+def _bytes_of(result: ResultImage, channel: ChannelConfig) -> bytes:
     if result.data is not None:
         return result.data
     assert result.url is not None

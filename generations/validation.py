@@ -16,13 +16,13 @@ from typing import Any
 from django.conf import settings
 
 from common.errors import InvalidRequest, ModelNotFound
+from common.sizes import match_size
 from providers.catalog import ModelSpec, ParamSpec, get_catalog
 
 # An image source: a URL or data: URL string, raw bytes, or an uploaded file.
 ImageSource = Any
 
 # WxH, with x, X, * or the multiplication sign between
-_SIZE = re.compile(r"^\s*(\d{1,5})\s*[xX\u00d7*]\s*(\d{1,5})\s*$")
 _INT = re.compile(r"^[+-]?\d+$")
 _TRUE, _FALSE = {"true", "1", "yes", "on"}, {"false", "0", "no", "off", ""}
 # What no database column (nor UTF-8) can hold: PostgreSQL refuses NUL in text, and a
@@ -227,10 +227,10 @@ def _enum(p: ParamSpec, value: Any) -> str:
 
 
 def _size(p: ParamSpec, value: Any) -> str:
-    match = _SIZE.match(value) if isinstance(value, str) else None
-    if not match:
+    parsed = match_size(value)
+    if parsed is None:
         raise _bad(p, f"'{p.name}' must look like 1024x1024; got {value!r}.")
-    width, height = int(match[1]), int(match[2])
+    width, height = parsed
     for side in (width, height):
         if (p.min is not None and side < p.min) or (p.max is not None and side > p.max):
             lo, hi = _fmt(p.min), _fmt(p.max)

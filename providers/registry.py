@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from common.ops import context
 
-from .base import Channel, Provider
+from .base import ChannelConfig, Provider
 from .bfl import BFLProvider
 from .chat import ChatProvider
 from .dalle import DalleProvider
@@ -29,7 +29,7 @@ def is_supported(format_name: str) -> bool:
     return format_name in PROVIDERS
 
 
-def provider_for(channel: Channel) -> Provider:
+def provider_for(channel: ChannelConfig) -> Provider:
     # Logs and upstream metrics from here on name this channel.
     context.bind(channel=channel.name)
     return PROVIDERS[channel.format](channel)

@@ -132,6 +132,11 @@ def channel_succeeded(*, name: str) -> None:
     )
 
 
+def channels_switch(*, channel_ids: list[int], enabled: bool) -> int:
+    """Switch channels on or off (the admin's bulk action); how many rows changed."""
+    return Channel.objects.filter(pk__in=channel_ids).update(enabled=enabled)
+
+
 def channel_reenable(*, channel: Channel) -> None:
     """An admin ends a cooling-off early."""
     ChannelFailure.objects.filter(channel=channel).delete()

@@ -230,7 +230,9 @@ def test_editing_a_group_inline_goes_through_the_audit_log(
             f"{prefix}-0-model": KMAX,
             f"{prefix}-0-limit": "7",
             f"{prefix}-0-period": "weekly",
-            # the group's directory setting (single sign-on), left unset
+            # the group's pools and directory setting (single sign-on), left unset
+            "pools-TOTAL_FORMS": "0",
+            "pools-INITIAL_FORMS": "0",
             "directory-TOTAL_FORMS": "0",
             "directory-INITIAL_FORMS": "0",
         },

@@ -290,3 +290,12 @@ def test_a_stored_key_is_encrypted_at_rest_and_never_shown(admin_client: Any) ->
     listing = admin_client.get("/admin/providers/channel/").content.decode()
     assert "r8_secret_key" not in listing
     assert ChannelModel.objects.get(channel=spare).model == DEV
+
+
+def test_an_admin_switches_channels_off_and_on(admin_client: Any) -> None:
+    bfl, other = Channel.objects.get(name="bfl"), Channel.objects.exclude(name="bfl").first()
+    url = "/admin/providers/channel/"
+    admin_client.post(url, {"action": "switch_off", "_selected_action": [bfl.pk]})
+    assert not Channel.objects.get(pk=bfl.pk).enabled and Channel.objects.get(pk=other.pk).enabled
+    admin_client.post(url, {"action": "switch_on", "_selected_action": [bfl.pk]})
+    assert Channel.objects.get(pk=bfl.pk).enabled

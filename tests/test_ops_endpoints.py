@@ -169,7 +169,7 @@ def test_metrics_count_webhook_delivery_outcomes(client: Client, user: Any) -> N
 
     from django.utils import timezone
 
-    from common.ops.tasks import WEBHOOK_TASK, task_done
+    from config.ops.tasks import WEBHOOK_TASK, task_done
     from generations.models import Webhook
 
     job = Generation.objects.create(user=user, model=DEV, source="api", status="succeeded")

@@ -16,7 +16,7 @@ from django.test import Client
 from accounts.api_keys import api_key_issue
 from common.ops import context
 from common.ops.logs import logging_config
-from common.ops.tasks import add_request_id, bind_task, task_done
+from config.ops.tasks import add_request_id, bind_task, task_done
 from generations.models import Generation
 
 DEV = "black-forest-labs/flux.1-dev"

@@ -14,7 +14,7 @@ from accounts.services import quota_set_limit, quota_status
 from generations.dispatch import generation_run
 from generations.models import Generation
 from generations.services import generation_fail
-from providers.bfl import webhook_secret
+from providers.bfl import callback_secret
 from simulator.server import SimulatorServer
 from tests.images import png_bytes
 from tests.upstreams import create, force_options, matches_fixture, run_to_end, sent, sim_fixture  # noqa: F401
@@ -140,7 +140,7 @@ def test_a_webhook_with_the_right_secret_polls_at_once(
     generation.refresh_from_db()
     body = sent(sim, "/flux/v1/flux-pro-1.1")[0]["json"]
     assert body["webhook_url"] == f"http://testserver/providers/webhooks/bfl/{generation.pk}/"
-    assert body["webhook_secret"] == webhook_secret(str(generation.pk))
+    assert body["webhook_secret"] == callback_secret(str(generation.pk))
     url = f"/providers/webhooks/bfl/{generation.pk}/"
     wrong = client.post(
         url,

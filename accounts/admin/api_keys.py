@@ -15,6 +15,7 @@ from rest_framework_api_key.admin import APIKeyModelAdmin
 from rest_framework_api_key.models import APIKey
 
 from ..api_keys.caps import CAP_FIELDS, key_cap_set
+from ..api_keys.services import api_keys_revoke
 from ..models import ApiKey
 from .forms import acting_user
 
@@ -64,4 +65,4 @@ class ApiKeyAdmin(APIKeyModelAdmin):
 
     @admin.action(description="Revoke the selected keys")
     def revoke(self, request: HttpRequest, queryset: QuerySet[ApiKey]) -> None:
-        queryset.update(revoked=True)
+        api_keys_revoke(key_ids=list(queryset.values_list("pk", flat=True)))

@@ -34,6 +34,11 @@ def api_key_issue(
     return cast(ApiKey, row), key
 
 
+def api_keys_revoke(*, key_ids: list[str]) -> int:
+    """Revoke any keys (the admin's bulk action); how many were still live."""
+    return ApiKey.objects.filter(pk__in=key_ids, revoked=False).update(revoked=True)
+
+
 def api_key_revoke(*, user: User, key_id: str) -> bool:
     """Revoke one of the user's keys; it fails from the next request on. False if not theirs."""
     return bool(ApiKey.objects.filter(pk=key_id, user=user, revoked=False).update(revoked=True))

@@ -11,10 +11,10 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from common.errors import DarkroomError
-from generations.api.webhooks import webhook_secret
 from providers.catalog import get_catalog
 
 from ..models import ApiKey, User
+from ..webhooks import webhook_signing_secret
 from .forms import ApiKeyForm
 from .services import api_key_issue, api_key_revoke
 
@@ -51,7 +51,7 @@ def api_keys(request: HttpRequest) -> HttpResponse:
             "base_url": base,
             "example_key": new_key or "YOUR_KEY",
             "example_model": next(iter(get_catalog().names())),
-            "webhook_secret": webhook_secret(_user(request)),
+            "signing_secret": webhook_signing_secret(_user(request)),
         },
     )
 

@@ -1,5 +1,3 @@
-"""What operators read: health endpoints, Prometheus metrics, request/job context in logs.
-
-Kept apart from the request and job code: it hooks in through middleware, Django and
-Celery signals, so the paths that do the work stay as they are.
-"""
+"""What every layer may call for operations: the log context (contextvars), the
+Prometheus counters, the drain flag of a stopping web process. The probes, /metrics,
+signal receivers and Sentry sit on top, in config.ops."""

@@ -4,8 +4,8 @@ Counters and histograms are updated in whichever process does the work (web or
 worker). With PROMETHEUS_MULTIPROC_DIR set, every process on a host writes them to
 that directory and /metrics sums them (prometheus_client's multiprocess mode);
 a worker on another host serves its own on DARKROOM_WORKER_METRICS_PORT.
-The job gauges are read from the database at scrape time, so any web process
-answers them for the whole cluster.
+The job gauges (config.ops.exposition) are read from the database at scrape time,
+so any web process answers them for the whole cluster.
 """
 
 from __future__ import annotations
@@ -17,11 +17,8 @@ from prometheus_client import (
     CollectorRegistry,
     Counter,
     Histogram,
-    generate_latest,
 )
-from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.multiprocess import MultiProcessCollector
-from prometheus_client.registry import Collector
 
 GENERATIONS = Counter(
     "darkroom_generations",
@@ -51,31 +48,6 @@ HTTP_SECONDS = Histogram(
 )
 
 
-class JobsCollector(Collector):
-    """Jobs queued and in flight, counted in the database when scraped."""
-
-    def collect(self) -> list[GaugeMetricFamily]:
-        from django.db.models import Count
-
-        from generations.models import Generation
-
-        counts = dict(
-            Generation.objects.filter(
-                status__in=[Generation.Status.QUEUED, Generation.Status.RUNNING]
-            )
-            .values_list("status")
-            .annotate(n=Count("pk"))
-            .order_by()
-        )
-        queued = GaugeMetricFamily("darkroom_jobs_queued", "Generations waiting for a worker.")
-        queued.add_metric([], counts.get(Generation.Status.QUEUED, 0))
-        running = GaugeMetricFamily(
-            "darkroom_jobs_in_flight", "Generations a worker or an upstream is working on."
-        )
-        running.add_metric([], counts.get(Generation.Status.RUNNING, 0))
-        return [queued, running]
-
-
 def multiprocess() -> bool:
     return bool(os.environ.get("PROMETHEUS_MULTIPROC_DIR"))
 
@@ -87,9 +59,3 @@ def process_registry() -> CollectorRegistry:
     registry = CollectorRegistry()
     MultiProcessCollector(registry)
     return registry
-
-
-def exposition() -> bytes:
-    jobs = CollectorRegistry(auto_describe=False)
-    jobs.register(JobsCollector())
-    return generate_latest(process_registry()) + generate_latest(jobs)

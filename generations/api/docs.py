@@ -18,12 +18,16 @@ from .mapping import IGNORED_FIELDS
 
 @cache
 def _schema() -> dict[str, Any]:
-    from .schema import patterns
+    from .schema import PUBLIC_OPERATIONS, patterns
 
-    generator = SchemaGenerator(patterns=patterns, title="Darkroom API")
+    generator = SchemaGenerator(patterns=patterns(), title="Darkroom API")
     schema: dict[str, Any] = generator.get_schema(request=None, public=True)
     schema["components"]["securitySchemes"] = {"bearer": {"type": "http", "scheme": "bearer"}}
     schema["security"] = [{"bearer": []}]
+    for operations in schema["paths"].values():
+        for operation in operations.values():
+            if operation["operationId"] in PUBLIC_OPERATIONS:
+                operation["security"] = []
     return schema
 
 

@@ -61,7 +61,7 @@ def page(view: Callable[..., HttpResponseBase]) -> Routed:
 
 
 def new_request_id() -> str:
-    # The id common.ops' middleware bound for this request (the caller's or a fresh one).
+    # The id config.ops' middleware bound for this request (the caller's or a fresh one).
     return context.get("request_id") or context.new_request_id()
 
 

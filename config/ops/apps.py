@@ -2,7 +2,7 @@ from django.apps import AppConfig
 
 
 class OpsConfig(AppConfig):
-    name = "common.ops"
+    name = "config.ops"
     label = "ops"
     verbose_name = "Operations"
 

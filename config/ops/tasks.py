@@ -8,7 +8,7 @@ from typing import Any
 
 from celery.signals import before_task_publish, task_postrun, task_prerun, worker_ready
 
-from . import context, metrics
+from common.ops import context, metrics
 
 log = logging.getLogger(__name__)
 HEADER = "darkroom_request_id"

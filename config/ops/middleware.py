@@ -19,7 +19,9 @@ from django.db import close_old_connections, connection
 from django.http import HttpRequest, HttpResponse, HttpResponseBase, JsonResponse
 from prometheus_client import CONTENT_TYPE_LATEST
 
-from . import context, health, metrics, shutdown
+from common.ops import context, metrics, shutdown
+
+from . import exposition, health
 
 Handler = Callable[[HttpRequest], Any]
 
@@ -45,7 +47,7 @@ def metrics_view(request: HttpRequest) -> HttpResponse:
             response = HttpResponse("metrics need Authorization: Bearer <token>\n", status=401)
             response["WWW-Authenticate"] = "Bearer"
             return response
-    return HttpResponse(metrics.exposition(), content_type=CONTENT_TYPE_LATEST)
+    return HttpResponse(exposition.exposition(), content_type=CONTENT_TYPE_LATEST)
 
 
 PROBES: dict[str, Handler] = {"/healthz": healthz, "/readyz": readyz, "/metrics": metrics_view}

@@ -9,10 +9,9 @@ from django.db.models.signals import post_save
 from django.dispatch import receiver
 
 from accounts.signals import quota_refused
+from common.ops import context, metrics
 from generations.models import Generation
 from generations.signals import generation_finished
-
-from . import context, metrics
 
 log = logging.getLogger("darkroom.jobs")
 
