@@ -13,7 +13,7 @@ from django.test import Client
 
 from config.celery import app
 from generations.models import Generation
-from tests.live import free_port
+from tests.live import free_port, point_app_at, restore_app
 from tests.upstreams import create, run_to_end, sim_fixture  # noqa: F401  (fixture)
 
 DEV = "black-forest-labs/flux.1-dev"
@@ -40,14 +40,11 @@ def test_readyz_names_what_failed_with_503(client: Client, settings: Any) -> Non
     settings.CACHES = {
         "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": dead}
     }
-    saved = app.conf.broker_url, app.conf.broker_transport_options
-    app.conf.update(broker_url=dead, broker_transport_options={})
-    app.pool.force_close_all()  # type: ignore[attr-defined]
+    saved = point_app_at(app, dead, app.conf.task_default_queue)
     try:
         response = client.get("/readyz", HTTP_HOST="anything")
     finally:
-        app.conf.update(broker_url=saved[0], broker_transport_options=saved[1])
-        app.pool.force_close_all()  # type: ignore[attr-defined]
+        restore_app(app, saved)
     assert response.status_code == 503
     body = response.json()
     assert body["status"] == "unavailable"
