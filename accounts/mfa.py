@@ -41,7 +41,8 @@ def pending_user(request: HttpRequest) -> User | None:
         return None
     user = User.objects.filter(pk=pending[0], is_active=True).first()
     if user is not None:
-        user.backend = pending[1]
+        # login() reads the backend the password check chose (django-stubs 5.2 omit the attribute).
+        user.backend = pending[1]  # type: ignore[attr-defined]
     return user
 
 

@@ -18,6 +18,7 @@ from .models import GroupPool, Quota, User
 from .pools import pool_left, pool_reserve, pool_settle, pools_for
 from .quota_changes import quota_update
 from .selectors import catalog_free_quota, layered_for
+from .signals import quota_refused
 
 
 @dataclass(frozen=True)
@@ -99,6 +100,7 @@ def quota_reserve(*, user: User, model: str, n: int) -> None:
         if _same_person_layer(quota):
             break
     left = quota_status(user=user, model=model).left or 0
+    quota_refused.send(User, user=user, model=model, n=n)
     raise QuotaExceeded(
         f"Not enough free images left for {model}: {n} requested, {left} left.",
         left=left,

@@ -7,9 +7,11 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
 django_application = get_asgi_application()
 
+from common.ops.shutdown import DrainOnSigterm  # noqa: E402
 from generations.api.asgi import SharedThreadForApi  # noqa: E402  (needs Django set up)
 
 # /v1 requests wait for their jobs; they must not hold a thread each while they do.
-application = SharedThreadForApi(django_application)
+# On SIGTERM, requests waiting on jobs answer with the job's id before the server stops.
+application = DrainOnSigterm(SharedThreadForApi(django_application))
 # Refuse to serve with a malformed catalog or settings: run the system checks at start.
 call_command("check")

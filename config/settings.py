@@ -9,6 +9,8 @@ from pathlib import Path
 import environ
 from django.core.exceptions import ImproperlyConfigured
 
+from common.ops.logs import logging_config
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = BASE_DIR / "var"
 
@@ -21,6 +23,8 @@ if not SECRET_KEY:
     if not DEBUG:
         raise ImproperlyConfigured("SECRET_KEY must be set when DEBUG is off.")
     SECRET_KEY = "dev-only-insecure-key"  # noqa: S105 - DEBUG only
+# Old keys still accepted for signatures while SECRET_KEY is rotated (README: rotating secrets).
+SECRET_KEY_FALLBACKS = env.list("SECRET_KEY_FALLBACKS", default=[])
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]", "testserver"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
@@ -48,11 +52,15 @@ INSTALLED_APPS = [
     "accounts",
     "generations",
     "providers",
+    "config.ops",
+    "csp",
     # The upstream simulator: no models, only its `manage.py simulator` command.
     "simulator",
 ]
 
 MIDDLEWARE = [
+    # First: /healthz, /readyz, /metrics answered before the Host check; request id + timing.
+    "config.ops.middleware.OpsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     # WhiteNoise, async-capable: a sync-only middleware would put every async view in a thread.
     "common.static_middleware.AsyncCapableWhiteNoiseMiddleware",
@@ -70,6 +78,7 @@ MIDDLEWARE = [
     "django_htmx.middleware.HtmxMiddleware",
     "common.not_found.portal_not_found",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "csp.middleware.CSPMiddleware",
     # Last, as django-axes asks; async-capable like every middleware here.
     "axes.middleware.AxesMiddleware",
 ]
@@ -217,10 +226,12 @@ MEDIA_ROOT = Path(env("MEDIA_ROOT", default=str(VAR_DIR / "media")))
 STORAGE_BACKEND = env("STORAGE_BACKEND", default="local")
 if STORAGE_BACKEND == "s3":
     _default_storage = {
-        "BACKEND": "storages.backends.s3.S3Storage",
+        "BACKEND": "common.storage.PublicEndpointS3Storage",
         "OPTIONS": {
             "bucket_name": env("AWS_STORAGE_BUCKET_NAME"),
             "endpoint_url": env("AWS_S3_ENDPOINT_URL", default=None),
+            # Where browsers reach the store, when not the address above (compose: MinIO).
+            "public_endpoint_url": env("AWS_S3_PUBLIC_ENDPOINT_URL", default=""),
             "region_name": env("AWS_S3_REGION_NAME", default=None),
             "default_acl": "private",
             "querystring_auth": True,  # short-lived signed URLs, never public objects
@@ -283,6 +294,16 @@ if DARKROOM_LEASE_SECONDS * 2 > CELERY_VISIBILITY_TIMEOUT:
     raise ImproperlyConfigured("CELERY_VISIBILITY_TIMEOUT must exceed 2 x DARKROOM_LEASE_SECONDS.")
 # How long a worker keeps retrying a database write it must not lose (a paid-for result).
 DARKROOM_DB_RETRY_SECONDS = env.int("DARKROOM_DB_RETRY_SECONDS", default=120)
+if CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
+    # RedBeat keeps the schedule in Redis and holds a lock there: a second beat (another
+    # machine, a rolling restart) waits for the lock instead of sending every task twice.
+    CELERY_BEAT_SCHEDULER = "redbeat.RedBeatScheduler"
+    CELERY_REDBEAT_REDIS_URL = env("CELERY_REDBEAT_REDIS_URL", default="") or CELERY_BROKER_URL
+    CELERY_REDBEAT_KEY_PREFIX = env("CELERY_REDBEAT_KEY_PREFIX", default="") or "darkroom:redbeat:"
+    # A waiting beat retries the lock every loop interval; a beat that dies without
+    # releasing it is replaced once it times out (it is extended on every tick).
+    CELERY_BEAT_MAX_LOOP_INTERVAL = 15
+    CELERY_REDBEAT_LOCK_TIMEOUT = env.int("CELERY_REDBEAT_LOCK_TIMEOUT", default=75)
 CELERY_BEAT_SCHEDULE = {
     "relay-generations": {
         "task": "generations.tasks.relay_generations",
@@ -412,15 +433,52 @@ DARKROOM_PUBLIC_URL = env("DARKROOM_PUBLIC_URL", default="")
 # 0 turns the limit off. Counted in the cache (CACHES above).
 DARKROOM_API_RATE_LIMIT = env.int("DARKROOM_API_RATE_LIMIT", default=120)
 
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
-    "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="INFO")},
-}
+# --- Operations ---------------------------------------------------------------------
+# "json": one JSON object per line with request_id, job_id, user_id, model, channel.
+LOGGING = logging_config(
+    fmt=env("DARKROOM_LOG_FORMAT", default="plain"), level=env("LOG_LEVEL", default="INFO")
+)
+# The worker logs through LOGGING above (same format and context) instead of Celery's own.
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+# When set, GET /metrics requires `Authorization: Bearer <token>`.
+DARKROOM_METRICS_TOKEN = env("DARKROOM_METRICS_TOKEN", default="")
 
 if not DEBUG:
     SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=True)
     CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=True)
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+
+# --- Security ------------------------------------------------------------------------
+# DARKROOM_HTTPS=true once the site is served over HTTPS only (the proxy sets
+# X-Forwarded-Proto): plain-HTTP requests are redirected and browsers are told, by HSTS,
+# never to use HTTP again. /healthz, /readyz and /metrics are answered before the redirect.
+DARKROOM_HTTPS = env.bool("DARKROOM_HTTPS", default=False)
+SECURE_SSL_REDIRECT = DARKROOM_HTTPS
+SECURE_HSTS_SECONDS = env.int("DARKROOM_HSTS_SECONDS", default=31_536_000) if DARKROOM_HTTPS else 0
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("DARKROOM_HSTS_INCLUDE_SUBDOMAINS", default=True)
+SECURE_HSTS_PRELOAD = env.bool("DARKROOM_HSTS_PRELOAD", default=False)
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+
+# Content-Security-Policy (django-csp): scripts only from our own files, never inline.
+# Images may also come from the bucket's signed URLs (the portal redirects to them).
+_csp_images = ["'self'", "data:", "blob:", *env.list("DARKROOM_CSP_IMG_SRC", default=[])]
+if STORAGE_BACKEND == "s3":
+    _csp_images.append(env("AWS_S3_ENDPOINT_URL", default="") or "https://*.amazonaws.com")
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        # style attributes (aspect-ratio swatches) are inline; scripts are not.
+        "style-src": ["'self'", "'unsafe-inline'"],
+        "img-src": _csp_images,
+        "connect-src": ["'self'"],
+        "font-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        # No form-action: the single sign-on form is answered by a redirect to the identity
+        # provider, which form-action would block (it applies to redirects too).
+        "frame-ancestors": ["'none'"],
+    }
+}

@@ -25,13 +25,25 @@ log = logging.getLogger(__name__)
 
 
 def _fernet() -> MultiFernet:
+    """The first key encrypts; every key decrypts. Keys derived from SECRET_KEY and its
+    fallbacks stay last, decrypt-only, so setting an explicit key (or rotating SECRET_KEY
+    with SECRET_KEY_FALLBACKS) never strands what was stored under the old one."""
     configured = [k.strip() for k in settings.DARKROOM_FIELD_ENCRYPTION_KEY.split(",") if k.strip()]
-    if configured:
-        return MultiFernet([Fernet(k) for k in configured])
-    derived = HKDF(
+    secrets = [settings.SECRET_KEY, *getattr(settings, "SECRET_KEY_FALLBACKS", [])]
+    derived = [_derived(secret) for secret in secrets]
+    return MultiFernet([*(Fernet(k) for k in configured), *derived])
+
+
+def _derived(secret: str) -> Fernet:
+    key = HKDF(
         algorithm=hashes.SHA256(), length=32, salt=None, info=b"darkroom channel api keys"
-    ).derive(settings.SECRET_KEY.encode())
-    return MultiFernet([Fernet(base64.urlsafe_b64encode(derived))])
+    ).derive(secret.encode())
+    return Fernet(base64.urlsafe_b64encode(key))
+
+
+def rotate(token: str) -> str:
+    """The token re-encrypted under the current first key (MultiFernet.rotate)."""
+    return _fernet().rotate(token.encode()).decode() if token else ""
 
 
 def encrypt(value: str) -> str:

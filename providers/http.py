@@ -4,9 +4,12 @@ that turns transport failures into retryable `ProviderError`s."""
 from __future__ import annotations
 
 import threading
+import time
 from typing import Any
 
 import httpx
+
+from common.ops.upstream import observe_upstream
 
 from .base import ProviderError
 
@@ -23,9 +26,14 @@ def _client() -> httpx.Client:
 
 
 def send(method: str, url: str, *, timeout: float, **kwargs: Any) -> httpx.Response:
+    started = time.perf_counter()
+    outcome = "unreachable"
     try:
-        return _client().request(method, url, timeout=timeout, **kwargs)
+        response = _client().request(method, url, timeout=timeout, **kwargs)
+        outcome = "ok" if response.is_success else f"http_{response.status_code // 100}xx"
+        return response
     except httpx.TimeoutException as exc:
+        outcome = "timeout"
         raise ProviderError(
             f"upstream did not answer within {timeout:g}s", code="upstream_timeout", retryable=True
         ) from exc
@@ -35,6 +43,8 @@ def send(method: str, url: str, *, timeout: float, **kwargs: Any) -> httpx.Respo
             code="upstream_unavailable",
             retryable=True,
         ) from exc
+    finally:
+        observe_upstream(outcome, time.perf_counter() - started)
 
 
 def retry_after(response: httpx.Response) -> float | None:

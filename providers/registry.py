@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from common.ops import context
+
 from .base import ChannelConfig, Provider
 from .bfl import BFLProvider
 from .chat import ChatProvider
@@ -28,4 +30,6 @@ def is_supported(format_name: str) -> bool:
 
 
 def provider_for(channel: ChannelConfig) -> Provider:
+    # Logs and upstream metrics from here on name this channel.
+    context.bind(channel=channel.name)
     return PROVIDERS[channel.format](channel)

@@ -1,15 +1,22 @@
-# Sourced by scripts/dev and scripts/test: make .venv/ and install the project into it.
-# Re-installs only when pyproject.toml changed since the last install.
+# Sourced by scripts/dev and scripts/test: make .venv/ and install the locked dependencies.
+#   DARKROOM_INSTALL=runtime (scripts/dev): requirements.lock, what runs Darkroom
+#   DARKROOM_INSTALL=dev     (scripts/test): requirements-dev.lock, plus the test tools
+# Re-installs only when the lock file changed since the last install. pip's progress shows.
 set -euo pipefail
 PY=${PYTHON:-python3}
+kind=${DARKROOM_INSTALL:-dev}
+lock=requirements.lock
+[ "$kind" = dev ] && lock=requirements-dev.lock
 if [ ! -x .venv/bin/python ]; then
     echo "==> creating .venv"
     "$PY" -m venv .venv
 fi
-stamp=.venv/.darkroom-installed
-if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
-    echo "==> installing Darkroom and its dev tools into .venv"
-    .venv/bin/python -m pip install --quiet --upgrade pip
-    .venv/bin/python -m pip install --quiet -e ".[dev]"
+stamp=.venv/.darkroom-installed-$kind
+if [ ! -f "$stamp" ] || [ "$lock" -nt "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
+    echo "==> installing Darkroom's $kind dependencies from $lock into .venv (a few minutes the first time)"
+    .venv/bin/python -m pip install --progress-bar on --upgrade pip
+    .venv/bin/python -m pip install --progress-bar on --require-hashes -r "$lock"
+    # The project itself, editable; its dependencies came from the lock above.
+    .venv/bin/python -m pip install --no-deps -e .
     touch "$stamp"
 fi

@@ -12,6 +12,7 @@ from tests.chaos import chaos  # noqa: F401  (fixture)
 from tests.live import live_simulator, live_worker, live_worker_concurrency  # noqa: F401  (fixtures)
 from tests.needs import missing
 from tests.oidc_provider import oidc_provider_factory  # noqa: F401  (fixture)
+from tests.servers import own_redis, s3_server  # noqa: F401  (fixtures)
 
 
 def _reachable(port: int) -> bool:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Awaitable, Callable
 from functools import wraps
 from typing import Any
@@ -14,6 +13,7 @@ from django.http.multipartparser import MultiPartParserError
 from django.views.decorators.csrf import csrf_exempt
 
 from common.errors import InvalidRequest
+from common.ops import context
 
 from .errors import MethodNotAllowed, NotFound, PayloadTooLarge, error_response
 from .serializers import ImageCall, parse_json, parse_multipart
@@ -61,7 +61,8 @@ def page(view: Callable[..., HttpResponseBase]) -> Routed:
 
 
 def new_request_id() -> str:
-    return f"req_{uuid.uuid4().hex}"
+    # The id config.ops' middleware bound for this request (the caller's or a fresh one).
+    return context.get("request_id") or context.new_request_id()
 
 
 @endpoint("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")

@@ -24,6 +24,7 @@ from django.conf import settings
 from django.http import HttpRequest, StreamingHttpResponse
 
 from common.errors import InvalidRequest
+from common.ops import shutdown
 from generations.models import Generation, Image
 
 from .errors import api_error
@@ -94,7 +95,7 @@ async def _keepalives(generation_id: UUID) -> AsyncIterator[bytes]:
         left = deadline - loop.time()
         if await wait_finished(generation_id, timeout=max(0.0, min(KEEPALIVE, left))):
             return
-        if left <= KEEPALIVE:
+        if left <= KEEPALIVE or shutdown.draining():  # the error event then names the job
             return
         yield KEEPALIVE_LINE
 

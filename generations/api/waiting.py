@@ -19,6 +19,7 @@ import redis.asyncio as aioredis
 from django.conf import settings
 from redis.exceptions import RedisError
 
+from common.ops import shutdown
 from generations.models import Generation
 
 from .sync import run_sync
@@ -54,6 +55,11 @@ class FinishedHub:
         events.discard(event)
         if not events:
             self._waiters.pop(generation_id, None)
+
+    def wake_all(self) -> None:
+        for events in self._waiters.values():
+            for event in events:
+                event.set()
 
     def wake(self, generation_id: str) -> None:
         for event in self._waiters.get(generation_id, ()):
@@ -91,6 +97,15 @@ def hub() -> FinishedHub | None:
     return _hubs[loop]
 
 
+def _wake_every_waiter() -> None:
+    # From the SIGTERM handler: each hub's events belong to its loop's thread.
+    for loop, wakeups in list(_hubs.items()):
+        loop.call_soon_threadsafe(wakeups.wake_all)
+
+
+shutdown.on_drain(_wake_every_waiter)
+
+
 def _is_finished(generation_id: str) -> bool:
     return Generation.objects.filter(pk=generation_id, status__in=Generation.FINISHED).exists()
 
@@ -112,7 +127,7 @@ async def wait_finished(generation_id: Any, *, timeout: float) -> bool:
             if await run_sync(_is_finished, gid):
                 return True
             left = deadline - loop.time()
-            if left <= 0:
+            if left <= 0 or shutdown.draining():  # draining: answer now, with the job id
                 return False
             if event is not None and wakeups is not None and wakeups.subscribed.is_set():
                 with contextlib.suppress(TimeoutError):

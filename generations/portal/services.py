@@ -7,14 +7,14 @@ lets that person see, so a foreign id is a no-op (or a 404), never a change.
 from __future__ import annotations
 
 import re
-import tempfile
-import zipfile
-from typing import IO, Any
+from collections.abc import Iterator
+from typing import Any
 
 from django.core.files.storage import Storage
 from django.db import transaction
 
 from accounts.models import User
+from common.streaming import zip_stream
 
 from ..audit import audit_images_deleted_by_staff
 from ..models import Image
@@ -53,17 +53,10 @@ def _delete_files(files: list[tuple[Storage, str]]) -> None:
         storage.delete(name)
 
 
-def images_zip(*, user: User, image_ids: list[Any]) -> tuple[IO[bytes], int]:
-    """A zip of the originals, spooled to disk past 32 MB; returns (file, image count)."""
+def images_zip(*, user: User, image_ids: list[Any]) -> tuple[Iterator[bytes], int]:
+    """A zip of the originals, streamed as it is read; returns (chunks, image count)."""
     images = list(images_for(user, image_ids[:MAX_BATCH]))
-    spool = tempfile.SpooledTemporaryFile(max_size=32 * 1024 * 1024)  # noqa: SIM115 - returned open
-    # Images are already compressed: store them, don't deflate again.
-    with zipfile.ZipFile(spool, "w", compression=zipfile.ZIP_STORED) as archive:
-        for image in images:
-            with image.file.open("rb") as fh:
-                archive.writestr(zip_name(image), fh.read())
-    spool.seek(0)
-    return spool, len(images)
+    return zip_stream([(zip_name(image), image.file) for image in images]), len(images)
 
 
 def zip_name(image: Image) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import mimetypes
 import uuid
 from dataclasses import dataclass
 from typing import Any, cast
@@ -11,7 +12,6 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.db.models.fields.files import FieldFile
 from django.http import (
-    FileResponse,
     HttpRequest,
     HttpResponse,
     HttpResponseBase,
@@ -29,6 +29,7 @@ from accounts.pools import pool_left
 from accounts.selectors import quota_overview
 from accounts.services import quota_status
 from common.errors import DarkroomError
+from common.streaming import field_chunks, streaming_response
 from providers.catalog import ModelSpec, get_catalog
 from providers.labels import model_label
 
@@ -246,12 +247,19 @@ def image_detail(request: HttpRequest, pk: Any) -> HttpResponse:
     )
 
 
-def _serve(field: FieldFile, *, download_name: str | None = None) -> HttpResponseBase:
+def _serve(
+    request: HttpRequest, field: FieldFile, *, download_name: str | None = None
+) -> HttpResponseBase:
     if settings.STORAGE_BACKEND == "s3":
         # A short-lived signed URL (querystring auth): the bytes never pass through us.
         return HttpResponseRedirect(field.storage.url(field.name))
-    response = FileResponse(
-        field.open("rb"), as_attachment=download_name is not None, filename=download_name or ""
+    # Streamed in chunks from an async iterator: ASGI never holds the whole file.
+    response = streaming_response(
+        request,
+        field_chunks(field),
+        content_type=mimetypes.guess_type(field.name or "")[0] or "application/octet-stream",
+        size=field.size,
+        download_name=download_name,
     )
     response["Cache-Control"] = "private, max-age=3600"
     return response
@@ -262,21 +270,21 @@ def _serve(field: FieldFile, *, download_name: str | None = None) -> HttpRespons
 def image_file(request: HttpRequest, pk: Any) -> HttpResponseBase:
     image = selectors.image_for(_user(request), pk)
     name = portal_services.zip_name(image) if request.GET.get("download") else None
-    return _serve(image.file, download_name=name)
+    return _serve(request, image.file, download_name=name)
 
 
 @login_required
 @require_GET
 def image_thumbnail(request: HttpRequest, pk: Any) -> HttpResponseBase:
     image = selectors.image_for(_user(request), pk)
-    return _serve(image.thumbnail or image.file)
+    return _serve(request, image.thumbnail or image.file)
 
 
 @login_required
 @require_GET
 def reference_file(request: HttpRequest, pk: int) -> HttpResponseBase:
     reference = selectors.reference_for(_user(request), pk)
-    return _serve(reference.file)
+    return _serve(request, reference.file)
 
 
 @login_required
@@ -311,12 +319,15 @@ def images_bulk(request: HttpRequest) -> HttpResponseBase:
             % {"count": count},
         )
         return redirect(_safe_next(request) or reverse("gallery"))
-    archive, count = portal_services.images_zip(user=_user(request), image_ids=ids)
+    chunks, count = portal_services.images_zip(user=_user(request), image_ids=ids)
     if not count:
         messages.error(request, _("Choose at least one image."))
         return redirect("gallery")
-    return FileResponse(
-        archive, as_attachment=True, filename="darkroom-images.zip", content_type="application/zip"
+    return streaming_response(
+        request,
+        chunks,
+        content_type="application/zip",
+        download_name="darkroom-images.zip",
     )
 
 

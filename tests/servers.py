@@ -1,0 +1,106 @@
+"""Servers of our own for the storage and rehearsal tests, each a real process on a free port:
+moto's standalone S3 server (spoken to over HTTP, as a real store is) and Redis."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.live import BIN, free_port, stop, wait_for_port
+
+BUCKET = "darkroom-test"
+S3_ENV = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_DEFAULT_REGION": "us-east-1",
+}
+
+
+@dataclass
+class S3Server:
+    url: str
+    proc: subprocess.Popen[Any]
+
+    def client(self) -> Any:
+        import boto3
+
+        return boto3.client("s3", endpoint_url=self.url, region_name="us-east-1", **_keys())
+
+    def keys(self) -> set[str]:
+        listed = self.client().list_objects_v2(Bucket=BUCKET)
+        return {o["Key"] for o in listed.get("Contents", [])}
+
+    def storage_settings(self, public_url: str = "") -> dict[str, Any]:
+        return {
+            "BACKEND": "common.storage.PublicEndpointS3Storage",
+            "OPTIONS": {
+                "bucket_name": BUCKET,
+                "endpoint_url": self.url,
+                "public_endpoint_url": public_url,
+                "region_name": "us-east-1",
+                "access_key": "testing",
+                "secret_key": "testing",
+                "default_acl": "private",
+                "querystring_auth": True,
+                "querystring_expire": 300,
+                "file_overwrite": False,
+            },
+        }
+
+
+def _keys() -> dict[str, str]:
+    return {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
+
+
+@pytest.fixture
+def s3_server(tmp_path: Path) -> Iterator[S3Server]:
+    """moto_server in its own process, with an empty private bucket."""
+    moto = BIN / "moto_server"
+    if not moto.exists():
+        pytest.skip("moto_server missing: install the dev extra (moto[s3,server])")
+    port = free_port()
+    log = (tmp_path / "moto.log").open("w")
+    proc = subprocess.Popen(
+        [str(moto), "-H", "127.0.0.1", "-p", str(port)], stdout=log, stderr=subprocess.STDOUT
+    )
+    try:
+        wait_for_port(port, proc)
+        server = S3Server(f"http://127.0.0.1:{port}", proc)
+        server.client().create_bucket(Bucket=BUCKET)
+        yield server
+    finally:
+        if proc.poll() is None:
+            stop(proc)
+
+
+@dataclass
+class RedisServer:
+    url: str
+    proc: subprocess.Popen[Any]
+
+
+@pytest.fixture
+def own_redis(tmp_path: Path) -> Iterator[RedisServer]:
+    """A Redis of this test's own (never the shared one), on a free port, no persistence."""
+    binary = shutil.which("redis-server")
+    if binary is None:
+        pytest.skip("redis-server is not installed")
+    port = free_port()
+    log = (tmp_path / "redis.log").open("w")
+    proc = subprocess.Popen(
+        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        wait_for_port(port, proc)
+        yield RedisServer(f"redis://127.0.0.1:{port}/0", proc)
+    finally:
+        if proc.poll() is None:
+            stop(proc)

@@ -1,0 +1,133 @@
+"""compose.yaml, the Dockerfile and the lock files, checked by reading (no Docker engine here)."""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+APP_SERVICES = ("web", "worker", "beat", "migrate")
+SERVERS = ("db", "redis", "minio")
+
+
+@pytest.fixture(scope="module")
+def compose() -> dict[str, Any]:
+    return yaml.safe_load((ROOT / "compose.yaml").read_text())
+
+
+def _command(service: dict[str, Any]) -> str:
+    command = service.get("command", "")
+    return " ".join(command) if isinstance(command, list) else command
+
+
+def test_compose_runs_every_process_from_the_one_image(compose: dict[str, Any]) -> None:
+    services = compose["services"]
+    images = {services[name]["image"] for name in APP_SERVICES}
+    assert len(images) == 1
+    assert "uvicorn config.asgi:application" in _command(services["web"])
+    assert "worker" in _command(services["worker"]) and "--pool=threads" in _command(
+        services["worker"]
+    )
+    assert "beat" in _command(services["beat"]) and "--beat" not in _command(services["worker"])
+    assert "manage.py migrate" in _command(services["migrate"])
+
+
+def test_exactly_one_beat(compose: dict[str, Any]) -> None:
+    services = compose["services"]
+    beats = [name for name, s in services.items() if " beat" in f" {_command(s)}"]
+    assert beats == ["beat"]
+    assert services["beat"].get("deploy", {}).get("replicas", 1) == 1
+
+
+def test_web_and_worker_wait_for_the_one_shot_migration_and_bucket(
+    compose: dict[str, Any],
+) -> None:
+    services = compose["services"]
+    assert services["migrate"]["restart"] == "no"
+    assert services["migrate"]["depends_on"]["db"]["condition"] == "service_healthy"
+    for name in ("web", "worker"):
+        depends = services[name]["depends_on"]
+        assert depends["migrate"]["condition"] == "service_completed_successfully"
+        assert depends["createbucket"]["condition"] == "service_completed_successfully"
+        assert depends["redis"]["condition"] == "service_healthy"
+    bucket = services["createbucket"]
+    assert bucket["depends_on"]["minio"]["condition"] == "service_healthy"
+    assert "mc mb" in " ".join(bucket["entrypoint"])
+
+
+def test_web_and_every_server_have_a_health_check(compose: dict[str, Any]) -> None:
+    services = compose["services"]
+    for name in ("web", "worker", *SERVERS):
+        check = services[name]["healthcheck"]
+        assert check.get("disable") is not True and check["test"], name
+    assert "/readyz" in " ".join(services["web"]["healthcheck"]["test"])
+
+
+def test_data_lives_in_named_volumes(compose: dict[str, Any]) -> None:
+    services = compose["services"]
+    for name, path in (("db", "/var/lib/postgresql/data"), ("redis", "/data"), ("minio", "/data")):
+        (mount,) = services[name]["volumes"]
+        volume, _, target = mount.partition(":")
+        assert target == path and volume in compose["volumes"], name
+
+
+def test_settings_come_from_dotenv_and_point_at_the_compose_servers(
+    compose: dict[str, Any],
+) -> None:
+    for name in APP_SERVICES:
+        service = compose["services"][name]
+        assert service["env_file"] == [{"path": ".env", "required": False}]
+        env = service["environment"]
+        assert env["SECRET_KEY"].startswith("${SECRET_KEY:?")  # no default key, ever
+        assert "@db:5432/" in env["DATABASE_URL"]
+        assert env["CELERY_BROKER_URL"].startswith("redis://redis:6379")
+        assert env["STORAGE_BACKEND"] == "s3" and env["AWS_S3_ENDPOINT_URL"] == "http://minio:9000"
+
+
+def test_grace_periods_cover_the_shutdowns(compose: dict[str, Any]) -> None:
+    services = compose["services"]
+    web = _command(services["web"])
+    graceful = int(re.search(r"--timeout-graceful-shutdown=(\d+)", web).group(1))
+    assert int(services["web"]["stop_grace_period"].rstrip("s")) > graceful
+    # The worker's warm shutdown waits for calls of up to DARKROOM_UPSTREAM_TIMEOUT (180 s).
+    assert int(services["worker"]["stop_grace_period"].rstrip("s")) > 180
+
+
+def test_dockerfile_installs_the_lock_with_hashes_and_checks_health() -> None:
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    assert "pip install --require-hashes -r requirements.lock" in dockerfile
+    assert re.search(r"^HEALTHCHECK .*\n?.*?/healthz", dockerfile, re.MULTILINE)
+
+
+def test_the_locks_pin_everything_with_hashes() -> None:
+    for name in ("requirements.lock", "requirements-dev.lock"):
+        text = (ROOT / name).read_text()
+        pins = re.findall(r"^([a-z0-9][a-z0-9._-]*)==", text, re.MULTILINE | re.IGNORECASE)
+        assert pins and "django" in pins, name
+        blocks = re.split(r"^(?=[a-z0-9])", text, flags=re.MULTILINE | re.IGNORECASE)
+        assert all("--hash=sha256:" in b for b in blocks if "==" in b), name
+    runtime = (ROOT / "requirements.lock").read_text()
+    assert "\npytest==" not in runtime and "\nplaywright==" not in runtime
+
+
+def test_dev_installs_the_runtime_only_and_test_installs_the_tools() -> None:
+    dev = (ROOT / "scripts" / "dev").read_text()
+    test = (ROOT / "scripts" / "test").read_text()
+    bootstrap = (ROOT / "scripts" / "bootstrap.sh").read_text()
+    assert "DARKROOM_INSTALL=runtime source scripts/bootstrap.sh" in dev
+    assert "DARKROOM_INSTALL=dev source scripts/bootstrap.sh" in test
+    assert "--quiet" not in bootstrap and "--require-hashes" in bootstrap
+
+
+def test_dependency_floors_and_stubs() -> None:
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    deps = " ".join(project["dependencies"])
+    for floor in ("django>=5.2.19,<6", "djangorestframework>=3.15.2", "pillow>=12.1.1"):
+        assert floor in deps
+    assert "cryptography>=46.0.5" in deps and "redis>=" in deps
+    assert "django-stubs>=5.2,<6" in project["optional-dependencies"]["dev"]
