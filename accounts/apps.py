@@ -6,4 +6,5 @@ class AccountsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
+        from . import audit_receivers  # noqa: F401  (connects the audit signal receivers)
         from .sso import receivers  # noqa: F401  (connects the sign-in receiver)

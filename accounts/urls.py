@@ -10,7 +10,7 @@ accounts/forms.py and accounts/invites.py).
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
-from . import mfa_views, views
+from . import data_views, mfa_views, views
 
 urlpatterns = [
     path("login/", views.LoginView.as_view(), name="login"),
@@ -40,4 +40,6 @@ urlpatterns = [
     path("sso/", include("accounts.sso.urls")),
     path("2fa/", mfa_views.manage, name="mfa"),
     path("2fa/verify/", mfa_views.verify, name="mfa_verify"),
+    path("data/", data_views.my_data, name="my_data"),
+    path("data/erase/", data_views.my_data_erase, name="my_data_erase"),
 ]

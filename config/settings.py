@@ -62,6 +62,8 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "allauth.account.middleware.AccountMiddleware",
+    # who acts and from which address, for the audit log (accounts.audit)
+    "accounts.audit_context.audit_context_middleware",
     "django_otp.middleware.OTPMiddleware",
     "accounts.mfa.StaffMfaMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
@@ -291,10 +293,20 @@ CELERY_BEAT_SCHEDULE = {
         "task": "generations.tasks.sweep_stuck_generations",
         "schedule": 60.0,
     },
+    # Webhook notices whose message was lost while the broker was down.
+    "requeue-unsent-webhooks": {
+        "task": "generations.api.tasks.requeue_unsent_webhooks",
+        "schedule": 300.0,
+    },
     # Daily/weekly/monthly quota resets; idempotent, so a run late or twice is harmless.
     "reset-quota-periods": {
         "task": "accounts.tasks.reset_quota_periods",
         "schedule": 300.0,
+    },
+    # Retention (DARKROOM_RETENTION_DAYS, group overrides); a no-op when nothing expires.
+    "purge-expired-generations": {
+        "task": "generations.tasks.purge_expired_generations",
+        "schedule": 24 * 3600.0,
     },
 }
 
@@ -346,6 +358,22 @@ DARKROOM_MAX_UPSTREAM_ATTEMPTS = env.int("DARKROOM_MAX_UPSTREAM_ATTEMPTS", defau
 # derived from SECRET_KEY (then changing SECRET_KEY means re-entering channel keys).
 DARKROOM_FIELD_ENCRYPTION_KEY = env("DARKROOM_FIELD_ENCRYPTION_KEY", default="")
 DARKROOM_THUMBNAIL_SIZE = env.int("DARKROOM_THUMBNAIL_SIZE", default=384)
+
+# --- Governance: content credentials, retention, storage --------------------------
+# C2PA signing chain and key: PEM text or a path to a PEM file. Unset: a local chain is
+# made once in DARKROOM_C2PA_DIR (valid signatures, but no public trust anchor).
+DARKROOM_C2PA_CERT = env("DARKROOM_C2PA_CERT", default="")
+DARKROOM_C2PA_KEY = env("DARKROOM_C2PA_KEY", default="")
+DARKROOM_C2PA_DIR = Path(env("DARKROOM_C2PA_DIR", default="") or VAR_DIR / "c2pa")
+DARKROOM_C2PA_LOCAL_NAME = env("DARKROOM_C2PA_LOCAL_NAME", default="Darkroom")
+# Days images are kept after their generation (0: forever); groups may override in the admin.
+DARKROOM_RETENTION_DAYS = env.int("DARKROOM_RETENTION_DAYS", default=0)
+# Storage per person in MB (originals + thumbnails + references; 0: no cap); group override.
+DARKROOM_STORAGE_CAP_MB = env.int("DARKROOM_STORAGE_CAP_MB", default=0)
+# "request": "delete my data" asks staff; "self": it erases at once.
+DARKROOM_SELF_ERASURE = env("DARKROOM_SELF_ERASURE", default="request")
+if DARKROOM_SELF_ERASURE not in {"request", "self"}:
+    raise ImproperlyConfigured("DARKROOM_SELF_ERASURE must be request or self.")
 
 REST_FRAMEWORK: dict[str, object] = {
     "DEFAULT_AUTHENTICATION_CLASSES": [],

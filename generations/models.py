@@ -88,6 +88,10 @@ class Generation(models.Model):
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    # Set when retention or erasure removed its files: the row stays for accounting.
+    purged_at = models.DateTimeField(_("files removed"), null=True, blank=True)
+    # Images retention or erasure removed: reports still count them (generations.purged_counts).
+    purged_images = models.PositiveSmallIntegerField(default=0)
 
     class Meta:
         ordering = ["-created_at"]
@@ -136,6 +140,11 @@ class Image(models.Model):
     sha256 = models.CharField(max_length=64)
     starred = models.BooleanField(default=False)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    # Content credentials (generations.provenance): "signed", "failed", or "" (stored
+    # before signing existed). The file, sha256 and bytes are the signed ones.
+    credentials = models.CharField(_("content credentials"), max_length=10, blank=True)
+    credentials_signer = models.CharField(max_length=200, blank=True)
+    thumbnail_bytes = models.PositiveIntegerField(default=0)  # for storage use
 
     class Meta:
         ordering = ["generation", "index"]

@@ -13,6 +13,7 @@ from common.net import FetchError, fetch_from_hosts
 from providers.base import ChannelConfig, ProviderError, ResultImage
 
 from .models import Generation, Image
+from .provenance import sign_original
 
 
 def download_results(results: list[ResultImage], channel: ChannelConfig) -> list[bytes]:
@@ -77,6 +78,7 @@ def store_images(generation: Generation, images: list[bytes]) -> list[Image]:
                 code="upstream_bad_response",
                 retryable=True,
             ) from exc
+        data, info, credentials = sign_original(generation, data, info)
         image = Image(
             generation=generation,
             index=index,
@@ -85,10 +87,12 @@ def store_images(generation: Generation, images: list[bytes]) -> list[Image]:
             format=info.format,
             bytes=info.bytes,
             sha256=info.sha256,
+            **credentials.fields(),
         )
         image.file.save(f"image.{info.ext}", ContentFile(data), save=False)
         thumb = make_thumbnail(data, size=settings.DARKROOM_THUMBNAIL_SIZE)
         image.thumbnail.save("thumb.webp", ContentFile(thumb), save=False)
+        image.thumbnail_bytes = len(thumb)
         stored.append(image)
     return stored
 

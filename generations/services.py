@@ -30,6 +30,7 @@ from .models import Generation, ReferenceImage
 from .references import LoadedImage, load_images
 from .results import discard_images, store_images
 from .signals import generation_finished, generation_queued
+from .storage_use import storage_check
 from .validation import CleanRequest, validate_request
 
 log = logging.getLogger(__name__)
@@ -67,6 +68,8 @@ def generation_submit(
     `extra` sets further Generation fields (e.g. the API key used); `channel`
     forces one upstream channel (operators checking a channel).
     """
+    incoming = sum(item.info.bytes for items in request.images.values() for item in items)
+    storage_check(user=user, incoming=incoming)  # before any quota is reserved
     extra = dict(extra or {})
     with transaction.atomic():
         extra["quota_pool"] = quota_hold(

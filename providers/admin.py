@@ -17,6 +17,8 @@ from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
+from accounts.audit import audit_channels
+
 from .catalog import get_catalog
 from .models import Channel, ChannelModel
 from .registry import PROVIDERS
@@ -179,10 +181,12 @@ class ChannelAdmin(admin.ModelAdmin):
 
     @admin.action(description=_("Switch off"))
     def switch_off(self, request: HttpRequest, queryset: QuerySet[Channel]) -> None:
+        audit_channels(list(queryset), "channel switched off")
         channels_switch(channel_ids=list(queryset.values_list("pk", flat=True)), enabled=False)
 
     @admin.action(description=_("Switch on"))
     def switch_on(self, request: HttpRequest, queryset: QuerySet[Channel]) -> None:
+        audit_channels(list(queryset), "channel switched on")
         channels_switch(channel_ids=list(queryset.values_list("pk", flat=True)), enabled=True)
 
 

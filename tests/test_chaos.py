@@ -131,6 +131,9 @@ def database_refusing() -> Iterator[None]:
     finally:
         admin.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS true')
         admin.close()
+        # Whatever this process reopened meanwhile was terminated: start the next use
+        # (and the next test) on a fresh connection.
+        connection.close()
 
 
 def _admin_connection() -> psycopg.Connection[Any]:

@@ -11,15 +11,19 @@ from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.models import Group
 from django.db.models import QuerySet
 from django.http import HttpRequest
+from django.template.defaultfilters import filesizeformat
 from django.template.loader import render_to_string
 from django.utils.safestring import SafeString
 from django.utils.translation import gettext_lazy as _
+
+from generations.storage_use import with_storage_bytes
 
 from .. import quota_changes, services
 from ..models import DirectoryGroup, GroupPool, GroupQuota, User
 from ..pools import pool_set
 from ..selectors import quota_overview
 from .forms import GroupQuotaForm, QuotaActionForm, acting_user, action_input, report
+from .governance import erase_people
 
 QUOTA_PERM = "accounts.change_quota"
 
@@ -49,11 +53,19 @@ class UserAdmin(QuotaPermissionMixin, DjangoUserAdmin):
         "is_active",
         "is_staff",
         "group_names",
+        "storage",
         "last_login",
     ]
     list_filter = ["is_active", "is_staff", "is_superuser", "groups"]
     readonly_fields = ["quota_table"]
-    actions = ["grant_images", "set_unlimited", "reset_used", "deactivate", "reactivate"]
+    actions = [
+        "grant_images",
+        "set_unlimited",
+        "reset_used",
+        "deactivate",
+        "reactivate",
+        "erase_data",
+    ]
 
     def get_fieldsets(self, request: HttpRequest, obj: Any = None) -> Any:
         fieldsets = list(super().get_fieldsets(request, obj))
@@ -62,7 +74,18 @@ class UserAdmin(QuotaPermissionMixin, DjangoUserAdmin):
         return fieldsets
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[User]:
-        return super().get_queryset(request).prefetch_related("groups")
+        return with_storage_bytes(super().get_queryset(request).prefetch_related("groups"))
+
+    @admin.display(description=_("storage used"), ordering="storage_bytes")
+    def storage(self, obj: User) -> str:
+        return filesizeformat(getattr(obj, "storage_bytes", 0))
+
+    @admin.action(
+        description=_("Erase their data (files, keys; anonymised history stays)"),
+        permissions=["change"],
+    )
+    def erase_data(self, request: HttpRequest, queryset: QuerySet[User]) -> None:
+        erase_people(request, list(queryset))
 
     @admin.display(description=_("groups"))
     def group_names(self, obj: User) -> str:

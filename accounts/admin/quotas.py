@@ -1,4 +1,4 @@
-"""Quotas in the admin: per person, per group, per model (reset period), and the audit log."""
+"""Quotas in the admin: per person, per group, per model (reset period)."""
 
 from __future__ import annotations
 
@@ -8,13 +8,12 @@ from typing import Any
 from django.contrib import admin
 from django.db.models import QuerySet
 from django.http import HttpRequest
-from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
 from providers.catalog import get_catalog
 
 from .. import quota_changes
-from ..models import GroupQuota, ModelQuotaPolicy, Period, Quota, QuotaAudit
+from ..models import GroupQuota, ModelQuotaPolicy, Period, Quota
 from ..selectors import LayerCache, Layered, layered_for
 from .forms import (
     CatalogModelFilter,
@@ -222,37 +221,3 @@ class ModelQuotaPolicyAdmin(admin.ModelAdmin):
             reason="admin edit",
         )
         obj.pk = ModelQuotaPolicy.objects.only("pk").get(model=obj.model).pk
-
-
-@admin.register(QuotaAudit)
-class QuotaAuditAdmin(admin.ModelAdmin):
-    """Read-only: admins with view permission read it; nobody adds, edits or deletes."""
-
-    list_display = [
-        "at",
-        "actor_name",
-        "subject",
-        "model",
-        "action",
-        "field",
-        "old_value",
-        "new_value",
-        "reason",
-    ]
-    list_filter = [CatalogModelFilter, "action", "field", ("at", admin.DateFieldListFilter)]
-    search_fields = ["subject", "model", "reason", "actor__username"]
-    date_hierarchy = "at"
-    list_select_related = ["actor"]
-
-    @admin.display(description=_("changed by"), ordering="actor__username")
-    def actor_name(self, obj: QuotaAudit) -> str:
-        return obj.actor.get_username() if obj.actor else format_html("<em>{}</em>", "system")
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False

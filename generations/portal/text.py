@@ -7,9 +7,10 @@ from the catalog), falling back to the service's own message.
 
 from __future__ import annotations
 
+from django.template.defaultfilters import filesizeformat
 from django.utils.translation import gettext as _
 
-from common.errors import DarkroomError, QuotaExceeded
+from common.errors import DarkroomError, QuotaExceeded, StorageFull
 from providers.catalog import ModelSpec
 
 from ..models import Generation
@@ -26,6 +27,11 @@ def error_text(exc: DarkroomError, spec: ModelSpec | None) -> str:
         if exc.left == 0:
             return _("No free images left for this model.")
         return _("Not enough free images left for this model: %(left)s left.") % {"left": exc.left}
+    if isinstance(exc, StorageFull):
+        return _(
+            "Your storage is full: %(used)s of %(cap)s used. Delete images you no longer need "
+            "(History: select them, then Delete), or ask an administrator for more space."
+        ) % {"used": filesizeformat(exc.used), "cap": filesizeformat(exc.cap)}
     if code == "model_not_found":
         return _("This model does not exist.")
     if code == "unknown_parameter":

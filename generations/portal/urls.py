@@ -1,5 +1,6 @@
 from django.urls import path
 
+from ..provenance import views as provenance_views
 from . import views
 
 urlpatterns = [
@@ -9,6 +10,11 @@ urlpatterns = [
     path("history/", views.gallery, name="gallery"),
     path("images/<uuid:pk>/", views.image_detail, name="image_detail"),
     path("images/<uuid:pk>/original/", views.image_file, name="image_file"),
+    path(
+        "images/<uuid:pk>/credentials.json",
+        provenance_views.image_credentials,
+        name="image_credentials",
+    ),
     path("images/<uuid:pk>/thumbnail/", views.image_thumbnail, name="image_thumbnail"),
     path("images/<uuid:pk>/star/", views.image_star, name="image_star"),
     path("images/<uuid:pk>/delete/", views.image_delete, name="image_delete"),

@@ -11,7 +11,7 @@ Dates are the site's time zone (settings.TIME_ZONE); `end` is included.
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
@@ -24,6 +24,7 @@ from accounts.selectors import LayerCache
 from providers.catalog import get_catalog
 
 from ..models import Generation, Image
+from ..purged_counts import purged_per_day, purged_per_person
 
 TOP_PEOPLE = 10
 NO_CHANNEL = "(none)"
@@ -124,7 +125,9 @@ def images_per_day(r: DateRange) -> list[DailyRow]:
         .annotate(images=Count("id"))
         .order_by("day", "generation__model")
     )
-    return [DailyRow(row["day"], row["generation__model"], row["images"]) for row in rows]
+    counts = Counter({(row["day"], row["generation__model"]): row["images"] for row in rows})
+    counts.update(purged_per_day(*r.bounds()))  # retention and erasure don't rewrite history
+    return [DailyRow(day, model, n) for (day, model), n in sorted(counts.items())]
 
 
 def top_people(r: DateRange, limit: int = TOP_PEOPLE) -> list[PersonRow]:
@@ -134,6 +137,8 @@ def top_people(r: DateRange, limit: int = TOP_PEOPLE) -> list[PersonRow]:
         .annotate(n=Count("id"))
         .values_list("generation__user", "n")
     )
+    for pk, purged in purged_per_person(*r.bounds()).items():
+        images[pk] = images.get(pk, 0) + purged
     jobs: dict[int, tuple[int, int]] = {
         row["user"]: (row["total"], row["failed"])
         for row in _generations(r)
