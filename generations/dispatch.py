@@ -170,10 +170,13 @@ def _submit(generation: Generation, channel_name: str | None) -> StepResult:
                 last_error = exc
             continue
         _record_attempt(generation, channel, None)
-        channel_succeeded(name=channel.name)
-        return _handle_outcome(
+        result = _handle_outcome(
             generation, channel, outcome, deadline=_deadline(generation, provider)
         )
+        # Bookkeeping after the answer is stored: a database hiccup here must not
+        # lose an answer the upstream was paid for.
+        channel_succeeded(name=channel.name)
+        return result
     assert last_error is not None
     raise _rate_limited(called) or last_error
 
@@ -365,10 +368,14 @@ def _record_attempt(
     }
     if error is not None and error.retry_after:
         attempt["retry_after"] = error.retry_after
-    generation.attempts = [*generation.attempts, attempt]
+    attempts = [*generation.attempts, attempt]
     # A failed call is accounted for by this attempt; a successful one stays "sent"
-    # until its outcome is stored.
+    # until its outcome is stored. Kept through a database hiccup: it records a call
+    # that may have cost money.
     sent = F("upstream_sent_at") if error is None else None
-    Generation.objects.filter(pk=generation.pk).update(
-        attempts=generation.attempts, upstream_sent_at=sent
+    retry.on_database_errors(
+        lambda: Generation.objects.filter(pk=generation.pk).update(
+            attempts=attempts, upstream_sent_at=sent
+        )
     )
+    generation.attempts = attempts
