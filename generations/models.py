@@ -73,8 +73,16 @@ class Generation(models.Model):
 
     class Meta:
         ordering = ["-created_at"]
+        # The gallery's order per person, alone and under its model and status filters.
+        # (On PostgreSQL, migration 0003 adds a trigram index for prompt search too.)
         indexes = [
-            models.Index(fields=["user", "-created_at"], name="gen_user_created"),
+            models.Index(fields=["user", "-created_at", "-id"], name="gen_user_created_id"),
+            models.Index(
+                fields=["user", "model", "-created_at", "-id"], name="gen_user_model_created"
+            ),
+            models.Index(
+                fields=["user", "status", "-created_at", "-id"], name="gen_user_status_created"
+            ),
             models.Index(fields=["status", "created_at"], name="gen_status_created"),
         ]
 

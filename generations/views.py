@@ -159,7 +159,8 @@ def gallery(request: HttpRequest) -> HttpResponse:
         number = int(request.GET.get("page", "1"))
     except ValueError:
         number = 1
-    page = selectors.gallery_page(_user(request), filters, number)
+    after = request.GET.get("after", "")
+    page = selectors.gallery_page(_user(request), filters, number, after=after)
     context = {
         "form": form,
         "page": page,
