@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -36,10 +37,13 @@ def setup_django() -> None:
     os.environ["DEBUG"] = "false"
     _create_database()
     sys.path.insert(0, str(ROOT))
+    import logging
+
     import django
     from django.core.management import call_command
 
     django.setup()
+    logging.getLogger("httpx").setLevel(logging.WARNING)
     call_command("migrate", verbosity=0)
 
 
@@ -80,6 +84,7 @@ class Stack:
 
     def __init__(self) -> None:
         self.procs: list[subprocess.Popen[Any]] = []
+        self.profilers: list[subprocess.Popen[Any]] = []
         self.dir = Path(tempfile.mkdtemp(prefix="darkroom-bench-"))
         self.env = {
             **os.environ,
@@ -91,10 +96,16 @@ class Stack:
             "DARKROOM_API_WAIT_CEILING": "600",
         }
 
-    def start(self, name: str, command: Sequence[str], port: int | None = None) -> Any:
+    def start(
+        self,
+        name: str,
+        command: Sequence[str],
+        port: int | None = None,
+        env: dict[str, str] | None = None,
+    ) -> Any:
         log = (self.dir / f"{name}.log").open("w")
         proc = subprocess.Popen(
-            list(command), cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT
+            list(command), cwd=ROOT, env=env or self.env, stdout=log, stderr=subprocess.STDOUT
         )
         self.procs.append(proc)
         if port is not None:
@@ -120,7 +131,8 @@ class Stack:
     def worker(self, concurrency: int = 16) -> None:
         command = [str(BIN / "celery"), "-A", "config", "worker", "--pool", "threads"]
         command += ["--concurrency", str(concurrency), "--without-gossip", "--without-mingle"]
-        proc = self.start("worker", command)
+        command += ["--loglevel", "INFO"]
+        proc = self.worker_proc = self.start("worker", command)
         log = self.dir / "worker.log"
         deadline = time.monotonic() + 60
         while " ready." not in log.read_text(errors="replace"):
@@ -132,10 +144,23 @@ class Stack:
         port = free_port()
         command = [str(BIN / "uvicorn"), "config.asgi:application", "--port", str(port)]
         command += ["--log-level", "warning", "--no-access-log", *extra]
-        self.start("web", command, port)
+        self.web_proc = self.start("web", command, port)
         return f"http://127.0.0.1:{port}"
 
+    def profile(self, proc: Any, name: str, seconds: int, out_dir: Path) -> None:
+        """py-spy (if installed) on one of our processes for `seconds`: out_dir/name.txt."""
+        if shutil.which("py-spy", path=str(BIN)) is None:
+            print("py-spy is not installed; no profile")
+            return
+        out = out_dir / f"{name}.txt"
+        command = [str(BIN / "py-spy"), "record", "--pid", str(proc.pid), "--threads"]
+        command += ["--duration", str(seconds), "--format", "raw", "--output", str(out)]
+        self.profilers.append(self.start(f"py-spy-{name}", command))
+
     def stop(self) -> None:
+        for proc in self.profilers:  # py-spy writes its profile on SIGINT, not on SIGTERM
+            proc.send_signal(signal.SIGINT)
+            proc.wait(timeout=30)
         for proc in reversed(self.procs):
             proc.terminate()
             try:

@@ -23,7 +23,7 @@ from accounts.services import quota_reserve, quota_settle
 
 from .models import Generation, ReferenceImage
 from .references import LoadedImage, load_images
-from .results import discard_images, store_images
+from .results import add_thumbnails, discard_images, store_images
 from .signals import generation_finished
 from .validation import CleanRequest, validate_request
 
@@ -146,6 +146,7 @@ def generation_succeed(
             channel=channel,
             upstream_id=upstream_id or locked.upstream_id,
         )
+    add_thumbnails(stored)  # after the commit: the answer does not wait for them
     return True
 
 

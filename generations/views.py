@@ -31,6 +31,7 @@ from . import portal_services, selectors
 from .forms import GalleryFilterForm, GenerateForm
 from .models import Generation, ReferenceImage
 from .portal_text import error_text
+from .results import add_thumbnails
 from .services import generation_create
 
 
@@ -212,6 +213,8 @@ def image_file(request: HttpRequest, pk: Any) -> HttpResponseBase:
 @require_GET
 def image_thumbnail(request: HttpRequest, pk: Any) -> HttpResponseBase:
     image = selectors.image_for(_user(request), pk)
+    if not image.thumbnail:  # its worker stopped between the answer and the thumbnail
+        add_thumbnails([image])
     return _serve(image.thumbnail or image.file)
 
 
