@@ -1,13 +1,13 @@
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractUser, Group
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
-from rest_framework_api_key.models import AbstractAPIKey
+from rest_framework_api_key.models import AbstractAPIKey, APIKeyManager
 
 
 class User(AbstractUser):
@@ -163,6 +163,12 @@ class QuotaAudit(models.Model):
         raise TypeError("The quota audit log is append-only.")
 
 
+class ApiKeyManager(APIKeyManager):
+    def get_usable_keys(self) -> models.QuerySet[Any]:
+        # Every API request asks whether the owner is active: one query, not two.
+        return super().get_usable_keys().select_related("user")
+
+
 class ApiKey(AbstractAPIKey):
     """A person's key for the OpenAI-compatible API (/v1).
 
@@ -176,6 +182,8 @@ class ApiKey(AbstractAPIKey):
     )
     allowed_models = models.JSONField(_("allowed models"), default=list, blank=True)
     last_used_at = models.DateTimeField(_("last used"), null=True, blank=True)
+
+    objects: ClassVar[ApiKeyManager] = ApiKeyManager()
 
     class Meta(AbstractAPIKey.Meta):
         verbose_name = _("API key")  # type: ignore[assignment]
