@@ -269,6 +269,9 @@ DARKROOM_PUBLIC_URL = env("DARKROOM_PUBLIC_URL", default="")
 # Image requests (POST /v1/images/*) per minute per API key; over it: 429 rate_limit_exceeded.
 # 0 turns the limit off. Counted in the cache (CACHES above).
 DARKROOM_API_RATE_LIMIT = env.int("DARKROOM_API_RATE_LIMIT", default=120)
+# Threads for the API's short database calls (generations/api/sync.py); each holds a
+# pooled connection only while it runs a call.
+DARKROOM_API_THREADS = env.int("DARKROOM_API_THREADS", default=16)
 
 LOGGING = {
     "version": 1,

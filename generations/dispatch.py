@@ -17,6 +17,7 @@ from django.db.models import F
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
+from common.db import release_connection
 from providers.base import (
     Channel,
     Completed,
@@ -95,6 +96,7 @@ def _submit(generation: Generation, channel_name: str | None) -> StepResult:
             last_error = last_error if last_error and last_error.retryable else skipped
             continue
         try:
+            release_connection()  # none held while the upstream takes its time
             outcome = provider.submit(request)
         except ProviderError as exc:
             _record_attempt(generation, channel, exc)
@@ -154,6 +156,7 @@ def _poll(generation: Generation) -> StepResult:
         _record_attempt(generation, channel, exc, phase="poll")
         raise exc
     try:
+        release_connection()
         outcome = provider_for(channel).poll(state.get("state", {}))
     except ProviderError as exc:
         if exc.retryable and exc.code in TRANSIENT_POLL_CODES:

@@ -60,8 +60,11 @@ def generation_submit(
     forces one upstream channel (operators checking a channel).
     """
     with transaction.atomic():
-        quota_reserve(user=user, model=request.clean.spec.name, n=request.clean.n)
         generation = _create_row(user, request.clean, request.images, source, extra or {})
+        # Last, so the person's quota row stays locked only from this UPDATE to the
+        # commit: concurrent submissions by one person queue on it (a refusal rolls
+        # the row above back).
+        quota_reserve(user=user, model=request.clean.spec.name, n=request.clean.n)
         transaction.on_commit(lambda: enqueue(generation.pk, channel=channel))
     return generation
 
