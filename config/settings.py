@@ -79,16 +79,17 @@ if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
     # web, worker and beat share one SQLite file in the demo: wait for locks, don't fail
     DATABASES["default"].setdefault("OPTIONS", {})["timeout"] = 30
 if DATABASES["default"]["ENGINE"].endswith("postgresql") and env.int(
-    "DARKROOM_DB_POOL_SIZE", default=40
+    "DARKROOM_DB_POOL_SIZE", default=20
 ):
     # A connection pool per process (psycopg_pool). The async API closes its connection
     # after each short call, so a waiting request holds none; with a pool that close is
     # a hand-back, not 7 ms of connect + auth next time. CONN_MAX_AGE cannot do it under
     # ASGI, where every portal request runs in a fresh thread (and Django refuses both).
-    # Give a worker at least as many connections as threads: a task holds one until it ends.
+    # A worker thread gives its connection back while it waits on an upstream
+    # (common/db.py), so a worker needs far fewer connections than threads.
     DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
         "min_size": 1,
-        "max_size": env.int("DARKROOM_DB_POOL_SIZE", default=40),
+        "max_size": env.int("DARKROOM_DB_POOL_SIZE", default=20),
         "timeout": 30,
     }
 else:
