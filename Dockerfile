@@ -14,6 +14,7 @@ COPY config ./config
 COPY accounts ./accounts
 COPY generations ./generations
 COPY providers ./providers
+COPY simulator ./simulator
 COPY common ./common
 COPY templates ./templates
 COPY static ./static

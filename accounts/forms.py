@@ -4,7 +4,7 @@ from typing import Any
 
 from django import forms
 from django.conf import settings
-from django.contrib.auth.forms import UserCreationForm
+from django.contrib.auth.forms import AuthenticationForm, UserCreationForm
 from django.utils.translation import gettext_lazy as _
 
 from .models import User
@@ -54,3 +54,30 @@ class InviteForm(forms.Form):
         if User.objects.filter(email__iexact=email).exists():
             raise forms.ValidationError(_("An account with this e-mail already exists."))
         return email
+
+
+def password_login_allowed(username: str) -> bool:
+    """With DARKROOM_PASSWORD_LOGIN off, only the break-glass account signs in by password."""
+    if settings.DARKROOM_PASSWORD_LOGIN:
+        return True
+    glass = settings.DARKROOM_BREAK_GLASS_USERNAME
+    return bool(glass) and username == glass
+
+
+class LoginForm(AuthenticationForm):
+    def clean(self) -> dict[str, Any]:
+        if not password_login_allowed(self.data.get("username", "")):
+            raise forms.ValidationError(
+                _("Password sign-in is switched off here: use single sign-on."),
+                code="password_login_off",
+            )
+        return super().clean()
+
+    def confirm_login_allowed(self, user: Any) -> None:
+        super().confirm_login_allowed(user)
+        if not settings.DARKROOM_PASSWORD_LOGIN and not user.is_staff:
+            # The break-glass account exists for staff to repair single sign-on.
+            raise forms.ValidationError(
+                _("Password sign-in is switched off here: use single sign-on."),
+                code="password_login_off",
+            )

@@ -182,6 +182,17 @@ class ApiKey(AbstractAPIKey):
     )
     allowed_models = models.JSONField(_("allowed models"), default=list, blank=True)
     last_used_at = models.DateTimeField(_("last used"), null=True, blank=True)
+    # The key's own cap: at most `image_cap` images per `cap_period`, for `cap_model` or
+    # (blank) across models, whatever its owner's quota. Counters move only through
+    # accounts.api_keys.caps, with single conditional UPDATEs.
+    image_cap = models.PositiveIntegerField(_("image cap"), null=True, blank=True)
+    cap_period = models.CharField(
+        _("cap period"), max_length=10, choices=Period.choices, default=Period.NEVER
+    )
+    cap_model = models.CharField(_("capped model"), max_length=200, blank=True)
+    cap_used = models.PositiveIntegerField(_("images made under the cap"), default=0)
+    cap_reserved = models.PositiveIntegerField(_("images held under the cap"), default=0)
+    cap_since = models.DateTimeField(_("cap counting since"), default=timezone.now)
 
     objects: ClassVar[ApiKeyManager] = ApiKeyManager()
 
@@ -191,3 +202,81 @@ class ApiKey(AbstractAPIKey):
 
     def allows(self, model: str) -> bool:
         return not self.allowed_models or model in self.allowed_models
+
+
+class DirectoryGroup(models.Model):
+    """How single sign-on treats a quota group's membership.
+
+    Managed: membership follows the identity provider's groups claim alone (someone
+    the claim doesn't name is taken out at their next sign-in). Unmanaged (no row):
+    the claim can add people; people an admin added by hand stay.
+    """
+
+    group = models.OneToOneField(
+        Group, on_delete=models.CASCADE, primary_key=True, related_name="directory"
+    )
+    managed = models.BooleanField(
+        _("directory-managed"),
+        default=True,
+        help_text=_("Membership follows the identity provider's groups at every sign-in."),
+    )
+
+    class Meta:
+        verbose_name = _("directory setting")
+        verbose_name_plural = _("directory settings")
+
+    def __str__(self) -> str:
+        return str(self.group)
+
+
+class DirectoryMembership(models.Model):
+    """A group membership the identity provider granted (so it may also take it away)."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    group = models.ForeignKey(Group, on_delete=models.CASCADE, related_name="+")
+    since = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["user", "group"], name="directorymembership_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} in {self.group} (from the directory)"
+
+
+class GroupPool(models.Model):
+    """A quota group's shared images for one model and period, e.g. "designers share 500
+    kontext-max images a month".
+
+    Members draw from the pool when their own allowance is spent ("overflow"), or only
+    from it ("only"). Counters move only through accounts.pools, with single
+    conditional UPDATEs, exactly like a person's quota.
+    """
+
+    class Mode(models.TextChoices):
+        OVERFLOW = "overflow", _("when a member's own allowance is spent")
+        ONLY = "only", _("instead of members' own allowances")
+
+    group = models.ForeignKey(Group, on_delete=models.CASCADE, related_name="pools")
+    model = models.CharField(_("model"), max_length=200)
+    size = models.PositiveIntegerField(_("images in the pool"))
+    period = models.CharField(
+        _("period"), max_length=10, choices=Period.choices, default=Period.MONTHLY
+    )
+    mode = models.CharField(
+        _("members draw"), max_length=10, choices=Mode.choices, default=Mode.OVERFLOW
+    )
+    used = models.PositiveIntegerField(_("used"), default=0)
+    reserved = models.PositiveIntegerField(_("reserved"), default=0)
+    used_since = models.DateTimeField(_("counting since"), default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["group", "model"], name="grouppool_unique_group_model"),
+        ]
+        verbose_name = _("group pool")
+        verbose_name_plural = _("group pools")
+
+    def __str__(self) -> str:
+        return f"{self.group} / {self.model}: {self.size}"

@@ -13,23 +13,38 @@ from django.db.models.functions import Greatest
 
 from common.errors import QuotaExceeded
 
-from .models import Quota, User
+from .models import GroupPool, Quota, User
+from .pools import pool_left, pool_reserve, pool_settle, pools_for
 from .quota_changes import quota_update
 from .selectors import catalog_free_quota, layered_for
 
 
 @dataclass(frozen=True)
 class QuotaStatus:
+    """A person's images for one model: their own allowance, and a group pool if any."""
+
     model: str
     limit: int | None  # None: unlimited
     used: int
     reserved: int
+    pool_name: str = ""  # the group whose pool the person can draw from
+    pool_left: int = 0
+    pool_only: bool = False  # the group's members draw from its pool alone
 
     @property
     def left(self) -> int | None:
+        """The person's own images left (None: unlimited)."""
         if self.limit is None:
             return None
         return max(0, self.limit - self.used - self.reserved)
+
+    @property
+    def usable(self) -> int | None:
+        """Images the person can still ask for, from every source (None: unlimited)."""
+        if self.pool_only:
+            return self.pool_left
+        own = self.left
+        return None if own is None else own + self.pool_left
 
 
 def effective_limit(*, user: User, model: str, quota: Quota | None = None) -> int | None:
@@ -50,8 +65,19 @@ def _row(user: User, model: str) -> Quota:
 
 def quota_status(*, user: User, model: str) -> QuotaStatus:
     quota = _row(user, model)
+    limit = effective_limit(user=user, model=model, quota=quota)
+    pools = pools_for(user=user, model=model)
+    only = [p for p in pools if p.mode == GroupPool.Mode.ONLY]
+    drawable = only or pools
+    best = max(drawable, key=pool_left, default=None)
     return QuotaStatus(
-        model, effective_limit(user=user, model=model, quota=quota), quota.used, quota.reserved
+        model,
+        limit,
+        quota.used,
+        quota.reserved,
+        pool_name=best.group.name if best else "",
+        pool_left=pool_left(best) if best else 0,
+        pool_only=bool(only),
     )
 
 
@@ -77,6 +103,43 @@ def quota_reserve(*, user: User, model: str, n: int) -> None:
         left=left,
         param="n",
     )
+
+
+def quota_hold(*, user: User, model: str, n: int) -> GroupPool | None:
+    """Hold n images: from the person's own quota, else a group pool; the pool, if one.
+
+    A group whose pool for this model is "only" makes its members draw from the pool
+    alone; an "overflow" pool serves them once their own allowance is spent.
+    """
+    pools = pools_for(user=user, model=model)
+    only = [p for p in pools if p.mode == GroupPool.Mode.ONLY]
+    if only:
+        pool = pool_reserve(pools=only, n=n)
+        if pool is None:
+            left = max(pool_left(p) for p in only)
+            raise QuotaExceeded(
+                f"Not enough images left in the {only[0].group.name} pool for {model}: "
+                f"{n} requested, {left} left.",
+                left=left,
+                param="n",
+            )
+        return pool
+    try:
+        quota_reserve(user=user, model=model, n=n)
+        return None
+    except QuotaExceeded:
+        pool = pool_reserve(pools=pools, n=n)
+        if pool is None:
+            raise
+        return pool
+
+
+def quota_release(*, user: User, model: str, pool_id: int | None, reserved: int, used: int) -> None:
+    """Settle a reservation where it was held: a group pool, or the person's own quota."""
+    if pool_id is not None:
+        pool_settle(pool_id=pool_id, reserved=reserved, used=used)
+    else:
+        quota_settle(user=user, model=model, reserved=reserved, used=used)
 
 
 def quota_settle(*, user: User, model: str, reserved: int, used: int) -> None:

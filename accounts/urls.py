@@ -1,16 +1,16 @@
-"""Accounts on Django's own auth views rather than django-allauth.
+"""Accounts on Django's own auth views; single sign-on under sso/ (accounts/sso).
 
-Django's views already do everything asked (sign in/out, password change and
-reset) with their zh-hans translations, and need no extra app, tables or
-settings. allauth's strengths (social login, e-mail verification flows) are not
-wanted here, and its signup switch doesn't cover invite links anyway: the
-signup policy is a few lines in accounts/forms.py and accounts/invites.py.
+Django's views already do everything asked of local accounts (sign in/out, password
+change and reset) with their zh-hans translations. django-allauth is used only for
+its OpenID Connect provider: its own account views are not mounted, and its signup
+switch doesn't cover invite links anyway (the signup policy is a few lines in
+accounts/forms.py and accounts/invites.py).
 """
 
 from django.contrib.auth import views as auth_views
-from django.urls import path
+from django.urls import include, path
 
-from . import views
+from . import mfa_views, views
 
 urlpatterns = [
     path("login/", views.LoginView.as_view(), name="login"),
@@ -19,7 +19,7 @@ urlpatterns = [
     path(
         "password/done/", auth_views.PasswordChangeDoneView.as_view(), name="password_change_done"
     ),
-    path("password/reset/", auth_views.PasswordResetView.as_view(), name="password_reset"),
+    path("password/reset/", views.PasswordResetView.as_view(), name="password_reset"),
     path(
         "password/reset/sent/",
         auth_views.PasswordResetDoneView.as_view(),
@@ -37,4 +37,7 @@ urlpatterns = [
     ),
     path("signup/", views.signup, name="signup"),
     path("invite/", views.invite, name="invite"),
+    path("sso/", include("accounts.sso.urls")),
+    path("2fa/", mfa_views.manage, name="mfa"),
+    path("2fa/verify/", mfa_views.verify, name="mfa_verify"),
 ]

@@ -10,11 +10,15 @@ from django.contrib.admin.views.decorators import staff_member_required
 from django.contrib.auth import login
 from django.contrib.auth import views as auth_views
 from django.http import Http404, HttpRequest, HttpResponse
+from django.http.response import HttpResponseBase
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.http import urlencode
 
-from .forms import InviteForm, SignupForm
+from . import mfa
+from .forms import InviteForm, LoginForm, SignupForm
 from .invites import invite_email, invite_token
+from .lockout import login_context
 
 
 def signup(request: HttpRequest) -> HttpResponse:
@@ -48,8 +52,24 @@ def invite(request: HttpRequest) -> HttpResponse:
 
 class LoginView(auth_views.LoginView):
     redirect_authenticated_user = True
+    authentication_form = LoginForm
+
+    def form_valid(self, form: Any) -> HttpResponse:
+        user = form.get_user()
+        if not mfa.needs_second_step(user):
+            return super().form_valid(form)
+        mfa.start_second_step(self.request, user)
+        return redirect(f"{reverse('mfa_verify')}?{urlencode({'next': self.get_success_url()})}")
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
-        context = super().get_context_data(**kwargs)
-        context["signup_open"] = settings.DARKROOM_SIGNUP in {"open", "domains"}
-        return context
+        return {**super().get_context_data(**kwargs), **login_context()}
+
+
+class PasswordResetView(auth_views.PasswordResetView):
+    """No password reset where password sign-in is off (the break-glass account is
+    reset by an operator: manage.py changepassword)."""
+
+    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
+        if not settings.DARKROOM_PASSWORD_LOGIN:
+            raise Http404
+        return super().dispatch(request, *args, **kwargs)

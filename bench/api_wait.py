@@ -27,8 +27,7 @@ import pytest
 from accounts.api_keys import api_key_issue
 from accounts.services import quota_set_limit
 from tests.live import Simulator, start_worker, stop
-from tests.live_api import server_env, start_api
-from tests.test_api_load import DEV, ThreadSampler, generate_many
+from tests.live_api import DEV, ThreadSampler, generate_many, server_env, start_api
 
 COUNT, LATENCY, WORKER_THREADS = 200, 3.0, 64
 

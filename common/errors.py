@@ -53,6 +53,18 @@ class QuotaExceeded(DarkroomError):
         self.left = left
 
 
+class KeyQuotaExceeded(DarkroomError):
+    """The API key's own cap on images for this period is spent (its owner may have more)."""
+
+    status = 429
+    type = "insufficient_quota"
+    code = "key_quota_exceeded"
+
+    def __init__(self, message: str, *, left: int):
+        super().__init__(message, param="n")
+        self.left = left
+
+
 class UpstreamFailed(DarkroomError):
     """The upstream refused or failed for good; the quota was released."""
 

@@ -117,6 +117,20 @@ def post_untrusted(
         return response.status_code
 
 
+def check_untrusted_url(url: str) -> None:
+    """Refuse now, with FetchError("url_not_allowed"), a URL that fetch_untrusted and
+    post_untrusted would refuse later: its scheme, its host, or an address it resolves to.
+
+    For URLs kept to be used later (webhooks). A name that does not resolve at the
+    moment passes: it may be a passing DNS failure, and every use checks again.
+    """
+    try:
+        _pinned_targets(_parse(url))
+    except FetchError as exc:
+        if exc.code == "url_not_allowed":
+            raise
+
+
 def fetch_from_hosts(
     url: str, *, allowed_hosts: Collection[str], max_bytes: int, timeout: float
 ) -> bytes:

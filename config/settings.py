@@ -34,9 +34,22 @@ INSTALLED_APPS = [
     "rest_framework",
     "rest_framework_api_key",
     "drf_spectacular",
+    # Single sign-on: allauth's OpenID Connect provider only (its own account views are
+    # not mounted; sign-in stays on Django's views, see accounts/sso/).
+    "allauth",
+    "allauth.account",
+    "allauth.socialaccount",
+    "allauth.socialaccount.providers.openid_connect",
+    # Password-guessing lockouts (per account and per address), staff lift them in the admin.
+    "axes",
+    # Optional TOTP two-factor for local accounts (required of staff with DARKROOM_STAFF_MFA).
+    "django_otp",
+    "django_otp.plugins.otp_totp",
     "accounts",
     "generations",
     "providers",
+    # The upstream simulator: no models, only its `manage.py simulator` command.
+    "simulator",
 ]
 
 MIDDLEWARE = [
@@ -48,9 +61,14 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "allauth.account.middleware.AccountMiddleware",
+    "django_otp.middleware.OTPMiddleware",
+    "accounts.mfa.StaffMfaMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as django-axes asks; async-capable like every middleware here.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -117,6 +135,70 @@ if DARKROOM_SIGNUP not in {"closed", "open", "domains", "invite"}:
     raise ImproperlyConfigured("DARKROOM_SIGNUP must be closed, open, domains or invite.")
 DARKROOM_SIGNUP_DOMAINS = [d.lower() for d in env.list("DARKROOM_SIGNUP_DOMAINS", default=[])]
 DARKROOM_INVITE_MAX_AGE = env.int("DARKROOM_INVITE_MAX_AGE", default=7 * 24 * 3600)
+
+# --- Identity: single sign-on, password sign-in, lockouts -------------------------
+AUTHENTICATION_BACKENDS = [
+    # Refuses a locked-out account or address before any password is checked.
+    "accounts.auth_backends.LockoutBackend",
+    "django.contrib.auth.backends.ModelBackend",
+    # Logs in people arriving through single sign-on (and restores their sessions).
+    "allauth.account.auth_backends.AuthenticationBackend",
+]
+# OpenID Connect: any provider with discovery at <issuer>/.well-known/openid-configuration.
+DARKROOM_OIDC_ISSUER = env("DARKROOM_OIDC_ISSUER", default="")
+DARKROOM_OIDC_NAME = env("DARKROOM_OIDC_NAME", default="single sign-on")
+DARKROOM_OIDC_GROUPS_CLAIM = env("DARKROOM_OIDC_GROUPS_CLAIM", default="groups")
+DARKROOM_OIDC_ALLOWED_DOMAINS = [
+    d.lower() for d in env.list("DARKROOM_OIDC_ALLOWED_DOMAINS", default=[])
+]
+SOCIALACCOUNT_PROVIDERS: dict[str, object] = {
+    "openid_connect": {
+        "OAUTH_PKCE_ENABLED": True,
+        "SCOPE": env.list("DARKROOM_OIDC_SCOPES", default=["openid", "email", "profile"]),
+        "APPS": [
+            {
+                "provider_id": "sso",
+                "name": DARKROOM_OIDC_NAME,
+                "client_id": env("DARKROOM_OIDC_CLIENT_ID", default=""),
+                "secret": env("DARKROOM_OIDC_CLIENT_SECRET", default=""),
+                "settings": {"server_url": DARKROOM_OIDC_ISSUER},
+            }
+        ]
+        if DARKROOM_OIDC_ISSUER
+        else [],
+    }
+}
+SOCIALACCOUNT_ADAPTER = "accounts.sso.adapter.SsoAdapter"
+SOCIALACCOUNT_AUTO_SIGNUP = True
+SOCIALACCOUNT_LOGIN_ON_GET = False  # the button POSTs, with the CSRF token
+SOCIALACCOUNT_STORE_TOKENS = False
+# A person who already has an account with the same, provider-verified e-mail is
+# linked to it, not duplicated.
+SOCIALACCOUNT_EMAIL_AUTHENTICATION = True
+SOCIALACCOUNT_EMAIL_AUTHENTICATION_AUTO_CONNECT = True
+ACCOUNT_EMAIL_VERIFICATION = "none"
+ACCOUNT_LOGIN_METHODS = {"username"}
+# false: only single sign-on, except for the break-glass staff account named here.
+DARKROOM_PASSWORD_LOGIN = env.bool("DARKROOM_PASSWORD_LOGIN", default=True)
+DARKROOM_BREAK_GLASS_USERNAME = env("DARKROOM_BREAK_GLASS_USERNAME", default="")
+# true: staff signing in with a password must use a TOTP app (single sign-on staff rely on
+# their identity provider's own second factor).
+DARKROOM_STAFF_MFA = env.bool("DARKROOM_STAFF_MFA", default=False)
+OTP_TOTP_ISSUER = env("DARKROOM_MFA_ISSUER", default="Darkroom")
+# After this many failed sign-ins for one account, or from one address, further tries
+# are refused for the cool-off period (django-axes; staff lift lockouts in the admin).
+AXES_ENABLED = env.bool("DARKROOM_LOGIN_LOCKOUT", default=True)
+AXES_FAILURE_LIMIT = env.int("DARKROOM_LOGIN_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = env.float("DARKROOM_LOGIN_COOLOFF_HOURS", default=0.25)
+AXES_LOCKOUT_PARAMETERS = ["ip_address", "username"]
+AXES_RESET_ON_SUCCESS = True
+# Every failure is kept (AccessFailureLog) for the audit, even after a lockout is lifted.
+AXES_ENABLE_ACCESS_FAILURE_LOG = True
+AXES_LOCKOUT_CALLABLE = "accounts.lockout.lockout_response"
+# Behind a reverse proxy: how many proxies put the client address in X-Forwarded-For.
+if env.int("DARKROOM_PROXY_COUNT", default=0):
+    AXES_IPWARE_PROXY_COUNT = env.int("DARKROOM_PROXY_COUNT")
+    AXES_IPWARE_META_PRECEDENCE_ORDER = ["HTTP_X_FORWARDED_FOR", "REMOTE_ADDR"]
 # Password-reset mail; the console backend prints it (demo), set SMTP in production.
 EMAIL_BACKEND = env("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
 DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="darkroom@localhost")
@@ -234,6 +316,12 @@ DARKROOM_JOB_DEADLINE = env.int("DARKROOM_JOB_DEADLINE", default=30 * 60)
 # A channel failing this many times in a row cools off (is skipped) for this many seconds.
 DARKROOM_CHANNEL_FAILURE_THRESHOLD = env.int("DARKROOM_CHANNEL_FAILURE_THRESHOLD", default=5)
 DARKROOM_CHANNEL_COOLDOWN = env.int("DARKROOM_CHANNEL_COOLDOWN", default=300)
+# ...but only once failures came from this many different people within the window
+# (seconds), so one person's troublesome requests cannot take a channel off for everyone.
+DARKROOM_CHANNEL_FAILURE_PEOPLE = env.int("DARKROOM_CHANNEL_FAILURE_PEOPLE", default=2)
+DARKROOM_CHANNEL_FAILURE_WINDOW = env.int("DARKROOM_CHANNEL_FAILURE_WINDOW", default=600)
+# Upstream calls one job may make in all, across channels and retries (each costs money).
+DARKROOM_MAX_UPSTREAM_ATTEMPTS = env.int("DARKROOM_MAX_UPSTREAM_ATTEMPTS", default=4)
 # Fernet key(s) for channel API keys at rest, comma-separated, newest first; empty:
 # derived from SECRET_KEY (then changing SECRET_KEY means re-entering channel keys).
 DARKROOM_FIELD_ENCRYPTION_KEY = env("DARKROOM_FIELD_ENCRYPTION_KEY", default="")
@@ -263,6 +351,10 @@ DARKROOM_API_FINISHED_CHANNEL = env("DARKROOM_API_FINISHED_CHANNEL", default="da
 DARKROOM_API_POLL_INTERVAL = env.float("DARKROOM_API_POLL_INTERVAL", default=1.0)
 # How long an Idempotency-Key is remembered.
 DARKROOM_API_IDEMPOTENCY_TTL = env.int("DARKROOM_API_IDEMPOTENCY_TTL", default=24 * 3600)
+# How long after its job was created a retry by the SDK (x-stainless-retry-count >= 1,
+# no Idempotency-Key) of an unanswered call joins that job instead of starting another.
+# Longer than the SDK's own timeout (600 s by default) plus its backoff.
+DARKROOM_API_RETRY_WINDOW = env.int("DARKROOM_API_RETRY_WINDOW", default=900)
 # Lifetime of the signed image URLs the API returns (revoked earlier when the image is deleted).
 DARKROOM_API_URL_MAX_AGE = env.int("DARKROOM_API_URL_MAX_AGE", default=365 * 24 * 3600)
 # Base for absolute URLs in API answers; empty: taken from the request's host.

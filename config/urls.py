@@ -5,12 +5,12 @@ from django.urls import URLPattern, URLResolver, include, path
 urlpatterns: list[URLPattern | URLResolver] = [
     path("admin/", admin.site.urls),
     path("accounts/", include("accounts.urls")),
-    path("accounts/api-keys/", include("accounts.api_keys_urls")),
+    path("accounts/api-keys/", include("accounts.api_keys.urls")),
     path("v1/", include("generations.api.urls")),
-    path("providers/", include("providers.urls")),
+    path("providers/", include("generations.callbacks.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
-    path("reports/", include("generations.report_urls")),
-    path("", include("generations.urls")),
+    path("reports/", include("generations.reports.urls")),
+    path("", include("generations.portal.urls")),
 ]
 
 if settings.DEBUG:

@@ -19,7 +19,7 @@ from django.utils import timezone
 
 from common.db import release_connection
 from providers.base import (
-    Channel,
+    ChannelConfig,
     Completed,
     InputImage,
     Pending,
@@ -87,6 +87,7 @@ def _submit(generation: Generation, channel_name: str | None) -> StepResult:
         )
     request = _provider_request(generation)
     last_error: ProviderError | None = None
+    called: list[ProviderError] = []  # this step's failed upstream calls
     for channel in channels:
         provider = provider_for(channel)
         reason = provider.unsupported(request)
@@ -95,6 +96,8 @@ def _submit(generation: Generation, channel_name: str | None) -> StepResult:
             _record_attempt(generation, channel, skipped)
             last_error = last_error if last_error and last_error.retryable else skipped
             continue
+        if not retry.may_call_upstream(generation.attempts):
+            raise _gave_up(generation, last_error)
         try:
             release_connection()  # none held while the upstream takes its time
             outcome = provider.submit(request)
@@ -102,7 +105,8 @@ def _submit(generation: Generation, channel_name: str | None) -> StepResult:
             _record_attempt(generation, channel, exc)
             if not _fails_over(exc):
                 raise
-            channel_failed(name=channel.name, error=exc)
+            called.append(exc)
+            channel_failed(name=channel.name, error=exc, person=generation.user_id)
             # Fail over to the next channel; remember a retryable error over a final
             # one, so the job is tried again later if every channel failed.
             if exc.retryable or last_error is None or not last_error.retryable:
@@ -114,7 +118,45 @@ def _submit(generation: Generation, channel_name: str | None) -> StepResult:
             generation, channel, outcome, deadline=_deadline(generation, provider)
         )
     assert last_error is not None
-    raise last_error
+    raise _rate_limited(called) or last_error
+
+
+def _rate_limited(called: list[ProviderError]) -> ProviderError | None:
+    """Every channel said "slow down": tell the client now (429 + Retry-After), refunded,
+    rather than retry for minutes and answer 502 at the end."""
+    if not called or any(e.code != "upstream_rate_limited" for e in called):
+        return None
+    waits = [e.retry_after for e in called if e.retry_after]
+    return ProviderError(
+        "every upstream channel for this model is rate limiting; try again later",
+        code="upstream_rate_limited",
+        retryable=False,
+        retry_after=max(waits) if waits else None,
+    )
+
+
+def _gave_up(generation: Generation, last_error: ProviderError | None) -> ProviderError:
+    """The job used its upstream calls (each may cost money): fail it, and say so."""
+    calls = retry.upstream_calls(generation.attempts)
+    last = f"; last: {last_error.message}" if last_error else ""
+    exc = ProviderError(
+        f"gave up after {calls} upstream calls (DARKROOM_MAX_UPSTREAM_ATTEMPTS){last}",
+        code=last_error.code if last_error else "upstream_unavailable",
+        retryable=False,
+    )
+    generation.attempts = [
+        *generation.attempts,
+        {
+            "channel": "",
+            "phase": "gave_up",
+            "at": timezone.now().isoformat(),
+            "ok": False,
+            "code": "max_upstream_attempts",
+            "message": exc.message,
+        },
+    ]
+    Generation.objects.filter(pk=generation.pk).update(attempts=generation.attempts)
+    return exc
 
 
 def _fails_over(exc: ProviderError) -> bool:
@@ -160,7 +202,7 @@ def _poll(generation: Generation) -> StepResult:
         outcome = provider_for(channel).poll(state.get("state", {}))
     except ProviderError as exc:
         if exc.retryable and exc.code in TRANSIENT_POLL_CODES:
-            channel_failed(name=channel.name, error=exc)
+            channel_failed(name=channel.name, error=exc, person=generation.user_id)
             wait = min(retry.backoff(1, exc.retry_after), max(0.0, deadline - time.time()) + 0.1)
             return StepResult(delay=wait)
         _record_attempt(generation, channel, exc, phase="poll")
@@ -169,7 +211,7 @@ def _poll(generation: Generation) -> StepResult:
 
 
 def _handle_outcome(
-    generation: Generation, channel: Channel, outcome: Completed | Pending, *, deadline: float
+    generation: Generation, channel: ChannelConfig, outcome: Completed | Pending, *, deadline: float
 ) -> StepResult:
     if isinstance(outcome, Pending):
         Generation.objects.filter(pk=generation.pk).update(
@@ -179,7 +221,14 @@ def _handle_outcome(
         )
         return StepResult(delay=min(outcome.poll_after, retry.max_countdown()))
     # Downloaded in this very step: upstream links expire (BFL's in ~10 minutes).
-    images = download_results(outcome.images[: generation.n], channel)
+    try:
+        images = download_results(outcome.images[: generation.n], channel)
+    except ProviderError as exc:
+        exc.retryable = exc.code == "result_expired" and retry.may_regenerate_expired(
+            generation.attempts
+        )
+        _record_attempt(generation, channel, exc, phase="download")
+        raise
     generation_succeed(
         generation=generation, images=images, channel=channel.name, upstream_id=outcome.upstream_id
     )
@@ -188,10 +237,12 @@ def _handle_outcome(
 
 def _after_failure(generation: Generation, exc: ProviderError) -> StepResult:
     if exc.retryable and retry.may_retry(generation.retries):
-        Generation.objects.filter(pk=generation.pk).update(
-            retries=F("retries") + 1, upstream_state=None
-        )
-        return StepResult(delay=retry.backoff(generation.retries, exc.retry_after))
+        if retry.may_call_upstream(generation.attempts):
+            Generation.objects.filter(pk=generation.pk).update(
+                retries=F("retries") + 1, upstream_state=None
+            )
+            return StepResult(delay=retry.backoff(generation.retries, exc.retry_after))
+        exc = _gave_up(generation, exc)
     generation_fail(generation_id=generation.pk, code=exc.code, message=exc.message)
     return StepResult()
 
@@ -212,9 +263,13 @@ def _provider_request(generation: Generation) -> ProviderRequest:
 
 
 def _record_attempt(
-    generation: Generation, channel: Channel, error: ProviderError | None, *, phase: str = "submit"
+    generation: Generation,
+    channel: ChannelConfig,
+    error: ProviderError | None,
+    *,
+    phase: str = "submit",
 ) -> None:
-    attempt = {
+    attempt: dict[str, Any] = {
         "channel": channel.name,
         "format": channel.format,
         "phase": phase,
@@ -223,5 +278,7 @@ def _record_attempt(
         "code": error.code if error else "",
         "message": error.message if error else "",
     }
+    if error is not None and error.retry_after:
+        attempt["retry_after"] = error.retry_after
     generation.attempts = [*generation.attempts, attempt]
     Generation.objects.filter(pk=generation.pk).update(attempts=generation.attempts)

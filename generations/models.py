@@ -63,6 +63,12 @@ class Generation(models.Model):
     attempts = models.JSONField(default=list, blank=True)
 
     quota_reserved = models.PositiveSmallIntegerField(default=0)
+    # The group pool the images were drawn from (None: the person's own quota).
+    quota_pool = models.ForeignKey(
+        "accounts.GroupPool", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    # Images held under the API key's own cap (0: no cap applied); settled with the quota.
+    key_quota_reserved = models.PositiveSmallIntegerField(default=0)
     quota_state = models.CharField(
         max_length=10, choices=QuotaState.choices, default=QuotaState.RESERVED
     )

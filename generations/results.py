@@ -8,6 +8,7 @@ the job does not wait for the resize too, and no image is decoded twice.
 from __future__ import annotations
 
 import logging
+import time
 import weakref
 
 from django.conf import settings
@@ -17,7 +18,7 @@ from PIL.Image import Image as Picture
 from common.errors import InvalidRequest
 from common.images import inspect_decoded, make_thumbnail, thumbnail_of
 from common.net import FetchError, fetch_from_hosts
-from providers.base import Channel, ProviderError, ResultImage
+from providers.base import ChannelConfig, ProviderError, ResultImage
 
 from .models import Generation, Image
 
@@ -27,7 +28,7 @@ log = logging.getLogger(__name__)
 _decoded: weakref.WeakKeyDictionary[Image, Picture] = weakref.WeakKeyDictionary()
 
 
-def download_results(results: list[ResultImage], channel: Channel) -> list[bytes]:
+def download_results(results: list[ResultImage], channel: ChannelConfig) -> list[bytes]:
     if not results:
         raise ProviderError(
             "upstream returned no images", code="upstream_bad_response", retryable=True
@@ -35,25 +36,45 @@ def download_results(results: list[ResultImage], channel: Channel) -> list[bytes
     return [_bytes_of(result, channel) for result in results]
 
 
-def _bytes_of(result: ResultImage, channel: Channel) -> bytes:
+# Tries per result link, and the pause before each retry: a hiccup of the result
+# host is retried here, in place, because retrying the job would pay for a new image.
+DOWNLOAD_TRIES = 3
+DOWNLOAD_PAUSE = 1.0
+
+
+def _bytes_of(result: ResultImage, channel: ChannelConfig) -> bytes:
     if result.data is not None:
         return result.data
     assert result.url is not None
-    try:
-        return fetch_from_hosts(
-            result.url,
-            allowed_hosts=channel.result_hosts,
-            max_bytes=settings.DARKROOM_RESULT_MAX_BYTES,
-            timeout=settings.DARKROOM_FETCH_TIMEOUT,
+    for attempt in range(DOWNLOAD_TRIES):
+        try:
+            return fetch_from_hosts(
+                result.url,
+                allowed_hosts=channel.result_hosts,
+                max_bytes=settings.DARKROOM_RESULT_MAX_BYTES,
+                timeout=settings.DARKROOM_FETCH_TIMEOUT,
+            )
+        except FetchError as exc:
+            if not exc.retryable or attempt == DOWNLOAD_TRIES - 1:
+                raise _download_failed(exc) from exc
+            time.sleep(DOWNLOAD_PAUSE * 2**attempt)
+    raise AssertionError("unreachable")
+
+
+def _download_failed(exc: FetchError) -> ProviderError:
+    # Not retryable here: the image was made (and paid for) upstream, and generating
+    # it again pays again; dispatch allows that once for an expired link, no more.
+    if exc.code == "fetch_failed" and not exc.retryable:
+        return ProviderError(
+            f"the result link expired or was refused before it could be downloaded: {exc}",
+            code="result_expired",
+            retryable=False,
         )
-    except FetchError as exc:
-        # A link that expired or a host that failed: a fresh upstream call may
-        # still succeed. A host outside the channel's is a misconfiguration.
-        raise ProviderError(
-            f"could not download the result image: {exc}",
-            code="result_download_failed",
-            retryable=exc.code != "url_not_allowed",
-        ) from exc
+    return ProviderError(
+        f"could not download the result image: {exc}",
+        code="result_download_failed",
+        retryable=False,
+    )
 
 
 def store_images(generation: Generation, images: list[bytes]) -> list[Image]:

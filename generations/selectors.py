@@ -5,12 +5,14 @@ else is simply not found (404), never a file."""
 from __future__ import annotations
 
 import datetime
-import uuid
 from dataclasses import dataclass, field, replace
 from typing import Any
+from uuid import UUID
 
+from django.core.exceptions import BadRequest
 from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet, Subquery
 from django.db.models.lookups import IsNull
+from django.http import Http404
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 
@@ -19,6 +21,9 @@ from accounts.models import User
 from .models import Generation, Image, ReferenceImage
 
 PAGE_SIZE = 24
+# 24 million generations deep; past it a page number is a typo or a probe, not a page
+# (and its offset would overflow the database's integers).
+MAX_PAGE = 1_000_000
 
 
 def visible_generations(user: User) -> QuerySet[Generation]:
@@ -31,12 +36,30 @@ def visible_images(user: User) -> QuerySet[Image]:
     return images if user.is_staff else images.filter(generation__user=user)
 
 
+def _as_uuid(value: Any) -> UUID | None:
+    if isinstance(value, UUID):
+        return value
+    try:
+        return UUID(str(value))
+    except ValueError:
+        return None
+
+
+def _id_or_404(pk: Any) -> UUID:
+    """An id from a URL or query string: one that is not even a UUID names nothing."""
+    uuid = _as_uuid(pk)
+    if uuid is None:
+        raise Http404("No such item.")
+    return uuid
+
+
 def generation_for(user: User, pk: Any) -> Generation:
-    return get_object_or_404(visible_generations(user).prefetch_related("images"), pk=pk)
+    generations = visible_generations(user).prefetch_related("images")
+    return get_object_or_404(generations, pk=_id_or_404(pk))
 
 
 def image_for(user: User, pk: Any) -> Image:
-    return get_object_or_404(visible_images(user), pk=pk)
+    return get_object_or_404(visible_images(user), pk=_id_or_404(pk))
 
 
 def reference_for(user: User, pk: Any) -> ReferenceImage:
@@ -47,8 +70,15 @@ def reference_for(user: User, pk: Any) -> ReferenceImage:
 
 
 def images_for(user: User, ids: list[Any]) -> QuerySet[Image]:
-    """The given images that the person may see; unknown or foreign ids drop out."""
-    return visible_images(user).filter(pk__in=ids).order_by("-generation__created_at", "index")
+    """The given images that the person may see; unknown or foreign ids drop out.
+
+    A malformed id is no image's id: only a tampered form sends one, and the
+    whole request is refused (400) rather than acted on in part.
+    """
+    uuids = [u for u in map(_as_uuid, ids) if u is not None]
+    if len(uuids) < len(ids):
+        raise BadRequest("An image id in the selection is malformed.")
+    return visible_images(user).filter(pk__in=uuids).order_by("-generation__created_at", "index")
 
 
 def recent_generations(user: User, limit: int = 8) -> list[Generation]:
@@ -81,7 +111,7 @@ class Cursor:
     """The last row of a page, in the gallery's order: (starred, created_at, pk)."""
 
     created_at: datetime.datetime
-    pk: uuid.UUID
+    pk: UUID
     star: bool = False
 
     def encode(self) -> str:
@@ -95,7 +125,7 @@ class Cursor:
         micros, _, pk = rest.partition("-")
         try:
             moment = _EPOCH + datetime.timedelta(microseconds=int(micros))
-            return cls(created_at=moment, pk=uuid.UUID(hex=pk), star=star == "1")
+            return cls(created_at=moment, pk=UUID(hex=pk), star=star == "1")
         except (ValueError, OverflowError):
             return None
 
@@ -120,6 +150,8 @@ def gallery_page(
     filters = replace(filters, everyone=filters.everyone and user.is_staff)
     cursor = Cursor.decode(after) if after else None
     generations = _filtered(user, filters)
+    if page > MAX_PAGE:
+        raise Http404("No such page.")
     if cursor is not None:
         generations = _after(generations, cursor, starred_first=filters.starred == "first")
     rows = list(generations[: per_page + 1])

@@ -17,17 +17,23 @@ from typing import Any
 from django.core.files.base import ContentFile
 from django.db import transaction
 from django.utils import timezone
+from kombu.exceptions import KombuError
+from redis.exceptions import RedisError
 
+from accounts.api_keys.caps import key_cap_reserve, key_cap_settle
 from accounts.models import User
-from accounts.services import quota_reserve, quota_settle
+from accounts.services import quota_hold, quota_release
 
 from .models import Generation, ReferenceImage
 from .references import LoadedImage, load_images
 from .results import add_thumbnails, discard_images, store_images
-from .signals import generation_finished
+from .signals import generation_finished, generation_queued
 from .validation import CleanRequest, validate_request
 
 log = logging.getLogger(__name__)
+
+# What publishing a message raises when the broker is unreachable or refuses it.
+PUBLISH_ERRORS = (KombuError, RedisError, OSError)
 
 
 @dataclass(frozen=True)
@@ -59,12 +65,17 @@ def generation_submit(
     `extra` sets further Generation fields (e.g. the API key used); `channel`
     forces one upstream channel (operators checking a channel).
     """
+    extra = dict(extra or {})
     with transaction.atomic():
-        generation = _create_row(user, request.clean, request.images, source, extra or {})
-        # Last, so the person's quota row stays locked only from this UPDATE to the
-        # commit: concurrent submissions by one person queue on it (a refusal rolls
-        # the row above back).
-        quota_reserve(user=user, model=request.clean.spec.name, n=request.clean.n)
+        extra["quota_pool"] = quota_hold(
+            user=user, model=request.clean.spec.name, n=request.clean.n
+        )
+        if extra.get("api_key") is not None:
+            # Refused whole (and the quota above rolled back) when the key's cap is spent.
+            extra["key_quota_reserved"] = key_cap_reserve(
+                key=extra["api_key"], model=request.clean.spec.name, n=request.clean.n
+            )
+        generation = _create_row(user, request.clean, request.images, source, extra)
         transaction.on_commit(lambda: enqueue(generation.pk, channel=channel))
     return generation
 
@@ -124,10 +135,20 @@ def _create_row(
     return generation
 
 
-def enqueue(generation_id: Any, *, channel: str | None = None) -> None:
-    from .tasks import run_generation
+def enqueue(generation_id: Any, *, channel: str | None = None) -> bool:
+    """Publish the job's message; False (logged) if the broker cannot take it now.
 
-    run_generation.apply_async((str(generation_id), channel))
+    Called after the job is committed `queued`: the row is the truth, the message
+    only a nudge. A broker that is down must not turn an accepted request into an
+    error (the caller would retry and reserve again); the job stays queued and the
+    relay (or the sweeper) picks it up.
+    """
+    try:  # generations.tasks receives the signal and sends the Celery task
+        generation_queued.send(Generation, generation_id=str(generation_id), channel=channel)
+    except PUBLISH_ERRORS as exc:
+        log.warning("generation %s committed but not published: %r", generation_id, exc)
+        return False
+    return True
 
 
 def generation_succeed(
@@ -168,12 +189,17 @@ def generation_fail(*, generation_id: Any, code: str, message: str) -> bool:
 def _finish(generation: Generation, status: str, *, used: int, **fields: Any) -> None:
     """Inside a transaction holding the row lock: set the outcome and settle quota once."""
     if generation.quota_state == Generation.QuotaState.RESERVED:
-        quota_settle(
+        quota_release(
             user=generation.user,
             model=generation.model,
+            pool_id=generation.quota_pool_id,
             reserved=generation.quota_reserved,
             used=used,
         )
+        if generation.api_key_id:
+            key_cap_settle(
+                key_id=generation.api_key_id, reserved=generation.key_quota_reserved, used=used
+            )
         generation.quota_state = (
             Generation.QuotaState.COMMITTED if used else Generation.QuotaState.RELEASED
         )

@@ -14,8 +14,10 @@ from typing import Any
 from celery import shared_task
 from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
+from django.dispatch import receiver
 
 from . import dispatch, services
+from .signals import generation_queued
 
 
 @shared_task(
@@ -32,6 +34,11 @@ def run_generation(self: Any, generation_id: str, channel: str | None = None) ->
         step = dispatch.generation_interrupted(generation_id=generation_id)
     if step.delay is not None:
         run_generation.apply_async((generation_id, channel), countdown=step.delay)
+
+
+@receiver(generation_queued, dispatch_uid="generations-run-queued")
+def _run_queued(sender: Any, generation_id: str, channel: str | None = None, **kwargs: Any) -> None:
+    run_generation.apply_async((generation_id, channel))
 
 
 @shared_task

@@ -16,15 +16,18 @@ from typing import Any
 from django.conf import settings
 
 from common.errors import InvalidRequest, ModelNotFound
+from common.sizes import match_size
 from providers.catalog import ModelSpec, ParamSpec, get_catalog
 
 # An image source: a URL or data: URL string, raw bytes, or an uploaded file.
 ImageSource = Any
 
 # WxH, with x, X, * or the multiplication sign between
-_SIZE = re.compile(r"^\s*(\d{1,5})\s*[xX\u00d7*]\s*(\d{1,5})\s*$")
 _INT = re.compile(r"^[+-]?\d+$")
 _TRUE, _FALSE = {"true", "1", "yes", "on"}, {"false", "0", "no", "off", ""}
+# What no database column (nor UTF-8) can hold: PostgreSQL refuses NUL in text, and a
+# lone surrogate (JSON's "\ud800") cannot be encoded at all.
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 
 
 @dataclass(frozen=True)
@@ -84,10 +87,10 @@ def validate_request(
 
 
 def _prompt(spec: ModelSpec, prompt: Any) -> str:
-    text = prompt.strip() if isinstance(prompt, str) else ""
     p = spec.params["prompt"]
     if prompt is not None and not isinstance(prompt, str):
         raise InvalidRequest("The prompt must be text.", param="prompt", code="invalid_type")
+    text = check_text("prompt", prompt).strip() if prompt is not None else ""
     if not text and p.required:
         raise _missing(p)
     if p.max_length and len(text) > p.max_length:
@@ -97,6 +100,20 @@ def _prompt(spec: ModelSpec, prompt: Any) -> str:
             code="string_above_max_length",
         )
     return text
+
+
+def check_text(param: str, text: str) -> str:
+    """The text unchanged, or a refusal naming the parameter if it cannot be stored."""
+    bad = _UNSTORABLE.search(text)
+    if bad is None:
+        return text
+    char = bad.group()
+    what = "a NUL character" if char == "\x00" else f"an unpaired surrogate (\\u{ord(char):04x})"
+    raise InvalidRequest(
+        f"'{param}' contains {what}, which cannot be stored as text.",
+        param=param,
+        code="invalid_text",
+    )
 
 
 def _missing(p: ParamSpec) -> InvalidRequest:
@@ -194,6 +211,7 @@ def _bool(p: ParamSpec, value: Any) -> bool:
 def _string(p: ParamSpec, value: Any) -> str:
     if not isinstance(value, str):
         raise _bad(p, f"'{p.name}' must be text.", "invalid_type")
+    check_text(p.name, value)
     if p.max_length and len(value) > p.max_length:
         raise _bad(
             p, f"'{p.name}' is longer than {p.max_length} characters.", "string_above_max_length"
@@ -209,10 +227,10 @@ def _enum(p: ParamSpec, value: Any) -> str:
 
 
 def _size(p: ParamSpec, value: Any) -> str:
-    match = _SIZE.match(value) if isinstance(value, str) else None
-    if not match:
+    parsed = match_size(value)
+    if parsed is None:
         raise _bad(p, f"'{p.name}' must look like 1024x1024; got {value!r}.")
-    width, height = int(match[1]), int(match[2])
+    width, height = parsed
     for side in (width, height):
         if (p.min is not None and side < p.min) or (p.max is not None and side > p.max):
             lo, hi = _fmt(p.min), _fmt(p.max)

@@ -20,7 +20,7 @@ from django.utils.translation import gettext_lazy as _
 from .catalog import get_catalog
 from .models import Channel, ChannelModel
 from .registry import PROVIDERS
-from .services import channel_reenable, channel_set_key
+from .services import channel_reenable, channel_set_key, channels_switch
 
 
 def _format_choices() -> list[tuple[str, str]]:
@@ -179,11 +179,11 @@ class ChannelAdmin(admin.ModelAdmin):
 
     @admin.action(description=_("Switch off"))
     def switch_off(self, request: HttpRequest, queryset: QuerySet[Channel]) -> None:
-        queryset.update(enabled=False)
+        channels_switch(channel_ids=list(queryset.values_list("pk", flat=True)), enabled=False)
 
     @admin.action(description=_("Switch on"))
     def switch_on(self, request: HttpRequest, queryset: QuerySet[Channel]) -> None:
-        queryset.update(enabled=True)
+        channels_switch(channel_ids=list(queryset.values_list("pk", flat=True)), enabled=True)
 
 
 @admin.register(ChannelModel)

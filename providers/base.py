@@ -45,8 +45,12 @@ class InputImage:
 
 
 @dataclass(frozen=True)
-class Channel:
-    """A resolved upstream endpoint: where to send, with which key, for which model."""
+class ChannelConfig:
+    """A resolved upstream endpoint: where to send, with which key, for which model.
+
+    Built by providers.channels from a `providers.models.Channel` row (the admin's
+    record) plus the environment; adapters only ever see this plain value.
+    """
 
     name: str
     format: str
@@ -126,7 +130,7 @@ class Provider:
     format: ClassVar[str] = ""
     poll_deadline: ClassVar[float] = 600.0
 
-    def __init__(self, channel: Channel) -> None:
+    def __init__(self, channel: ChannelConfig) -> None:
         self.channel = channel
 
     def unsupported(self, request: ProviderRequest) -> str | None:

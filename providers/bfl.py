@@ -16,8 +16,9 @@
   host wants `x-key: <key>` (channel option `"auth": "x-key"`).
 - Webhooks (channel option `"webhook": true` and `DARKROOM_PUBLIC_URL` set): the
   task also carries `webhook_url` (our endpoint, naming the generation) and a
-  `webhook_secret` derived from SECRET_KEY and the generation id; the endpoint
-  checks it and polls at once instead of waiting for the next scheduled poll.
+  `webhook_secret` (our `callback_secret`, derived from SECRET_KEY and the generation
+  id); the endpoint (generations/callbacks) checks it and polls at once instead of
+  waiting for the next scheduled poll.
 """
 
 from __future__ import annotations
@@ -30,14 +31,14 @@ from urllib.parse import urlsplit
 
 from django.conf import settings
 
+from common.sizes import nearest_ratio, parse_size
+
 from .base import Completed, Outcome, Pending, Provider, ProviderError, ProviderRequest, ResultImage
 from .http import json_body, send
 from .wire import (
     RATIO_SIZES,
     bare_base64,
     error_from_response,
-    nearest_ratio,
-    parse_size,
     size_in_32s,
 )
 
@@ -79,7 +80,8 @@ MODELS: dict[str, Inputs] = {
 MODERATED = {"Request Moderated", "Content Moderated"}
 
 
-def webhook_secret(generation_id: str) -> str:
+def callback_secret(generation_id: str) -> str:
+    """The per-task secret BFL sends back to our callback (its field `webhook_secret`)."""
     key = f"darkroom-bfl-webhook:{settings.SECRET_KEY}".encode()
     return hmac.new(key, generation_id.encode(), hashlib.sha256).hexdigest()
 
@@ -176,7 +178,7 @@ class BFLProvider(Provider):
             return {}
         return {
             "webhook_url": f"{base.rstrip('/')}/providers/webhooks/bfl/{request.request_id}/",
-            "webhook_secret": webhook_secret(request.request_id),
+            "webhook_secret": callback_secret(request.request_id),
         }
 
     def auth(self) -> dict[str, str]:

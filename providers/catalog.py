@@ -13,11 +13,12 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+from .registry import is_supported
+
 CATALOG_PATH = Path(__file__).with_name("catalog.toml")
 
 PARAM_TYPES = {"string", "int", "float", "bool", "enum", "size", "image", "images"}
 IMAGE_TYPES = {"image", "images"}
-KNOWN_FORMATS = {"openai_images", "openai_edits", "dalle", "replicate", "bfl", "chat"}
 _PARAM_KEYS = {
     "type",
     "default",
@@ -158,7 +159,7 @@ def _channel(model: str, raw: dict[str, Any]) -> ChannelSpec:
     for key in ("name", "format", "upstream_model", "base_url_env", "base_url", "key_env"):
         if not isinstance(raw.get(key), str) or not raw[key]:
             raise CatalogError(f"model {model!r}: channel needs a non-empty {key!r}")
-    if raw["format"] not in KNOWN_FORMATS:
+    if not is_supported(raw["format"]):  # the registry is the one list of formats
         raise CatalogError(f"model {model!r}: unknown channel format {raw['format']!r}")
     if not raw["base_url"].startswith(("http://", "https://")):
         raise CatalogError(f"model {model!r}: channel base_url must be http(s)")

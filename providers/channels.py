@@ -20,12 +20,12 @@ from django.conf import settings
 from django.db.models import Q
 from django.utils import timezone
 
-from .base import Channel
+from .base import ChannelConfig
 from .models import ChannelModel
 from .registry import is_supported
 
 
-def resolve(route: ChannelModel) -> Channel:
+def resolve(route: ChannelModel) -> ChannelConfig:
     row = route.channel
     if settings.DARKROOM_SIMULATOR_URL:
         base_url = settings.DARKROOM_SIMULATOR_URL
@@ -38,7 +38,7 @@ def resolve(route: ChannelModel) -> Channel:
     options = {**row.options, **route.options}
     host = (urlsplit(base_url).hostname or "").lower()
     extra_hosts = {h.lower() for h in options.get("result_hosts", [])}
-    return Channel(
+    return ChannelConfig(
         name=row.name,
         format=row.format,
         base_url=base_url,
@@ -50,7 +50,7 @@ def resolve(route: ChannelModel) -> Channel:
     )
 
 
-def channels_for(model: str, *, only: str | None = None) -> list[Channel]:
+def channels_for(model: str, *, only: str | None = None) -> list[ChannelConfig]:
     """Usable channels for a public model, in the order to try them."""
     routes = ChannelModel.objects.select_related("channel").filter(model=model)
     if only is not None:
@@ -67,7 +67,7 @@ def channels_for(model: str, *, only: str | None = None) -> list[Channel]:
     return [resolve(r) for r in ordered]
 
 
-def channel_named(model: str, name: str) -> Channel | None:
+def channel_named(model: str, name: str) -> ChannelConfig | None:
     """The channel an in-flight job was accepted by, whatever its state now."""
     route = (
         ChannelModel.objects.select_related("channel")

@@ -79,3 +79,18 @@ class ChannelModel(models.Model):
 
     def __str__(self) -> str:
         return f"{self.model} via {self.channel_id and self.channel.name}"
+
+
+class ChannelFailure(models.Model):
+    """One channel fault and whose job met it: a channel cools off only when several
+    people's jobs failed on it (see providers.services.channel_failed)."""
+
+    channel = models.ForeignKey(Channel, on_delete=models.CASCADE, related_name="failures")
+    person = models.IntegerField(null=True, blank=True)  # the job owner's user id
+    at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        indexes = [models.Index(fields=["channel", "at"], name="channel_failure_at")]
+
+    def __str__(self) -> str:
+        return f"{self.channel_id} failed at {self.at:%Y-%m-%d %H:%M:%S}"

@@ -12,10 +12,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from common.sizes import nearest_ratio, parse_size
+
 from .base import Completed, Provider, ProviderRequest
 from .http import json_body, send
 from .openai_images import parse_images_response
-from .wire import bearer, error_from_response, nearest_ratio, parse_size
+from .wire import bearer, error_from_response
 
 
 class OpenAIEditsProvider(Provider):

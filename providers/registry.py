@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .base import Channel, Provider
+from .base import ChannelConfig, Provider
 from .bfl import BFLProvider
 from .chat import ChatProvider
 from .dalle import DalleProvider
@@ -27,5 +27,5 @@ def is_supported(format_name: str) -> bool:
     return format_name in PROVIDERS
 
 
-def provider_for(channel: Channel) -> Provider:
+def provider_for(channel: ChannelConfig) -> Provider:
     return PROVIDERS[channel.format](channel)

@@ -20,19 +20,18 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from common.sizes import ASPECT_RATIOS, nearest_ratio, parse_size
+
 from .base import Completed, Outcome, Pending, Provider, ProviderError, ProviderRequest, ResultImage
 from .http import json_body, send
 from .wire import (
-    RATIO_SIZES,
     bearer,
     error_from_response,
     is_moderation,
-    nearest_ratio,
-    parse_size,
     size_in_32s,
 )
 
-ALL_RATIOS = tuple(RATIO_SIZES)
+ALL_RATIOS = ASPECT_RATIOS
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from .base import ProviderError
 from .catalog import Catalog, get_catalog
-from .models import Channel, ChannelModel
+from .models import Channel, ChannelFailure, ChannelModel
 
 
 def channels_sync_catalog(catalog: Catalog | None = None) -> int:
@@ -61,8 +61,27 @@ def key_hint(api_key: str) -> str:
     return f"…{api_key[-4:]}" if len(api_key) >= 12 else "…"
 
 
-def channel_failed(*, name: str, error: ProviderError) -> bool:
-    """Count a failure; past the threshold, cool the channel off. True if it just did."""
+# Failures that say something about the channel itself. A request's own fault (400,
+# moderation) or a "slow down" (429, with its Retry-After) does not count toward
+# cooling the channel off.
+CHANNEL_FAULTS = {
+    "upstream_unavailable",
+    "upstream_timeout",
+    "upstream_bad_response",
+    "upstream_auth_failed",
+}
+
+
+def channel_failed(*, name: str, error: ProviderError, person: int | None = None) -> bool:
+    """Count a channel fault; past the threshold, cool the channel off. True if it just did.
+
+    The threshold alone is not enough: the failures in the last
+    DARKROOM_CHANNEL_FAILURE_WINDOW seconds must also come from
+    DARKROOM_CHANNEL_FAILURE_PEOPLE different people (`person`: the job owner), so
+    one person's requests that an upstream chokes on cannot take it off for everyone.
+    """
+    if error.code not in CHANNEL_FAULTS:
+        return False
     now = timezone.now()
     message = f"{error.code}: {error.message}"[:500]
     Channel.objects.filter(name=name).update(
@@ -70,12 +89,27 @@ def channel_failed(*, name: str, error: ProviderError) -> bool:
         last_error=message,
         last_failure_at=now,
     )
+    channel = Channel.objects.filter(name=name).first()
+    if channel is None:
+        return False
+    window_start = now - timedelta(seconds=settings.DARKROOM_CHANNEL_FAILURE_WINDOW)
+    ChannelFailure.objects.filter(channel=channel, at__lt=window_start).delete()
+    ChannelFailure.objects.create(channel=channel, person=person, at=now)
+    if channel.consecutive_failures < settings.DARKROOM_CHANNEL_FAILURE_THRESHOLD:
+        return False
+    people = ChannelFailure.objects.filter(channel=channel).values("person").distinct().count()
+    if people < settings.DARKROOM_CHANNEL_FAILURE_PEOPLE:
+        return False
+    return _cool_off(channel, now, message)
+
+
+def _cool_off(channel: Channel, now: datetime, message: str) -> bool:
     threshold = settings.DARKROOM_CHANNEL_FAILURE_THRESHOLD
     until = now + timedelta(seconds=settings.DARKROOM_CHANNEL_COOLDOWN)
     # One conditional statement: of many workers crossing the threshold together,
     # one switches the channel off; the rest find it already cooling.
     return bool(
-        Channel.objects.filter(name=name, consecutive_failures__gte=threshold)
+        Channel.objects.filter(pk=channel.pk)
         .filter(Q(disabled_until__isnull=True) | Q(disabled_until__lte=now))
         .update(
             disabled_until=until,
@@ -86,6 +120,8 @@ def channel_failed(*, name: str, error: ProviderError) -> bool:
 
 def channel_succeeded(*, name: str) -> None:
     # Written only when there is something to reset: a healthy channel costs no write.
+    if Channel.objects.filter(name=name, consecutive_failures__gt=0).exists():
+        ChannelFailure.objects.filter(channel__name=name).delete()
     Channel.objects.filter(name=name).filter(
         Q(consecutive_failures__gt=0) | Q(disabled_until__isnull=False)
     ).update(
@@ -96,8 +132,14 @@ def channel_succeeded(*, name: str) -> None:
     )
 
 
+def channels_switch(*, channel_ids: list[int], enabled: bool) -> int:
+    """Switch channels on or off (the admin's bulk action); how many rows changed."""
+    return Channel.objects.filter(pk__in=channel_ids).update(enabled=enabled)
+
+
 def channel_reenable(*, channel: Channel) -> None:
     """An admin ends a cooling-off early."""
+    ChannelFailure.objects.filter(channel=channel).delete()
     Channel.objects.filter(pk=channel.pk).update(
         consecutive_failures=0, disabled_until=None, disabled_reason=""
     )

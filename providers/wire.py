@@ -1,4 +1,6 @@
-"""Pieces every wire format shares: sizes and ratios, bearer headers, error mapping.
+"""Pieces every wire format shares: ratio sizes, bearer headers, error mapping.
+
+Parsing a size and its nearest aspect ratio are common.sizes (the API uses them too).
 
 Kept apart from the adapters so each adapter module reads as its translation
 table plus its protocol, nothing else.
@@ -11,11 +13,11 @@ from typing import Any
 
 import httpx
 
-from .base import Channel, InputImage, ProviderError
+from .base import ChannelConfig, InputImage, ProviderError
 from .http import retry_after
 
-# Flux's aspect ratios, each with its ~1 megapixel size in multiples of 32 (what
-# the upstreams render for a ratio).
+# Flux's aspect ratios (common.sizes.ASPECT_RATIOS), each with its ~1 megapixel size
+# in multiples of 32 (what the upstreams render for a ratio).
 RATIO_SIZES: dict[str, tuple[int, int]] = {
     "21:9": (1568, 672),
     "16:9": (1344, 768),
@@ -31,23 +33,8 @@ MODERATION_CODES = {"content_policy_violation", "moderation_blocked", "content_f
 MODERATION_WORDS = ("nsfw", "moderat", "safety", "sensitive", "content policy", "flagged")
 
 
-def bearer(channel: Channel) -> dict[str, str]:
+def bearer(channel: ChannelConfig) -> dict[str, str]:
     return {"Authorization": f"Bearer {channel.api_key}"}
-
-
-def parse_size(size: str) -> tuple[int, int]:
-    width, _, height = size.lower().partition("x")
-    return int(width), int(height)
-
-
-def nearest_ratio(width: int, height: int, choices: tuple[str, ...] = tuple(RATIO_SIZES)) -> str:
-    """The listed aspect ratio closest to width:height (compared in log space)."""
-
-    def distance(ratio: str) -> float:
-        w, _, h = ratio.partition(":")
-        return abs((width / height) / (int(w) / int(h)) - 1)
-
-    return min(choices, key=distance)
 
 
 def snap32(value: float, lo: int, hi: int) -> int:

@@ -12,6 +12,8 @@ from typing import Any
 
 import pytest
 
+from tests.needs import missing
+
 CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
 # Without the background-networking flags Chromium keeps dialling Google's hosts,
@@ -30,11 +32,14 @@ CHROMIUM_ARGS = [
 @pytest.fixture
 def browser_page(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     if not CHROMIUM.exists():
-        pytest.skip(
+        missing(
             "needs Debian's chromium at /usr/bin/chromium (apt-get install -y chromium; "
             "scripts/test installs it when run as root)"
         )
-    sync_api = pytest.importorskip("playwright.sync_api", reason="needs the playwright package")
+    try:
+        from playwright import sync_api
+    except ImportError:
+        missing("needs the playwright package (the dev extra)")
     # Playwright's sync API runs an event loop in this thread; the test's own ORM
     # calls are still plain synchronous ones.
     monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")

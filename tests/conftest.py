@@ -9,6 +9,8 @@ from django.db import connection
 
 from tests.browser import browser_page  # noqa: F401  (fixture)
 from tests.live import live_simulator, live_worker, live_worker_concurrency  # noqa: F401  (fixtures)
+from tests.needs import missing
+from tests.oidc_provider import oidc_provider_factory  # noqa: F401  (fixture)
 
 
 def _reachable(port: int) -> bool:
@@ -21,9 +23,9 @@ def _reachable(port: int) -> bool:
 
 @pytest.fixture
 def postgres() -> None:
-    """Skip, saying why, unless the suite runs on PostgreSQL."""
+    """Skip (under CI: fail), saying why, unless the suite runs on PostgreSQL."""
     if connection.vendor != "postgresql":
-        pytest.skip(
+        missing(
             "needs PostgreSQL: run with DATABASE_URL=postgres://postgres@127.0.0.1:5432/darkroom "
             "(scripts/test does when 127.0.0.1:5432 answers)"
         )
@@ -32,7 +34,7 @@ def postgres() -> None:
 @pytest.fixture
 def redis_url() -> str:
     if not _reachable(6379):
-        pytest.skip("needs Redis on 127.0.0.1:6379 (start it: see scripts/start-services.sh)")
+        missing("needs Redis on 127.0.0.1:6379 (start it: see scripts/start-services.sh)")
     return "redis://127.0.0.1:6379/0"
 
 

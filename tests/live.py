@@ -17,7 +17,8 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterator
+from collections import Counter
+from collections.abc import Collection, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +26,8 @@ import httpx
 import pytest
 from django.conf import settings
 from django.db import connection
+
+from tests.needs import missing
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
@@ -61,9 +64,9 @@ def stop(proc: subprocess.Popen[Any]) -> None:
 
 def database_url() -> str:
     """The URL of the database this test process uses (the test database)."""
-    s = connection.settings_dict
     if connection.vendor != "postgresql":
-        pytest.skip("integration tests with a real worker need PostgreSQL (DATABASE_URL)")
+        missing("integration tests with a real worker need PostgreSQL (DATABASE_URL)")
+    s = connection.settings_dict
     user = s.get("USER") or "postgres"
     password = f":{s['PASSWORD']}" if s.get("PASSWORD") else ""
     host = f"{s.get('HOST') or '127.0.0.1'}:{s.get('PORT') or 5432}"
@@ -217,3 +220,25 @@ def wait_finished(generation: Any, timeout: float = 60.0) -> Any:
             return generation
         time.sleep(0.2)
     raise AssertionError(f"generation {generation.pk} still {generation.status} after {timeout}s")
+
+
+def wait_all_finished(ids: Collection[Any], timeout: float) -> None:
+    """Wait until every generation in `ids` has finished; fail naming how many did not.
+
+    A batch that outlives `timeout` is a failure that says so, not a quiet return that
+    surfaces later as a confusing count or quota mismatch.
+    """
+    from generations.models import Generation
+
+    deadline = time.monotonic() + timeout
+    while True:
+        unfinished = Generation.objects.filter(pk__in=ids, finished_at__isnull=True)
+        if not unfinished.exists():
+            return
+        if time.monotonic() >= deadline:
+            statuses = Counter(unfinished.values_list("status", flat=True))
+            raise AssertionError(
+                f"{sum(statuses.values())} of {len(ids)} jobs still unfinished after "
+                f"{timeout:g}s: {dict(sorted(statuses.items()))}"
+            )
+        time.sleep(0.5)

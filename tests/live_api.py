@@ -7,12 +7,16 @@ broker queue and media root.
 
 from __future__ import annotations
 
+import asyncio
 import subprocess
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from openai import AsyncOpenAI
 
 from tests.live import (
     BIN,
@@ -25,6 +29,8 @@ from tests.live import (
     stop,
     wait_for_port,
 )
+
+DEV = "black-forest-labs/flux.1-dev"
 
 
 def server_env(settings: Any, simulator: Simulator, redis_url: str) -> dict[str, str]:
@@ -47,6 +53,7 @@ class ApiServer:
     proc: subprocess.Popen[Any]
     url: str  # ends in /v1
     log: Path
+    port: int
 
     def threads(self) -> int:
         """How many threads the server process has right now."""
@@ -59,8 +66,11 @@ class ApiServer:
         return self.log.read_text(errors="replace")
 
 
-def start_api(env: dict[str, str], log: Path, app: str = "config.asgi:application") -> ApiServer:
-    port = free_port()
+def start_api(
+    env: dict[str, str], log: Path, app: str = "config.asgi:application", port: int = 0
+) -> ApiServer:
+    """The server on `port` (0: a free one); a restart passes the old server's port."""
+    port = port or free_port()
     proc = subprocess.Popen(
         [
             str(BIN / "uvicorn"),
@@ -74,7 +84,7 @@ def start_api(env: dict[str, str], log: Path, app: str = "config.asgi:applicatio
             "--no-access-log",
         ],
         cwd=ROOT,
-        stdout=log.open("w"),
+        stdout=log.open("a"),
         stderr=subprocess.STDOUT,
         env=env,
     )
@@ -83,7 +93,7 @@ def start_api(env: dict[str, str], log: Path, app: str = "config.asgi:applicatio
     except RuntimeError:
         stop(proc)
         raise RuntimeError(f"API server did not start:\n{log.read_text()[-3000:]}") from None
-    return ApiServer(proc, f"http://127.0.0.1:{port}/v1", log)
+    return ApiServer(proc, f"http://127.0.0.1:{port}/v1", log, port)
 
 
 @contextmanager
@@ -96,3 +106,33 @@ def running_api(
         yield server
     finally:
         stop(server.proc)
+
+
+class ThreadSampler:
+    """The most threads a process had while the block ran."""
+
+    def __init__(self, server: ApiServer) -> None:
+        self.server, self.peak, self._stop = server, 0, threading.Event()
+
+    def __enter__(self) -> ThreadSampler:
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _run(self) -> None:
+        while not self._stop.wait(0.05):
+            self.peak = max(self.peak, self.server.threads())
+
+
+async def generate_many(server: ApiServer, key: str, count: int) -> list[Any]:
+    async with AsyncOpenAI(base_url=server.url, api_key=key, timeout=300, max_retries=0) as client:
+        return await asyncio.gather(
+            *(
+                client.images.generate(model=DEV, prompt=f"load {i}", size="256x256")
+                for i in range(count)
+            )
+        )

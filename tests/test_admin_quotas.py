@@ -230,6 +230,11 @@ def test_editing_a_group_inline_goes_through_the_audit_log(
             f"{prefix}-0-model": KMAX,
             f"{prefix}-0-limit": "7",
             f"{prefix}-0-period": "weekly",
+            # the group's pools and directory setting (single sign-on), left unset
+            "pools-TOTAL_FORMS": "0",
+            "pools-INITIAL_FORMS": "0",
+            "directory-TOTAL_FORMS": "0",
+            "directory-INITIAL_FORMS": "0",
         },
     )
     assert response.status_code == 302, response.content.decode()[-3000:]

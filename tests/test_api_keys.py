@@ -11,6 +11,7 @@ from django.core.management import call_command
 from django.test import Client
 
 from accounts.models import ApiKey
+from accounts.webhooks import webhook_signing_secret
 
 DEV = "black-forest-labs/flux.1-dev"
 pytestmark = pytest.mark.django_db
@@ -68,3 +69,26 @@ def test_it_serves_the_openapi_schema_and_the_docs_page(client: Client) -> None:
     docs = client.get("/v1/docs")
     assert docs.status_code == 200 and docs["x-request-id"].startswith("req_")
     assert DEV in docs.content.decode()
+
+
+def test_it_shows_the_persons_own_webhook_signing_secret(
+    client: Client, user: Any, other_user: Any
+) -> None:
+    client.force_login(user)
+    page = client.get("/accounts/api-keys/").content.decode()
+    shown = re.search(r'id="webhook-secret" readonly value="([^"]+)"', page)
+    assert shown is not None and shown[1] == webhook_signing_secret(user)
+    assert shown[1].startswith("whsec_") and shown[1] != webhook_signing_secret(other_user)
+
+
+def test_an_admin_revokes_selected_keys_and_only_those(admin_client: Client, user: Any) -> None:
+    from accounts.api_keys import api_key_issue
+
+    chosen, _ = api_key_issue(user=user, name="old")
+    kept, _ = api_key_issue(user=user, name="new")
+    admin_client.post(
+        "/admin/accounts/apikey/", {"action": "revoke", "_selected_action": [chosen.pk]}
+    )
+    chosen.refresh_from_db()
+    kept.refresh_from_db()
+    assert chosen.revoked and not kept.revoked

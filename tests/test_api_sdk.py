@@ -21,7 +21,7 @@ from PIL import Image as PILImage
 
 from accounts.api_keys import api_key_issue
 from accounts.services import quota_status
-from generations.api.webhooks import webhook_secret
+from accounts.webhooks import webhook_signing_secret
 from generations.models import Generation
 from tests.images import png_bytes
 from tests.live import Simulator, Worker
@@ -310,7 +310,9 @@ def test_it_answers_202_then_serves_the_job_and_calls_a_signed_webhook(
 
     assert _Receiver.arrived.wait(60), f"no webhook arrived:\n{live_worker.output()[-3000:]}"
     body, headers = _Receiver.got[0]
-    OpenAI(api_key="unused").webhooks.verify_signature(body, headers, secret=webhook_secret(user))
+    OpenAI(api_key="unused").webhooks.verify_signature(
+        body, headers, secret=webhook_signing_secret(user)
+    )
     notice = json.loads(body)
     assert (notice["type"], notice["data"]["id"]) == ("image.job.succeeded", job_id)
     job = httpx.get(f"{live_api.url}/images/jobs/{job_id}", headers=auth, timeout=30).json()

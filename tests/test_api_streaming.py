@@ -148,7 +148,7 @@ async def test_it_keeps_the_stream_alive_then_names_the_job_when_the_wait_ceilin
 
     body = await body_of(response)
 
-    assert body.startswith(b": keep-alive\n\n")
+    assert body.startswith(f": job {generation.pk}\n\n: keep-alive\n\n".encode())
     assert events_in(body) == [
         (
             "error",
@@ -185,3 +185,18 @@ async def test_it_refuses_a_bad_stream_request_as_a_json_error_before_submitting
         }
     }
     assert enqueued == [] and await Generation.objects.acount() == 0
+
+
+async def test_the_first_bytes_of_a_stream_name_the_job_before_it_finishes(
+    client: AsyncClient, enqueued: list
+) -> None:
+    response = await stream_generation(client)
+    generation = await Generation.objects.aget()
+    chunks = aiter(response.streaming_content)
+
+    first = await anext(chunks)
+
+    assert first == f": job {generation.pk}\n\n".encode()  # an SSE comment: the SDK skips it
+    await run_sync(generation_fail, generation_id=generation.pk, code="x", message="boom")
+    rest = b"".join([chunk async for chunk in chunks])
+    assert [name for name, _ in events_in(first + rest)] == ["error"]

@@ -88,3 +88,16 @@ def test_the_system_check_refuses_to_start_on_a_broken_file(
     monkeypatch.setattr(catalog_module.load_catalog, "__defaults__", (broken,))
     with pytest.raises(SystemCheckError, match=r"darkroom\.E001"):
         call_command("check")
+
+
+def test_the_formats_a_channel_may_name_are_the_registrys(monkeypatch: pytest.MonkeyPatch) -> None:
+    from providers import registry
+
+    data = _data()
+    data["models"][0]["channels"][0]["format"] = "carrier-pigeon"
+    monkeypatch.setitem(registry.PROVIDERS, "carrier-pigeon", registry.PROVIDERS["bfl"])
+    assert parse_catalog(data).get(data["models"][0]["name"]) is not None
+    monkeypatch.delitem(registry.PROVIDERS, "bfl")
+    data["models"][0]["channels"][0]["format"] = "bfl"
+    with pytest.raises(CatalogError, match="unknown channel format 'bfl'"):
+        parse_catalog(data)

@@ -14,7 +14,7 @@ from accounts.services import quota_set_limit, quota_status
 from generations.models import Generation
 from providers.catalog import ModelSpec, get_catalog
 from providers.models import Channel, ChannelModel
-from providers.simulator.server import SimulatorServer
+from simulator.server import SimulatorServer
 from tests.images import png_bytes
 from tests.upstreams import create, run_to_end, sim_fixture  # noqa: F401
 
@@ -162,12 +162,12 @@ def test_it_skips_a_channel_that_cannot_carry_the_request(
 
 
 def test_a_channel_that_keeps_failing_cools_off_and_comes_back(
-    sim: SimulatorServer, user: Any, enqueued: list, settings: Any
+    sim: SimulatorServer, user: Any, other_user: Any, enqueued: list, settings: Any
 ) -> None:
     settings.DARKROOM_CHANNEL_FAILURE_THRESHOLD = 2
     sim.add_fault("server_error", times=2, path="/v1/images/generations", model=DEV)
-    for _ in range(2):
-        assert run_to_end(create(user, DEV)).status == Generation.Status.SUCCEEDED
+    for person in (user, other_user):  # failures from two people: the channel is at fault
+        assert run_to_end(create(person, DEV)).status == Generation.Status.SUCCEEDED
     modelverse = Channel.objects.get(name="modelverse")
     assert modelverse.cooling_off()
     assert "2 failures in a row" in modelverse.disabled_reason
@@ -202,7 +202,7 @@ def test_when_every_channel_fails_the_job_fails_and_refunds(
     assert generation.status == Generation.Status.FAILED
     assert generation.error_code == "upstream_unavailable"
     assert quota_status(user=user, model=DEV).used == 0
-    tried = {a["channel"] for a in generation.attempts}
+    tried = {a["channel"] for a in generation.attempts if a["phase"] == "submit"}
     assert tried == {"modelverse", "reseller-dalle", "bfl", "reseller-replicate"}
 
 
@@ -290,3 +290,12 @@ def test_a_stored_key_is_encrypted_at_rest_and_never_shown(admin_client: Any) ->
     listing = admin_client.get("/admin/providers/channel/").content.decode()
     assert "r8_secret_key" not in listing
     assert ChannelModel.objects.get(channel=spare).model == DEV
+
+
+def test_an_admin_switches_channels_off_and_on(admin_client: Any) -> None:
+    bfl, other = Channel.objects.get(name="bfl"), Channel.objects.exclude(name="bfl").first()
+    url = "/admin/providers/channel/"
+    admin_client.post(url, {"action": "switch_off", "_selected_action": [bfl.pk]})
+    assert not Channel.objects.get(pk=bfl.pk).enabled and Channel.objects.get(pk=other.pk).enabled
+    admin_client.post(url, {"action": "switch_on", "_selected_action": [bfl.pk]})
+    assert Channel.objects.get(pk=bfl.pk).enabled

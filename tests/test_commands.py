@@ -10,7 +10,7 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 
 from accounts.services import quota_status
-from providers.simulator.server import SimulatorServer
+from simulator.server import SimulatorServer
 
 DEV = "black-forest-labs/flux.1-dev"
 pytestmark = pytest.mark.django_db(transaction=True)

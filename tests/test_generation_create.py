@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from typing import Any
 
 import pytest
@@ -84,3 +86,32 @@ def test_it_refuses_an_unknown_model(user: Any, enqueued: list) -> None:
     with pytest.raises(ModelNotFound):
         generation_create(user=user, model="nope/nope", prompt="x", params={})
     assert enqueued == []
+
+
+def test_it_sends_the_run_task_to_celery_when_the_transaction_commits(
+    user: Any, monkeypatch: pytest.MonkeyPatch, django_capture_on_commit_callbacks: Any
+) -> None:
+    from generations.tasks import run_generation
+
+    sent: list[tuple[Any, ...]] = []
+    monkeypatch.setattr(run_generation, "apply_async", lambda args, **kw: sent.append(args))
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        generation = generation_create(user=user, model=DEV, prompt="a kite", params={})
+    assert sent == []  # nothing leaves before the row is committed
+    for callback in callbacks:
+        callback()
+    assert sent == [(str(generation.pk), None)]
+
+
+def test_a_process_that_only_sets_django_up_queues_jobs() -> None:
+    # The web process never imports generations.tasks itself: the app's ready() must.
+    code = (
+        "import django; django.setup(); "
+        "from generations.models import Generation; "
+        "from generations.signals import generation_queued; "
+        "print(generation_queued.has_listeners(Generation))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert done.stdout.strip() == "True"

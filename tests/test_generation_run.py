@@ -17,7 +17,7 @@ from generations import services
 from generations.dispatch import generation_run
 from generations.models import Generation
 from generations.services import generation_create, sweep_stuck
-from providers.simulator.server import SimulatorServer
+from simulator.server import SimulatorServer
 
 DEV = "black-forest-labs/flux.1-dev"
 KPRO = "black-forest-labs/flux-kontext-pro"
@@ -122,7 +122,7 @@ def test_it_sends_reference_images_as_data_urls(sim: SimulatorServer, create: An
         ("rate_limit", {"times": 10, "seconds": 0}, "upstream_rate_limited"),
         ("garbage", {"times": 10}, "upstream_bad_response"),
         ("hang", {"times": 10}, "upstream_timeout"),
-        ("expired_link", {"times": 10}, "result_download_failed"),
+        ("expired_link", {"times": 10}, "result_expired"),
         ("moderation", {"times": 1}, "moderation_blocked"),
         ("bad_request", {"times": 1}, "invalid_request"),
         ("unauthorized", {"times": 1}, "upstream_auth_failed"),

@@ -8,7 +8,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCKERFILE = (ROOT / "Dockerfile").read_text()
-PACKAGES = ["config", "accounts", "generations", "providers", "common"]
+PACKAGES = ["config", "accounts", "generations", "providers", "common", "simulator"]
 
 
 def _instructions(name: str) -> list[str]:

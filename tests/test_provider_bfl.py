@@ -14,8 +14,8 @@ from accounts.services import quota_set_limit, quota_status
 from generations.dispatch import generation_run
 from generations.models import Generation
 from generations.services import generation_fail
-from providers.bfl import webhook_secret
-from providers.simulator.server import SimulatorServer
+from providers.bfl import callback_secret
+from simulator.server import SimulatorServer
 from tests.images import png_bytes
 from tests.upstreams import create, force_options, matches_fixture, run_to_end, sent, sim_fixture  # noqa: F401
 
@@ -140,7 +140,7 @@ def test_a_webhook_with_the_right_secret_polls_at_once(
     generation.refresh_from_db()
     body = sent(sim, "/flux/v1/flux-pro-1.1")[0]["json"]
     assert body["webhook_url"] == f"http://testserver/providers/webhooks/bfl/{generation.pk}/"
-    assert body["webhook_secret"] == webhook_secret(str(generation.pk))
+    assert body["webhook_secret"] == callback_secret(str(generation.pk))
     url = f"/providers/webhooks/bfl/{generation.pk}/"
     wrong = client.post(
         url,
@@ -204,7 +204,8 @@ def test_the_simulator_delivers_the_webhook_with_its_secret(catcher: _Catcher) -
             json={"prompt": "a kite", "webhook_url": catcher.url, "webhook_secret": "s3cret"},
         )
         deadline = time.monotonic() + 5
-        while not catcher.received and time.monotonic() < deadline:
+        while not catcher.received:
+            assert time.monotonic() < deadline, "the simulator delivered no webhook within 5s"
             time.sleep(0.05)
     [delivery] = catcher.received
     assert delivery["json"]["id"] == answer.json()["id"]

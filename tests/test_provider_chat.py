@@ -10,7 +10,7 @@ from accounts.services import quota_set_limit, quota_status
 from generations.models import Generation
 from providers.base import ProviderError
 from providers.chat import find_images, parse_reply
-from providers.simulator.server import SimulatorServer
+from simulator.server import SimulatorServer
 from tests.images import png_bytes
 from tests.upstreams import create, fixture, run_to_end, sent, sim_fixture  # noqa: F401
 

@@ -8,7 +8,7 @@ import pytest
 
 from accounts.services import quota_set_limit
 from generations.models import Generation
-from providers.simulator.server import SimulatorServer
+from simulator.server import SimulatorServer
 from tests.images import png_bytes
 from tests.upstreams import create, run_to_end, sent, sim_fixture  # noqa: F401
 

@@ -9,7 +9,7 @@ import pytest
 from accounts.services import quota_set_limit, quota_status
 from generations.dispatch import generation_run
 from generations.models import Generation
-from providers.simulator.server import SimulatorServer
+from simulator.server import SimulatorServer
 from tests.images import png_bytes
 from tests.upstreams import create, force_options, matches_fixture, run_to_end, sent, sim_fixture  # noqa: F401
 

@@ -13,9 +13,9 @@ from django.urls import reverse
 from django.utils import timezone
 
 from accounts.models import Quota
-from generations import reports
-from generations.charts import stacked_bars
 from generations.models import Generation
+from generations.reports import queries as reports
+from generations.reports.charts import stacked_bars
 from tests.portal_helpers import backdated_generation
 
 DEV = "black-forest-labs/flux.1-dev"  # free quota 10

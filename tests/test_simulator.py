@@ -21,7 +21,7 @@ import httpx
 import pytest
 from PIL import Image
 
-from providers.simulator import SimulatorServer
+from simulator import SimulatorServer
 
 KEY = "test-key"
 AUTH = {"Authorization": f"Bearer {KEY}"}
@@ -381,7 +381,9 @@ def test_it_stops_even_while_a_request_hangs() -> None:
 
     hung = threading.Thread(target=call, daemon=True)
     hung.start()
+    deadline = time.monotonic() + 30
     while not server.requests():
+        assert time.monotonic() < deadline, "the request never reached the simulator"
         time.sleep(0.05)
 
     stopper = threading.Thread(target=server.stop, daemon=True)

@@ -14,7 +14,7 @@ import pytest
 from generations.dispatch import generation_run
 from generations.models import Generation
 from generations.services import generation_create
-from providers.simulator.server import SimulatorServer
+from simulator.server import SimulatorServer
 
 FIXTURES = Path(__file__).with_name("fixtures")
 
@@ -75,13 +75,18 @@ def scrub(value: Any) -> Any:
 
 
 def matches_fixture(provider: str, name: str, payload: Any) -> bool:
-    """Compare with tests/fixtures/<provider>/<name>.json (RECORD_FIXTURES=1 writes it)."""
+    """Compare with tests/fixtures/<provider>/<name>.json.
+
+    RECORD_FIXTURES=1 writes the file and then fails the test: a recording is checked
+    by a person and the test re-run, so recording can never make a test pass.
+    """
     import os
 
     path = FIXTURES / provider / f"{name}.json"
     if os.environ.get("RECORD_FIXTURES"):
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(scrub(payload), indent=2, sort_keys=True) + "\n")
+        pytest.fail(f"recorded {path}: check it, then re-run without RECORD_FIXTURES")
     return bool(scrub(payload) == json.loads(path.read_text()))
 
 

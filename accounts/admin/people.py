@@ -16,7 +16,8 @@ from django.utils.safestring import SafeString
 from django.utils.translation import gettext_lazy as _
 
 from .. import quota_changes, services
-from ..models import GroupQuota, User
+from ..models import DirectoryGroup, GroupPool, GroupQuota, User
+from ..pools import pool_set
 from ..selectors import quota_overview
 from .forms import GroupQuotaForm, QuotaActionForm, acting_user, action_input, report
 
@@ -149,17 +150,44 @@ class GroupQuotaInline(admin.TabularInline):
         return request.user.has_perm(QUOTA_PERM)
 
 
+class DirectoryGroupInline(admin.StackedInline):
+    """Whether single sign-on alone decides who is in this group."""
+
+    model = DirectoryGroup
+    extra = 0
+    max_num = 1
+    can_delete = True
+
+
+class GroupPoolInline(admin.TabularInline):
+    """Shared images for the group's members; the counters are shown, never edited."""
+
+    model = GroupPool
+    fields = ("model", "size", "period", "mode", "used", "reserved")
+    readonly_fields = ("used", "reserved")
+    extra = 0
+    can_delete = False  # set the size to 0 instead: that is audited
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return request.user.has_perm(QUOTA_PERM)
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return request.user.has_perm(QUOTA_PERM)
+
+
 admin.site.unregister(Group)
 
 
 @admin.register(Group)
 class GroupAdmin(QuotaPermissionMixin, DjangoGroupAdmin):
     action_form = QuotaActionForm
-    inlines = [GroupQuotaInline]
+    inlines = [GroupQuotaInline, GroupPoolInline, DirectoryGroupInline]
     list_display = ["name", "member_count"]
     actions = ["grant_members", "set_group_unlimited", "reset_members_used"]
 
     def save_formset(self, request: HttpRequest, form: Any, formset: Any, change: bool) -> None:
+        if formset.model is GroupPool:
+            return self._save_pools(request, form, formset)
         if formset.model is not GroupQuota:
             return super().save_formset(request, form, formset, change)
         # commit=False only builds the change message's lists (new/changed objects); the
@@ -179,6 +207,21 @@ class GroupAdmin(QuotaPermissionMixin, DjangoGroupAdmin):
                 reason="edited on the group page",
             )
         return None
+
+    def _save_pools(self, request: HttpRequest, form: Any, formset: Any) -> None:
+        formset.save(commit=False)  # the change message only; writes go through pool_set
+        for row in formset.forms:
+            if row.has_changed():
+                data = row.cleaned_data
+                pool_set(
+                    actor=acting_user(request),
+                    group=form.instance,
+                    model=data["model"],
+                    size=data["size"],
+                    period=data["period"],
+                    mode=data["mode"],
+                    reason="edited on the group page",
+                )
 
     @admin.display(description=_("members"))
     def member_count(self, obj: Group) -> int:

@@ -12,31 +12,35 @@ from drf_spectacular.generators import SchemaGenerator
 
 from providers.catalog import get_catalog
 
-from .handling import new_request_id
+from .handling import page
 from .mapping import IGNORED_FIELDS
 
 
 @cache
 def _schema() -> dict[str, Any]:
-    from .schema import patterns
+    from .schema import PUBLIC_OPERATIONS, patterns
 
-    generator = SchemaGenerator(patterns=patterns, title="Darkroom API")
+    generator = SchemaGenerator(patterns=patterns(), title="Darkroom API")
     schema: dict[str, Any] = generator.get_schema(request=None, public=True)
     schema["components"]["securitySchemes"] = {"bearer": {"type": "http", "scheme": "bearer"}}
     schema["security"] = [{"bearer": []}]
+    for operations in schema["paths"].values():
+        for operation in operations.values():
+            if operation["operationId"] in PUBLIC_OPERATIONS:
+                operation["security"] = []
     return schema
 
 
+@page
 def openapi(request: HttpRequest) -> JsonResponse:
     base = settings.DARKROOM_PUBLIC_URL or request.build_absolute_uri("/")
-    response = JsonResponse({**_schema(), "servers": [{"url": base.rstrip("/")}]})
-    response["x-request-id"] = new_request_id()
-    return response
+    return JsonResponse({**_schema(), "servers": [{"url": base.rstrip("/")}]})
 
 
+@page
 def docs_page(request: HttpRequest) -> HttpResponse:
     base = (settings.DARKROOM_PUBLIC_URL or request.build_absolute_uri("/")).rstrip("/") + "/v1"
-    response = render(
+    return render(
         request,
         "api/docs.html",
         {
@@ -46,5 +50,3 @@ def docs_page(request: HttpRequest) -> HttpResponse:
             "rate_limit": settings.DARKROOM_API_RATE_LIMIT,
         },
     )
-    response["x-request-id"] = new_request_id()
-    return response

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 
+from django.db import InterfaceError, OperationalError
 from django.http import JsonResponse
 
 from common.errors import DarkroomError
@@ -76,10 +77,29 @@ class ServerError(DarkroomError):
     retryable = True
 
 
+class ServiceUnavailable(DarkroomError):
+    """A dependency (the database) did not answer. Whatever was written rolled back with
+    the transaction, so nothing is reserved: a retry after Retry-After is safe."""
+
+    status = 503
+    type = "server_error"
+    code = "service_unavailable"
+    retryable = True
+    retry_after = 5
+
+
+# The database refused or dropped the connection: transient, and the request's
+# transaction rolled back with it.
+UNAVAILABLE = (OperationalError, InterfaceError)
+
+
 def api_error(exc: Exception) -> DarkroomError:
     """The exception as the error the API tells; an unexpected one is logged and hidden."""
     if isinstance(exc, DarkroomError):
         return exc
+    if isinstance(exc, UNAVAILABLE):
+        log.warning("the database is unavailable: %r", exc)
+        return ServiceUnavailable("The service is briefly unavailable; try again shortly.")
     log.exception("unhandled error in the API", exc_info=exc)
     return ServerError("The server failed to handle the request.")
 

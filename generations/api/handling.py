@@ -7,7 +7,8 @@ from collections.abc import Awaitable, Callable
 from functools import wraps
 from typing import Any
 
-from django.core.exceptions import RequestDataTooBig
+from django.conf import settings
+from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent
 from django.http import Http404, HttpRequest, HttpResponseBase
 from django.http.multipartparser import MultiPartParserError
 from django.views.decorators.csrf import csrf_exempt
@@ -43,6 +44,22 @@ def endpoint(*methods: str) -> Callable[[View], Routed]:
     return decorate
 
 
+def page(view: Callable[..., HttpResponseBase]) -> Routed:
+    """A plain GET page under /v1 (docs, schema): any other method is the 405 envelope."""
+
+    @csrf_exempt  # so a POST meets the 405 envelope, not the CSRF failure page
+    @wraps(view)
+    def wrapper(request: HttpRequest) -> HttpResponseBase:
+        if request.method in ("GET", "HEAD"):
+            response = view(request)
+        else:
+            response = error_response(MethodNotAllowed("Use GET or HEAD here."))
+        response["x-request-id"] = new_request_id()
+        return response
+
+    return wrapper
+
+
 def new_request_id() -> str:
     return f"req_{uuid.uuid4().hex}"
 
@@ -62,6 +79,17 @@ def parse_request(request: HttpRequest) -> ImageCall:
             return parse_json(request.body, path=request.path)
     except RequestDataTooBig:
         raise PayloadTooLarge("The request body is too large.") from None
+    except TooManyFilesSent:
+        raise InvalidRequest(
+            f"The request carries more than {settings.DATA_UPLOAD_MAX_NUMBER_FILES} files.",
+            param="image",
+            code="invalid_image_count",
+        ) from None
+    except TooManyFieldsSent:
+        raise InvalidRequest(
+            f"The request carries more than {settings.DATA_UPLOAD_MAX_NUMBER_FIELDS} fields.",
+            code="invalid_body",
+        ) from None
     except MultiPartParserError as exc:
         raise InvalidRequest(
             f"The multipart body is malformed: {exc}", code="invalid_body"
@@ -75,3 +103,13 @@ def parse_request(request: HttpRequest) -> ImageCall:
 def wants_async(request: HttpRequest) -> bool:
     prefer = request.headers.get("Prefer", "").lower()
     return "respond-async" in prefer or request.GET.get("async", "").lower() in ("true", "1")
+
+
+def sdk_retry_count(request: HttpRequest) -> int | None:
+    """The official SDK's `x-stainless-retry-count` (0 first, then 1, 2...), or None.
+
+    The SDK sends no idempotency header of its own; this count is what marks a
+    retry of the same call (see api.services).
+    """
+    value = request.headers.get("x-stainless-retry-count", "")
+    return int(value) if value.isascii() and value.isdigit() and len(value) < 6 else None

@@ -8,10 +8,10 @@ OpenAI-only hints (`quality`, `style`, ...) mean nothing to these models.
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from common.errors import InvalidRequest
+from common.sizes import match_size, nearest_ratio
 from providers.catalog import ModelSpec
 
 from .serializers import ImageCall
@@ -33,7 +33,6 @@ IGNORED_FIELDS = frozenset(
         "complexity",
     }
 )
-_SIZE = re.compile(r"^\s*(\d{1,5})\s*[xX\u00d7*]\s*(\d{1,5})\s*$")  # as validation
 
 
 def model_inputs(call: ImageCall, spec: ModelSpec) -> tuple[dict[str, Any], dict[str, list[Any]]]:
@@ -70,20 +69,10 @@ def _size_to_aspect_ratio(params: dict[str, Any], spec: ModelSpec) -> None:
     if ratio_spec is None:
         params["size"] = size  # let validation say this model takes no size
         return
-    match = _SIZE.match(str(size))
-    if not match or not int(match[1]) or not int(match[2]):
+    parsed = match_size(str(size))
+    if parsed is None or not all(parsed):
         raise InvalidRequest(
             f"'size' must look like 1024x1024; got {size!r}.", param="size", code="invalid_value"
         )
     if "aspect_ratio" not in params:
-        params["aspect_ratio"] = nearest_ratio(int(match[1]), int(match[2]), ratio_spec.choices)
-
-
-def nearest_ratio(width: int, height: int, choices: tuple[str, ...]) -> str:
-    wanted = width / height
-
-    def distance(choice: str) -> float:
-        w, h = (int(x) for x in choice.split(":"))
-        return abs(w / h - wanted)
-
-    return min(choices, key=distance)
+        params["aspect_ratio"] = nearest_ratio(*parsed, ratio_spec.choices)

@@ -10,14 +10,17 @@ Redis each process counts on its own.
 
 from __future__ import annotations
 
+import logging
 import math
 import time
 
 from django.conf import settings
 from django.core.cache import cache
+from redis.exceptions import RedisError
 
 from .errors import RateLimited
 
+log = logging.getLogger(__name__)
 WINDOW = 60  # seconds
 
 
@@ -31,14 +34,13 @@ def rate_limit_hit(key_id: str, *, now: float | None = None) -> None:
         return
     now = time.time() if now is None else now
     window = int(now // WINDOW)
-    name = f"api-rate:{key_id}:{window}"
-    # add() only creates (SET NX on Redis), so concurrent first requests don't reset it.
-    cache.add(name, 0, timeout=WINDOW * 2)
     try:
-        count = cache.incr(name)
-    except ValueError:  # evicted between add() and incr(): this request starts it again
-        cache.set(name, 1, timeout=WINDOW * 2)
-        count = 1
+        count = _count(f"api-rate:{key_id}:{window}")
+    except (RedisError, OSError) as exc:
+        # A guard against runaway clients must not take the API down with its cache:
+        # with Redis away, requests go through uncounted.
+        log.warning("rate limit not counted, the cache is unavailable: %r", exc)
+        return
     if count > limit:
         retry_after = max(1, math.ceil((window + 1) * WINDOW - now))
         raise RateLimited(
@@ -46,3 +48,13 @@ def rate_limit_hit(key_id: str, *, now: float | None = None) -> None:
             f"Try again in {retry_after}s.",
             retry_after=retry_after,
         )
+
+
+def _count(name: str) -> int:
+    # add() only creates (SET NX on Redis), so concurrent first requests don't reset it.
+    cache.add(name, 0, timeout=WINDOW * 2)
+    try:
+        return int(cache.incr(name))
+    except ValueError:  # evicted between add() and incr(): this request starts it again
+        cache.set(name, 1, timeout=WINDOW * 2)
+        return 1

@@ -12,6 +12,7 @@ from django.dispatch import receiver
 from redis.exceptions import RedisError
 
 from generations.models import Generation, Webhook
+from generations.services import PUBLISH_ERRORS
 from generations.signals import generation_finished
 
 from .tasks import deliver_webhook  # imported here so the worker registers it
@@ -37,4 +38,9 @@ def publish_finished(sender: Any, generation: Generation, **kwargs: Any) -> None
         generation.source == Generation.Source.API
         and Webhook.objects.filter(generation_id=generation.pk, delivered_at__isnull=True).exists()
     ):
-        deliver_webhook.delay(str(generation.pk))
+        try:
+            deliver_webhook.delay(str(generation.pk))
+        except PUBLISH_ERRORS as exc:
+            # The job is finished and committed: a broker outage must not fail the step
+            # that finished it. The notice stays undelivered (delivered_at is null).
+            log.warning("could not queue the webhook of %s: %r", generation.pk, exc)

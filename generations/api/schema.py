@@ -2,15 +2,18 @@
 
 The real views are plain async Django views (DRF has no async views), which
 drf-spectacular cannot introspect. So each endpoint is described once here by a
-documentation-only APIView carrying @extend_schema, and the generator is pointed
-at these routes (`patterns`). They are never routed for requests.
+documentation-only APIView carrying @extend_schema, keyed by its route's name in
+urls.py (`DOCS`); `patterns()` reads the paths from urls.py itself, so the document
+names exactly the routes that exist, and a route without a doc view fails loudly.
+These views are never routed for requests.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from django.urls import path
+from django.urls import URLPattern, URLResolver, get_resolver, path, re_path
+from django.urls.resolvers import RegexPattern
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
     OpenApiParameter,
@@ -22,6 +25,7 @@ from rest_framework import serializers
 from rest_framework.views import APIView
 
 S = serializers
+IMAGE_TYPES = ("image/png", "image/jpeg", "image/webp")
 IDEMPOTENCY = OpenApiParameter(
     "Idempotency-Key",
     OpenApiTypes.STR,
@@ -132,6 +136,19 @@ EditRequest = inline_serializer(
     },
 )
 
+VariationRequest = inline_serializer(
+    "VariationRequest",
+    {
+        "image": S.FileField(help_text="One image to vary."),
+        "model": S.CharField(help_text="A catalog model id, see GET /v1/models."),
+        "prompt": S.CharField(required=False, help_text="For models that take one."),
+        "n": S.IntegerField(required=False, min_value=1),
+        "size": S.CharField(required=False, help_text="WIDTHxHEIGHT, or mapped to aspect_ratio."),
+        "response_format": S.ChoiceField(["url", "b64_json"], required=False),
+        "seed": S.IntegerField(required=False),
+    },
+)
+
 ERRORS = {
     status: OpenApiResponse(Error, description=text)
     for status, text in {
@@ -140,8 +157,9 @@ ERRORS = {
         403: "model_not_allowed",
         404: "model_not_found",
         409: "idempotency_key_reused",
-        429: "insufficient_quota / rate_limit_exceeded (with Retry-After)",
+        429: "insufficient_quota / rate_limit_exceeded / upstream_rate_limited (with Retry-After)",
         502: "upstream_error",
+        503: "service_unavailable (the database did not answer; nothing reserved; Retry-After)",
         504: "wait_timeout (names the job id) or upstream_timeout",
     }.items()
 }
@@ -178,6 +196,29 @@ class EditsDoc(APIView):
     def post(self, request: object) -> None: ...
 
 
+class VariationsDoc(APIView):
+    @extend_schema(
+        operation_id="createImageVariation",
+        request={"multipart/form-data": VariationRequest},
+        responses={200: ImagesResponse, 202: Job, **ERRORS},
+        parameters=[IDEMPOTENCY, PREFER, ASYNC],
+    )
+    def post(self, request: object) -> None: ...
+
+
+class ImageFileDoc(APIView):
+    @extend_schema(
+        operation_id="getImageFile",
+        description="Our stored copy of a result image, at the signed URL a response "
+        "gave: no key needed; 404 once expired or deleted.",
+        responses={
+            **{(200, mime): OpenApiTypes.BINARY for mime in IMAGE_TYPES},
+            404: OpenApiResponse(Error, description="not_found: expired, deleted or unknown"),
+        },
+    )
+    def get(self, request: object, token: str, ext: str) -> None: ...
+
+
 class JobDoc(APIView):
     @extend_schema(operation_id="getImageJob", responses={200: Job, **ERRORS})
     def get(self, request: object, job_id: str) -> None: ...
@@ -193,10 +234,42 @@ class ModelDoc(APIView):
     def get(self, request: object, model_id: str) -> None: ...
 
 
-patterns = [
-    path("v1/images/generations", GenerationsDoc.as_view()),
-    path("v1/images/edits", EditsDoc.as_view()),
-    path("v1/images/jobs/<uuid:job_id>", JobDoc.as_view()),
-    path("v1/models", ModelsDoc.as_view()),
-    path("v1/models/<path:model_id>", ModelDoc.as_view()),
-]
+# The doc view of each /v1 route, by the route's name in urls.py.
+DOCS: dict[str, type[APIView]] = {
+    "images-generations": GenerationsDoc,
+    "images-edits": EditsDoc,
+    "images-variations": VariationsDoc,
+    "job": JobDoc,
+    "models": ModelsDoc,
+    "model": ModelDoc,
+    "image-file": ImageFileDoc,
+}
+# Operations that need no key (the signed URL is the credential).
+PUBLIC_OPERATIONS = frozenset({"getImageFile"})
+# Routes about the document itself; the unnamed catch-all (404 envelope) is left out too.
+UNDOCUMENTED = frozenset({"openapi", "docs"})
+
+
+def patterns() -> list[URLPattern]:
+    """Every named /v1 route, with its doc view; KeyError names a route without one.
+
+    Read from the project's URL resolver (where urls.py is mounted, under its "api"
+    namespace), not by importing urls.py, which imports the docs view that calls this.
+    """
+    api = next(
+        r
+        for r in get_resolver().url_patterns
+        if isinstance(r, URLResolver) and r.namespace == "api"
+    )
+    named = {p.name: p for p in api.url_patterns if isinstance(p, URLPattern) and p.name}
+    return [
+        _same_route(f"{api.pattern}", p, DOCS[name])
+        for name, p in named.items()
+        if name not in UNDOCUMENTED
+    ]
+
+
+def _same_route(prefix: str, route: URLPattern, doc: type[APIView]) -> URLPattern:
+    if isinstance(route.pattern, RegexPattern):
+        return re_path(f"^{prefix}{str(route.pattern).removeprefix('^')}", doc.as_view())
+    return path(f"{prefix}{route.pattern}", doc.as_view())

@@ -26,6 +26,9 @@ IMAGE_FIELDS = ("image", "image[]", "images", "images[]")
 
 
 OPTION_FIELDS = ("response_format", "stream", "webhook_url")
+# No field of an image request nests deeper than a few levels ({"images": [{"image_url":
+# {"url": ...}}]}); a deeper body is refused before anything walks it recursively.
+MAX_JSON_DEPTH = 32
 
 
 class OptionsSerializer(serializers.Serializer):
@@ -60,6 +63,10 @@ def parse_json(body: bytes, *, path: str) -> ImageCall:
         data = json.loads(body or b"{}")
     except (ValueError, UnicodeDecodeError):
         raise InvalidRequest("The request body is not valid JSON.", code="invalid_json") from None
+    except RecursionError:  # the parser's own guard, far past MAX_JSON_DEPTH
+        raise _too_deep() from None
+    if _depth(data) > MAX_JSON_DEPTH:
+        raise _too_deep()
     if not isinstance(data, dict):
         raise InvalidRequest("The request body must be a JSON object.", code="invalid_json")
     images = _json_images(data.pop("image", None), "image") + _json_images(
@@ -67,6 +74,27 @@ def parse_json(body: bytes, *, path: str) -> ImageCall:
     )
     mask = _json_images(data.pop("mask", None), "mask")
     return _call(data, images, mask[0] if mask else None, path=path)
+
+
+def _depth(value: Any) -> int:
+    """How deeply lists and objects nest in a parsed JSON value; iterative, so any depth."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        item, level = stack.pop()
+        if not isinstance(item, dict | list):
+            continue
+        deepest = max(deepest, level)
+        if level <= MAX_JSON_DEPTH:
+            children = item.values() if isinstance(item, dict) else item
+            stack.extend((child, level + 1) for child in children)
+    return deepest
+
+
+def _too_deep() -> InvalidRequest:
+    return InvalidRequest(
+        f"The request body is nested more than {MAX_JSON_DEPTH} levels deep.",
+        code="invalid_json",
+    )
 
 
 def parse_multipart(

@@ -1,4 +1,10 @@
-"""API writes: submit one /v1/images call as a generation, at most once per Idempotency-Key."""
+"""API writes: submit one /v1/images call as a generation, at most once per call.
+
+A call is one job however often it is sent: with an Idempotency-Key, per key
+and body (`_once`); without one, the official SDK's own retries (it sends
+`x-stainless-retry-count: 1, 2...` on a retry, and no idempotency header) join
+the job their first attempt created, while it has not failed (`_sdk_call`).
+"""
 
 from __future__ import annotations
 
@@ -10,6 +16,8 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from accounts.models import ApiKey
+from common.errors import InvalidRequest
+from common.net import FetchError, check_untrusted_url
 from generations.models import Generation, IdempotencyRecord, Webhook
 from generations.services import generation_prepare, generation_submit
 from generations.validation import get_model
@@ -18,18 +26,34 @@ from .errors import IdempotencyConflict, ModelNotAllowed
 from .mapping import model_inputs
 from .serializers import ImageCall
 
+# Names the IdempotencyRecord of a call sent without an Idempotency-Key, until answered.
+SDK_CALL = "sdk-call:"
+
 
 def api_generation_submit(
-    *, key: ApiKey, call: ImageCall, idempotency_key: str = "", base_url: str = ""
+    *,
+    key: ApiKey,
+    call: ImageCall,
+    idempotency_key: str = "",
+    retry_count: int | None = None,
+    base_url: str = "",
 ) -> Generation:
     """Validate, reserve quota and queue; the same Idempotency-Key and body give the same job.
 
+    `retry_count` is the SDK's x-stainless-retry-count (None: not sent): a retry
+    (>= 1) of a call whose job is still alive gets that job, not a new one.
     Raises DarkroomError subclasses (400/403/404/409/429) before anything is spent.
     """
+    if not idempotency_key and retry_count:
+        earlier = _unanswered(key, call.fingerprint)
+        if earlier is not None:
+            return earlier
     spec = get_model(call.model)
     if not key.allows(spec.name):
         raise ModelNotAllowed(f"This API key may not use the model '{spec.name}'.", param="model")
     params, images = model_inputs(call, spec)
+    if call.webhook_url:
+        _check_webhook_url(call.webhook_url)
     # Validation and reference-image fetches happen here, before any transaction:
     # the idempotency record's transaction below must not stay open across a fetch.
     request = generation_prepare(model=spec.name, prompt=call.prompt, params=params, images=images)
@@ -42,10 +66,66 @@ def api_generation_submit(
             Webhook.objects.create(generation=generation, url=call.webhook_url, base_url=base_url)
         return generation
 
-    if not idempotency_key:
-        with transaction.atomic():
-            return create()
-    return _once(key, idempotency_key[:255], call.fingerprint, create)
+    if idempotency_key:
+        return _once(key, idempotency_key[:255], call.fingerprint, create)
+    if retry_count is not None:
+        return _sdk_call(key, call.fingerprint, create)
+    with transaction.atomic():
+        return create()
+
+
+def api_call_answered(*, key: ApiKey, generation: Generation) -> None:
+    """The client has its answer: a later identical call is a new job, not a retry."""
+    IdempotencyRecord.objects.filter(
+        user=key.user_id, key__startswith=SDK_CALL, generation=generation
+    ).delete()
+
+
+def _sdk_call(key: ApiKey, fingerprint: str, create: Any) -> Generation:
+    """Create the job and remember it as this key's unanswered call with this body."""
+    cutoff = timezone.now() - timedelta(seconds=settings.DARKROOM_API_RETRY_WINDOW)
+    IdempotencyRecord.objects.filter(
+        user=key.user_id, key__startswith=SDK_CALL, generation__created_at__lt=cutoff
+    ).delete()
+    with transaction.atomic():
+        generation = create()
+        # One record per key and body: of two identical calls in flight at once, a
+        # retry joins the newer one's job (still charged once, never twice).
+        IdempotencyRecord.objects.update_or_create(
+            user=key.user,
+            key=_call_name(key, fingerprint),
+            defaults={"body_hash": fingerprint, "generation": generation},
+        )
+    return generation
+
+
+def _unanswered(key: ApiKey, fingerprint: str) -> Generation | None:
+    """The live job of this key's unanswered call with this body, if any."""
+    cutoff = timezone.now() - timedelta(seconds=settings.DARKROOM_API_RETRY_WINDOW)
+    record = (
+        IdempotencyRecord.objects.select_related("generation")
+        .filter(user=key.user_id, key=_call_name(key, fingerprint))
+        .filter(generation__created_at__gte=cutoff)
+        .exclude(generation__status=Generation.Status.FAILED)
+        .first()
+    )
+    return record.generation if record is not None else None
+
+
+def _call_name(key: ApiKey, fingerprint: str) -> str:
+    return f"{SDK_CALL}{key.prefix}:{fingerprint}"
+
+
+def _check_webhook_url(url: str) -> None:
+    """The guard that delivery goes through, asked at submission: refused now, not dropped later."""
+    try:
+        check_untrusted_url(url)
+    except FetchError as exc:
+        raise InvalidRequest(
+            f"Cannot send notices to 'webhook_url': {exc.message}.",
+            param="webhook_url",
+            code=exc.code,
+        ) from exc
 
 
 def _once(key: ApiKey, idem: str, body_hash: str, create: Any) -> Generation:

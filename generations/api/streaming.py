@@ -74,6 +74,9 @@ def stream_response(generation_id: UUID, *, kind: str, base: str) -> StreamingHt
 
 
 async def events(generation_id: UUID, *, kind: str, base: str) -> AsyncIterator[bytes]:
+    # First, before any wait: the job's id, for a client whose connection breaks later.
+    # A comment line, which SSE clients (the SDK's too) skip.
+    yield f": job {generation_id}\n\n".encode()
     try:
         async for line in _keepalives(generation_id):
             yield line

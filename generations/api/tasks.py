@@ -9,7 +9,7 @@ from celery import shared_task
 from common.net import FetchError
 from generations.models import Webhook
 
-from .webhooks import deliver
+from .webhooks import deliver, delivery_failed
 
 _BACKOFF = (10, 60, 300, 1800)
 
@@ -26,6 +26,6 @@ def deliver_webhook(self: Any, generation_id: str) -> None:
     try:
         deliver(webhook)
     except FetchError as exc:
-        Webhook.objects.filter(pk=webhook.pk).update(last_error=exc.message[:500])
+        delivery_failed(webhook, exc.message)
         if exc.retryable and self.request.retries < len(_BACKOFF):
             raise self.retry(countdown=_BACKOFF[self.request.retries]) from exc

@@ -10,9 +10,10 @@ urlpatterns = [
     path("images/variations", views.images, name="images-variations"),
     path("images/jobs/<uuid:job_id>", views.job, name="job"),
     path("models", views.models, name="models"),
-    path("models/<path:model_id>", views.model, name="model"),
+    # [\s\S], not `.`: an id or path with a newline in it is a 404 envelope too.
+    re_path(r"^models/(?P<model_id>[\s\S]+)$", views.model, name="model"),
     path("files/images/<str:token>.<str:ext>", views.image_file, name="image-file"),
     path("openapi.json", docs.openapi, name="openapi"),
     path("docs", docs.docs_page, name="docs"),
-    re_path(r"^(?P<rest>.*)$", views.not_found),
+    re_path(r"^(?P<rest>[\s\S]*)$", views.not_found),
 ]

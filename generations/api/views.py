@@ -3,64 +3,63 @@ holds no thread (see waiting.py and asgi.py); blocking calls go through run_sync
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import logging
+from dataclasses import dataclass, replace
 from uuid import UUID
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponseBase, JsonResponse
 from django.urls import reverse
 
+from accounts.models import ApiKey
 from common.errors import InvalidRequest, ModelNotFound
 from generations.models import Generation
 from providers.catalog import get_catalog
 
 from .auth import authenticate, bearer_token, key_for
-from .errors import NotFound, WaitTimedOut
+from .errors import UNAVAILABLE, NotFound, WaitTimedOut, error_response
 from .files import image_file_response
-from .handling import endpoint, not_found, parse_request, wants_async
+from .handling import endpoint, not_found, parse_request, sdk_retry_count, wants_async
 from .ratelimit import rate_limit_hit
 from .responses import base_url, images_body, job_body, model_item, models_body
 from .serializers import ImageCall
-from .services import api_generation_submit
+from .services import api_call_answered, api_generation_submit
 from .streaming import stream_kind, stream_response
 from .sync import run_sync
 from .waiting import wait_finished
 
 __all__ = ["image_file", "images", "job", "model", "models", "not_found"]
 
+log = logging.getLogger(__name__)
+
 
 @endpoint("POST")
 async def images(request: HttpRequest) -> HttpResponseBase:
-    """POST /v1/images/generations, /v1/images/edits and /v1/images/variations."""
+    """POST /v1/images/generations, /v1/images/edits and /v1/images/variations.
+
+    Every answer after the job exists names it in `x-darkroom-job-id`, errors too,
+    so a client that loses the answer can still find its job.
+    """
     token = bearer_token(request)
     accepted = await run_sync(_accept, request, token, respond_async=wants_async(request))
-    generation, call, base = accepted.generation, accepted.call, accepted.base
-    if call.stream:
-        return stream_response(generation.pk, kind=accepted.stream_kind, base=base)
-    if accepted.job_body is not None:
-        response = JsonResponse(accepted.job_body, status=202)
-        response["Location"] = reverse("api:job", args=[generation.pk])
-        response["Preference-Applied"] = "respond-async"
-        return response
-    await wait_finished(generation.pk, timeout=settings.DARKROOM_API_WAIT_CEILING)
     try:
-        body = await run_sync(_finished_body, generation.pk, call.response_format, base)
-    except WaitTimedOut as exc:
-        exc.retryable = bool(accepted.idempotency_key)  # a retry waits on the same job
-        raise
-    response = JsonResponse(body)
-    response["x-darkroom-job-id"] = str(generation.pk)
+        response = await _answer(accepted)
+    except Exception as exc:
+        response = error_response(exc)
+    response["x-darkroom-job-id"] = str(accepted.generation.pk)
     return response
 
 
 @dataclass(frozen=True)
 class _Accepted:
+    key: ApiKey
     generation: Generation
     call: ImageCall
     base: str
-    idempotency_key: str
+    joinable: bool  # a retry (same Idempotency-Key, or the SDK's own) joins this job
     stream_kind: str = ""
     job_body: dict[str, object] | None = None  # the 202 body, for respond-async
+    error: Exception | None = None  # raised after the job existed: answered with its id
 
 
 def _accept(request: HttpRequest, token: str, *, respond_async: bool) -> _Accepted:
@@ -72,16 +71,61 @@ def _accept(request: HttpRequest, token: str, *, respond_async: bool) -> _Accept
     # Checked before submitting, so a stream the endpoint cannot give spends nothing.
     kind = stream_kind(request) if call.stream else ""
     idem = request.headers.get("Idempotency-Key", "")
+    retry_count = sdk_retry_count(request)
     base = base_url(request)
-    generation = api_generation_submit(key=key, call=call, idempotency_key=idem, base_url=base)
-    body = None
-    if respond_async and not call.stream:
+    generation = api_generation_submit(
+        key=key, call=call, idempotency_key=idem, retry_count=retry_count, base_url=base
+    )
+    accepted = _Accepted(key, generation, call, base, bool(idem) or retry_count is not None, kind)
+    if not respond_async or call.stream:
+        return accepted
+    try:
         body = job_body(generation, call.response_format, base)
-    return _Accepted(generation, call, base, idem, kind, body)
+    except Exception as exc:
+        return replace(accepted, error=exc)
+    _answered(key, generation)
+    return replace(accepted, job_body=body)
 
 
-def _finished_body(generation_id: UUID, response_format: str, base: str) -> dict[str, object]:
-    return images_body(Generation.objects.get(pk=generation_id), response_format, base)
+async def _answer(accepted: _Accepted) -> HttpResponseBase:
+    generation, call, base = accepted.generation, accepted.call, accepted.base
+    if accepted.error is not None:
+        raise accepted.error
+    if call.stream:
+        stream = stream_response(generation.pk, kind=accepted.stream_kind, base=base)
+        await run_sync(_answered, accepted.key, generation)
+        return stream
+    if accepted.job_body is not None:
+        response = JsonResponse(accepted.job_body, status=202)
+        response["Location"] = reverse("api:job", args=[generation.pk])
+        response["Preference-Applied"] = "respond-async"
+        return response
+    await wait_finished(generation.pk, timeout=settings.DARKROOM_API_WAIT_CEILING)
+    try:
+        body = await run_sync(
+            _finished_body, accepted.key, generation.pk, call.response_format, base
+        )
+    except WaitTimedOut as exc:
+        exc.retryable = accepted.joinable
+        raise
+    return JsonResponse(body)
+
+
+def _answered(key: ApiKey, generation: Generation) -> None:
+    try:
+        api_call_answered(key=key, generation=generation)
+    except UNAVAILABLE as exc:  # the answer matters more than forgetting the call
+        log.warning("could not mark job %s answered: %r", generation.pk, exc)
+
+
+def _finished_body(
+    key: ApiKey, generation_id: UUID, response_format: str, base: str
+) -> dict[str, object]:
+    """The answer, and the call marked answered, in the same trip to a thread."""
+    generation = Generation.objects.get(pk=generation_id)
+    body = images_body(generation, response_format, base)
+    _answered(key, generation)
+    return body
 
 
 @endpoint("GET")

@@ -2,8 +2,8 @@
 
 That is the format OpenAI's own webhooks use, so a receiver can check our
 signature with the openai SDK (`client.webhooks.verify_signature(body, headers,
-secret=...)`) or any Standard Webhooks library. Each person has one secret,
-derived from SECRET_KEY and shown on their API keys page.
+secret=...)`) or any Standard Webhooks library. Each person has one signing
+secret (accounts.webhooks), shown on their API keys page.
 """
 
 from __future__ import annotations
@@ -16,21 +16,13 @@ import time
 import uuid
 from typing import Any
 
-from django.conf import settings
 from django.utils import timezone
 
-from accounts.models import User
+from accounts.webhooks import webhook_signing_secret
 from common.net import FetchError, post_untrusted
 from generations.models import Generation, Webhook
 
 from .responses import job_body
-
-
-def webhook_secret(user: User) -> str:
-    raw = hmac.new(
-        settings.SECRET_KEY.encode(), f"darkroom.webhook:{user.pk}".encode(), hashlib.sha256
-    ).digest()
-    return "whsec_" + base64.b64encode(raw).decode()
 
 
 def signed_headers(secret: str, body: str, *, msg_id: str, timestamp: int) -> dict[str, str]:
@@ -55,12 +47,16 @@ def notice(generation: Generation, base: str) -> dict[str, Any]:
     }
 
 
+def delivery_failed(webhook: Webhook, message: str) -> None:
+    Webhook.objects.filter(pk=webhook.pk).update(last_error=message[:500])
+
+
 def deliver(webhook: Webhook) -> None:
     """POST the signed notice once; raises FetchError when the receiver did not take it."""
     generation = webhook.generation
     body = json.dumps(notice(generation, webhook.base_url), separators=(",", ":"))
     headers = signed_headers(
-        webhook_secret(generation.user),
+        webhook_signing_secret(generation.user),
         body,
         msg_id=f"msg_{uuid.uuid4().hex}",
         timestamp=int(time.time()),

@@ -10,9 +10,9 @@ from django.utils import timezone
 from django.utils.timesince import timesince
 from django.utils.translation import gettext
 
-from ..forms import param_label as _param_label
 from ..models import Generation, Image
-from ..portal_text import failure_text
+from ..portal.forms import param_label as _param_label
+from ..portal.text import failure_text
 
 register = template.Library()
 

@@ -1,0 +1,132 @@
+"""Two-factor sign-in with a TOTP app for local accounts (django-otp).
+
+A person with a confirmed TOTP device signs in in two steps: the password (Django's
+view) puts them in `mfa_pending`, the code from their app signs them in. With
+DARKROOM_STAFF_MFA, staff who signed in with a password and have no verified
+device are sent to set one up before any other page. People who came through
+single sign-on are left to their identity provider's own second factor.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from asgiref.sync import iscoroutinefunction, markcoroutinefunction, sync_to_async
+from django.conf import settings
+from django.contrib.auth import login
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect
+from django.urls import reverse
+from django_otp import login as otp_login
+from django_otp import user_has_device
+from django_otp.plugins.otp_totp.models import TOTPDevice
+
+from .models import User
+
+PENDING = "mfa_pending"  # session: (user id, auth backend) awaiting the second step
+SSO_SESSION = "darkroom_sso"  # session: signed in through the identity provider
+
+
+def needs_second_step(user: User) -> bool:
+    return user_has_device(user, confirmed=True)
+
+
+def start_second_step(request: HttpRequest, user: Any) -> None:
+    request.session[PENDING] = [user.pk, user.backend]
+
+
+def pending_user(request: HttpRequest) -> User | None:
+    pending = request.session.get(PENDING)
+    if not pending:
+        return None
+    user = User.objects.filter(pk=pending[0], is_active=True).first()
+    if user is not None:
+        user.backend = pending[1]
+    return user
+
+
+def finish_second_step(request: HttpRequest, code: str) -> bool:
+    """Check the code against the pending person's devices; sign them in if it fits."""
+    user = pending_user(request)
+    if user is None:
+        return False
+    device = _matching_device(user, code)
+    if device is None:
+        return False
+    del request.session[PENDING]
+    login(request, user)
+    otp_login(request, device)
+    return True
+
+
+def setup_device(user: User) -> TOTPDevice:
+    """The person's unconfirmed device being set up (made once, kept until confirmed)."""
+    device = TOTPDevice.objects.filter(user=user, confirmed=False).first()
+    return device or TOTPDevice.objects.create(user=user, name="authenticator", confirmed=False)
+
+
+def confirm_device(request: HttpRequest, user: User, code: str) -> bool:
+    device = TOTPDevice.objects.filter(user=user, confirmed=False).first()
+    if device is None or not device.verify_token(code):
+        return False
+    device.confirmed = True
+    device.save(update_fields=["confirmed"])
+    otp_login(request, device)
+    return True
+
+
+def disable(user: User, code: str) -> bool:
+    """Turn two-factor off; it takes a current code, so a stolen session can't."""
+    if _matching_device(user, code) is None:
+        return False
+    TOTPDevice.objects.filter(user=user).delete()
+    return True
+
+
+def _matching_device(user: User, code: str) -> TOTPDevice | None:
+    code = "".join(code.split())
+    for device in TOTPDevice.objects.filter(user=user, confirmed=True):
+        if device.verify_token(code):
+            return device
+    return None
+
+
+def must_set_up(request: HttpRequest) -> bool:
+    user = getattr(request, "user", None)
+    if not settings.DARKROOM_STAFF_MFA or user is None or not user.is_authenticated:
+        return False
+    if not user.is_staff or request.session.get(SSO_SESSION):
+        return False
+    return not user.is_verified()
+
+
+EXEMPT_PREFIXES = ("/accounts/2fa/", "/accounts/logout/", "/static/", "/i18n/")
+
+
+class StaffMfaMiddleware:
+    """With DARKROOM_STAFF_MFA, a password-signed-in staff member without a verified
+    device sees only the two-factor set-up page (and sign-out)."""
+
+    sync_capable = True
+    async_capable = True
+
+    def __init__(self, get_response: Any) -> None:
+        self.get_response = get_response
+        if iscoroutinefunction(get_response):
+            markcoroutinefunction(self)
+
+    def __call__(self, request: HttpRequest) -> Any:
+        if iscoroutinefunction(self):
+            return self.__acall__(request)
+        return self._redirect(request) or self.get_response(request)
+
+    async def __acall__(self, request: HttpRequest) -> HttpResponse:
+        if request.path.startswith("/v1/"):  # the API authenticates by key, not session
+            return await self.get_response(request)
+        blocked = await sync_to_async(self._redirect)(request)
+        return blocked or await self.get_response(request)
+
+    def _redirect(self, request: HttpRequest) -> HttpResponse | None:
+        if request.path.startswith(EXEMPT_PREFIXES) or not must_set_up(request):
+            return None
+        return redirect(f"{reverse('mfa')}?required=1")

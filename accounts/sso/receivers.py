@@ -1,0 +1,25 @@
+"""At every single sign-on: bring quota-group membership in line with the directory."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from allauth.account.signals import user_logged_in
+from django.conf import settings
+from django.dispatch import receiver
+
+from ..mfa import SSO_SESSION
+from .groups import claimed_groups, directory_groups_sync
+
+
+@receiver(user_logged_in)
+def sync_groups_on_sso(sender: Any, request: Any, user: Any, **kwargs: Any) -> None:
+    sociallogin = kwargs.get("sociallogin")
+    if sociallogin is None:
+        return  # a password sign-in: nothing from the directory
+    # Their second factor, if any, is the identity provider's (accounts.mfa).
+    request.session[SSO_SESSION] = True
+    data = sociallogin.account.extra_data or {}
+    claims = {**(data.get("id_token") or {}), **(data.get("userinfo") or {})}
+    names = claimed_groups(claims, settings.DARKROOM_OIDC_GROUPS_CLAIM)
+    directory_groups_sync(user=user, names=names)

@@ -1,0 +1,1 @@
+"""Inbound upstream callbacks (BFL's task-done webhook): they call generations.services."""

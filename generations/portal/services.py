@@ -1,0 +1,72 @@
+"""Portal writes on images (star, delete) and the zip download.
+
+Each takes the acting user and only touches what `selectors.visible_images`
+lets that person see, so a foreign id is a no-op (or a 404), never a change.
+"""
+
+from __future__ import annotations
+
+import re
+import tempfile
+import zipfile
+from typing import IO, Any
+
+from django.core.files.storage import Storage
+from django.db import transaction
+
+from accounts.models import User
+
+from ..models import Image
+from ..selectors import image_for, images_for
+
+# Bounds the work one request can ask for (zip size, delete batch).
+MAX_BATCH = 200
+
+
+def image_set_star(*, user: User, image_id: Any, starred: bool) -> Image:
+    image = image_for(user, image_id)
+    Image.objects.filter(pk=image.pk).update(starred=starred)
+    image.starred = starred
+    return image
+
+
+def images_delete(*, user: User, image_ids: list[Any]) -> int:
+    """Delete images with their files and thumbnails; returns how many went."""
+    images = list(images_for(user, image_ids[:MAX_BATCH]))
+    files = [
+        (img.file.storage, name)
+        for img in images
+        for name in (img.file.name, img.thumbnail.name)
+        if name
+    ]
+    with transaction.atomic():
+        Image.objects.filter(pk__in=[img.pk for img in images]).delete()
+        # Files go only once the rows are gone for good: a rollback keeps both.
+        transaction.on_commit(lambda: _delete_files(files))
+    return len(images)
+
+
+def _delete_files(files: list[tuple[Storage, str]]) -> None:
+    for storage, name in files:
+        storage.delete(name)
+
+
+def images_zip(*, user: User, image_ids: list[Any]) -> tuple[IO[bytes], int]:
+    """A zip of the originals, spooled to disk past 32 MB; returns (file, image count)."""
+    images = list(images_for(user, image_ids[:MAX_BATCH]))
+    spool = tempfile.SpooledTemporaryFile(max_size=32 * 1024 * 1024)  # noqa: SIM115 - returned open
+    # Images are already compressed: store them, don't deflate again.
+    with zipfile.ZipFile(spool, "w", compression=zipfile.ZIP_STORED) as archive:
+        for image in images:
+            with image.file.open("rb") as fh:
+                archive.writestr(zip_name(image), fh.read())
+    spool.seek(0)
+    return spool, len(images)
+
+
+def zip_name(image: Image) -> str:
+    generation = image.generation
+    slug = re.sub(r"[^\w]+", "-", generation.prompt.lower(), flags=re.UNICODE).strip("-")[:40]
+    stamp = generation.created_at.strftime("%Y%m%d-%H%M%S")
+    ext = (image.file.name or "").rsplit(".", 1)[-1]
+    return f"{stamp}-{slug or 'image'}-{str(image.pk)[:8]}.{ext}"

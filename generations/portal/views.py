@@ -1,0 +1,273 @@
+"""Portal pages: thin interfaces over generations.services / portal.services / selectors."""
+
+from __future__ import annotations
+
+from typing import Any, cast
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.db.models.fields.files import FieldFile
+from django.http import (
+    FileResponse,
+    HttpRequest,
+    HttpResponse,
+    HttpResponseBase,
+    HttpResponseRedirect,
+)
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
+from django.views.decorators.http import require_GET, require_POST
+
+from accounts.models import User
+from accounts.services import quota_status
+from common.errors import DarkroomError
+from providers.catalog import ModelSpec, get_catalog
+
+from .. import selectors
+from ..models import Generation, ReferenceImage
+from ..results import add_thumbnails
+from ..services import generation_create
+from . import services as portal_services
+from .forms import GalleryFilterForm, GenerateForm
+from .text import error_text
+
+
+def _user(request: HttpRequest) -> User:
+    # login_required guards every view here, so the user is a real account.
+    return cast(User, request.user)
+
+
+def _htmx(request: HttpRequest) -> bool:
+    return bool(getattr(request, "htmx", False))
+
+
+def _spec(name: str | None, user: Any = None) -> ModelSpec:
+    catalog = get_catalog()
+    if not name and user is not None:
+        last = Generation.objects.filter(user=user).values_list("model", flat=True).first()
+        name = last
+    return catalog.get(name or "") or next(iter(catalog.models.values()))
+
+
+def _generate_context(
+    request: HttpRequest, form: GenerateForm, references: list[ReferenceImage]
+) -> dict[str, Any]:
+    return {
+        "form": form,
+        "spec": form.spec,
+        "quota": quota_status(user=_user(request), model=form.spec.name),
+        "references": references,
+        "jobs": selectors.recent_generations(_user(request)),
+    }
+
+
+@login_required
+def generate(request: HttpRequest) -> HttpResponse:
+    if request.method == "POST":
+        return _generate_submit(request)
+    initial: dict[str, Any] = {}
+    references: list[ReferenceImage] = []
+    reuse = request.GET.get("reuse")
+    if reuse:
+        generation = selectors.generation_for(_user(request), reuse)
+        initial = selectors.reuse_initial(generation, keep_seed=request.GET.get("seed") == "same")
+        references = list(generation.references.all())
+    spec = _spec(initial.get("model") or request.GET.get("model"), _user(request))
+    form = GenerateForm(spec, initial={"model": spec.name, **initial})
+    return render(
+        request, "generations/generate.html", _generate_context(request, form, references)
+    )
+
+
+@login_required
+@require_GET
+def generate_fields(request: HttpRequest) -> HttpResponse:
+    """The model-specific part of the generate form, swapped in when the model changes."""
+    spec = _spec(request.GET.get("model"))
+    form = GenerateForm(spec, initial={"model": spec.name})
+    quota = quota_status(user=_user(request), model=spec.name)
+    return render(
+        request,
+        "generations/_model_fields.html",
+        {"form": form, "spec": spec, "quota": quota, "references": []},
+    )
+
+
+def _generate_submit(request: HttpRequest) -> HttpResponse:
+    spec = _spec(request.POST.get("model"))
+    form = GenerateForm(spec, request.POST, request.FILES)
+    references = selectors.references_for_reuse(_user(request), request.POST.getlist("ref"))
+    generation = None
+    if form.is_valid():
+        try:
+            generation = generation_create(
+                user=_user(request),
+                model=spec.name,
+                prompt=form.cleaned_data["prompt"],
+                params=form.params(),
+                images=form.image_sources(_reference_bytes(references)),
+                source=Generation.Source.PORTAL,
+            )
+        except DarkroomError as exc:
+            field = exc.param if exc.param in form.fields else None
+            form.add_error(field, error_text(exc, spec))
+    if _htmx(request):
+        context = {
+            "form": form,
+            "generation": generation,
+            "spec": spec,
+            "quota": quota_status(user=_user(request), model=spec.name),
+        }
+        return render(request, "generations/_submit_result.html", context)
+    if generation is not None:
+        return redirect(f"{reverse('generate')}?model={spec.name}")
+    return render(
+        request,
+        "generations/generate.html",
+        _generate_context(request, form, references),
+        status=400,
+    )
+
+
+def _reference_bytes(references: list[ReferenceImage]) -> dict[str, list[bytes]]:
+    found: dict[str, list[bytes]] = {}
+    for ref in references:
+        with ref.file.open("rb") as fh:
+            found.setdefault(ref.param, []).append(fh.read())
+    return found
+
+
+@login_required
+@require_GET
+def generation_card(request: HttpRequest, pk: Any) -> HttpResponse:
+    """One job's card; a card still in progress polls this again until it is finished."""
+    generation = selectors.generation_for(_user(request), pk)
+    if request.GET.get("as") == "tile":  # the gallery's tile for a job still in progress
+        return render(request, "generations/_gallery_generation.html", {"g": generation})
+    return render(request, "generations/_job_card.html", {"job": generation})
+
+
+@login_required
+@require_GET
+def gallery(request: HttpRequest) -> HttpResponse:
+    form = GalleryFilterForm(request.GET or None)
+    data = form.cleaned_data if form.is_valid() else {}
+    filters = selectors.GalleryFilters(**{k: v for k, v in data.items() if v not in (None, "")})
+    try:
+        number = int(request.GET.get("page", "1"))
+    except ValueError:
+        number = 1
+    after = request.GET.get("after", "")
+    page = selectors.gallery_page(_user(request), filters, number, after=after)
+    context = {
+        "form": form,
+        "page": page,
+        "filtered": any(v not in (None, "", False) for v in data.values()),
+    }
+    if _htmx(request) and request.GET.get("page"):
+        return render(request, "generations/_gallery_page.html", context)
+    return render(request, "generations/gallery.html", context)
+
+
+@login_required
+@require_GET
+def image_detail(request: HttpRequest, pk: Any) -> HttpResponse:
+    image = selectors.image_for(_user(request), pk)
+    generation = selectors.generation_for(_user(request), image.generation_id)
+    spec = get_catalog().get(generation.model)
+    return render(
+        request,
+        "generations/image_detail.html",
+        {
+            "image": image,
+            "generation": generation,
+            "spec": spec,
+            "references": list(generation.references.all()),
+        },
+    )
+
+
+def _serve(field: FieldFile, *, download_name: str | None = None) -> HttpResponseBase:
+    if settings.STORAGE_BACKEND == "s3":
+        # A short-lived signed URL (querystring auth): the bytes never pass through us.
+        return HttpResponseRedirect(field.storage.url(field.name))
+    response = FileResponse(
+        field.open("rb"), as_attachment=download_name is not None, filename=download_name or ""
+    )
+    response["Cache-Control"] = "private, max-age=3600"
+    return response
+
+
+@login_required
+@require_GET
+def image_file(request: HttpRequest, pk: Any) -> HttpResponseBase:
+    image = selectors.image_for(_user(request), pk)
+    name = portal_services.zip_name(image) if request.GET.get("download") else None
+    return _serve(image.file, download_name=name)
+
+
+@login_required
+@require_GET
+def image_thumbnail(request: HttpRequest, pk: Any) -> HttpResponseBase:
+    image = selectors.image_for(_user(request), pk)
+    if not image.thumbnail:  # its worker stopped between the answer and the thumbnail
+        add_thumbnails([image])
+    return _serve(image.thumbnail or image.file)
+
+
+@login_required
+@require_GET
+def reference_file(request: HttpRequest, pk: int) -> HttpResponseBase:
+    reference = selectors.reference_for(_user(request), pk)
+    return _serve(reference.file)
+
+
+@login_required
+@require_POST
+def image_star(request: HttpRequest, pk: Any) -> HttpResponse:
+    starred = request.POST.get("starred") == "1"
+    image = portal_services.image_set_star(user=_user(request), image_id=pk, starred=starred)
+    if _htmx(request):
+        return render(request, "generations/_star_button.html", {"image": image})
+    return redirect("image_detail", pk=image.pk)
+
+
+@login_required
+@require_POST
+def image_delete(request: HttpRequest, pk: Any) -> HttpResponse:
+    image = selectors.image_for(_user(request), pk)
+    portal_services.images_delete(user=_user(request), image_ids=[image.pk])
+    messages.success(request, _("Image deleted."))
+    return redirect("gallery")
+
+
+@login_required
+@require_POST
+def images_bulk(request: HttpRequest) -> HttpResponseBase:
+    """The gallery's selection toolbar: download the chosen images as a zip, or delete them."""
+    ids = request.POST.getlist("image")
+    if request.POST.get("action") == "delete":
+        count = portal_services.images_delete(user=_user(request), image_ids=ids)
+        messages.success(
+            request,
+            ngettext("%(count)d image deleted.", "%(count)d images deleted.", count)
+            % {"count": count},
+        )
+        return redirect(_safe_next(request) or reverse("gallery"))
+    archive, count = portal_services.images_zip(user=_user(request), image_ids=ids)
+    if not count:
+        messages.error(request, _("Choose at least one image."))
+        return redirect("gallery")
+    return FileResponse(
+        archive, as_attachment=True, filename="darkroom-images.zip", content_type="application/zip"
+    )
+
+
+def _safe_next(request: HttpRequest) -> str | None:
+    target = request.POST.get("next", "")
+    ok = url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()})
+    return target if target and ok else None

@@ -1,0 +1,8 @@
+from django.urls import path
+
+from . import views
+
+urlpatterns = [
+    path("usage/", views.usage_report, name="usage_report"),
+    path("usage/<str:table>.csv", views.usage_csv, name="usage_csv"),
+]

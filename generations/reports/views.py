@@ -1,0 +1,97 @@
+"""Staff report pages: the usage report and its CSV export. Thin: parse the range,
+call generations.reports.queries, render."""
+
+from __future__ import annotations
+
+import csv
+from datetime import date, timedelta
+
+from django import forms
+from django.contrib.admin.views.decorators import staff_member_required
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+from django.views.decorators.http import require_GET
+
+from . import queries
+from .charts import stacked_bars
+
+MAX_DAYS = 366
+DEFAULT_DAYS = 30
+
+
+class RangeForm(forms.Form):
+    start = forms.DateField(
+        label=_("From"), required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
+    end = forms.DateField(
+        label=_("To"), required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
+
+    def clean(self) -> dict[str, object]:
+        data = super().clean() or {}
+        today = timezone.localdate()
+        end = data.get("end") or today
+        start = data.get("start") or end - timedelta(days=DEFAULT_DAYS - 1)
+        assert isinstance(start, date) and isinstance(end, date)
+        if start > end:
+            raise forms.ValidationError(_("The start is after the end."))
+        if (end - start).days >= MAX_DAYS:
+            raise forms.ValidationError(_("Choose at most %(days)s days.") % {"days": MAX_DAYS})
+        data["range"] = queries.DateRange(start, end)
+        return data
+
+
+def _range(request: HttpRequest) -> tuple[RangeForm, queries.DateRange]:
+    form = RangeForm(request.GET or None)
+    if form.is_bound and form.is_valid():
+        return form, form.cleaned_data["range"]
+    today = timezone.localdate()
+    return form, queries.DateRange(today - timedelta(days=DEFAULT_DAYS - 1), today)
+
+
+@staff_member_required
+@require_GET
+def usage_report(request: HttpRequest) -> HttpResponse:
+    form, date_range = _range(request)
+    report = queries.usage_report(date_range)
+    chart = stacked_bars(
+        date_range.days(), report.series(), title=str(_("Images generated per day, per model"))
+    )
+    return render(
+        request,
+        "reports/usage.html",
+        {
+            "form": form,
+            "report": report,
+            "chart": chart,
+            "tables": queries.CSV_TABLES,
+            "query": request.GET.urlencode(),
+        },
+        status=400 if form.errors else 200,
+    )
+
+
+@staff_member_required
+@require_GET
+def usage_csv(request: HttpRequest, table: str) -> HttpResponse:
+    if table not in queries.CSV_TABLES:
+        raise Http404
+    _form, date_range = _range(request)
+    rows = queries.csv_rows(queries.usage_report(date_range), table)
+    name = f"darkroom-{table}-{date_range.start}-{date_range.end}.csv"
+    response = HttpResponse(
+        content_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+    )
+    csv.writer(response).writerows([[_cell(v) for v in row] for row in rows])
+    return response
+
+
+def _cell(value: object) -> object:
+    # A username may start with + - @ (Django allows them): a spreadsheet would run
+    # such a cell as a formula, so text cells starting that way are quoted.
+    if isinstance(value, str) and value[:1] in {"=", "+", "-", "@", "\t", "\r"}:
+        return "'" + value
+    return value
