@@ -93,9 +93,21 @@ ASGI_APPLICATION = "config.asgi.application"
 DATABASES = {
     "default": env.db("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'db.sqlite3'}"),
 }
+# A connection that broke (the database restarted, refused us for a while) is noticed
+# and replaced before the next request or task uses it, instead of failing that one.
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
-    # web, worker and beat share one SQLite file in the demo: wait for locks, don't fail
-    DATABASES["default"].setdefault("OPTIONS", {})["timeout"] = 30
+    # web, worker and beat share one SQLite file in the demo. WAL lets readers run beside
+    # the writer; IMMEDIATE takes the write lock when a transaction begins, so a writer
+    # waits its turn (busy timeout) instead of failing "database is locked" when its
+    # read lock cannot be upgraded.
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        {
+            "timeout": env.int("DARKROOM_SQLITE_BUSY_TIMEOUT", default=30),
+            "transaction_mode": "IMMEDIATE",
+            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+        }
+    )
 if DATABASES["default"]["ENGINE"].endswith("postgresql") and env.int(
     "DARKROOM_DB_POOL_SIZE", default=20
 ):
@@ -104,7 +116,8 @@ if DATABASES["default"]["ENGINE"].endswith("postgresql") and env.int(
     # a hand-back, not 7 ms of connect + auth next time. CONN_MAX_AGE cannot do it under
     # ASGI, where every portal request runs in a fresh thread (and Django refuses both).
     # A worker thread gives its connection back while it waits on an upstream
-    # (common/db.py), so a worker needs far fewer connections than threads.
+    # (common/db.py), so a worker needs far fewer connections than threads. With the
+    # pool, CONN_HEALTH_CHECKS (above) checks each connection as it is handed out.
     DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
         "min_size": 1,
         "max_size": env.int("DARKROOM_DB_POOL_SIZE", default=20),
@@ -112,8 +125,6 @@ if DATABASES["default"]["ENGINE"].endswith("postgresql") and env.int(
     }
 else:
     DATABASES["default"]["CONN_MAX_AGE"] = env.int("DARKROOM_DB_CONN_MAX_AGE", default=0)
-# Checked before use (with a pool: on each hand-out), so a dropped one is replaced, not used.
-DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 # Lets several checkouts (or helpers) run the suite against one PostgreSQL at once.
 if env("DARKROOM_TEST_DB_NAME", default=""):
     DATABASES["default"]["TEST"] = {"NAME": env("DARKROOM_TEST_DB_NAME")}
@@ -259,6 +270,18 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
     }
 else:
     CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": CELERY_VISIBILITY_TIMEOUT}
+# The worker keeps reconnecting to a broker that went away, at start and later, for ever.
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_BROKER_CONNECTION_MAX_RETRIES = None
+# Publishing while the broker is down fails within seconds (the relay publishes later)
+# instead of holding the caller.
+CELERY_BROKER_CONNECTION_TIMEOUT = env.float("CELERY_BROKER_CONNECTION_TIMEOUT", default=4.0)
+CELERY_TASK_PUBLISH_RETRY_POLICY = {
+    "max_retries": 2,
+    "interval_start": 0,
+    "interval_step": 0.5,
+    "interval_max": 1,
+}
 CELERY_TASK_IGNORE_RESULT = True  # state lives in the database, not a result backend
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
@@ -266,7 +289,21 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_DEFAULT_QUEUE = env("CELERY_TASK_DEFAULT_QUEUE", default="darkroom")
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
+# How often beat's relay publishes again jobs whose lease ended (never picked up, message
+# lost, worker dead), and how long a lease lasts without its worker's heartbeat.
+DARKROOM_RELAY_INTERVAL = env.float("DARKROOM_RELAY_INTERVAL", default=15.0)
+DARKROOM_LEASE_SECONDS = env.int("DARKROOM_LEASE_SECONDS", default=60)
+if DARKROOM_LEASE_SECONDS * 2 > CELERY_VISIBILITY_TIMEOUT:
+    raise ImproperlyConfigured("CELERY_VISIBILITY_TIMEOUT must exceed 2 x DARKROOM_LEASE_SECONDS.")
+# How long a worker keeps retrying a database write it must not lose (a paid-for result).
+DARKROOM_DB_RETRY_SECONDS = env.int("DARKROOM_DB_RETRY_SECONDS", default=120)
 CELERY_BEAT_SCHEDULE = {
+    "relay-generations": {
+        "task": "generations.tasks.relay_generations",
+        "schedule": DARKROOM_RELAY_INTERVAL,
+        # A tick that waited in a queue longer than the next one is useless.
+        "options": {"expires": DARKROOM_RELAY_INTERVAL},
+    },
     "sweep-stuck-generations": {
         "task": "generations.tasks.sweep_stuck_generations",
         "schedule": 60.0,

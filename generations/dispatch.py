@@ -14,7 +14,6 @@ from typing import Any
 
 from django.conf import settings
 from django.db.models import F
-from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from common.db import release_connection
@@ -29,7 +28,7 @@ from providers.base import (
 )
 from providers.services import channel_failed, channel_succeeded
 
-from . import retry
+from . import leases, retry
 from .models import Generation
 from .results import download_results
 from .services import generation_fail, generation_succeed
@@ -37,22 +36,34 @@ from .services import generation_fail, generation_succeed
 
 @dataclass(frozen=True)
 class StepResult:
-    """What the task does next: nothing (finished) or run again after `delay` seconds."""
+    """What the task does next: nothing (finished) or run again after `delay` seconds.
+
+    `step` is the step number the next message must carry (generations.leases).
+    """
 
     delay: float | None = None
+    step: int | None = None
 
 
-def generation_run(*, generation_id: Any, channel_name: str | None = None) -> StepResult:
-    """Advance a generation by one step; safe to call twice for the same id."""
-    generation = _claim(generation_id)
-    if generation is None:
+def generation_run(
+    *, generation_id: Any, channel_name: str | None = None, step: int | None = None
+) -> StepResult:
+    """Advance a generation by one step; safe to call twice for the same id.
+
+    Runs only with the job's lease for `step` (None: the row's current step); a
+    message for a step already done, or a job another worker holds, does nothing.
+    """
+    if not leases.claim(generation_id, step):
         return StepResult()
     try:
-        if generation.upstream_state:
-            return _poll(generation)
-        return _submit(generation, channel_name)
-    except ProviderError as exc:
-        return _after_failure(generation, exc)
+        generation = Generation.objects.get(pk=generation_id)
+        return _end_step(generation_id, _advance(generation, channel_name))
+    except LeaseLost:
+        return StepResult()
+    finally:
+        # On an error the lease stays ours in the database until it expires: a retry
+        # of this message takes it back at once, the relay gives it away after that.
+        leases.forget(generation_id)
 
 
 def generation_interrupted(*, generation_id: Any) -> StepResult:
@@ -63,14 +74,61 @@ def generation_interrupted(*, generation_id: Any) -> StepResult:
     timeout = ProviderError(
         "the upstream call ran past the task's time limit", code="upstream_timeout", retryable=True
     )
-    return _after_failure(generation, timeout)
+    try:
+        return _end_step(generation_id, _after_failure(generation, timeout))
+    finally:
+        leases.forget(generation_id)
 
 
-def _claim(generation_id: Any) -> Generation | None:
-    claimed = Generation.objects.filter(
-        pk=generation_id, status__in=[Generation.Status.QUEUED, Generation.Status.RUNNING]
-    ).update(status=Generation.Status.RUNNING, started_at=Coalesce(F("started_at"), timezone.now()))
-    return Generation.objects.get(pk=generation_id) if claimed else None
+def _advance(generation: Generation, channel_name: str | None) -> StepResult:
+    try:
+        if generation.upstream_state:
+            return _poll(generation)
+        if generation.upstream_sent_at:
+            _resume_interrupted(generation)
+        return _submit(generation, channel_name)
+    except ProviderError as exc:
+        return _after_failure(generation, exc)
+
+
+def _end_step(generation_id: Any, result: StepResult) -> StepResult:
+    if result.delay is None:
+        return result
+    step = leases.release(generation_id, delay=result.delay)
+    return StepResult(delay=result.delay, step=step) if step is not None else StepResult()
+
+
+def _resume_interrupted(generation: Generation) -> None:
+    """A worker sent a submit upstream and stopped before storing what came back.
+
+    The upstream may have done (and billed) the work, but its answer is gone: send
+    it again, say so in the job's attempts, and count it as a retry, so a job is
+    never paid for twice silently and never more often than the retry cap allows.
+    """
+    may_retry = retry.may_retry(generation.retries)
+    note = {
+        "channel": generation.channel,
+        "format": "",
+        "phase": "resume",
+        "at": timezone.now().isoformat(),
+        "ok": False,
+        "code": "interrupted_after_send",
+        "message": (
+            "The worker stopped after sending this request upstream and before storing "
+            + ("the answer; it was sent again." if may_retry else "the answer.")
+        ),
+    }
+    generation.attempts = [*generation.attempts, note]
+    Generation.objects.filter(pk=generation.pk).update(
+        attempts=generation.attempts, upstream_sent_at=None, retries=F("retries") + 1
+    )
+    generation.retries += 1
+    if not may_retry:
+        raise ProviderError(
+            "the worker stopped after the upstream call was sent; not sending it again",
+            code="interrupted",
+            retryable=False,
+        )
 
 
 def _submit(generation: Generation, channel_name: str | None) -> StepResult:
@@ -98,6 +156,7 @@ def _submit(generation: Generation, channel_name: str | None) -> StepResult:
             continue
         if not retry.may_call_upstream(generation.attempts):
             raise _gave_up(generation, last_error)
+        _mark_sent(generation, channel)
         try:
             release_connection()  # none held while the upstream takes its time
             outcome = provider.submit(request)
@@ -159,6 +218,20 @@ def _gave_up(generation: Generation, last_error: ProviderError | None) -> Provid
     return exc
 
 
+class LeaseLost(Exception):
+    """Another worker took this job over (our lease ran out): stop, pay nothing more."""
+
+
+def _mark_sent(generation: Generation, channel: ChannelConfig) -> None:
+    # Durable before the call: if this worker dies mid-call, the next one knows.
+    marked = Generation.objects.filter(pk=generation.pk, lease_owner=leases.owner()).update(
+        upstream_sent_at=timezone.now(), channel=channel.name
+    )
+    if not marked:
+        raise LeaseLost(str(generation.pk))
+    generation.channel = channel.name
+
+
 def _fails_over(exc: ProviderError) -> bool:
     # Retryable (5xx, 429, timeouts, unreachable, garbage): another channel may serve it.
     # A refused key is that channel's misconfiguration, not the request's fault: the
@@ -214,10 +287,18 @@ def _handle_outcome(
     generation: Generation, channel: ChannelConfig, outcome: Completed | Pending, *, deadline: float
 ) -> StepResult:
     if isinstance(outcome, Pending):
-        Generation.objects.filter(pk=generation.pk).update(
-            channel=channel.name,
-            upstream_id=outcome.upstream_id,
-            upstream_state={"channel": channel.name, "state": outcome.state, "deadline": deadline},
+        # The upstream accepted (and will bill) the job: keep its id through a hiccup.
+        retry.on_database_errors(
+            lambda: Generation.objects.filter(pk=generation.pk).update(
+                channel=channel.name,
+                upstream_id=outcome.upstream_id,
+                upstream_state={
+                    "channel": channel.name,
+                    "state": outcome.state,
+                    "deadline": deadline,
+                },
+                upstream_sent_at=None,
+            )
         )
         return StepResult(delay=min(outcome.poll_after, retry.max_countdown()))
     # Downloaded in this very step: upstream links expire (BFL's in ~10 minutes).
@@ -229,8 +310,14 @@ def _handle_outcome(
         )
         _record_attempt(generation, channel, exc, phase="download")
         raise
-    generation_succeed(
-        generation=generation, images=images, channel=channel.name, upstream_id=outcome.upstream_id
+    # The upstream has been paid: a database hiccup now must not lose the images.
+    retry.on_database_errors(
+        lambda: generation_succeed(
+            generation=generation,
+            images=images,
+            channel=channel.name,
+            upstream_id=outcome.upstream_id,
+        )
     )
     return StepResult()
 
@@ -238,8 +325,9 @@ def _handle_outcome(
 def _after_failure(generation: Generation, exc: ProviderError) -> StepResult:
     if exc.retryable and retry.may_retry(generation.retries):
         if retry.may_call_upstream(generation.attempts):
+            # The failure is known (not an interruption): the next step submits afresh.
             Generation.objects.filter(pk=generation.pk).update(
-                retries=F("retries") + 1, upstream_state=None
+                retries=F("retries") + 1, upstream_state=None, upstream_sent_at=None
             )
             return StepResult(delay=retry.backoff(generation.retries, exc.retry_after))
         exc = _gave_up(generation, exc)
@@ -281,4 +369,9 @@ def _record_attempt(
     if error is not None and error.retry_after:
         attempt["retry_after"] = error.retry_after
     generation.attempts = [*generation.attempts, attempt]
-    Generation.objects.filter(pk=generation.pk).update(attempts=generation.attempts)
+    # A failed call is accounted for by this attempt; a successful one stays "sent"
+    # until its outcome is stored.
+    sent = F("upstream_sent_at") if error is None else None
+    Generation.objects.filter(pk=generation.pk).update(
+        attempts=generation.attempts, upstream_sent_at=sent
+    )

@@ -62,6 +62,18 @@ class Generation(models.Model):
     retries = models.PositiveSmallIntegerField(default=0)
     attempts = models.JSONField(default=list, blank=True)
 
+    # The row is the truth, a broker message only a nudge (generations.leases): the worker
+    # running a step holds a lease it renews; past `lease_expires_at` (a dead worker, a
+    # lost message, a job never picked up) the relay publishes the job again.
+    lease_owner = models.CharField(max_length=100, blank=True)
+    lease_expires_at = models.DateTimeField(null=True, blank=True)
+    # Which step a message is for: bumped after every step, so a stale or duplicate
+    # message (a redelivery, a relay nudge that raced the original) is dropped.
+    step = models.PositiveIntegerField(default=0)
+    # Set just before a submit is sent upstream, cleared once its outcome is stored: a
+    # resumed job that finds it set knows the upstream may have done (and billed) the work.
+    upstream_sent_at = models.DateTimeField(null=True, blank=True)
+
     quota_reserved = models.PositiveSmallIntegerField(default=0)
     # The group pool the images were drawn from (None: the person's own quota).
     quota_pool = models.ForeignKey(
@@ -90,6 +102,11 @@ class Generation(models.Model):
                 fields=["user", "status", "-created_at", "-id"], name="gen_user_status_created"
             ),
             models.Index(fields=["status", "created_at"], name="gen_status_created"),
+            models.Index(
+                fields=["lease_expires_at"],
+                condition=models.Q(status__in=["queued", "running"]),
+                name="gen_unfinished_lease",
+            ),
         ]
 
     def __str__(self) -> str:

@@ -2,10 +2,21 @@
 
 from __future__ import annotations
 
+import logging
 import random
-from typing import Any
+import time
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from django.conf import settings
+from django.db import InterfaceError, OperationalError, connections
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+# Infrastructure errors: the database or the broker went away for a while. Retried
+# with backoff, never counted against a job's upstream attempts.
+DATABASE_ERRORS = (OperationalError, InterfaceError)
 
 
 def max_countdown() -> float:
@@ -31,11 +42,13 @@ def may_retry(retries: int) -> bool:
 _NOT_CALLED = {"channel_cannot_serve"}
 
 
+# A "resume" attempt stands for a call a dead worker sent and whose answer was lost.
+_CALLS = {"submit", "resume"}
+
+
 def upstream_calls(attempts: list[dict[str, Any]]) -> int:
     """How many times a job has called an upstream to generate (polls are not counted)."""
-    return sum(
-        1 for a in attempts if a.get("phase") == "submit" and a.get("code") not in _NOT_CALLED
-    )
+    return sum(1 for a in attempts if a.get("phase") in _CALLS and a.get("code") not in _NOT_CALLED)
 
 
 def may_call_upstream(attempts: list[dict[str, Any]]) -> bool:
@@ -47,3 +60,31 @@ def may_regenerate_expired(attempts: list[dict[str, Any]]) -> bool:
     """Result links that expired before we fetched them (a poll that came late) are worth
     one fresh generation; links that keep arriving dead are not worth paying for again."""
     return not any(a.get("code") == "result_expired" for a in attempts)
+
+
+def on_database_errors(work: Callable[[], T]) -> T:
+    """Run `work`, retrying it with backoff while the database refuses or drops us.
+
+    For work that must not be lost once done upstream (storing a paid-for result).
+    Gives up after DARKROOM_DB_RETRY_SECONDS, leaving the job to the relay.
+    """
+    give_up = time.monotonic() + settings.DARKROOM_DB_RETRY_SECONDS
+    attempt = 0
+    while True:
+        try:
+            return work()
+        except DATABASE_ERRORS:
+            if time.monotonic() > give_up:
+                raise
+            attempt += 1
+            log.warning("database unavailable, retrying (attempt %d)", attempt)
+            _drop_broken_connections()
+            time.sleep(min(10.0, 0.5 * 2**attempt))
+
+
+def _drop_broken_connections() -> None:
+    # A connection the error left unusable is replaced on next use. Never inside a
+    # transaction: that one is the caller's to roll back.
+    for conn in connections.all(initialized_only=True):
+        if not conn.in_atomic_block:
+            conn.close_if_unusable_or_obsolete()

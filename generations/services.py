@@ -24,6 +24,8 @@ from accounts.api_keys.caps import key_cap_reserve, key_cap_settle
 from accounts.models import User
 from accounts.services import quota_hold, quota_release
 
+from . import leases
+from .leases import initial_lease
 from .models import Generation, ReferenceImage
 from .references import LoadedImage, load_images
 from .results import add_thumbnails, discard_images, store_images
@@ -116,6 +118,7 @@ def _create_row(
         n=clean.n,
         source=source,
         quota_reserved=clean.n,
+        lease_expires_at=initial_lease(),
         **extra,
     )
     for param, items in loaded.items():
@@ -136,15 +139,32 @@ def _create_row(
 
 
 def enqueue(generation_id: Any, *, channel: str | None = None) -> bool:
-    """Publish the job's message; False (logged) if the broker cannot take it now.
+    """Publish a new job's first step; False (logged) if the broker cannot take it now.
 
     Called after the job is committed `queued`: the row is the truth, the message
     only a nudge. A broker that is down must not turn an accepted request into an
     error (the caller would retry and reserve again); the job stays queued and the
-    relay (or the sweeper) picks it up.
+    relay publishes it once its first lease runs out.
     """
+    return publish(generation_id, channel=channel, step=0)
+
+
+def publish(
+    generation_id: Any,
+    *,
+    step: int | None,
+    channel: str | None = None,
+    countdown: float = 0,
+) -> bool:
+    """Nudge a worker to run the job's `step`; False (logged) if the broker refused."""
     try:  # generations.tasks receives the signal and sends the Celery task
-        generation_queued.send(Generation, generation_id=str(generation_id), channel=channel)
+        generation_queued.send(
+            Generation,
+            generation_id=str(generation_id),
+            channel=channel,
+            step=step,
+            countdown=countdown,
+        )
     except PUBLISH_ERRORS as exc:
         log.warning("generation %s committed but not published: %r", generation_id, exc)
         return False
@@ -156,20 +176,24 @@ def generation_succeed(
 ) -> bool:
     """Store the images and commit their quota; False (and nothing kept) if already finished."""
     stored = store_images(generation, images)
-    with transaction.atomic():
-        locked = Generation.objects.select_for_update().get(pk=generation.pk)
-        if locked.is_finished:
-            discard_images(stored)
-            return False
-        for image in stored:
-            image.save()
-        _finish(
-            locked,
-            Generation.Status.SUCCEEDED,
-            used=len(stored),
-            channel=channel,
-            upstream_id=upstream_id or locked.upstream_id,
-        )
+    try:
+        with transaction.atomic():
+            locked = Generation.objects.select_for_update().get(pk=generation.pk)
+            if locked.is_finished:
+                discard_images(stored)
+                return False
+            for image in stored:
+                image.save()
+            _finish(
+                locked,
+                Generation.Status.SUCCEEDED,
+                used=len(stored),
+                channel=channel,
+                upstream_id=upstream_id or locked.upstream_id,
+            )
+    except BaseException:
+        discard_images(stored)  # nothing committed: keep no files for it
+        raise
     add_thumbnails(stored)  # after the commit: the answer does not wait for them
     return True
 
@@ -208,6 +232,8 @@ def _finish(generation: Generation, status: str, *, used: int, **fields: Any) ->
     generation.status = status
     generation.finished_at = timezone.now()
     generation.upstream_state = None
+    generation.upstream_sent_at = None
+    generation.lease_owner, generation.lease_expires_at = "", None
     generation.save()
     transaction.on_commit(lambda: generation_finished.send(Generation, generation=generation))
 
@@ -234,12 +260,38 @@ def generation_poll_now(*, generation_id: Any, upstream_id: str) -> bool:
     The scheduled poll still comes later and finds the job finished; the task
     is safe to run twice.
     """
-    waiting = Generation.objects.filter(
-        pk=generation_id,
-        status=Generation.Status.RUNNING,
-        upstream_state__isnull=False,
-        upstream_id=upstream_id,
-    ).exists()
-    if waiting:
-        enqueue(generation_id)
-    return waiting
+    step = (
+        Generation.objects.filter(
+            pk=generation_id,
+            status=Generation.Status.RUNNING,
+            upstream_state__isnull=False,
+            upstream_id=upstream_id,
+        )
+        .values_list("step", flat=True)
+        .first()
+    )
+    if step is None:
+        return False
+    publish(generation_id, step=step)
+    return True
+
+
+def relay(*, limit: int = 500) -> int:
+    """Publish again every unfinished job whose lease ended; the number published."""
+    now = timezone.now()
+    due = (
+        Generation.objects.filter(status__in=leases.UNFINISHED, lease_expires_at__lt=now)
+        .order_by("lease_expires_at")
+        .values_list("pk", "step")[:limit]
+    )
+    published = 0
+    for pk, step in list(due):
+        # Conditional, so two beats (or a beat and a late worker) never both take it.
+        took = Generation.objects.filter(pk=pk, step=step, lease_expires_at__lt=now).update(
+            lease_owner="", lease_expires_at=now + timedelta(seconds=leases.lease_seconds())
+        )
+        if took and publish(pk, step=step):
+            published += 1
+    if published:
+        log.info("relay published %d generation(s) again", published)
+    return published

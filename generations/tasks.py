@@ -1,10 +1,14 @@
 """Celery tasks: thin interfaces over generations.services.
 
-`run_generation` takes an id and is safe to run twice (the service claims the
-row and settles quota once). It acks late and is rejected back to the queue if
-its worker dies; the next step (a retry after backoff or the next poll of an
-asynchronous upstream) is a fresh message with a countdown, so no worker slot
-waits on an upstream between steps.
+`run_generation` takes an id and the step it is for, and is safe to run twice:
+it runs only with the job's lease (generations.leases), and quota settles once.
+The next step (a retry after backoff or the next poll of an asynchronous
+upstream) is a fresh message with a countdown, so no worker slot waits on an
+upstream between steps. The database row says what happens next; a message that
+is lost (broker restarted empty, worker killed) is replaced by the relay.
+
+Infrastructure errors (the database refusing, the broker away) are retried with
+backoff, never counted as an upstream attempt.
 """
 
 from __future__ import annotations
@@ -15,8 +19,10 @@ from celery import shared_task
 from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.dispatch import receiver
+from kombu.exceptions import OperationalError as BrokerError
 
 from . import dispatch, services
+from .retry import DATABASE_ERRORS
 from .signals import generation_queued
 
 
@@ -24,21 +30,42 @@ from .signals import generation_queued
     bind=True,
     acks_late=True,
     reject_on_worker_lost=True,
+    autoretry_for=(*DATABASE_ERRORS, BrokerError),
+    retry_backoff=2,
+    retry_backoff_max=60,
+    retry_jitter=True,
+    max_retries=30,
     soft_time_limit=int(settings.DARKROOM_UPSTREAM_TIMEOUT) + 60,
     time_limit=int(settings.DARKROOM_UPSTREAM_TIMEOUT) + 90,
 )
-def run_generation(self: Any, generation_id: str, channel: str | None = None) -> None:
+def run_generation(
+    self: Any, generation_id: str, channel: str | None = None, step: int | None = None
+) -> None:
     try:
-        step = dispatch.generation_run(generation_id=generation_id, channel_name=channel)
+        result = dispatch.generation_run(
+            generation_id=generation_id, channel_name=channel, step=step
+        )
     except SoftTimeLimitExceeded:
-        step = dispatch.generation_interrupted(generation_id=generation_id)
-    if step.delay is not None:
-        run_generation.apply_async((generation_id, channel), countdown=step.delay)
+        result = dispatch.generation_interrupted(generation_id=generation_id)
+    if result.delay is not None:
+        services.publish(generation_id, channel=channel, step=result.step, countdown=result.delay)
+
+
+@shared_task
+def relay_generations() -> int:
+    return services.relay()
 
 
 @receiver(generation_queued, dispatch_uid="generations-run-queued")
-def _run_queued(sender: Any, generation_id: str, channel: str | None = None, **kwargs: Any) -> None:
-    run_generation.apply_async((generation_id, channel))
+def _run_queued(
+    sender: Any,
+    generation_id: str,
+    channel: str | None = None,
+    step: int | None = None,
+    countdown: float = 0,
+    **kwargs: Any,
+) -> None:
+    run_generation.apply_async((generation_id, channel, step), countdown=countdown)
 
 
 @shared_task

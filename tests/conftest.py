@@ -8,6 +8,7 @@ import pytest
 from django.db import connection
 
 from tests.browser import browser_page  # noqa: F401  (fixture)
+from tests.chaos import chaos  # noqa: F401  (fixture)
 from tests.live import live_simulator, live_worker, live_worker_concurrency  # noqa: F401  (fixtures)
 from tests.needs import missing
 from tests.oidc_provider import oidc_provider_factory  # noqa: F401  (fixture)
@@ -52,10 +53,12 @@ def other_user(django_user_model: Any) -> Any:
 def enqueued(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """Capture what would be sent to Celery instead of sending it."""
     sent: list[str] = []
-    monkeypatch.setattr(
-        "generations.services.enqueue",
-        lambda generation_id, channel=None: sent.append(str(generation_id)),
-    )
+
+    def publish(generation_id: Any, **kwargs: Any) -> bool:
+        sent.append(str(generation_id))
+        return True
+
+    monkeypatch.setattr("generations.services.publish", publish)
     return sent
 
 

@@ -145,15 +145,7 @@ def live_worker(
     )
     settings.DARKROOM_SIMULATOR_URL = live_simulator.url
     log_path = tmp_path / "worker.log"
-    saved = {
-        k: app.conf[k] for k in ("broker_url", "task_default_queue", "broker_transport_options")
-    }
-    app.conf.update(
-        broker_url=redis_url,
-        task_default_queue=QUEUE,
-        broker_transport_options={"visibility_timeout": 3600},
-    )
-    _drop_broker_pool(app)
+    saved = point_app_at(app, redis_url, QUEUE)
     worker = None
     try:
         worker = start_worker(env, log_path, concurrency=live_worker_concurrency)
@@ -161,8 +153,7 @@ def live_worker(
     finally:
         if worker is not None:
             stop(worker.proc)
-        app.conf.update(saved)
-        _drop_broker_pool(app)
+        restore_app(app, saved)
 
 
 def start_worker(env: dict[str, str], log: Path, concurrency: int) -> Worker:
@@ -179,6 +170,43 @@ def start_worker(env: dict[str, str], log: Path, concurrency: int) -> Worker:
         stop(proc)
         raise
     return Worker(proc, log)
+
+
+BROKER_KEYS = (
+    "broker_url",
+    "broker_write_url",
+    "broker_read_url",
+    "task_default_queue",
+    "broker_transport_options",
+)
+
+
+def point_app_at(app: Any, broker_url: str, queue: str) -> dict[str, Any]:
+    """Make this process publish to `broker_url` and `queue`; returns what to restore.
+
+    Set under the settings' own names too: with `namespace="CELERY"`, the Django
+    setting (CELERY_TASK_DEFAULT_QUEUE...) is read before the plain key, and
+    broker_write_url was fixed from CELERY_BROKER_URL when the app was configured.
+    """
+    saved = {k: app.conf[k] for k in BROKER_KEYS}
+    restore_app(
+        app,
+        {
+            "broker_url": broker_url,
+            "broker_write_url": broker_url,
+            "broker_read_url": broker_url,
+            "task_default_queue": queue,
+            "broker_transport_options": {"visibility_timeout": 3600},
+        },
+    )
+    return saved
+
+
+def restore_app(app: Any, values: dict[str, Any]) -> None:
+    app.conf.update({**values, **{f"CELERY_{k.upper()}": v for k, v in values.items()}})
+    _drop_broker_pool(app)
+    for cached in ("queues", "default_queue", "router"):  # built from the old queue name
+        app.amqp.__dict__.pop(cached, None)
 
 
 def _drop_broker_pool(app: Any) -> None:
@@ -242,3 +270,14 @@ def wait_all_finished(ids: Collection[Any], timeout: float) -> None:
                 f"{timeout:g}s: {dict(sorted(statuses.items()))}"
             )
         time.sleep(0.5)
+
+
+def wait_thumbnail(image: Any, timeout: float = 30.0) -> Any:
+    """The image once its thumbnail is stored (the worker makes it after the answer)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        image.refresh_from_db()
+        if image.thumbnail:
+            return image
+        time.sleep(0.1)
+    raise AssertionError(f"image {image.pk} still has no thumbnail after {timeout}s")

@@ -16,7 +16,7 @@ from generations.api.sync import run_sync
 from generations.models import Generation, Webhook
 from generations.services import generation_fail, generation_succeed
 from tests.images import png_bytes
-from tests.live import _drop_broker_pool, free_port
+from tests.live import free_port, point_app_at, restore_app
 from tests.test_api_requests import ASYNC, DEV, KeyClient, anyio_backend  # noqa: F401
 
 pytestmark = [pytest.mark.anyio, pytest.mark.django_db(transaction=True)]
@@ -115,12 +115,10 @@ def broker_down() -> Any:
     """Celery publishes to a Redis port nothing listens on."""
     from config.celery import app
 
-    saved = app.conf.broker_url
-    app.conf.update(broker_url=f"redis://127.0.0.1:{free_port()}/0")
-    _drop_broker_pool(app)
+    nowhere = f"redis://127.0.0.1:{free_port()}/0"
+    saved = point_app_at(app, nowhere, app.conf.task_default_queue)
     yield
-    app.conf.update(broker_url=saved)
-    _drop_broker_pool(app)
+    restore_app(app, saved)
 
 
 async def test_a_request_while_the_broker_is_down_is_accepted_and_reserved_once(
@@ -140,7 +138,7 @@ async def test_a_request_while_the_database_is_down_answers_503_with_nothing_res
     def refused(**kwargs: Any) -> None:
         raise OperationalError("connection refused")
 
-    monkeypatch.setattr("generations.services.quota_reserve", refused)
+    monkeypatch.setattr("generations.services.quota_hold", refused)
 
     response = await post(client, sdk(0))
 

@@ -20,11 +20,12 @@ pytestmark = pytest.mark.django_db(transaction=True)
 def eager_sim(settings: Any) -> Iterator[SimulatorServer]:
     from config.celery import app
 
-    app.conf.task_always_eager = True
+    # Both names: with namespace="CELERY", Celery 5.6 reads the Django setting first.
+    app.conf.update(task_always_eager=True, CELERY_TASK_ALWAYS_EAGER=True)
     with SimulatorServer(host="127.0.0.1", port=0) as server:
         settings.DARKROOM_SIMULATOR_URL = server.url
         yield server
-    app.conf.task_always_eager = False
+    app.conf.update(task_always_eager=False, CELERY_TASK_ALWAYS_EAGER=False)
 
 
 def test_generate_prints_the_stored_images(eager_sim: Any, user: Any, capsys: Any) -> None:

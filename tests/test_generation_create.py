@@ -100,7 +100,7 @@ def test_it_sends_the_run_task_to_celery_when_the_transaction_commits(
     assert sent == []  # nothing leaves before the row is committed
     for callback in callbacks:
         callback()
-    assert sent == [(str(generation.pk), None)]
+    assert sent == [(str(generation.pk), None, 0)]  # step 0: the first step
 
 
 def test_a_process_that_only_sets_django_up_queues_jobs() -> None:

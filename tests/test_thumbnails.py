@@ -14,7 +14,7 @@ from generations.dispatch import generation_run
 from generations.models import Generation, Image
 from generations.services import generation_create
 from generations.signals import generation_finished
-from providers.simulator.server import SimulatorServer
+from simulator.server import SimulatorServer
 from tests.portal_helpers import make_generation
 
 DEV = "black-forest-labs/flux.1-dev"

@@ -1,0 +1,149 @@
+"""Who runs a job, until when: leases on generation rows, a heartbeat, and the relay.
+
+The row is the truth and a broker message only a nudge (a transactional outbox):
+
+- A job is committed `queued` with a lease that nobody holds, ending
+  `DARKROOM_LEASE_SECONDS` later; its message is published on commit.
+- A worker runs a step only after `claim()` took the lease with one conditional
+  UPDATE (same step, lease free, expired or already this process's), so two
+  workers never run the same step. While it runs, the heartbeat thread renews
+  every lease this process holds in one UPDATE.
+- After the step, `release()` bumps the step, drops the owner and sets the lease
+  to end a grace period after the next step is due.
+- `generations.services.relay()` (run by beat) publishes again every unfinished
+  job whose lease ended: never picked up, its message lost with the broker, its
+  worker dead. The new message carries the row's step, so the old one, if it
+  ever comes, is dropped.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+import uuid
+from datetime import timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db import close_old_connections
+from django.db.models import F, Q
+from django.db.models.functions import Coalesce
+from django.utils import timezone
+
+from .models import Generation
+
+log = logging.getLogger(__name__)
+
+UNFINISHED = (Generation.Status.QUEUED, Generation.Status.RUNNING)
+_TOKEN = uuid.uuid4().hex[:8]
+_held: set[str] = set()
+_held_lock = threading.Lock()
+_heartbeat: threading.Thread | None = None
+
+
+def owner() -> str:
+    """This process (the pid changes in a forked pool child, and so does the owner)."""
+    return f"{socket.gethostname()[:60]}:{os.getpid()}:{_TOKEN}"
+
+
+def lease_seconds() -> float:
+    return float(settings.DARKROOM_LEASE_SECONDS)
+
+
+def initial_lease() -> Any:
+    """The lease a new job is committed with: nobody's, ending if nobody picks it up."""
+    return timezone.now() + timedelta(seconds=lease_seconds())
+
+
+def claim(generation_id: Any, step: int | None) -> bool:
+    """Take the lease for `step` (None: whatever step the row is at); False if not ours."""
+    key = str(generation_id)
+    with _held_lock:
+        if key in _held:
+            return False  # another thread of this process runs it right now
+        _held.add(key)
+    now = timezone.now()
+    free = Q(lease_owner="") | Q(lease_owner=owner()) | Q(lease_expires_at__lt=now)
+    rows = Generation.objects.filter(free, pk=generation_id, status__in=UNFINISHED)
+    if step is not None:
+        rows = rows.filter(step=step)
+    try:
+        taken = rows.update(
+            lease_owner=owner(),
+            lease_expires_at=now + timedelta(seconds=lease_seconds()),
+            status=Generation.Status.RUNNING,
+            started_at=Coalesce(F("started_at"), now),
+        )
+    except BaseException:
+        forget(generation_id)
+        raise
+    if not taken:
+        forget(generation_id)
+        return False
+    _ensure_heartbeat()
+    return True
+
+
+def release(generation_id: Any, *, delay: float) -> int | None:
+    """End this step: the next one is due in `delay` seconds. Its step number, or None
+    if the lease was lost meanwhile (the relay gave the job to someone else)."""
+    due = timezone.now() + timedelta(seconds=delay + lease_seconds())
+    rows = Generation.objects.filter(pk=generation_id, lease_owner=owner(), status__in=UNFINISHED)
+    moved = rows.update(step=F("step") + 1, lease_owner="", lease_expires_at=due)
+    if not moved:
+        log.warning("generation %s: lease lost before the step ended", generation_id)
+        return None
+    return int(Generation.objects.values_list("step", flat=True).get(pk=generation_id))
+
+
+def holds(generation_id: Any) -> bool:
+    """Does this process still hold the job's lease (checked before paying upstream)?"""
+    return Generation.objects.filter(
+        pk=generation_id, lease_owner=owner(), status__in=UNFINISHED
+    ).exists()
+
+
+def forget(generation_id: Any) -> None:
+    with _held_lock:
+        _held.discard(str(generation_id))
+
+
+def renew_held() -> int:
+    """Extend every lease this process holds, in one UPDATE; the number renewed."""
+    with _held_lock:
+        held = list(_held)
+    if not held:
+        return 0
+    until = timezone.now() + timedelta(seconds=lease_seconds())
+    return Generation.objects.filter(pk__in=held, lease_owner=owner()).update(
+        lease_expires_at=until
+    )
+
+
+def _beat_while_holding() -> None:
+    global _heartbeat
+    while True:
+        threading.Event().wait(lease_seconds() / 3)
+        with _held_lock:
+            if not _held:  # nothing to renew: stop; the next claim starts a new one
+                _heartbeat = None
+                return
+        try:
+            renew_held()
+        except Exception:  # the database may be away for a while; try again next beat
+            log.warning("lease heartbeat failed", exc_info=True)
+        finally:
+            close_old_connections()
+
+
+def _ensure_heartbeat() -> None:
+    global _heartbeat
+    with _held_lock:
+        if _heartbeat is not None and _heartbeat.is_alive():
+            return
+        _heartbeat = threading.Thread(
+            target=_beat_while_holding, name="lease-heartbeat", daemon=True
+        )
+        _heartbeat.start()

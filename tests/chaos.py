@@ -1,0 +1,206 @@
+"""Fault tests' parts: a Redis of their own, a worker and beat on it, and the end-state check.
+
+    def test_it_survives(chaos: Chaos, user): ...
+
+`chaos` starts the simulator, a Redis on a free port (never the shared one), a
+worker and a beat process on it, all against the PostgreSQL test database. Tests
+kill and restart these processes; the fixture stops whatever is left.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from accounts.services import quota_status
+from generations.models import Generation
+from tests.live import (
+    BIN,
+    QUEUE,
+    ROOT,
+    Simulator,
+    Worker,
+    _env,
+    database_url,
+    free_port,
+    point_app_at,
+    restore_app,
+    start_worker,
+    stop,
+    wait_for_port,
+)
+
+
+class RedisServer:
+    """redis-server on its own port, no persistence: a restart comes back empty."""
+
+    def __init__(self, port: int, log: Path) -> None:
+        self.port, self.log = port, log
+        self.proc: subprocess.Popen[Any] | None = None
+        self.start()
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> None:
+        binary = shutil.which("redis-server")
+        if binary is None:
+            pytest.skip("needs redis-server on PATH (apt-get install redis-server)")
+        command = [binary, "--port", str(self.port), "--bind", "127.0.0.1"]
+        command += ["--save", "", "--appendonly", "no", "--daemonize", "no"]
+        self.proc = subprocess.Popen(command, stdout=self.log.open("a"), stderr=subprocess.STDOUT)
+        wait_for_port(self.port, self.proc)
+
+    def kill(self) -> None:
+        assert self.proc is not None
+        self.proc.kill()
+        self.proc.wait()
+
+
+@dataclass
+class Chaos:
+    simulator: Simulator
+    redis: RedisServer
+    env: dict[str, str]
+    tmp: Path
+    worker: Worker
+    beat: subprocess.Popen[Any]
+    started: list[subprocess.Popen[Any]] = field(default_factory=list)
+
+    def new_worker(self, concurrency: int = 8) -> Worker:
+        """A worker with default settings (lease, retries), as an operator would start."""
+        log = self.tmp / f"worker-{len(self.started)}.log"
+        worker = start_worker(self.env, log, concurrency=concurrency)
+        self.started.append(worker.proc)
+        self.worker = worker
+        return worker
+
+    def kill_worker(self) -> None:
+        self.worker.proc.send_signal(signal.SIGKILL)
+        self.worker.proc.wait()
+
+
+@pytest.fixture
+def chaos(
+    transactional_db: None,
+    postgres: None,
+    live_simulator: Simulator,
+    settings: Any,
+    tmp_path: Path,
+) -> Iterator[Chaos]:
+    from config.celery import app
+
+    redis = RedisServer(free_port(), tmp_path / "redis.log")
+    env = _env(
+        {
+            "DATABASE_URL": database_url(),
+            "CELERY_BROKER_URL": redis.url,
+            "CELERY_TASK_DEFAULT_QUEUE": QUEUE,
+            "MEDIA_ROOT": str(settings.MEDIA_ROOT),
+            "DARKROOM_SIMULATOR_URL": live_simulator.url,
+            # Beat's relay ticks every few seconds here (15 s by default) to keep runs short.
+            "DARKROOM_RELAY_INTERVAL": "3",
+        }
+    )
+    settings.DARKROOM_SIMULATOR_URL = live_simulator.url
+    saved = point_app_at(app, redis.url, QUEUE)
+    started: list[subprocess.Popen[Any]] = []
+    try:
+        beat = _start_beat(env, tmp_path)
+        started.append(beat)
+        worker = start_worker(env, tmp_path / "worker.log", concurrency=8)
+        started.append(worker.proc)
+        yield Chaos(live_simulator, redis, env, tmp_path, worker, beat, started)
+    finally:
+        for proc in started:
+            stop(proc)
+        if redis.proc is not None:
+            stop(redis.proc)
+        restore_app(app, saved)
+    assert _our_children(but=live_simulator.proc.pid) == [], "a process outlived the test"
+
+
+def _start_beat(env: dict[str, str], tmp: Path) -> subprocess.Popen[Any]:
+    log = tmp / "beat.log"
+    command = [str(BIN / "celery"), "-A", "config", "beat", "--loglevel", "INFO"]
+    command += ["--schedule", str(tmp / "beat-schedule")]
+    proc = subprocess.Popen(
+        command, cwd=ROOT, stdout=log.open("w"), stderr=subprocess.STDOUT, env=env
+    )
+    deadline = time.monotonic() + 60
+    while "Starting..." not in log.read_text(errors="replace"):
+        if proc.poll() is not None or time.monotonic() > deadline:
+            stop(proc)
+            raise RuntimeError(f"beat did not start:\n{log.read_text()[-3000:]}")
+        time.sleep(0.2)
+    return proc
+
+
+def _our_children(*, but: int) -> list[str]:
+    """Live processes this test process started (zombies reaped), by command line."""
+    alive = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == os.getpid() and fields[0] != "Z" and stat.parent.name != str(but):
+            cmdline = (stat.parent / "cmdline").read_bytes().replace(b"\0", b" ")
+            alive.append(cmdline.decode(errors="replace"))
+    return alive
+
+
+def wait_all_finished(jobs: list[Generation], *, within: float) -> None:
+    """Wait until every job finished; fail, naming the unfinished ones, past `within` seconds."""
+    deadline = time.monotonic() + within
+    pending = [job.pk for job in jobs]
+    while pending and time.monotonic() < deadline:
+        finished = Generation.objects.filter(pk__in=pending, status__in=Generation.FINISHED)
+        done = set(finished.values_list("pk", flat=True))
+        pending = [pk for pk in pending if pk not in done]
+        time.sleep(0.5)
+    left = Generation.objects.filter(pk__in=pending).values_list("pk", "status", "attempts")
+    assert not pending, f"{len(pending)} job(s) unfinished after {within}s: {list(left)}"
+
+
+def wait_until(condition: Any, *, within: float, what: str) -> None:
+    deadline = time.monotonic() + within
+    while not condition():
+        assert time.monotonic() < deadline, f"not {what} after {within}s"
+        time.sleep(0.2)
+
+
+def upstream_calls(simulator: Simulator, tag: str) -> int:
+    """Submits (not polls, not downloads) the simulator received for the job tagged `tag`."""
+    return sum(
+        1
+        for r in simulator.requests()
+        if r["method"] == "POST" and tag in str(r.get("json")) and "/_sim/" not in r["path"]
+    )
+
+
+def assert_settled(user: Any, jobs: dict[str, Generation], simulator: Simulator) -> None:
+    """Every job ended once, quota matches what is stored, every upstream call is accounted for."""
+    used: dict[str, int] = {}
+    for tag, job in jobs.items():
+        job.refresh_from_db()
+        stored = job.images.count()
+        assert job.status == Generation.Status.SUCCEEDED, (tag, job.error_code, job.attempts)
+        assert stored == job.n, (tag, stored)
+        used[job.model] = used.get(job.model, 0) + stored
+        told = [a for a in job.attempts if a["phase"] in ("submit", "resume")]
+        sent = [a for a in told if a["code"] != "channel_cannot_serve"]
+        assert upstream_calls(simulator, tag) == len(sent), (tag, job.attempts)
+    for model, images in used.items():
+        status = quota_status(user=user, model=model)
+        assert (status.used, status.reserved) == (images, 0), model
