@@ -92,7 +92,7 @@ class Generation(models.Model):
     class Meta:
         ordering = ["-created_at"]
         # The gallery's order per person, alone and under its model and status filters.
-        # (On PostgreSQL, migration 0003 adds a trigram index for prompt search too.)
+        # (On PostgreSQL, migration 0006 adds a trigram index for prompt search too.)
         indexes = [
             models.Index(fields=["user", "-created_at", "-id"], name="gen_user_created_id"),
             models.Index(

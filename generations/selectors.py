@@ -188,7 +188,7 @@ def _filtered(user: User, f: GalleryFilters) -> QuerySet[Generation]:
     everyone = f.everyone and user.is_staff
     generations = Generation.objects.all() if everyone else Generation.objects.filter(user=user)
     if f.q:
-        # On PostgreSQL a trigram index on UPPER(prompt) serves this (migration 0003).
+        # On PostgreSQL a trigram index on UPPER(prompt) serves this (migration 0006).
         generations = generations.filter(prompt__icontains=f.q)
     if f.model:
         generations = generations.filter(model=f.model)

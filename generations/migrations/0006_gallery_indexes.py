@@ -24,7 +24,7 @@ def drop_trigram_index(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("generations", "0004_group_pools"),
+        ("generations", "0005_generation_lease"),
     ]
 
     operations = [
