@@ -1,13 +1,13 @@
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractUser, Group
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
-from rest_framework_api_key.models import AbstractAPIKey
+from rest_framework_api_key.models import AbstractAPIKey, APIKeyManager
 
 
 class User(AbstractUser):
@@ -179,6 +179,12 @@ class AuditEntry(models.Model):
         raise TypeError("The audit log is append-only.")
 
 
+class ApiKeyManager(APIKeyManager):
+    def get_usable_keys(self) -> models.QuerySet[Any]:
+        # Every API request asks whether the owner is active: one query, not two.
+        return super().get_usable_keys().select_related("user")
+
+
 class ApiKey(AbstractAPIKey):
     """A person's key for the OpenAI-compatible API (/v1).
 
@@ -203,6 +209,8 @@ class ApiKey(AbstractAPIKey):
     cap_used = models.PositiveIntegerField(_("images made under the cap"), default=0)
     cap_reserved = models.PositiveIntegerField(_("images held under the cap"), default=0)
     cap_since = models.DateTimeField(_("cap counting since"), default=timezone.now)
+
+    objects: ClassVar[ApiKeyManager] = ApiKeyManager()
 
     class Meta(AbstractAPIKey.Meta):
         verbose_name = _("API key")  # type: ignore[assignment]

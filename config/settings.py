@@ -120,6 +120,23 @@ if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
             "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
         }
     )
+if DATABASES["default"]["ENGINE"].endswith("postgresql") and env.int(
+    "DARKROOM_DB_POOL_SIZE", default=20
+):
+    # A connection pool per process (psycopg_pool). The async API closes its connection
+    # after each short call, so a waiting request holds none; with a pool that close is
+    # a hand-back, not 7 ms of connect + auth next time. CONN_MAX_AGE cannot do it under
+    # ASGI, where every portal request runs in a fresh thread (and Django refuses both).
+    # A worker thread gives its connection back while it waits on an upstream
+    # (common/db.py), so a worker needs far fewer connections than threads. With the
+    # pool, CONN_HEALTH_CHECKS (above) checks each connection as it is handed out.
+    DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+        "min_size": 1,
+        "max_size": env.int("DARKROOM_DB_POOL_SIZE", default=20),
+        "timeout": 30,
+    }
+else:
+    DATABASES["default"]["CONN_MAX_AGE"] = env.int("DARKROOM_DB_CONN_MAX_AGE", default=0)
 # Lets several checkouts (or helpers) run the suite against one PostgreSQL at once.
 if env("DARKROOM_TEST_DB_NAME", default=""):
     DATABASES["default"]["TEST"] = {"NAME": env("DARKROOM_TEST_DB_NAME")}
@@ -432,6 +449,9 @@ DARKROOM_PUBLIC_URL = env("DARKROOM_PUBLIC_URL", default="")
 # Image requests (POST /v1/images/*) per minute per API key; over it: 429 rate_limit_exceeded.
 # 0 turns the limit off. Counted in the cache (CACHES above).
 DARKROOM_API_RATE_LIMIT = env.int("DARKROOM_API_RATE_LIMIT", default=120)
+# Threads for the API's short database calls (generations/api/sync.py); each holds a
+# pooled connection only while it runs a call.
+DARKROOM_API_THREADS = env.int("DARKROOM_API_THREADS", default=16)
 
 # --- Operations ---------------------------------------------------------------------
 # "json": one JSON object per line with request_id, job_id, user_id, model, channel.

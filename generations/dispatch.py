@@ -16,6 +16,7 @@ from django.conf import settings
 from django.db.models import F
 from django.utils import timezone
 
+from common.db import release_connection
 from providers.base import (
     ChannelConfig,
     Completed,
@@ -157,6 +158,7 @@ def _submit(generation: Generation, channel_name: str | None) -> StepResult:
             raise _gave_up(generation, last_error)
         _mark_sent(generation, channel)
         try:
+            release_connection()  # none held while the upstream takes its time
             outcome = provider.submit(request)
         except ProviderError as exc:
             _record_attempt(generation, channel, exc)
@@ -272,6 +274,7 @@ def _poll(generation: Generation) -> StepResult:
         _record_attempt(generation, channel, exc, phase="poll")
         raise exc
     try:
+        release_connection()
         outcome = provider_for(channel).poll(state.get("state", {}))
     except ProviderError as exc:
         if exc.retryable and exc.code in TRANSIENT_POLL_CODES:

@@ -107,8 +107,17 @@ class Generation(models.Model):
         ordering = ["-created_at"]
         verbose_name = _("generation")
         verbose_name_plural = _("generations")
+        # The gallery's order per person, alone and under its model and status filters.
+        # (On PostgreSQL, migration 0010_gallery_indexes adds a trigram index for prompt
+        # search too.)
         indexes = [
-            models.Index(fields=["user", "-created_at"], name="gen_user_created"),
+            models.Index(fields=["user", "-created_at", "-id"], name="gen_user_created_id"),
+            models.Index(
+                fields=["user", "model", "-created_at", "-id"], name="gen_user_model_created"
+            ),
+            models.Index(
+                fields=["user", "status", "-created_at", "-id"], name="gen_user_status_created"
+            ),
             models.Index(fields=["status", "created_at"], name="gen_status_created"),
             models.Index(
                 fields=["lease_expires_at"],

@@ -28,7 +28,7 @@ from . import leases
 from .leases import initial_lease
 from .models import Generation, ReferenceImage
 from .references import LoadedImage, load_images
-from .results import discard_images, store_images
+from .results import add_thumbnails, discard_images, store_images
 from .signals import generation_finished, generation_queued
 from .storage_use import storage_check
 from .validation import CleanRequest, validate_request
@@ -197,6 +197,7 @@ def generation_succeed(
     except BaseException:
         discard_images(stored)  # nothing committed: keep no files for it
         raise
+    add_thumbnails(stored)  # after the commit: the answer does not wait for them
     return True
 
 

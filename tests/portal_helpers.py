@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import re
+from html import unescape
 from typing import Any
 
 from django.core.files.base import ContentFile
+from django.urls import reverse
 
 from generations.models import Generation, Image, ReferenceImage
 from tests.images import png_bytes
@@ -99,3 +102,13 @@ def backdated_generation(
         )
         Image.objects.filter(pk=image.pk).update(created_at=at)
     return generation
+
+
+_LOAD_MORE = re.compile(r'hx-get="([^"]+)"[^>]*hx-trigger="revealed"')
+
+
+def next_page_url(response: Any) -> str:
+    """The gallery's "load more" link in a page, as the infinite scroll follows it."""
+    found = _LOAD_MORE.search(response.content.decode())
+    assert found, "the page has no next page"
+    return reverse("gallery") + unescape(found.group(1))

@@ -35,6 +35,7 @@ from providers.labels import model_label
 
 from .. import selectors
 from ..models import Generation, ReferenceImage
+from ..results import add_thumbnails
 from ..services import generation_create
 from . import services as portal_services
 from .forms import GalleryFilterForm, GenerateForm
@@ -218,7 +219,8 @@ def gallery(request: HttpRequest) -> HttpResponse:
         number = int(request.GET.get("page", "1"))
     except ValueError:
         number = 1
-    page = selectors.gallery_page(_user(request), filters, number)
+    after = request.GET.get("after", "")
+    page = selectors.gallery_page(_user(request), filters, number, after=after)
     context = {
         "form": form,
         "page": page,
@@ -277,6 +279,8 @@ def image_file(request: HttpRequest, pk: Any) -> HttpResponseBase:
 @require_GET
 def image_thumbnail(request: HttpRequest, pk: Any) -> HttpResponseBase:
     image = selectors.image_for(_user(request), pk)
+    if not image.thumbnail:  # its worker stopped between the answer and the thumbnail
+        add_thumbnails([image])
     return _serve(request, image.thumbnail or image.file)
 
 
