@@ -183,3 +183,16 @@ def test_the_status_says_what_the_pool_adds(user: Any, designers: Group, enqueue
     GroupPool.objects.update(mode="only")
     status = quota_status(user=user, model=DEV)
     assert (status.pool_only, status.usable) == (True, 3)
+
+
+def test_the_generate_page_names_the_pool(
+    client: Any, user: Any, designers: Group, enqueued: list
+) -> None:
+    _pool(designers, 3, mode="only")
+    client.force_login(user)
+    page = client.get("/").content.decode()
+    assert "images left in the designers group's shared pool" in page
+    assert "disabled" not in page.split('id="submit-row"')[1].split("</div>")[0]
+    GroupPool.objects.update(size=0)
+    page = client.get("/").content.decode()
+    assert "No free images left for this model." in page
