@@ -7,6 +7,7 @@ provider that is down would otherwise surface as a 500.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
 import requests
 from allauth.socialaccount.providers.openid_connect import views as oidc
@@ -22,22 +23,23 @@ log = logging.getLogger(__name__)
 
 @require_POST
 def login(request: HttpRequest, provider_id: str) -> HttpResponse:
-    if not settings.DARKROOM_OIDC_ISSUER:
-        raise Http404
-    try:
-        return oidc.login(request, provider_id)
-    except (requests.RequestException, ValueError, KeyError) as exc:
-        log.warning("identity provider unreachable: %s", exc)
-        return _provider_down(request)
+    return _dance(oidc.login, request, provider_id)
 
 
 def callback(request: HttpRequest, provider_id: str) -> HttpResponse:
+    return _dance(oidc.callback, request, provider_id)
+
+
+def _dance(
+    view: Callable[..., HttpResponse], request: HttpRequest, provider_id: str
+) -> HttpResponse:
+    """Run one of allauth's OIDC views; a provider that can't be reached gets a clear page."""
     if not settings.DARKROOM_OIDC_ISSUER:
         raise Http404
     try:
-        return oidc.callback(request, provider_id)
+        return view(request, provider_id)
     except (requests.RequestException, ValueError, KeyError) as exc:
-        log.warning("identity provider failed during sign-in: %s", exc)
+        log.warning("identity provider unreachable or failing: %s", exc)
         return _provider_down(request)
 
 
