@@ -37,6 +37,7 @@ urlpatterns = [
     ),
     path("signup/", views.signup, name="signup"),
     path("invite/", views.invite, name="invite"),
+    path("usage/", views.usage, name="usage"),
     path("sso/", include("accounts.sso.urls")),
     path("2fa/", mfa_views.manage, name="mfa"),
     path("2fa/verify/", mfa_views.verify, name="mfa_verify"),

@@ -9,6 +9,7 @@ from django.conf import settings
 from django.contrib.admin.views.decorators import staff_member_required
 from django.contrib.auth import login
 from django.contrib.auth import views as auth_views
+from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
 from django.http.response import HttpResponseBase
 from django.shortcuts import redirect, render
@@ -19,6 +20,8 @@ from . import mfa
 from .forms import InviteForm, LoginForm, SignupForm
 from .invites import invite_email, invite_token
 from .lockout import login_context
+from .models import GroupPool, User
+from .pools import pool_left
 
 
 def signup(request: HttpRequest) -> HttpResponse:
@@ -73,3 +76,15 @@ class PasswordResetView(auth_views.PasswordResetView):
         if not settings.DARKROOM_PASSWORD_LOGIN:
             raise Http404
         return super().dispatch(request, *args, **kwargs)
+
+
+@login_required
+def usage(request: HttpRequest) -> HttpResponse:
+    """The person's own images per model: which limit applies, and the pools they share."""
+    user = request.user
+    assert isinstance(user, User)
+    pools = [
+        {"pool": pool, "left": pool_left(pool)}
+        for pool in GroupPool.objects.filter(group__user=user).select_related("group")
+    ]
+    return render(request, "accounts/usage.html", {"pools": pools})

@@ -196,3 +196,14 @@ def test_the_generate_page_names_the_pool(
     GroupPool.objects.update(size=0)
     page = client.get("/").content.decode()
     assert "No free images left for this model." in page
+
+
+def test_the_usage_page_shows_each_limit_and_the_pools(
+    client: Any, user: Any, designers: Group, enqueued: list
+) -> None:
+    _pool(designers, 7)
+    client.force_login(user)
+    page = client.get("/accounts/usage/").content.decode()
+    assert "everyone's free images" in page  # flux.1-dev's 10 come from the catalog
+    assert "Shared group pools" in page and "designers" in page
+    assert 'href="/accounts/usage/"' in client.get("/").content.decode()  # in the menu
