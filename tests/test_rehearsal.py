@@ -74,6 +74,7 @@ class Cluster:
                 "DARKROOM_SIMULATOR_URL": f"http://127.0.0.1:{self.sim_port}",
                 "DARKROOM_API_RATE_LIMIT": "0",
                 "DARKROOM_LOG_FORMAT": "json",
+                "DARKROOM_BEAT_LOCK": "true",
                 "ALLOWED_HOSTS": "127.0.0.1",
                 "SESSION_COOKIE_SECURE": "false",
                 "CSRF_COOKIE_SECURE": "false",
