@@ -1,13 +1,13 @@
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractUser, Group
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
-from rest_framework_api_key.models import AbstractAPIKey
+from rest_framework_api_key.models import AbstractAPIKey, APIKeyManager
 
 
 class User(AbstractUser):
@@ -23,7 +23,10 @@ class Quota(models.Model):
     """
 
     user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="quotas"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="quotas",
+        verbose_name=_("person"),
     )
     model = models.CharField(_("model"), max_length=200)
     limit = models.PositiveIntegerField(_("limit"), null=True, blank=True)
@@ -35,13 +38,14 @@ class Quota(models.Model):
     # the period it reset for and resets only rows older than the current period start,
     # so a second run (or two at once) changes nothing.
     used_since = models.DateTimeField(_("counting since"), default=timezone.now)
-    updated_at = models.DateTimeField(auto_now=True)
+    updated_at = models.DateTimeField(_("updated"), auto_now=True)
 
     class Meta:
         constraints = [
             models.UniqueConstraint(fields=["user", "model"], name="quota_unique_user_model"),
         ]
         verbose_name = _("quota")
+        verbose_name_plural = _("quotas")
 
     def __str__(self) -> str:
         return f"{self.user} / {self.model}"
@@ -78,7 +82,9 @@ class GroupQuota(models.Model):
     `limit` None means inherit (the catalog); `period` "" means inherit (the model's).
     """
 
-    group = models.ForeignKey(Group, on_delete=models.CASCADE, related_name="quotas")
+    group = models.ForeignKey(
+        Group, on_delete=models.CASCADE, related_name="quotas", verbose_name=_("group")
+    )
     model = models.CharField(_("model"), max_length=200)
     limit = models.PositiveIntegerField(_("limit"), null=True, blank=True)
     unlimited = models.BooleanField(_("unlimited"), default=False)
@@ -91,24 +97,28 @@ class GroupQuota(models.Model):
             ),
         ]
         verbose_name = _("group quota")
+        verbose_name_plural = _("group quotas")
 
     def __str__(self) -> str:
         return f"{self.group} / {self.model}"
 
 
-class QuotaAuditQuerySet(models.QuerySet["QuotaAudit"]):
+class AuditEntryQuerySet(models.QuerySet["AuditEntry"]):
     def update(self, **kwargs: object) -> int:
-        raise TypeError("The quota audit log is append-only.")
+        raise TypeError("The audit log is append-only.")
 
     def delete(self) -> tuple[int, dict[str, int]]:
-        raise TypeError("The quota audit log is append-only.")
+        raise TypeError("The audit log is append-only.")
 
 
-class QuotaAudit(models.Model):
-    """One quota change: who made it, on what, from what to what, when and why. Append-only.
+class AuditEntry(models.Model):
+    """One thing staff or the system did: who, what, to what, from/to, why, from where.
 
-    The subject is kept as text too, so a row still reads right if its person or
-    group is deleted (the foreign key is then set to NULL by the database).
+    The one log (quota changes, API keys, people, images deleted by staff, channels,
+    retention, sign-ins); written only through accounts.audit. Append-only: the code
+    refuses updates and deletes, and on PostgreSQL a trigger does (migration 0007).
+    Who and what are kept as text too, so a row still reads right once its person or
+    group is deleted (the foreign keys are then set to NULL, the one update allowed).
     """
 
     at = models.DateTimeField(_("when"), auto_now_add=True, db_index=True)
@@ -120,6 +130,8 @@ class QuotaAudit(models.Model):
         related_name="+",
         verbose_name=_("changed by"),
     )
+    actor_name = models.CharField(_("by"), max_length=150, blank=True)  # "" = the system
+    # The person (or group) the entry is about, where there is one.
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         on_delete=models.SET_NULL,
@@ -137,30 +149,40 @@ class QuotaAudit(models.Model):
         verbose_name=_("group"),
     )
     subject = models.CharField(_("subject"), max_length=200)
-    model = models.CharField(_("model"), max_length=200)
-    action = models.CharField(_("action"), max_length=40)
-    field = models.CharField(_("field"), max_length=40)
+    action = models.CharField(_("action"), max_length=40, db_index=True)
+    target_type = models.CharField(_("target type"), max_length=40, blank=True, db_index=True)
+    target_id = models.CharField(_("target id"), max_length=64, blank=True)
+    model = models.CharField(_("model"), max_length=200, blank=True)
+    field = models.CharField(_("field"), max_length=40, blank=True)
     old_value = models.CharField(_("from"), max_length=100, blank=True)
     new_value = models.CharField(_("to"), max_length=100, blank=True)
+    detail = models.JSONField(_("detail"), default=dict, blank=True)
     reason = models.TextField(_("why"), blank=True)
+    ip = models.GenericIPAddressField(_("from address"), null=True, blank=True)
 
-    objects = QuotaAuditQuerySet.as_manager()
+    objects = AuditEntryQuerySet.as_manager()
 
     class Meta:
         ordering = ["-at", "-id"]
-        verbose_name = _("quota change")
-        verbose_name_plural = _("quota audit log")
+        verbose_name = _("audit entry")
+        verbose_name_plural = _("audit log")
 
     def __str__(self) -> str:
-        return f"{self.subject} {self.model} {self.field}: {self.old_value} -> {self.new_value}"
+        return f"{self.actor_name or 'system'} {self.action} {self.subject}"
 
     def save(self, *args: Any, **kwargs: Any) -> None:
         if self.pk is not None:
-            raise TypeError("The quota audit log is append-only.")
+            raise TypeError("The audit log is append-only.")
         super().save(*args, **kwargs)
 
     def delete(self, *args: Any, **kwargs: Any) -> tuple[int, dict[str, int]]:
-        raise TypeError("The quota audit log is append-only.")
+        raise TypeError("The audit log is append-only.")
+
+
+class ApiKeyManager(APIKeyManager):
+    def get_usable_keys(self) -> models.QuerySet[Any]:
+        # Every API request asks whether the owner is active: one query, not two.
+        return super().get_usable_keys().select_related("user")
 
 
 class ApiKey(AbstractAPIKey):
@@ -187,6 +209,8 @@ class ApiKey(AbstractAPIKey):
     cap_used = models.PositiveIntegerField(_("images made under the cap"), default=0)
     cap_reserved = models.PositiveIntegerField(_("images held under the cap"), default=0)
     cap_since = models.DateTimeField(_("cap counting since"), default=timezone.now)
+
+    objects: ClassVar[ApiKeyManager] = ApiKeyManager()
 
     class Meta(AbstractAPIKey.Meta):
         verbose_name = _("API key")  # type: ignore[assignment]
@@ -216,6 +240,33 @@ class DirectoryGroup(models.Model):
     class Meta:
         verbose_name = _("directory setting")
         verbose_name_plural = _("directory settings")
+
+    def __str__(self) -> str:
+        return str(self.group)
+
+
+class GroupPolicy(models.Model):
+    """A group's governance overrides: how long images are kept, how much storage each
+    member may use. None inherits the instance setting; 0 means forever / no cap. A
+    person in several groups gets the most generous of their groups' values."""
+
+    group = models.OneToOneField(Group, on_delete=models.CASCADE, related_name="policy")
+    retention_days = models.PositiveIntegerField(
+        _("keep images (days)"),
+        null=True,
+        blank=True,
+        help_text=_("Empty: the instance default (DARKROOM_RETENTION_DAYS). 0: forever."),
+    )
+    storage_cap_mb = models.PositiveIntegerField(
+        _("storage per person (MB)"),
+        null=True,
+        blank=True,
+        help_text=_("Empty: the instance default (DARKROOM_STORAGE_CAP_MB). 0: no cap."),
+    )
+
+    class Meta:
+        verbose_name = _("group policy")
+        verbose_name_plural = _("group policies")
 
     def __str__(self) -> str:
         return str(self.group)
@@ -272,3 +323,20 @@ class GroupPool(models.Model):
 
     def __str__(self) -> str:
         return f"{self.group} / {self.model}: {self.size}"
+
+
+class ErasureRequest(models.Model):
+    """A person asked for their data to be erased; staff erase it (generations.erasure)."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="erasure_requests"
+    )
+    requested_at = models.DateTimeField(_("requested"), auto_now_add=True)
+    done_at = models.DateTimeField(_("erased"), null=True, blank=True)
+
+    class Meta:
+        ordering = ["-requested_at"]
+        verbose_name = _("erasure request")
+
+    def __str__(self) -> str:
+        return f"{self.user} ({'done' if self.done_at else 'open'})"

@@ -17,7 +17,8 @@ from django.utils import timezone
 
 from providers.catalog import get_catalog
 
-from .models import GroupQuota, ModelQuotaPolicy, Period, Quota, QuotaAudit, User
+from .audit import audit_record
+from .models import AuditEntry, GroupQuota, ModelQuotaPolicy, Period, Quota, User
 from .selectors import LayerCache, Layered, catalog_free_quota, layered_for, period_start
 
 log = logging.getLogger(__name__)
@@ -42,18 +43,21 @@ def audit_quota_change(
     reason: str = "",
     user: User | None = None,
     group: Group | None = None,
-) -> QuotaAudit:
+) -> AuditEntry:
     subject = user.get_username() if user is not None else f"group {group.name if group else ''}"
-    return QuotaAudit.objects.create(
+    target = user if user is not None else group
+    return audit_record(
+        action=action,
+        subject=subject,
         actor=actor,
+        target_type="quota",
+        target_id=target.pk if target is not None else "",
         user=user,
         group=group,
-        subject=subject,
         model=model,
-        action=action,
         field=field,
-        old_value=old[:100],
-        new_value=new[:100],
+        old=old,
+        new=new,
         reason=reason,
     )
 

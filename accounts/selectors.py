@@ -12,12 +12,14 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from django.db.models import QuerySet, Sum
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from common.errors import ModelNotFound
 from providers.catalog import get_catalog
 
-from .models import GroupQuota, ModelQuotaPolicy, Period, Quota, User
+from .models import ApiKey, GroupQuota, ModelQuotaPolicy, Period, Quota, User
 
 # Higher resets more often; a person in several groups gets the most frequent.
 _PERIOD_RANK = {Period.NEVER: 0, Period.MONTHLY: 1, Period.WEEKLY: 2, Period.DAILY: 3}
@@ -206,3 +208,12 @@ def usage_for_user(user: User) -> list[Usage]:
     Leaves out models they can't use and never used: noise on their page.
     """
     return [u for u in quota_overview(user) if u.limit != 0 or u.used or u.reserved]
+
+
+def api_keys_for(user: User) -> QuerySet[ApiKey]:
+    """A person's keys, newest first, each with `images_made` (images charged through it)."""
+    return (
+        ApiKey.objects.filter(user=user)
+        .annotate(images_made=Coalesce(Sum("generations__quota_used"), 0))
+        .order_by("-created")
+    )

@@ -71,3 +71,15 @@ class UpstreamFailed(DarkroomError):
     status = 502
     type = "upstream_error"
     code = "upstream_error"
+
+
+class StorageFull(DarkroomError):
+    """The person's stored files would go over their storage cap; nothing was spent."""
+
+    status = 403
+    type = "insufficient_quota"
+    code = "storage_full"
+
+    def __init__(self, message: str, *, used: int, cap: int):
+        super().__init__(message)
+        self.used, self.cap = used, cap

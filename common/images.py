@@ -61,14 +61,31 @@ class ImageInfo:
 
 def inspect_image(data: bytes, *, param: str) -> ImageInfo:
     """Check an image fully; return what it is, or raise InvalidRequest."""
+    with _decoded(data, param=param) as img:
+        return _info(img, data)
+
+
+def inspect_decoded(data: bytes, *, param: str) -> tuple[ImageInfo, Image.Image]:
+    """`inspect_image`, and the decoded image with it: `thumbnail_of` it later, no decode again."""
+    with _decoded(data, param=param) as img:
+        # Leaving the block closes only the file; the decoded pixels stay usable.
+        return _info(img, data), img
+
+
+@contextmanager
+def _decoded(data: bytes, *, param: str) -> Iterator[Image.Image]:
+    """The image checked and decoded to the end, or InvalidRequest."""
     _check_byte_size(len(data), param=param)
     with _opened(data, param=param) as img:
-        found = str(img.format)
-        width, height = img.size
         img.verify()  # chunk checksums and structure, without decoding pixels
     with _opened(data, param=param) as img:
         img.load()  # verify() leaves the image unusable; decode a fresh one to the end
-    name, mime, ext = _ACCEPTED[found]
+        yield img
+
+
+def _info(img: Image.Image, data: bytes) -> ImageInfo:
+    name, mime, ext = _ACCEPTED[str(img.format)]
+    width, height = img.size
     return ImageInfo(
         format=name,
         mime=mime,
@@ -115,14 +132,18 @@ def make_thumbnail(data: bytes, *, size: int) -> bytes:
     """A WebP whose longest side is at most `size`, upright, in the original's proportions."""
     with _opened(data, param=None) as img:
         img.draft("RGB", (size, size))  # JPEG only: decode at a reduced scale, much faster
-        upright = ImageOps.exif_transpose(img) or img
-        has_alpha = upright.mode in ("RGBA", "LA", "PA", "RGBa", "La") or (
-            "transparency" in upright.info
-        )
-        thumb = upright.convert("RGBA" if has_alpha else "RGB")
-        thumb.thumbnail((size, size), Image.Resampling.LANCZOS)
-        out = io.BytesIO()
-        thumb.save(out, format="WEBP", quality=80, method=4)
+        return thumbnail_of(img, size)
+
+
+def thumbnail_of(img: Image.Image, size: int) -> bytes:
+    """The thumbnail of a decoded image we own: it is turned and shrunk in place, not copied."""
+    ImageOps.exif_transpose(img, in_place=True)  # a no-op without an Orientation tag
+    has_alpha = img.mode in ("RGBA", "LA", "PA", "RGBa", "La") or "transparency" in img.info
+    mode = "RGBA" if has_alpha else "RGB"
+    thumb = img if img.mode == mode else img.convert(mode)
+    thumb.thumbnail((size, size), Image.Resampling.LANCZOS)
+    out = io.BytesIO()
+    thumb.save(out, format="WEBP", quality=80, method=4)
     return out.getvalue()
 
 

@@ -70,10 +70,13 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "allauth.account.middleware.AccountMiddleware",
+    # who acts and from which address, for the audit log (accounts.audit)
+    "accounts.audit_context.audit_context_middleware",
     "django_otp.middleware.OTPMiddleware",
     "accounts.mfa.StaffMfaMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    "common.not_found.portal_not_found",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
     # Last, as django-axes asks; async-capable like every middleware here.
@@ -117,6 +120,23 @@ if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
             "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
         }
     )
+if DATABASES["default"]["ENGINE"].endswith("postgresql") and env.int(
+    "DARKROOM_DB_POOL_SIZE", default=20
+):
+    # A connection pool per process (psycopg_pool). The async API closes its connection
+    # after each short call, so a waiting request holds none; with a pool that close is
+    # a hand-back, not 7 ms of connect + auth next time. CONN_MAX_AGE cannot do it under
+    # ASGI, where every portal request runs in a fresh thread (and Django refuses both).
+    # A worker thread gives its connection back while it waits on an upstream
+    # (common/db.py), so a worker needs far fewer connections than threads. With the
+    # pool, CONN_HEALTH_CHECKS (above) checks each connection as it is handed out.
+    DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+        "min_size": 1,
+        "max_size": env.int("DARKROOM_DB_POOL_SIZE", default=20),
+        "timeout": 30,
+    }
+else:
+    DATABASES["default"]["CONN_MAX_AGE"] = env.int("DARKROOM_DB_CONN_MAX_AGE", default=0)
 # Lets several checkouts (or helpers) run the suite against one PostgreSQL at once.
 if env("DARKROOM_TEST_DB_NAME", default=""):
     DATABASES["default"]["TEST"] = {"NAME": env("DARKROOM_TEST_DB_NAME")}
@@ -315,10 +335,20 @@ CELERY_BEAT_SCHEDULE = {
         "task": "generations.tasks.sweep_stuck_generations",
         "schedule": 60.0,
     },
+    # Webhook notices whose message was lost while the broker was down.
+    "requeue-unsent-webhooks": {
+        "task": "generations.api.tasks.requeue_unsent_webhooks",
+        "schedule": 300.0,
+    },
     # Daily/weekly/monthly quota resets; idempotent, so a run late or twice is harmless.
     "reset-quota-periods": {
         "task": "accounts.tasks.reset_quota_periods",
         "schedule": 300.0,
+    },
+    # Retention (DARKROOM_RETENTION_DAYS, group overrides); a no-op when nothing expires.
+    "purge-expired-generations": {
+        "task": "generations.tasks.purge_expired_generations",
+        "schedule": 24 * 3600.0,
     },
 }
 
@@ -371,6 +401,22 @@ DARKROOM_MAX_UPSTREAM_ATTEMPTS = env.int("DARKROOM_MAX_UPSTREAM_ATTEMPTS", defau
 DARKROOM_FIELD_ENCRYPTION_KEY = env("DARKROOM_FIELD_ENCRYPTION_KEY", default="")
 DARKROOM_THUMBNAIL_SIZE = env.int("DARKROOM_THUMBNAIL_SIZE", default=384)
 
+# --- Governance: content credentials, retention, storage --------------------------
+# C2PA signing chain and key: PEM text or a path to a PEM file. Unset: a local chain is
+# made once in DARKROOM_C2PA_DIR (valid signatures, but no public trust anchor).
+DARKROOM_C2PA_CERT = env("DARKROOM_C2PA_CERT", default="")
+DARKROOM_C2PA_KEY = env("DARKROOM_C2PA_KEY", default="")
+DARKROOM_C2PA_DIR = Path(env("DARKROOM_C2PA_DIR", default="") or VAR_DIR / "c2pa")
+DARKROOM_C2PA_LOCAL_NAME = env("DARKROOM_C2PA_LOCAL_NAME", default="Darkroom")
+# Days images are kept after their generation (0: forever); groups may override in the admin.
+DARKROOM_RETENTION_DAYS = env.int("DARKROOM_RETENTION_DAYS", default=0)
+# Storage per person in MB (originals + thumbnails + references; 0: no cap); group override.
+DARKROOM_STORAGE_CAP_MB = env.int("DARKROOM_STORAGE_CAP_MB", default=0)
+# "request": "delete my data" asks staff; "self": it erases at once.
+DARKROOM_SELF_ERASURE = env("DARKROOM_SELF_ERASURE", default="request")
+if DARKROOM_SELF_ERASURE not in {"request", "self"}:
+    raise ImproperlyConfigured("DARKROOM_SELF_ERASURE must be request or self.")
+
 REST_FRAMEWORK: dict[str, object] = {
     "DEFAULT_AUTHENTICATION_CLASSES": [],
     "DEFAULT_PERMISSION_CLASSES": [],
@@ -406,6 +452,9 @@ DARKROOM_PUBLIC_URL = env("DARKROOM_PUBLIC_URL", default="")
 # Image requests (POST /v1/images/*) per minute per API key; over it: 429 rate_limit_exceeded.
 # 0 turns the limit off. Counted in the cache (CACHES above).
 DARKROOM_API_RATE_LIMIT = env.int("DARKROOM_API_RATE_LIMIT", default=120)
+# Threads for the API's short database calls (generations/api/sync.py); each holds a
+# pooled connection only while it runs a call.
+DARKROOM_API_THREADS = env.int("DARKROOM_API_THREADS", default=16)
 
 # --- Operations ---------------------------------------------------------------------
 # "json": one JSON object per line with request_id, job_id, user_id, model, channel.

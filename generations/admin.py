@@ -219,7 +219,13 @@ class ImageAdmin(admin.ModelAdmin):
         "created_at",
     ]
     list_display_links = ["thumb"]
-    list_filter = [ImageModelFilter, ("created_at", admin.DateFieldListFilter), "format", "starred"]
+    list_filter = [
+        ImageModelFilter,
+        ("created_at", admin.DateFieldListFilter),
+        "format",
+        "starred",
+        "credentials",
+    ]
     search_fields = [
         "generation__user__username",
         "generation__model",
@@ -241,6 +247,8 @@ class ImageAdmin(admin.ModelAdmin):
         "format",
         "bytes",
         "sha256",
+        "credentials",
+        "credentials_signer",
         "starred",
         "created_at",
     )
@@ -276,3 +284,6 @@ class ImageAdmin(admin.ModelAdmin):
     @admin.display(description=_("model"), ordering="generation__model")
     def model_name(self, obj: Image) -> str:
         return obj.generation.model
+
+
+from . import admin_people  # noqa: E402, F401  (the people admin with storage and erasure)

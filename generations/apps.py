@@ -1,10 +1,13 @@
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
 
 
 class GenerationsConfig(AppConfig):
     name = "generations"
+    verbose_name = _("Jobs and images")
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
         from . import tasks  # noqa: F401  (connects generation_queued to the Celery task)
         from .api import receivers  # noqa: F401  (connects the API's signal receivers)
+        from .provenance import checks  # noqa: F401  (registers the signing-key check)

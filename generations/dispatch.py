@@ -16,6 +16,7 @@ from django.conf import settings
 from django.db.models import F
 from django.utils import timezone
 
+from common.db import release_connection
 from providers.base import (
     ChannelConfig,
     Completed,
@@ -157,6 +158,7 @@ def _submit(generation: Generation, channel_name: str | None) -> StepResult:
             raise _gave_up(generation, last_error)
         _mark_sent(generation, channel)
         try:
+            release_connection()  # none held while the upstream takes its time
             outcome = provider.submit(request)
         except ProviderError as exc:
             _record_attempt(generation, channel, exc)
@@ -170,10 +172,13 @@ def _submit(generation: Generation, channel_name: str | None) -> StepResult:
                 last_error = exc
             continue
         _record_attempt(generation, channel, None)
-        channel_succeeded(name=channel.name)
-        return _handle_outcome(
+        result = _handle_outcome(
             generation, channel, outcome, deadline=_deadline(generation, provider)
         )
+        # Bookkeeping after the answer is stored: a database hiccup here must not
+        # lose an answer the upstream was paid for.
+        channel_succeeded(name=channel.name)
+        return result
     assert last_error is not None
     raise _rate_limited(called) or last_error
 
@@ -269,6 +274,7 @@ def _poll(generation: Generation) -> StepResult:
         _record_attempt(generation, channel, exc, phase="poll")
         raise exc
     try:
+        release_connection()
         outcome = provider_for(channel).poll(state.get("state", {}))
     except ProviderError as exc:
         if exc.retryable and exc.code in TRANSIENT_POLL_CODES:
@@ -365,10 +371,14 @@ def _record_attempt(
     }
     if error is not None and error.retry_after:
         attempt["retry_after"] = error.retry_after
-    generation.attempts = [*generation.attempts, attempt]
+    attempts = [*generation.attempts, attempt]
     # A failed call is accounted for by this attempt; a successful one stays "sent"
-    # until its outcome is stored.
+    # until its outcome is stored. Kept through a database hiccup: it records a call
+    # that may have cost money.
     sent = F("upstream_sent_at") if error is None else None
-    Generation.objects.filter(pk=generation.pk).update(
-        attempts=generation.attempts, upstream_sent_at=sent
+    retry.on_database_errors(
+        lambda: Generation.objects.filter(pk=generation.pk).update(
+            attempts=attempts, upstream_sent_at=sent
+        )
     )
+    generation.attempts = attempts

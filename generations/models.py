@@ -35,13 +35,18 @@ class Generation(models.Model):
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="generations"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="generations",
+        verbose_name=_("person"),
     )
     model = models.CharField(_("model"), max_length=200)
     prompt = models.TextField(_("prompt"), blank=True)
     params = models.JSONField(_("parameters"), default=dict, blank=True)
     n = models.PositiveSmallIntegerField(_("images requested"), default=1)
-    source = models.CharField(max_length=10, choices=Source.choices, default=Source.PORTAL)
+    source = models.CharField(
+        _("source"), max_length=10, choices=Source.choices, default=Source.PORTAL
+    )
     # The API key a request came with (source "api"); kept when the key is deleted later.
     api_key = models.ForeignKey(
         "accounts.ApiKey",
@@ -51,16 +56,18 @@ class Generation(models.Model):
         related_name="generations",
     )
 
-    status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
-    error_code = models.CharField(max_length=64, blank=True)
-    error_message = models.TextField(blank=True)
+    status = models.CharField(
+        _("status"), max_length=10, choices=Status.choices, default=Status.QUEUED
+    )
+    error_code = models.CharField(_("error code"), max_length=64, blank=True)
+    error_message = models.TextField(_("error message"), blank=True)
 
     channel = models.CharField(_("channel"), max_length=100, blank=True)
-    upstream_id = models.CharField(max_length=200, blank=True)
+    upstream_id = models.CharField(_("upstream job id"), max_length=200, blank=True)
     # Per-format state between a create and its polls (async upstreams).
     upstream_state = models.JSONField(null=True, blank=True)
-    retries = models.PositiveSmallIntegerField(default=0)
-    attempts = models.JSONField(default=list, blank=True)
+    retries = models.PositiveSmallIntegerField(_("retries"), default=0)
+    attempts = models.JSONField(_("attempts"), default=list, blank=True)
 
     # The row is the truth, a broker message only a nudge (generations.leases): the worker
     # running a step holds a lease it renews; past `lease_expires_at` (a dead worker, a
@@ -74,7 +81,7 @@ class Generation(models.Model):
     # resumed job that finds it set knows the upstream may have done (and billed) the work.
     upstream_sent_at = models.DateTimeField(null=True, blank=True)
 
-    quota_reserved = models.PositiveSmallIntegerField(default=0)
+    quota_reserved = models.PositiveSmallIntegerField(_("images reserved"), default=0)
     # The group pool the images were drawn from (None: the person's own quota).
     quota_pool = models.ForeignKey(
         "accounts.GroupPool", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
@@ -82,17 +89,35 @@ class Generation(models.Model):
     # Images held under the API key's own cap (0: no cap applied); settled with the quota.
     key_quota_reserved = models.PositiveSmallIntegerField(default=0)
     quota_state = models.CharField(
-        max_length=10, choices=QuotaState.choices, default=QuotaState.RESERVED
+        _("quota state"), max_length=10, choices=QuotaState.choices, default=QuotaState.RESERVED
     )
+    # Images charged to the quota when the job finished: the report's "spent". Kept
+    # apart from the image rows, which a person may delete later.
+    quota_used = models.PositiveSmallIntegerField(_("images charged"), default=0)
 
-    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
-    started_at = models.DateTimeField(null=True, blank=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(_("created"), auto_now_add=True, db_index=True)
+    started_at = models.DateTimeField(_("started"), null=True, blank=True)
+    finished_at = models.DateTimeField(_("finished"), null=True, blank=True)
+    # Set when retention or erasure removed its files: the row stays for accounting.
+    purged_at = models.DateTimeField(_("files removed"), null=True, blank=True)
+    # Images retention or erasure removed: reports still count them (generations.purged_counts).
+    purged_images = models.PositiveSmallIntegerField(default=0)
 
     class Meta:
         ordering = ["-created_at"]
+        verbose_name = _("generation")
+        verbose_name_plural = _("generations")
+        # The gallery's order per person, alone and under its model and status filters.
+        # (On PostgreSQL, migration 0010_gallery_indexes adds a trigram index for prompt
+        # search too.)
         indexes = [
-            models.Index(fields=["user", "-created_at"], name="gen_user_created"),
+            models.Index(fields=["user", "-created_at", "-id"], name="gen_user_created_id"),
+            models.Index(
+                fields=["user", "model", "-created_at", "-id"], name="gen_user_model_created"
+            ),
+            models.Index(
+                fields=["user", "status", "-created_at", "-id"], name="gen_user_status_created"
+            ),
             models.Index(fields=["status", "created_at"], name="gen_status_created"),
             models.Index(
                 fields=["lease_expires_at"],
@@ -129,16 +154,23 @@ class Image(models.Model):
     index = models.PositiveSmallIntegerField(default=0)
     file = models.FileField(upload_to=image_upload_to, max_length=255)
     thumbnail = models.FileField(upload_to=thumbnail_upload_to, max_length=255, blank=True)
-    width = models.PositiveIntegerField()
-    height = models.PositiveIntegerField()
-    format = models.CharField(max_length=10)
-    bytes = models.PositiveIntegerField()
+    width = models.PositiveIntegerField(_("width"))
+    height = models.PositiveIntegerField(_("height"))
+    format = models.CharField(_("format"), max_length=10)
+    bytes = models.PositiveIntegerField(_("bytes"))
     sha256 = models.CharField(max_length=64)
-    starred = models.BooleanField(default=False)
-    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    starred = models.BooleanField(_("starred"), default=False)
+    created_at = models.DateTimeField(_("created"), auto_now_add=True, db_index=True)
+    # Content credentials (generations.provenance): "signed", "failed", or "" (stored
+    # before signing existed). The file, sha256 and bytes are the signed ones.
+    credentials = models.CharField(_("content credentials"), max_length=10, blank=True)
+    credentials_signer = models.CharField(max_length=200, blank=True)
+    thumbnail_bytes = models.PositiveIntegerField(default=0)  # for storage use
 
     class Meta:
         ordering = ["generation", "index"]
+        verbose_name = _("image")
+        verbose_name_plural = _("images")
 
     def __str__(self) -> str:
         return f"{self.generation_id}#{self.index}"

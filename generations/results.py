@@ -1,18 +1,32 @@
-"""Result images: download them at once (upstream links expire), check them, store them."""
+"""Result images: download them at once (upstream links expire), check them, store them.
+
+Thumbnails come just after the job's answer (`add_thumbnails`, once the success is
+committed and published), from the decode `store_images` kept: a caller waiting on
+the job does not wait for the resize too, and no image is decoded twice.
+"""
 
 from __future__ import annotations
 
+import logging
 import time
+import weakref
 
 from django.conf import settings
 from django.core.files.base import ContentFile
+from PIL.Image import Image as Picture
 
 from common.errors import InvalidRequest
-from common.images import inspect_image, make_thumbnail
+from common.images import inspect_decoded, make_thumbnail, thumbnail_of
 from common.net import FetchError, fetch_from_hosts
 from providers.base import ChannelConfig, ProviderError, ResultImage
 
 from .models import Generation, Image
+from .provenance import sign_original
+
+log = logging.getLogger(__name__)
+
+# Decoded pictures from store_images, for add_thumbnails; dropped with their rows.
+_decoded: weakref.WeakKeyDictionary[Image, Picture] = weakref.WeakKeyDictionary()
 
 
 def download_results(results: list[ResultImage], channel: ChannelConfig) -> list[bytes]:
@@ -65,11 +79,11 @@ def _download_failed(exc: FetchError) -> ProviderError:
 
 
 def store_images(generation: Generation, images: list[bytes]) -> list[Image]:
-    """Write files and thumbnails to storage; return unsaved Image rows."""
+    """Write the files to storage; return unsaved Image rows (thumbnails: add_thumbnails)."""
     stored: list[Image] = []
     for index, data in enumerate(images):
         try:
-            info = inspect_image(data, param="image")
+            info, picture = inspect_decoded(data, param="image")
         except InvalidRequest as exc:
             discard_images(stored)
             raise ProviderError(
@@ -77,6 +91,7 @@ def store_images(generation: Generation, images: list[bytes]) -> list[Image]:
                 code="upstream_bad_response",
                 retryable=True,
             ) from exc
+        data, info, credentials = sign_original(generation, data, info)
         image = Image(
             generation=generation,
             index=index,
@@ -85,12 +100,40 @@ def store_images(generation: Generation, images: list[bytes]) -> list[Image]:
             format=info.format,
             bytes=info.bytes,
             sha256=info.sha256,
+            **credentials.fields(),
         )
         image.file.save(f"image.{info.ext}", ContentFile(data), save=False)
-        thumb = make_thumbnail(data, size=settings.DARKROOM_THUMBNAIL_SIZE)
-        image.thumbnail.save("thumb.webp", ContentFile(thumb), save=False)
+        # Signing adds a manifest, never pixels: the decoded picture makes the thumbnail.
+        _decoded[image] = picture
         stored.append(image)
     return stored
+
+
+def add_thumbnails(images: list[Image]) -> None:
+    """Make and save the thumbnails the images lack. One that fails is logged and left:
+    the portal shows the original instead, and the thumbnail view tries again."""
+    for image in images:
+        if image.thumbnail:
+            continue
+        try:
+            thumb = _thumbnail(image)
+        except Exception:
+            log.exception("could not make the thumbnail of image %s", image.pk)
+            continue
+        image.thumbnail.save("thumb.webp", ContentFile(thumb), save=False)
+        image.thumbnail_bytes = len(thumb)  # counted in the person's storage use
+        Image.objects.filter(pk=image.pk).update(
+            thumbnail=image.thumbnail.name, thumbnail_bytes=image.thumbnail_bytes
+        )
+
+
+def _thumbnail(image: Image) -> bytes:
+    size = settings.DARKROOM_THUMBNAIL_SIZE
+    picture = _decoded.pop(image, None)
+    if picture is not None:
+        return thumbnail_of(picture, size)
+    with image.file.open("rb") as fh:
+        return make_thumbnail(fh.read(), size=size)
 
 
 def discard_images(images: list[Image]) -> None:

@@ -10,9 +10,11 @@ from typing import Any
 from uuid import UUID
 
 from django.core.exceptions import BadRequest
-from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet
+from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet, Subquery
+from django.db.models.lookups import IsNull
 from django.http import Http404
 from django.shortcuts import get_object_or_404
+from django.utils import timezone
 
 from accounts.models import User
 
@@ -101,43 +103,106 @@ class GalleryPage:
     number: int
     has_next: bool
     filters: GalleryFilters = field(default_factory=GalleryFilters)
+    next_cursor: str = ""  # where the next page starts ("after" in the query string)
+
+
+@dataclass(frozen=True)
+class Cursor:
+    """The last row of a page, in the gallery's order: (starred, created_at, pk)."""
+
+    created_at: datetime.datetime
+    pk: UUID
+    star: bool = False
+
+    def encode(self) -> str:
+        micros = (self.created_at - _EPOCH) // datetime.timedelta(microseconds=1)
+        return f"{int(self.star)}-{micros}-{self.pk.hex}"
+
+    @classmethod
+    def decode(cls, text: str) -> Cursor | None:
+        """The cursor in `text`, or None for anything else (a bad link starts over)."""
+        star, _, rest = text.partition("-")
+        micros, _, pk = rest.partition("-")
+        try:
+            moment = _EPOCH + datetime.timedelta(microseconds=int(micros))
+            return cls(created_at=moment, pk=UUID(hex=pk), star=star == "1")
+        except (ValueError, OverflowError):
+            return None
+
+
+_EPOCH = datetime.datetime(1970, 1, 1, tzinfo=datetime.UTC)
 
 
 def gallery_page(
-    user: User, filters: GalleryFilters, page: int = 1, per_page: int = PAGE_SIZE
+    user: User,
+    filters: GalleryFilters,
+    page: int = 1,
+    after: str = "",
+    per_page: int = PAGE_SIZE,
 ) -> GalleryPage:
     """One page of generations, newest first, with their images: two queries, whatever the page.
 
-    Paged by offset with one extra row to learn whether more follow, so no COUNT
-    over a person's whole history is needed.
+    Paged by keyset: `after` names the last row of the previous page, so page 40 costs
+    what page 1 does (an OFFSET would read and drop every row before it). One extra row
+    says whether more follow, so no COUNT over a person's whole history is needed.
     """
     # "everyone" is a staff view; for anyone else it is dropped, not just ignored.
     filters = replace(filters, everyone=filters.everyone and user.is_staff)
+    cursor = Cursor.decode(after) if after else None
     generations = _filtered(user, filters)
-    page = max(page, 1)
     if page > MAX_PAGE:
         raise Http404("No such page.")
-    start = (page - 1) * per_page
-    rows = list(generations[start : start + per_page + 1])
-    return GalleryPage(rows[:per_page], page, len(rows) > per_page, filters)
+    if cursor is not None:
+        generations = _after(generations, cursor, starred_first=filters.starred == "first")
+    rows = list(generations[: per_page + 1])
+    shown = rows[:per_page]
+    has_next = len(rows) > per_page
+    next_cursor = _cursor_of(shown[-1]).encode() if has_next else ""
+    number = max(page, 1) if cursor is not None else 1
+    return GalleryPage(shown, number, has_next, filters, next_cursor)
+
+
+def _cursor_of(generation: Generation) -> Cursor:
+    star = bool(getattr(generation, "has_star", False))
+    return Cursor(created_at=generation.created_at, pk=generation.pk, star=star)
+
+
+def _after(
+    generations: QuerySet[Generation], cursor: Cursor, *, starred_first: bool
+) -> QuerySet[Generation]:
+    """Rows after the cursor in (-has_star, -created_at, -pk) order.
+
+    `created_at <= c` is implied by the OR but stated on its own: it is what lets
+    PostgreSQL start the index scan at the cursor instead of filtering its way there.
+    """
+    c = cursor.created_at
+    older = Q(created_at__lte=c) & (Q(created_at__lt=c) | Q(created_at=c, pk__lt=cursor.pk))
+    if not starred_first:
+        return generations.filter(older)
+    if cursor.star:
+        return generations.filter((Q(has_star=True) & older) | Q(has_star=False))
+    return generations.filter(Q(has_star=False) & older)
 
 
 def _filtered(user: User, f: GalleryFilters) -> QuerySet[Generation]:
     everyone = f.everyone and user.is_staff
     generations = Generation.objects.all() if everyone else Generation.objects.filter(user=user)
     if f.q:
+        # On PostgreSQL a trigram index on UPPER(prompt) serves this (migration 0006).
         generations = generations.filter(prompt__icontains=f.q)
     if f.model:
         generations = generations.filter(model=f.model)
     if f.status:
         generations = generations.filter(status=f.status)
+    # Bounds on the column itself, not on created_at::date, so the index serves them.
     if f.date_from:
-        generations = generations.filter(created_at__date__gte=f.date_from)
+        generations = generations.filter(created_at__gte=_day_start(f.date_from))
     if f.date_to:
-        generations = generations.filter(created_at__date__lte=f.date_to)
+        next_day = f.date_to + datetime.timedelta(days=1)
+        generations = generations.filter(created_at__lt=_day_start(next_day))
     images = Image.objects.filter(generation=OuterRef("pk"))
     # A succeeded generation whose images were all deleted has nothing left to show.
-    generations = generations.filter(~Q(status=Generation.Status.SUCCEEDED) | Q(Exists(images)))
+    generations = generations.filter(_shows_something(images))
     shown = Image.objects.order_by("index")
     if f.starred == "only":
         generations = generations.filter(Exists(images.filter(starred=True)))
@@ -149,6 +214,22 @@ def _filtered(user: User, f: GalleryFilters) -> QuerySet[Generation]:
     if everyone:
         generations = generations.select_related("user")
     return generations.order_by(*order).prefetch_related(Prefetch("images", queryset=shown))
+
+
+def _shows_something(images: QuerySet[Image]) -> Q:
+    """Not succeeded (a status tile), or succeeded with an image left.
+
+    A scalar subquery rather than EXISTS: PostgreSQL may plan an EXISTS under an OR
+    as a hashed subplan that reads every image of every person before the page's
+    first row (117 ms at 100k images); a scalar subquery stays a per-row probe of
+    the image index, run only for the rows the page actually visits.
+    """
+    first_image = Subquery(images.order_by().values("pk")[:1])
+    return ~Q(status=Generation.Status.SUCCEEDED) | Q(IsNull(first_image, False))
+
+
+def _day_start(day: datetime.date) -> datetime.datetime:
+    return timezone.make_aware(datetime.datetime.combine(day, datetime.time.min))
 
 
 def reuse_initial(generation: Generation, *, keep_seed: bool) -> dict[str, Any]:

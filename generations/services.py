@@ -28,8 +28,9 @@ from . import leases
 from .leases import initial_lease
 from .models import Generation, ReferenceImage
 from .references import LoadedImage, load_images
-from .results import discard_images, store_images
+from .results import add_thumbnails, discard_images, store_images
 from .signals import generation_finished, generation_queued
+from .storage_use import storage_check
 from .validation import CleanRequest, validate_request
 
 log = logging.getLogger(__name__)
@@ -67,6 +68,8 @@ def generation_submit(
     `extra` sets further Generation fields (e.g. the API key used); `channel`
     forces one upstream channel (operators checking a channel).
     """
+    incoming = sum(item.info.bytes for items in request.images.values() for item in items)
+    storage_check(user=user, incoming=incoming)  # before any quota is reserved
     extra = dict(extra or {})
     with transaction.atomic():
         extra["quota_pool"] = quota_hold(
@@ -194,6 +197,7 @@ def generation_succeed(
     except BaseException:
         discard_images(stored)  # nothing committed: keep no files for it
         raise
+    add_thumbnails(stored)  # after the commit: the answer does not wait for them
     return True
 
 
@@ -226,6 +230,7 @@ def _finish(generation: Generation, status: str, *, used: int, **fields: Any) ->
         generation.quota_state = (
             Generation.QuotaState.COMMITTED if used else Generation.QuotaState.RELEASED
         )
+        generation.quota_used = used
     for key, value in fields.items():
         setattr(generation, key, value)
     generation.status = status

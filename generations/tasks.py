@@ -71,3 +71,11 @@ def _run_queued(
 @shared_task
 def sweep_stuck_generations() -> int:
     return services.sweep_stuck(older_than_seconds=settings.DARKROOM_JOB_DEADLINE)
+
+
+@shared_task
+def purge_expired_generations() -> int:
+    """Daily retention run (beat); returns how many images went."""
+    from .retention import purge_expired
+
+    return purge_expired().total.images

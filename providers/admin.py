@@ -13,14 +13,17 @@ from django.contrib import admin, messages
 from django.db import models
 from django.db.models import QuerySet
 from django.http import HttpRequest
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 
 from .catalog import get_catalog
 from .models import Channel, ChannelModel
 from .registry import PROVIDERS
 from .services import channel_reenable, channel_set_key, channels_switch
+from .signals import channels_switched
 
 
 def _format_choices() -> list[tuple[str, str]]:
@@ -160,7 +163,16 @@ class ChannelAdmin(admin.ModelAdmin):
 
     @admin.display(description=_("serves"))
     def served(self, obj: Channel) -> str:
-        return ", ".join(f"{r.model} ({r.priority})" for r in obj.routes.all())
+        # A count with a link: listing every model id here made one row per model name.
+        routes = obj.routes.all()
+        url = reverse("admin:providers_channelmodel_changelist")
+        return format_html(
+            '<a href="{}?channel__id__exact={}" title="{}">{}</a>',
+            url,
+            obj.pk,
+            ", ".join(r.model for r in routes),
+            ngettext("%(n)d model", "%(n)d models", len(routes)) % {"n": len(routes)},
+        )
 
     def save_model(self, request: HttpRequest, obj: Channel, form: Any, change: bool) -> None:
         super().save_model(request, obj, form, change)
@@ -179,10 +191,12 @@ class ChannelAdmin(admin.ModelAdmin):
 
     @admin.action(description=_("Switch off"))
     def switch_off(self, request: HttpRequest, queryset: QuerySet[Channel]) -> None:
+        channels_switched.send(Channel, channels=list(queryset), enabled=False)
         channels_switch(channel_ids=list(queryset.values_list("pk", flat=True)), enabled=False)
 
     @admin.action(description=_("Switch on"))
     def switch_on(self, request: HttpRequest, queryset: QuerySet[Channel]) -> None:
+        channels_switched.send(Channel, channels=list(queryset), enabled=True)
         channels_switch(channel_ids=list(queryset.values_list("pk", flat=True)), enabled=True)
 
 

@@ -2,10 +2,12 @@ from typing import Any
 
 from django.apps import AppConfig
 from django.db.models.signals import post_migrate
+from django.utils.translation import gettext_lazy as _
 
 
 class ProvidersConfig(AppConfig):
     name = "providers"
+    verbose_name = _("Upstreams")
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:

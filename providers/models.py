@@ -51,6 +51,7 @@ class Channel(models.Model):
     class Meta:
         ordering = ["name"]
         verbose_name = _("channel")
+        verbose_name_plural = _("channels")
 
     def __str__(self) -> str:
         return self.name
@@ -73,6 +74,7 @@ class ChannelModel(models.Model):
     class Meta:
         ordering = ["model", "-priority", "channel__name"]
         verbose_name = _("served model")
+        verbose_name_plural = _("served models")
         constraints = [
             models.UniqueConstraint(fields=["channel", "model"], name="channel_model_unique"),
         ]

@@ -39,6 +39,8 @@ from tests.live import (
     wait_for_port,
 )
 
+APPLICATION_NAME = "darkroom-chaos"
+
 
 class RedisServer:
     """redis-server on its own port, no persistence: a restart comes back empty."""
@@ -103,7 +105,8 @@ def chaos(
     redis = RedisServer(free_port(), tmp_path / "redis.log")
     env = _env(
         {
-            "DATABASE_URL": database_url(),
+            # Named, so a fault test can cut the worker's and beat's sessions and no other.
+            "DATABASE_URL": f"{database_url()}?application_name={APPLICATION_NAME}",
             "CELERY_BROKER_URL": redis.url,
             "CELERY_TASK_DEFAULT_QUEUE": QUEUE,
             "MEDIA_ROOT": str(settings.MEDIA_ROOT),

@@ -81,6 +81,11 @@ def _end_stray_db_sessions(django_db_setup: None, django_db_blocker: Any) -> Ite
     yield
     if connection.vendor != "postgresql":
         return
+    # When no collected test uses the database, pytest-django creates no test database
+    # and the connection still names the real one: leave its sessions alone.
+    test_name = connection.creation._get_test_db_name()  # type: ignore[attr-defined]
+    if connection.settings_dict["NAME"] != test_name:
+        return
     with django_db_blocker.unblock(), connection.cursor() as cursor:
         cursor.execute(
             "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"

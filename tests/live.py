@@ -270,3 +270,14 @@ def wait_all_finished(ids: Collection[Any], timeout: float) -> None:
                 f"{timeout:g}s: {dict(sorted(statuses.items()))}"
             )
         time.sleep(0.5)
+
+
+def wait_thumbnail(image: Any, timeout: float = 30.0) -> Any:
+    """The image once its thumbnail is stored (the worker makes it after the answer)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        image.refresh_from_db()
+        if image.thumbnail:
+            return image
+        time.sleep(0.1)
+    raise AssertionError(f"image {image.pk} still has no thumbnail after {timeout}s")

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import re
+from html import unescape
 from typing import Any
 
 from django.core.files.base import ContentFile
+from django.urls import reverse
 
 from generations.models import Generation, Image, ReferenceImage
 from tests.images import png_bytes
@@ -29,6 +32,7 @@ def make_generation(
         prompt=prompt,
         status=status,
         n=max(images, 1),
+        quota_used=images if status == Generation.Status.SUCCEEDED else 0,
         source=source,
         params=params
         if params is not None
@@ -77,7 +81,12 @@ def backdated_generation(
 ) -> Generation:
     """A finished generation (with stub image rows) dated `at`, for report numbers."""
     generation = Generation.objects.create(
-        user=user, model=model, status=status, channel=channel, n=max(images, 1)
+        user=user,
+        model=model,
+        status=status,
+        channel=channel,
+        n=max(images, 1),
+        quota_used=images if status == Generation.Status.SUCCEEDED else 0,
     )
     Generation.objects.filter(pk=generation.pk).update(created_at=at)
     for index in range(images):
@@ -93,3 +102,13 @@ def backdated_generation(
         )
         Image.objects.filter(pk=image.pk).update(created_at=at)
     return generation
+
+
+_LOAD_MORE = re.compile(r'hx-get="([^"]+)"[^>]*hx-trigger="revealed"')
+
+
+def next_page_url(response: Any) -> str:
+    """The gallery's "load more" link in a page, as the infinite scroll follows it."""
+    found = _LOAD_MORE.search(response.content.decode())
+    assert found, "the page has no next page"
+    return reverse("gallery") + unescape(found.group(1))

@@ -8,11 +8,11 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
-from accounts.models import QuotaAudit
 from accounts.quota_changes import quota_update
 from accounts.services import quota_reserve, quota_settle, quota_status
 from generations.models import Generation, Image, ReferenceImage
 from generations.services import generation_create
+from tests.audit_helpers import quota_audit
 from tests.images import png_bytes
 
 DEV = "black-forest-labs/flux.1-dev"  # free quota 10
@@ -193,7 +193,7 @@ def test_stop_fails_a_stuck_generation_and_refunds_it_once(
     ]
     _action(admin_client, "stop_and_refund", [stuck.pk])  # twice: nothing more
     assert quota_status(user=user, model=DEV).reserved == 0
-    audit = QuotaAudit.objects.get()
+    audit = quota_audit().get()
     assert (audit.actor, audit.action, audit.field) == (admin_user, "refund", "reserved")
 
 

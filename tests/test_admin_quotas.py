@@ -12,12 +12,13 @@ from django.db import connection
 from django.test import Client
 from django.urls import reverse
 
-from accounts.models import ApiKey, GroupQuota, ModelQuotaPolicy, Period, Quota, QuotaAudit
+from accounts.models import ApiKey, GroupQuota, ModelQuotaPolicy, Period, Quota
 from accounts.quota_changes import group_quota_update, quota_grant, quota_update
 from accounts.services import quota_reserve, quota_settle, quota_status
 from common.errors import QuotaExceeded
 from generations.api.auth import key_for
 from generations.api.errors import AuthenticationFailed
+from tests.audit_helpers import quota_audit
 
 DEV = "black-forest-labs/flux.1-dev"  # catalog free quota 10
 KMAX = "black-forest-labs/flux-kontext-max/text-to-image"  # catalog free quota 0
@@ -26,7 +27,7 @@ pytestmark = pytest.mark.django_db
 QUOTAS = reverse("admin:accounts_quota_changelist")
 USERS = reverse("admin:accounts_user_changelist")
 GROUPS = reverse("admin:auth_group_changelist")
-AUDIT = reverse("admin:accounts_quotaaudit_changelist")
+AUDIT = reverse("admin:accounts_auditentry_changelist")
 
 
 def _spend(user: Any, model: str, n: int) -> None:
@@ -88,7 +89,7 @@ def test_editing_a_quota_writes_only_the_limit_and_keeps_spending_made_meanwhile
     assert response.status_code == 302
     status = quota_status(user=user, model=DEV)
     assert (status.limit, status.used, status.reserved) == (40, 5, 1)
-    audit = QuotaAudit.objects.get()
+    audit = quota_audit().get()
     assert (
         audit.actor,
         audit.subject,
@@ -108,7 +109,7 @@ def test_adding_a_quota_for_a_person_goes_through_the_service(
     )
     assert response.status_code == 302
     assert quota_status(user=user, model=KMAX).limit == 3
-    assert QuotaAudit.objects.filter(subject="alice", model=KMAX, new_value="3").exists()
+    assert quota_audit().filter(subject="alice", model=KMAX, new_value="3").exists()
 
 
 def test_the_grant_action_gives_the_selected_people_n_more(
@@ -131,7 +132,7 @@ def test_the_grant_action_gives_the_selected_people_n_more(
     assert quota_status(user=user, model=DEV).limit == 15
     assert quota_status(user=other_user, model=DEV).limit == 9
     assert quota_status(user=carol, model=DEV).limit == 10
-    assert QuotaAudit.objects.filter(action="grant", reason="launch week").count() == 2
+    assert quota_audit().filter(action="grant", reason="launch week").count() == 2
 
 
 def test_the_grant_action_refuses_without_a_model_or_number(
@@ -141,7 +142,7 @@ def test_the_grant_action_refuses_without_a_model_or_number(
     assert "Choose a model beside the action menu." in _messages(response)
     response = _action(admin_client, USERS, "grant_images", [user.pk], model=DEV)
     assert "Enter how many images beside the action menu." in _messages(response)
-    assert not QuotaAudit.objects.exists()
+    assert not quota_audit().exists()
 
 
 def test_the_group_grant_gives_every_member_n_more(
@@ -154,7 +155,7 @@ def test_the_group_grant_gives_every_member_n_more(
     assert quota_status(user=user, model=KMAX).limit == 5
     assert quota_status(user=other_user, model=KMAX).limit == 5
     assert quota_status(user=carol, model=KMAX).limit == 0
-    assert QuotaAudit.objects.filter(action="grant").count() == 2
+    assert quota_audit().filter(action="grant").count() == 2
 
 
 def test_the_quota_list_grant_action_grants_each_selected_row(
@@ -179,7 +180,7 @@ def test_the_reset_action_sets_used_to_zero_and_keeps_holds(
     status = quota_status(user=user, model=DEV)
     assert (status.used, status.reserved, status.left) == (0, 2, 8)
     assert quota_status(user=other_user, model=DEV).used == 3
-    audit = QuotaAudit.objects.get(action="reset used")
+    audit = quota_audit().get(action="reset used")
     assert (audit.old_value, audit.new_value, audit.reason) == ("6", "0", "new sprint")
 
 
@@ -211,7 +212,7 @@ def test_the_set_unlimited_actions(
     pk = Quota.objects.create(user=user, model=DEV).pk
     _action(admin_client, QUOTAS, "set_unlimited", [pk])
     assert quota_status(user=user, model=DEV).limit is None
-    assert QuotaAudit.objects.filter(field="unlimited").count() == 4
+    assert quota_audit().filter(field="unlimited").count() == 4
 
 
 def test_editing_a_group_inline_goes_through_the_audit_log(
@@ -239,7 +240,7 @@ def test_editing_a_group_inline_goes_through_the_audit_log(
     )
     assert response.status_code == 302, response.content.decode()[-3000:]
     assert quota_status(user=user, model=KMAX).limit == 7
-    audits = QuotaAudit.objects.filter(group=design).order_by("field")
+    audits = quota_audit().filter(group=design).order_by("field")
     assert [(a.field, a.old_value, a.new_value, a.actor) for a in audits] == [
         ("limit", "inherit", "7", admin_user),
         ("period", "inherit", "weekly", admin_user),
@@ -252,7 +253,7 @@ def test_a_model_period_is_set_in_the_admin_and_audited(admin_client: Client) ->
     )
     assert response.status_code == 302
     assert ModelQuotaPolicy.objects.get(model=DEV).period == Period.DAILY
-    assert QuotaAudit.objects.get(field="period").new_value == "daily"
+    assert quota_audit().get(field="period").new_value == "daily"
 
 
 def test_the_person_page_shows_every_model_with_its_source(
@@ -271,15 +272,15 @@ def test_admins_read_the_audit_log_but_cannot_change_or_delete_it(
     admin_client: Client, user: Any
 ) -> None:
     quota_grant(actor=None, user=user, model=DEV, n=2, reason="because")
-    audit = QuotaAudit.objects.get()
+    audit = quota_audit().get()
     response = admin_client.get(AUDIT)
     assert response.status_code == 200 and "because" in response.content.decode()
-    change = reverse("admin:accounts_quotaaudit_change", args=[audit.pk])
+    change = reverse("admin:accounts_auditentry_change", args=[audit.pk])
     assert admin_client.get(change).status_code == 200  # viewable
     admin_client.post(change, {"reason": "rewritten", "new_value": "999"})
-    delete = reverse("admin:accounts_quotaaudit_delete", args=[audit.pk])
+    delete = reverse("admin:accounts_auditentry_delete", args=[audit.pk])
     assert admin_client.post(delete, {"post": "yes"}).status_code == 403
-    assert admin_client.get(reverse("admin:accounts_quotaaudit_add")).status_code == 403
+    assert admin_client.get(reverse("admin:accounts_auditentry_add")).status_code == 403
     _action(admin_client, AUDIT, "delete_selected", [audit.pk], post="yes")
     audit.refresh_from_db()
     assert (audit.reason, audit.new_value) == ("because", "12")
@@ -287,23 +288,23 @@ def test_admins_read_the_audit_log_but_cannot_change_or_delete_it(
 
 def test_the_audit_log_refuses_edits_and_deletes_in_code(user: Any) -> None:
     quota_grant(actor=None, user=user, model=DEV, n=2)
-    audit = QuotaAudit.objects.get()
+    audit = quota_audit().get()
     audit.reason = "rewritten"
     with pytest.raises(TypeError):
         audit.save()
     with pytest.raises(TypeError):
         audit.delete()
     with pytest.raises(TypeError):
-        QuotaAudit.objects.update(reason="x")
+        quota_audit().update(reason="x")
     with pytest.raises(TypeError):
-        QuotaAudit.objects.all().delete()
-    assert QuotaAudit.objects.get().reason == ""
+        quota_audit().all().delete()
+    assert quota_audit().get().reason == ""
 
 
 def test_the_audit_row_outlives_the_person(admin_user: Any, user: Any) -> None:
     quota_grant(actor=admin_user, user=user, model=DEV, n=2)
     user.delete()
-    audit = QuotaAudit.objects.get()
+    audit = quota_audit().get()
     assert (audit.user, audit.subject, audit.actor) == (None, "alice", admin_user)
 
 
@@ -378,7 +379,7 @@ def test_staff_without_the_quota_permission_cannot_grant(
         == 403
     )
     assert quota_status(user=user, model=DEV).limit == 10
-    assert not QuotaAudit.objects.exists()
+    assert not quota_audit().exists()
 
 
 # --- The race -----------------------------------------------------------------------
@@ -394,7 +395,7 @@ def test_an_admin_grant_while_the_person_spends_is_neither_lost_nor_doubled(
     grants must add up exactly, every spend must be counted, nothing overdrawn.
     """
     spenders, tries, granters, grants, n = 8, 15, 4, 5, 3
-    barrier = Barrier(spenders + granters)
+    barrier = Barrier(spenders + granters, timeout=120)  # fail, never hang, if one is lost
 
     def spend(_: int) -> int:
         barrier.wait()
@@ -432,7 +433,7 @@ def test_an_admin_grant_while_the_person_spends_is_neither_lost_nor_doubled(
     assert granted == granters * grants
     assert (status.limit, status.used, status.reserved) == (limit, spent, 0)
     # Every grant built on the one before it: no two read the same starting limit.
-    news = sorted(int(a.new_value) for a in QuotaAudit.objects.filter(reason="race"))
+    news = sorted(int(a.new_value) for a in quota_audit().filter(reason="race"))
     assert news == list(range(10 + n, limit + 1, n))
     # And what's left is exactly spendable, then no more.
     if limit > spent:

@@ -114,6 +114,6 @@ def test_an_admin_grants_images_from_the_people_list(
     expect(row.get_by_role("cell", name="15", exact=True).first).to_be_visible()
     expect(row.get_by_role("cell", name="person", exact=True)).to_be_visible()
     shot(page, "admin-quotas")
-    page.goto(f"{live_server.url}/admin/accounts/quotaaudit/")
+    page.goto(f"{live_server.url}/admin/accounts/auditentry/")
     expect(page.get_by_role("cell", name="launch week")).to_be_visible()
     shot(page, "admin-quota-audit")

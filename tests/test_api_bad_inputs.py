@@ -177,3 +177,26 @@ async def test_other_fields_with_unstorable_text_are_refused_too(
     error = response.json()["error"]
     assert (error["param"], error["code"]) == (field, code)
     await assert_nothing_spent(user, DEV)
+
+
+async def test_a_nul_in_a_multipart_prompt_is_refused_like_in_json(
+    api: AsyncClient, user: Any, enqueued: list
+) -> None:
+    await run_sync(quota_set_limit, user=user, model=EDITS, limit=10)
+    response = await api.post(
+        "/v1/images/edits", {"model": EDITS, "prompt": "a\x00b", "image[]": [upload(), upload()]}
+    )
+    assert response.status_code == 400
+    assert response.json() == envelope(
+        "'prompt' contains a NUL character, which cannot be stored as text.",
+        "prompt",
+        "invalid_text",
+    )
+    await assert_nothing_spent(user, EDITS)
+
+
+async def test_the_docs_page_says_which_webhook_urls_are_refused() -> None:
+    english = (await AsyncClient().get("/v1/docs")).content.decode()
+    assert "must be a public http or https address" in english
+    chinese = await AsyncClient().get("/v1/docs", headers={"Accept-Language": "zh-hans"})
+    assert "必须是公网上的 http 或 https 地址" in chinese.content.decode()

@@ -109,6 +109,24 @@ def test_a_web_process_killed_while_ten_clients_wait_charges_each_job_once(
     assert settled(user) == (10, 0)
 
 
+def test_an_upstream_429_on_every_channel_reaches_the_sdk_as_429_with_retry_after(
+    server: list[ApiServer], live_simulator: Simulator, key: str, user: Any
+) -> None:
+    live_simulator.control("DELETE", "faults").raise_for_status()
+    live_simulator.fault("rate_limit", times=-1, seconds=3)
+    client = OpenAI(base_url=server[0].url, api_key=key, max_retries=0, timeout=60)
+
+    with pytest.raises(openai.RateLimitError) as raised:
+        client.images.generate(model=DEV, prompt="a heron")
+
+    headers = raised.value.response.headers
+    assert (headers["Retry-After"], headers["x-should-retry"]) == ("3", "true")
+    assert raised.value.code == "upstream_rate_limited"
+    generation = Generation.objects.get(user=user)
+    assert headers["x-darkroom-job-id"] == str(generation.pk)
+    assert settled(user) == (0, 0)  # refunded: the SDK's own retry is a fresh, fair try
+
+
 def test_a_call_while_the_broker_is_down_reserves_once_however_often_the_sdk_retries(
     transactional_db: None,
     live_simulator: Simulator,

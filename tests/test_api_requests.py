@@ -335,16 +335,19 @@ async def test_it_serves_a_finished_job_with_urls_that_work_until_the_image_is_d
     assert response.json()["status"] == "queued" and response.json()["data"] is None
     pngs = [png_bytes(64, 48, color="red"), png_bytes(64, 48, color="blue")]
     await run_sync(generation_succeed, generation=generation, images=pngs, channel="test")
+    # What is served is the stored file: the upstream's bytes plus Darkroom's signed manifest.
+    stored = await run_sync(lambda: [i.file.read() for i in generation.images.order_by("index")])
+    assert all(len(s) > len(p) for s, p in zip(stored, pngs, strict=True))
 
     job = (await client.get(f"/v1/images/jobs/{generation.pk}?response_format=b64_json")).json()
     assert job["status"] == "succeeded"
-    assert [base64.b64decode(item["b64_json"]) for item in job["data"]] == pngs
+    assert [base64.b64decode(item["b64_json"]) for item in job["data"]] == stored
     url = job["data"][0]["url"]
     assert url.startswith("http://testserver/v1/files/images/")
     fetched = await AsyncClient().get(url.removeprefix("http://testserver"))  # no key, no session
     assert fetched.status_code == 200 and fetched["Content-Type"] == "image/png"
     body = [chunk async for chunk in fetched.streaming_content]  # type: ignore[attr-defined]
-    assert b"".join(body) == pngs[0]
+    assert b"".join(body) == stored[0]
 
     await generation.images.filter(index=0).adelete()
     gone = await AsyncClient().get(url.removeprefix("http://testserver"))

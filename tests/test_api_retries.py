@@ -4,15 +4,18 @@ that is down still accepts the job, a database that is down answers 503 with not
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 import pytest
 from django.db import OperationalError
 from django.test import AsyncClient
+from django.utils import timezone
 
 from accounts.api_keys import api_key_issue
 from accounts.services import quota_status
 from generations.api.sync import run_sync
+from generations.api.tasks import UNSENT_AFTER, deliver_webhook, requeue_unsent_webhooks
 from generations.models import Generation, Webhook
 from generations.services import generation_fail, generation_succeed
 from tests.images import png_bytes
@@ -138,7 +141,7 @@ async def test_a_request_while_the_database_is_down_answers_503_with_nothing_res
     def refused(**kwargs: Any) -> None:
         raise OperationalError("connection refused")
 
-    monkeypatch.setattr("generations.services.quota_hold", refused)
+    monkeypatch.setattr("generations.services.quota_hold", refused)  # the first write
 
     response = await post(client, sdk(0))
 
@@ -168,3 +171,20 @@ async def test_a_job_finishing_while_the_broker_is_down_is_stored_and_its_notice
     assert stored is True and await reserved(user) == (1, 0)
     webhook = await Webhook.objects.aget(generation_id=job_id)
     assert webhook.delivered_at is None  # not lost: still marked undelivered
+
+
+async def test_beat_queues_again_a_notice_whose_message_was_lost(
+    client: AsyncClient, broker_down: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    body = {**BODY, "n": 1, "webhook_url": "https://hooks.example.com/darkroom"}
+    job_id = (await post(client, ASYNC, body)).json()["id"]
+    generation = await Generation.objects.aget(pk=job_id)
+    await run_sync(generation_succeed, generation=generation, images=[png_bytes()], channel="t")
+
+    assert await run_sync(requeue_unsent_webhooks) == 0  # too recent: may still be queued
+    ended = timezone.now() - timedelta(seconds=UNSENT_AFTER + 1)
+    await Generation.objects.filter(pk=job_id).aupdate(finished_at=ended)
+    assert await run_sync(requeue_unsent_webhooks) == 0  # the broker is still down
+    sent: list[str] = []
+    monkeypatch.setattr(deliver_webhook, "delay", sent.append)
+    assert await run_sync(requeue_unsent_webhooks) == 1 and sent == [job_id]

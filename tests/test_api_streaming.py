@@ -80,7 +80,8 @@ async def test_it_streams_one_completed_event_per_stored_image(
         ("image_generation.completed", "image_generation.completed")
     ] * 2
     parsed = [ImageGenCompletedEvent.model_validate(data) for _, data in events]  # SDK's type
-    assert [base64.b64decode(e.b64_json) for e in parsed] == pngs
+    stored = await run_sync(lambda: [i.file.read() for i in generation.images.order_by("index")])
+    assert [base64.b64decode(e.b64_json) for e in parsed] == stored  # the signed files
     assert [(e.size, e.output_format) for e in parsed] == [("64x48", "png")] * 2
     assert events[0][1]["url"].startswith("http://testserver/v1/files/images/")
     status = await run_sync(quota_status, user=user, model=DEV)

@@ -21,6 +21,7 @@ from accounts.services import quota_set_limit
 from generations.models import Generation
 from generations.services import generation_create
 from tests.chaos import (
+    APPLICATION_NAME,
     Chaos,
     assert_settled,
     upstream_calls,
@@ -111,20 +112,28 @@ def test_a_database_refusing_connections_loses_nothing(chaos: Chaos, user: Any) 
 
 @contextmanager
 def database_refusing() -> Iterator[None]:
-    """The test database takes no connection and drops the ones it had; never another."""
+    """The test database takes no new connection and drops the worker's and beat's.
+
+    Never another database; and not this test process's sessions (other tests' threads
+    keep theirs), which stay idle meanwhile.
+    """
     name = connection.settings_dict["NAME"]
     assert name.startswith("test_"), name
-    connection.close()
     admin = _admin_connection()
     try:
         admin.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS false')
         admin.execute(
-            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s", [name]
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+            " WHERE datname = %s AND application_name = %s",
+            [name, APPLICATION_NAME],
         )
         yield
     finally:
         admin.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS true')
         admin.close()
+        # Whatever this process reopened meanwhile was terminated: start the next use
+        # (and the next test) on a fresh connection.
+        connection.close()
 
 
 def _admin_connection() -> psycopg.Connection[Any]:

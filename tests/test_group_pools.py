@@ -12,7 +12,7 @@ from django.contrib.auth.models import Group
 from django.db import connection
 from django.utils import timezone
 
-from accounts.models import GroupPool, Quota, QuotaAudit
+from accounts.models import AuditEntry, GroupPool, Quota
 from accounts.pools import pool_left, pool_set
 from accounts.services import quota_status
 from common.errors import QuotaExceeded
@@ -108,7 +108,7 @@ def test_pool_changes_are_audited_and_keep_the_counters(
     )
     pool.refresh_from_db()
     assert (pool.size, pool.reserved) == (500, 2)
-    audit = QuotaAudit.objects.filter(action="pool", actor=admin_user).get()
+    audit = AuditEntry.objects.filter(action="pool", actor=admin_user).get()
     assert (audit.field, audit.old_value, audit.new_value) == ("pool size", "2", "500")
 
 
@@ -134,7 +134,7 @@ def test_the_group_page_edits_pools_through_the_audit(
     assert response.status_code == 302, response.content.decode()[-2000:]
     pool = GroupPool.objects.get(group=designers)
     assert (pool.size, pool.period, pool.mode) == (50, "weekly", "overflow")
-    assert QuotaAudit.objects.filter(action="pool", actor=admin_user).count() == 3
+    assert AuditEntry.objects.filter(action="pool", actor=admin_user).count() == 3
 
 
 @pytest.mark.django_db(transaction=True)

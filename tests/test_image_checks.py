@@ -10,7 +10,8 @@ import random
 import struct
 import warnings
 import zlib
-from typing import Any
+from collections.abc import Callable
+from typing import Any, cast
 
 import pytest
 from PIL import Image
@@ -19,8 +20,10 @@ from common.errors import InvalidRequest
 from common.images import (
     decode_base64_image,
     decode_data_url,
+    inspect_decoded,
     inspect_image,
     make_thumbnail,
+    thumbnail_of,
 )
 
 
@@ -299,8 +302,26 @@ def test_it_refuses_garbage_base64(value: str) -> None:
 # --- thumbnails --------------------------------------------------------------------------
 
 
-def thumb_of(data: bytes, size: int) -> Image.Image:
-    out = make_thumbnail(data, size=size)
+Thumbnailer = Callable[[bytes, int], bytes]
+
+
+def _with_inspection(data: bytes, size: int) -> bytes:
+    info, decoded = inspect_decoded(data, param="image")
+    assert info == inspect_image(data, param="image")
+    return thumbnail_of(decoded, size)
+
+
+@pytest.fixture(
+    params=[lambda data, size: make_thumbnail(data, size=size), _with_inspection],
+    ids=["alone", "with-inspection"],
+)
+def thumbnailer(request: Any) -> Thumbnailer:
+    """Both ways a thumbnail is made: alone, or from the decode that inspects a result."""
+    return cast(Thumbnailer, request.param)
+
+
+def thumb_of(data: bytes, size: int, thumbnailer: Thumbnailer) -> Image.Image:
+    out = thumbnailer(data, size)
     assert inspect_image(out, param="thumb").format == "WEBP"
     return Image.open(io.BytesIO(out))
 
@@ -310,21 +331,21 @@ def thumb_of(data: bytes, size: int) -> Image.Image:
     [(400, 200, (100, 50)), (150, 600, (25, 100)), (300, 300, (100, 100)), (60, 30, (60, 30))],
 )
 def test_it_makes_a_webp_thumbnail_keeping_the_aspect(
-    width: int, height: int, expected: tuple[int, int]
+    width: int, height: int, expected: tuple[int, int], thumbnailer: Thumbnailer
 ) -> None:
-    assert thumb_of(encode(photo(width, height), "PNG"), 100).size == expected
+    assert thumb_of(encode(photo(width, height), "PNG"), 100, thumbnailer).size == expected
 
 
-def test_it_turns_the_thumbnail_upright_from_exif() -> None:
+def test_it_turns_the_thumbnail_upright_from_exif(thumbnailer: Thumbnailer) -> None:
     exif = Image.Exif()
     exif[0x0112] = 6  # stored landscape, shown rotated 90 degrees: portrait
     data = encode(photo(200, 100), "JPEG", exif=exif.tobytes())
-    assert thumb_of(data, 100).size == (50, 100)
+    assert thumb_of(data, 100, thumbnailer).size == (50, 100)
 
 
-def test_it_keeps_transparency_in_the_thumbnail() -> None:
+def test_it_keeps_transparency_in_the_thumbnail(thumbnailer: Thumbnailer) -> None:
     img = Image.new("RGBA", (200, 200), (255, 0, 0, 0))
-    thumb = thumb_of(encode(img, "PNG"), 50)
+    thumb = thumb_of(encode(img, "PNG"), 50, thumbnailer)
     assert thumb.mode == "RGBA"
     assert thumb.getpixel((25, 25))[3] == 0  # type: ignore[index]
 
@@ -341,9 +362,11 @@ def test_it_keeps_transparency_in_the_thumbnail() -> None:
         ("I;16", "PNG", {}),
     ],
 )
-def test_it_thumbnails_every_colour_mode(mode: str, fmt: str, options: dict[str, Any]) -> None:
+def test_it_thumbnails_every_colour_mode(
+    mode: str, fmt: str, options: dict[str, Any], thumbnailer: Thumbnailer
+) -> None:
     data = encode(photo(120, 80, mode), fmt, **options)
-    assert thumb_of(data, 60).size == (60, 40)
+    assert thumb_of(data, 60, thumbnailer).size == (60, 40)
 
 
 def test_it_refuses_to_thumbnail_something_that_is_not_an_image() -> None:

@@ -10,7 +10,7 @@ from PIL import Image as PILImage
 from accounts.services import quota_status
 from generations.models import Generation
 from generations.services import generation_create
-from tests.live import Simulator, Worker, wait_finished
+from tests.live import Simulator, Worker, wait_finished, wait_thumbnail
 
 DEV = "black-forest-labs/flux.1-dev"
 pytestmark = [pytest.mark.integration]
@@ -36,7 +36,8 @@ def test_a_request_travels_to_stored_images_and_commits_quota(
     for image in images:
         with image.file.open("rb") as fh, PILImage.open(fh) as pil:
             assert pil.size == (512, 384)
-        assert image.thumbnail.name.endswith(".webp")
+        # Made just after the answer went out, by the same worker step.
+        assert wait_thumbnail(image).thumbnail.name.endswith(".webp")
     status = quota_status(user=user, model=DEV)
     assert (status.used, status.reserved, status.left) == (2, 0, 8)
     sent = [r for r in live_simulator.requests() if r["path"] == "/v1/images/generations"]

@@ -142,7 +142,7 @@ def test_cap_changes_are_audited_and_leave_the_counters_alone(
     user: Any, admin_user: Any, enqueued: list
 ) -> None:
     from accounts.api_keys.caps import key_cap_set
-    from accounts.models import QuotaAudit
+    from accounts.models import AuditEntry
 
     key, _ = _key(user, image_cap=3)
     _make(user, key, n=2)
@@ -150,7 +150,7 @@ def test_cap_changes_are_audited_and_leave_the_counters_alone(
         actor=admin_user, key=key, image_cap=10, cap_period="monthly", cap_model="", reason="q4"
     )
     assert changed == ["image_cap", "cap_period"]
-    rows = QuotaAudit.objects.filter(action="key cap").order_by("field")
+    rows = AuditEntry.objects.filter(action="key cap").order_by("field")
     assert [(r.field.split()[-1], r.old_value, r.new_value, r.actor, r.reason) for r in rows] == [
         ("cap_period", "never", "monthly", admin_user, "q4"),
         ("image_cap", "3", "10", admin_user, "q4"),

@@ -448,6 +448,45 @@ def test_it_caps_upstream_bodies(server: LocalServer) -> None:
     assert info.value.code == "too_large"
 
 
+class KeepAliveHandler(Handler):
+    protocol_version = "HTTP/1.1"  # the connection stays open for the next request
+
+    def do_GET(self) -> None:
+        self.server.peers.append(self.client_address[1])  # type: ignore[attr-defined]
+        super().do_GET()
+
+
+@pytest.fixture
+def keep_alive_server() -> Iterator[LocalServer]:
+    srv = LocalServer()
+    srv.RequestHandlerClass = KeepAliveHandler
+    srv.peers = []  # type: ignore[attr-defined]
+    srv.routes["/image.png"] = send_body(IMAGE)
+    threading.Thread(target=srv.serve_forever, args=(0.02,), daemon=True).start()
+    yield srv
+    srv.shutdown()
+    srv.server_close()
+
+
+def test_result_downloads_reuse_one_connection(keep_alive_server: LocalServer) -> None:
+    url = keep_alive_server.url("/image.png")
+    assert [fetch_upstream(url, ["127.0.0.1"]) for _ in range(3)] == [IMAGE] * 3
+    assert len(set(keep_alive_server.peers)) == 1  # type: ignore[attr-defined]
+
+
+def test_pinned_fetches_never_reuse_a_connection(
+    keep_alive_server: LocalServer, fake_dns: dict[str, list[list[str]]], settings: Any
+) -> None:
+    # A pool keyed by the address could hand a.example's connection to b.example.
+    settings.DARKROOM_FETCH_ALLOW_HOSTS = ["a.example", "b.example"]
+    fake_dns["a.example"] = fake_dns["b.example"] = [["127.0.0.1"]]
+    for host in ("a.example", "b.example", "a.example"):
+        assert fetch_untrusted(keep_alive_server.url("/image.png", host=host)) == IMAGE
+    assert len(set(keep_alive_server.peers)) == 3  # type: ignore[attr-defined]
+    hosts = [host.split(":")[0] for _, host in keep_alive_server.seen]
+    assert hosts == ["a.example", "b.example", "a.example"]
+
+
 # --- posting (webhooks) ----------------------------------------------------------------
 
 

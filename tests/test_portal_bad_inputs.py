@@ -5,10 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
 from accounts.services import quota_status
 from generations.models import Generation, Image
+from tests.images import png_bytes
 from tests.portal_helpers import FLUX_DEV, make_generation
 
 pytestmark = pytest.mark.django_db
@@ -59,3 +61,14 @@ def test_a_prompt_with_a_nul_character_is_a_400_page_that_spends_nothing(
     assert response.status_code == 400
     assert not Generation.objects.exists() and enqueued == []
     assert quota_status(user=user, model=FLUX_DEV).reserved == 0
+
+
+def test_a_form_with_101_files_is_a_400_that_spends_nothing(
+    signed_in: Any, user: Any, enqueued: list
+) -> None:
+    files = [SimpleUploadedFile(f"{i}.png", png_bytes(8, 8)) for i in range(101)]
+    response = signed_in.post(
+        reverse("generate"), {"model": FLUX_DEV, "prompt": "a kite", "image": files}
+    )
+    assert response.status_code == 400
+    assert not Generation.objects.exists() and enqueued == []

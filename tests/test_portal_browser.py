@@ -82,7 +82,9 @@ def test_it_walks_a_person_through_the_portal(
     )
     expect(page.get_by_alt_text(PROMPT).first).to_be_visible()
     shot(page, "gallery")
-    page.locator(".tile-link").first.click()
+    page.locator(".tile-link").first.click()  # the lightbox, then its details link
+    expect(page.locator("#lightbox .lightbox-prompt")).to_have_text(PROMPT)
+    page.locator("#lightbox").get_by_role("link", name="Details").click()
     expect(page.get_by_role("heading", name="Prompt")).to_be_visible()
     expect(page.locator("#prompt-text")).to_have_text(PROMPT)
     seed = str(generation.params["seed"])

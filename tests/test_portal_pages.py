@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from generations.models import Generation, Image
 from tests.images import png_bytes
-from tests.portal_helpers import FLUX_DEV, make_generation
+from tests.portal_helpers import FLUX_DEV, make_generation, next_page_url
 
 pytestmark = pytest.mark.django_db
 
@@ -166,9 +166,10 @@ def test_it_pages_the_gallery_with_a_constant_number_of_queries(
     with django_assert_num_queries(4):
         first = signed_in.get(reverse("gallery"))
     with django_assert_num_queries(4):
-        second = signed_in.get(reverse("gallery"), {"page": 2}, **HTMX)
+        second = signed_in.get(next_page_url(first), **HTMX)
+    starred_first = signed_in.get(reverse("gallery"), {"starred": "first", "q": "prompt"})
     with django_assert_num_queries(4):
-        signed_in.get(reverse("gallery"), {"starred": "first", "q": "prompt", "page": 2})
+        signed_in.get(next_page_url(starred_first))
     assert "prompt 30" not in first.content.decode()
     assert "failed one" in first.content.decode()  # newest first
     assert "prompt 0" in second.content.decode()
@@ -298,13 +299,22 @@ def test_it_speaks_the_browsers_language_and_switches_on_request(signed_in: Any)
     )
 
 
-def test_it_keeps_a_running_job_live_in_the_gallery(signed_in: Any, user: Any) -> None:
+def test_it_refreshes_every_running_tile_with_one_request(
+    signed_in: Any, user: Any, other_user: Any
+) -> None:
     running = make_generation(user, status=Generation.Status.RUNNING, prompt="still cooking")
-    tile_url = reverse("generation_card", args=[running.pk]) + "?as=tile"
-    assert tile_url in signed_in.get(reverse("gallery")).content.decode()
+    queued = make_generation(user, status=Generation.Status.QUEUED, prompt="waiting")
+    foreign = make_generation(other_user, status=Generation.Status.RUNNING, prompt="not yours")
+    page = signed_in.get(reverse("gallery")).content.decode()
+    assert f'data-pending="{running.pk}"' in page and f'data-pending="{queued.pk}"' in page
+    assert 'hx-trigger="every' not in page  # no per-tile polling
     Generation.objects.filter(pk=running.pk).update(status=Generation.Status.SUCCEEDED)
     make_generation(user)  # gives this test an image file to attach
     image = Image.objects.get()
     Image.objects.filter(pk=image.pk).update(generation=running)
-    body = signed_in.get(tile_url, **HTMX).content.decode()
-    assert reverse("image_detail", args=[image.pk]) in body and "hx-trigger" not in body
+    ids = [running.pk, queued.pk, foreign.pk, "not-a-uuid"]
+    body = signed_in.get(reverse("generation_tiles"), {"id": ids}).content.decode()
+    assert reverse("image_detail", args=[image.pk]) in body
+    assert f'id="gen-{running.pk}"' in body and f'data-pending="{running.pk}"' not in body
+    assert f'data-pending="{queued.pk}"' in body
+    assert "not yours" not in body

@@ -83,7 +83,7 @@ def test_200_concurrent_requests_get_exactly_the_quota(
     by a barrier, each going through the full create service.
     """
     threads, requests = 80, 200
-    barrier = Barrier(threads)
+    barrier = Barrier(threads, timeout=120)  # a thread that never arrives fails the test
 
     def attempt(i: int) -> bool:
         if i < threads:

@@ -11,7 +11,7 @@ from django.contrib.auth.models import Group
 from django.template import Context, Template
 from django.utils import timezone
 
-from accounts.models import Period, Quota, QuotaAudit
+from accounts.models import Period, Quota
 from accounts.quota_changes import (
     group_quota_update,
     model_period_set,
@@ -25,6 +25,7 @@ from accounts.services import quota_reserve, quota_settle, quota_status
 from accounts.tasks import reset_quota_periods
 from common.errors import QuotaExceeded
 from providers.catalog import get_catalog
+from tests.audit_helpers import quota_audit
 
 DEV = "black-forest-labs/flux.1-dev"  # catalog free quota 10
 KPRO = "black-forest-labs/flux-kontext-pro"  # catalog free quota 5
@@ -107,14 +108,14 @@ def test_a_grant_adds_to_the_limit_in_effect_whatever_its_layer(user: Any) -> No
     assert quota_grant(actor=None, user=user, model=DEV, n=5)
     layered = layered_for(user=user, model=DEV, quota=Quota.objects.get(user=user, model=DEV))
     assert (layered.limit, layered.source) == (35, "person")
-    audit = QuotaAudit.objects.get(action="grant")
+    audit = quota_audit().get(action="grant")
     assert (audit.old_value, audit.new_value) == ("30 (group design)", "35")
 
 
 def test_a_grant_to_an_unlimited_person_changes_nothing(user: Any) -> None:
     quota_set_unlimited(actor=None, user=user, model=DEV)
     assert not quota_grant(actor=None, user=user, model=DEV, n=5)
-    assert not QuotaAudit.objects.filter(action__startswith="grant").exists()
+    assert not quota_audit().filter(action__startswith="grant").exists()
 
 
 def test_the_period_comes_from_the_group_then_the_model(user: Any) -> None:
@@ -164,7 +165,7 @@ def test_the_periodic_reset_run_twice_resets_once(user: Any, other_user: Any) ->
     status = quota_status(user=user, model=DEV)
     assert (status.used, status.reserved, status.left) == (2, 1, 7)
     assert quota_status(user=other_user, model=DEV).used == 0
-    audits = QuotaAudit.objects.filter(action="period reset")
+    audits = quota_audit().filter(action="period reset")
     assert sorted((a.subject, a.old_value, a.new_value) for a in audits) == [
         ("alice", "7", "0"),
         ("bob", "2", "0"),

@@ -13,7 +13,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from accounts.models import Quota
-from generations.models import Generation
+from generations.models import Generation, Image
 from generations.reports import queries as reports
 from generations.reports.charts import stacked_bars
 from tests.portal_helpers import backdated_generation
@@ -168,3 +168,33 @@ def test_people_who_arent_staff_never_reach_the_report(
     for response in (anonymous, logged_in):
         assert response.status_code == 302
         assert response["Location"].startswith("/admin/login/")
+
+
+def test_spent_counts_images_charged_even_after_they_are_deleted(
+    admin_client: Client, known: None, user: Any
+) -> None:
+    from generations.portal.services import images_delete
+
+    before = {row.model: row.spent for row in reports.usage_report(MARCH).quota}
+    ids = list(Image.objects.filter(generation__user=user).values_list("pk", flat=True))
+    assert images_delete(user=user, image_ids=ids) == 3
+    after = {row.model: row.spent for row in reports.usage_report(MARCH).quota}
+    assert after == before and after[DEV] == 6 and after[KPRO] == 1
+    html = admin_client.get(reverse("usage_report"), RANGE).content.decode()
+    assert f"<td>{DEV}</td><td>10</td><td>6</td>" in html
+
+
+def test_a_finished_generation_records_the_images_it_charged(user: Any) -> None:
+    from generations.services import generation_fail, generation_succeed
+    from tests.images import png_bytes
+
+    Quota.objects.create(user=user, model=DEV, reserved=5)
+    done = Generation.objects.create(user=user, model=DEV, n=3, quota_reserved=3)
+    failed = Generation.objects.create(user=user, model=DEV, n=2, quota_reserved=2)
+    generation_succeed(generation=done, images=[png_bytes(), png_bytes()], channel="test")
+    generation_fail(generation_id=failed.pk, code="timeout", message="slow")
+    done.refresh_from_db()
+    failed.refresh_from_db()
+    assert (done.quota_state, done.quota_used) == (Generation.QuotaState.COMMITTED, 2)
+    assert (failed.quota_state, failed.quota_used) == (Generation.QuotaState.RELEASED, 0)
+    assert Quota.objects.get(user=user, model=DEV).used == 2

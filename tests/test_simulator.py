@@ -592,21 +592,43 @@ def test_it_resets_everything(sim: SimulatorServer, client: httpx.Client) -> Non
 # --- capacity and the command ------------------------------------------------------------
 
 
-def test_it_serves_200_slow_requests_at_once() -> None:
-    async def run(url: str) -> list[int]:
-        limits = httpx.Limits(max_connections=250)
-        async with httpx.AsyncClient(limits=limits, timeout=30) as c:
-            body = {"model": DEV, "prompt": "load", "size": "256x256"}
+AT_ONCE = 20
+
+
+def test_it_serves_slow_requests_at_once() -> None:
+    """All AT_ONCE requests are in flight together, then all answered (bench/simulator_load.py
+    sends 200 and prints their wall time against the latency)."""
+
+    async def run(url: str, server: SimulatorServer) -> tuple[list[int], int]:
+        body = {"model": DEV, "prompt": "load", "size": "256x256"}
+        async with httpx.AsyncClient(timeout=120) as c:
             calls = [
-                c.post(f"{url}/v1/images/generations", json=body, headers=AUTH) for _ in range(200)
+                asyncio.ensure_future(
+                    c.post(f"{url}/v1/images/generations", json=body, headers=AUTH)
+                )
+                for _ in range(AT_ONCE)
             ]
-            return [r.status_code for r in await asyncio.gather(*calls)]
+            peak = await asyncio.to_thread(peak_in_flight, server, AT_ONCE)
+            return [r.status_code for r in await asyncio.gather(*calls)], peak
 
-    # One at a time, 200 requests of 2 s each would blow the clients' 30 s timeout.
-    with SimulatorServer(keys=KEY, latency=2.0) as server:
-        statuses = asyncio.run(run(server.url))
+    # Each request waits upstream far longer than AT_ONCE of them take to arrive.
+    with SimulatorServer(keys=KEY, latency=10.0) as server:
+        statuses, peak = asyncio.run(run(server.url, server))
 
-    assert statuses == [200] * 200
+    assert peak == AT_ONCE
+    assert statuses == [200] * AT_ONCE
+
+
+def peak_in_flight(server: SimulatorServer, want: int, timeout: float = 60.0) -> int:
+    """The most requests unanswered at one moment, watched until `want` or the first answer."""
+    deadline, peak = time.monotonic() + timeout, 0
+    while time.monotonic() < deadline:
+        statuses = [r["status"] for r in server.requests("/v1/images/generations")]
+        peak = max(peak, statuses.count(None))
+        if peak >= want or any(s is not None for s in statuses):
+            return peak
+        time.sleep(0.05)
+    raise AssertionError(f"only {peak} of {want} requests arrived within {timeout:g}s")
 
 
 def free_port() -> int:

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from generations.models import Generation
-from generations.results import store_images
+from generations.results import add_thumbnails, store_images
 from tests.images import png_bytes
 
 moto = pytest.importorskip("moto", reason="moto (dev extra) fakes S3 in-process")
@@ -37,6 +37,7 @@ def test_result_images_land_in_a_private_bucket(settings: Any, user: Any) -> Non
         generation = Generation.objects.create(user=user, model="black-forest-labs/flux.1-dev")
         [image] = store_images(generation, [png_bytes(64, 64)])
         image.save()
+        add_thumbnails([image])
 
         keys = [
             o["Key"]

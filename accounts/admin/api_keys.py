@@ -15,7 +15,7 @@ from rest_framework_api_key.admin import APIKeyModelAdmin
 from rest_framework_api_key.models import APIKey
 
 from ..api_keys.caps import CAP_FIELDS, key_cap_set
-from ..api_keys.services import api_keys_revoke
+from ..api_keys.services import api_key_audit, api_keys_revoke
 from ..models import ApiKey
 from .forms import acting_user
 
@@ -48,9 +48,15 @@ class ApiKeyAdmin(APIKeyModelAdmin):
         self, request: HttpRequest, obj: Any, form: Any = None, change: bool = False
     ) -> None:
         if not change:
-            return super().save_model(request, obj, form, change)
+            super().save_model(request, obj, form, change)
+            api_key_audit("key created", obj, obj.user)
+            return
         # Never save the whole row: it would overwrite counters moved by requests meanwhile.
         others = [f for f in form.changed_data if f not in CAP_FIELDS]
+        if "revoked" in others and obj.revoked:
+            # Through the service, so the revocation is audited (and happens once).
+            others.remove("revoked")
+            api_keys_revoke(keys=[obj])
         if others:
             obj.save(update_fields=others)
         if any(f in CAP_FIELDS for f in form.changed_data):
@@ -65,4 +71,4 @@ class ApiKeyAdmin(APIKeyModelAdmin):
 
     @admin.action(description="Revoke the selected keys")
     def revoke(self, request: HttpRequest, queryset: QuerySet[ApiKey]) -> None:
-        api_keys_revoke(key_ids=list(queryset.values_list("pk", flat=True)))
+        api_keys_revoke(keys=queryset.select_related("user"))

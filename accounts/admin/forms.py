@@ -14,12 +14,27 @@ from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 
 from providers.catalog import get_catalog
+from providers.labels import model_label
 
 from ..models import GroupQuota, ModelQuotaPolicy, Period, Quota, User
+from ..selectors import LayerCache
 
 
 def catalog_choices() -> list[tuple[str, str]]:
-    return [(name, name) for name in sorted(get_catalog().names())]
+    return [(name, model_label(name)) for name in sorted(get_catalog().names())]
+
+
+def layer_text(source: str) -> str:
+    """Where a limit or period comes from (accounts.selectors.Layered), in the admin's language."""
+    if source.startswith("group "):
+        return _("group %(name)s") % {"name": source.removeprefix("group ")}
+    names = {
+        "person": _("person"),
+        "catalog": _("catalog"),
+        "model": _("model"),
+        "default": _("default"),
+    }
+    return str(names.get(source, source))
 
 
 # --- List filters ---------------------------------------------------------------------
@@ -56,6 +71,33 @@ class PersonGroupFilter(admin.SimpleListFilter):
         return queryset
 
 
+class NearLimitFilter(admin.SimpleListFilter):
+    """Who is about to run out: none left, or at most a fifth of their limit left."""
+
+    title = _("images left")
+    parameter_name = "left"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, Any]]:
+        return [("none", _("None left")), ("low", _("Near the limit (a fifth or less)"))]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
+        if self.value() not in {"none", "low"}:
+            return queryset
+        rows = list(
+            queryset.only("pk", "user_id", "model", "used", "reserved", "limit", "unlimited")
+        )
+        layers = LayerCache(user_ids={q.user_id for q in rows})
+        wanted = []
+        for quota in rows:
+            limit = layers.resolve(user_id=quota.user_id, model=quota.model, quota=quota).limit
+            if limit is None:
+                continue
+            left = max(0, limit - quota.used - quota.reserved)
+            if left == 0 or (self.value() == "low" and left * 5 <= limit):
+                wanted.append(quota.pk)
+        return queryset.filter(pk__in=wanted)
+
+
 # --- Edit forms -----------------------------------------------------------------------
 
 
@@ -74,6 +116,20 @@ class QuotaForm(forms.ModelForm):
         model = Quota
         fields = ["user", "model", "limit", "unlimited"]
         help_texts = {"limit": _("Empty: inherit from the person's groups or the catalog.")}
+
+
+class PersonQuotaForm(forms.ModelForm):
+    """A row of the person page's quota inline: their own layer for one model."""
+
+    # A blank first choice: the inline's empty extra row must not read as "changed".
+    model = forms.ChoiceField(
+        label=_("Model"), choices=lambda: [("", "---------"), *catalog_choices()]
+    )
+
+    class Meta:
+        model = Quota
+        fields = ["model", "limit", "unlimited"]
+        help_texts = {"limit": _("Empty: inherit from groups or the catalog.")}
 
 
 class GroupQuotaForm(forms.ModelForm):

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from django import forms
 from django.contrib import admin
 from django.contrib.auth.admin import GroupAdmin as DjangoGroupAdmin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
@@ -16,10 +17,18 @@ from django.utils.safestring import SafeString
 from django.utils.translation import gettext_lazy as _
 
 from .. import quota_changes, services
-from ..models import DirectoryGroup, GroupPool, GroupQuota, User
+from ..models import DirectoryGroup, GroupPool, GroupQuota, Quota, User
 from ..pools import pool_set
 from ..selectors import quota_overview
-from .forms import GroupQuotaForm, QuotaActionForm, acting_user, action_input, report
+from .forms import (
+    GroupQuotaForm,
+    PersonQuotaForm,
+    QuotaActionForm,
+    acting_user,
+    action_input,
+    layer_text,
+    report,
+)
 
 QUOTA_PERM = "accounts.change_quota"
 
@@ -29,6 +38,25 @@ def _for_people(
 ) -> None:
     people = list(people)
     report(request, sum(change(person) for person in people), len(people), what)
+
+
+class PersonQuotaInline(admin.TabularInline):
+    """The person's own limits, edited on their page; saved through the audited service."""
+
+    model = Quota
+    form = PersonQuotaForm
+    fields = ["model", "limit", "unlimited", "used", "reserved"]
+    readonly_fields = ["used", "reserved"]
+    extra = 1
+    can_delete = False  # deleting would hand back used images; set the limit to inherit
+    verbose_name = _("own limit")
+    verbose_name_plural = _("own limits (grant more by raising one)")
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return request.user.has_perm(QUOTA_PERM)
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return request.user.has_perm(QUOTA_PERM)
 
 
 class QuotaPermissionMixin:
@@ -41,25 +69,79 @@ class QuotaPermissionMixin:
 @admin.register(User)
 class UserAdmin(QuotaPermissionMixin, DjangoUserAdmin):
     action_form = QuotaActionForm
+    inlines = [PersonQuotaInline]
     list_display = [
         "username",
+        "full_name",
         "email",
-        "first_name",
-        "last_name",
+        "group_names",
         "is_active",
         "is_staff",
-        "group_names",
         "last_login",
     ]
-    list_filter = ["is_active", "is_staff", "is_superuser", "groups"]
-    readonly_fields = ["quota_table"]
-    actions = ["grant_images", "set_unlimited", "reset_used", "deactivate", "reactivate"]
+    list_filter = ["is_active", "is_staff", "groups"]
+    readonly_fields = ["quota_table", "last_login", "date_joined"]
+    actions = [
+        "grant_images",
+        "set_unlimited",
+        "reset_used",
+        "deactivate",
+        "reactivate",
+    ]
+    # What an admin of this product decides about a person; Django's raw permission
+    # pickers stay out (groups carry access and quota pools).
+    filter_horizontal = ()
+    add_fieldsets = (
+        (None, {"fields": ("username", "usable_password", "password1", "password2")}),
+        (_("Person"), {"fields": ("first_name", "last_name", "email")}),
+        (_("Access"), {"fields": ("is_active", "is_staff", "groups")}),
+    )
 
     def get_fieldsets(self, request: HttpRequest, obj: Any = None) -> Any:
-        fieldsets = list(super().get_fieldsets(request, obj))
-        if obj is not None:
-            fieldsets.append((_("Quotas"), {"fields": ["quota_table"]}))
+        if obj is None:
+            return self.add_fieldsets
+        fieldsets: list[Any] = [
+            (None, {"fields": ["username", "password"]}),
+            (_("Person"), {"fields": ["first_name", "last_name", "email"]}),
+            (_("Access"), {"fields": ["is_active", "is_staff", "groups"]}),
+            (_("Quotas"), {"fields": ["quota_table"]}),
+            (_("History"), {"fields": ["last_login", "date_joined"]}),
+        ]
+        if getattr(request.user, "is_superuser", False):
+            fieldsets.insert(3, (_("Superuser"), {"fields": ["is_superuser"]}))
         return fieldsets
+
+    def formfield_for_manytomany(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
+        if db_field.name == "groups":
+            kwargs["widget"] = forms.CheckboxSelectMultiple
+        return super().formfield_for_manytomany(db_field, request, **kwargs)
+
+    def get_inline_instances(self, request: HttpRequest, obj: Any = None) -> list[Any]:
+        # Adding a person asks who they are and their groups; limits come once they exist.
+        return super().get_inline_instances(request, obj) if obj is not None else []
+
+    def save_formset(self, request: HttpRequest, form: Any, formset: Any, change: bool) -> None:
+        if formset.model is not Quota:
+            return super().save_formset(request, form, formset, change)
+        # As on the group page: the change message's lists only; writes go through the
+        # audited service, which locks the row and never touches `used`/`reserved`.
+        formset.save(commit=False)
+        for row in formset.forms:
+            if not row.has_changed() or not row.cleaned_data.get("model"):
+                continue
+            quota_changes.quota_update(
+                actor=acting_user(request),
+                user=form.instance,
+                model=row.cleaned_data["model"],
+                limit=row.cleaned_data["limit"],
+                unlimited=row.cleaned_data["unlimited"],
+                reason="edited on the person page",
+            )
+        return None
+
+    @admin.display(description=_("name"), ordering="last_name")
+    def full_name(self, obj: User) -> str:
+        return obj.get_full_name()
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[User]:
         return super().get_queryset(request).prefetch_related("groups")
@@ -72,7 +154,14 @@ class UserAdmin(QuotaPermissionMixin, DjangoUserAdmin):
     def quota_table(self, obj: User) -> SafeString:
         return SafeString(
             render_to_string(
-                "admin/accounts/quota_table.html", {"rows": quota_overview(obj), "person": obj}
+                "admin/accounts/quota_table.html",
+                {
+                    "rows": [
+                        (u, layer_text(u.layered.source), layer_text(u.layered.period_source))
+                        for u in quota_overview(obj)
+                    ],
+                    "person": obj,
+                },
             )
         )
 

@@ -1,4 +1,4 @@
-"""Quotas in the admin: per person, per group, per model (reset period), and the audit log."""
+"""Quotas in the admin: per person, per group, per model (reset period)."""
 
 from __future__ import annotations
 
@@ -8,23 +8,24 @@ from typing import Any
 from django.contrib import admin
 from django.db.models import QuerySet
 from django.http import HttpRequest
-from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
 from providers.catalog import get_catalog
 
 from .. import quota_changes
-from ..models import GroupQuota, ModelQuotaPolicy, Period, Quota, QuotaAudit
+from ..models import GroupQuota, ModelQuotaPolicy, Period, Quota
 from ..selectors import LayerCache, Layered, layered_for
 from .forms import (
     CatalogModelFilter,
     GrantActionForm,
     GroupQuotaForm,
     ModelQuotaPolicyForm,
+    NearLimitFilter,
     PersonGroupFilter,
     QuotaForm,
     acting_user,
     action_input,
+    layer_text,
     report,
 )
 
@@ -51,7 +52,7 @@ class QuotaAdmin(admin.ModelAdmin):
         "unlimited",
         "updated_at",
     ]
-    list_filter = [CatalogModelFilter, PersonGroupFilter, "unlimited"]
+    list_filter = [NearLimitFilter, CatalogModelFilter, PersonGroupFilter, "unlimited"]
     search_fields = [
         "user__username",
         "user__email",
@@ -106,7 +107,7 @@ class QuotaAdmin(admin.ModelAdmin):
 
     @admin.display(description=_("from"))
     def limit_source(self, obj: Quota) -> str:
-        return _layered(obj).source if obj.pk else "-"
+        return layer_text(_layered(obj).source) if obj.pk else "-"
 
     @admin.display(description=_("left"))
     def left(self, obj: Quota) -> str:
@@ -120,7 +121,7 @@ class QuotaAdmin(admin.ModelAdmin):
         if not obj.pk:
             return "-"
         layered = _layered(obj)
-        return f"{Period(layered.period).label} ({layered.period_source})"
+        return f"{Period(layered.period).label} ({layer_text(layered.period_source)})"
 
     @admin.action(description=_("Grant N more images"), permissions=["change"])
     def grant_more(self, request: HttpRequest, queryset: QuerySet[Quota]) -> None:
@@ -222,37 +223,3 @@ class ModelQuotaPolicyAdmin(admin.ModelAdmin):
             reason="admin edit",
         )
         obj.pk = ModelQuotaPolicy.objects.only("pk").get(model=obj.model).pk
-
-
-@admin.register(QuotaAudit)
-class QuotaAuditAdmin(admin.ModelAdmin):
-    """Read-only: admins with view permission read it; nobody adds, edits or deletes."""
-
-    list_display = [
-        "at",
-        "actor_name",
-        "subject",
-        "model",
-        "action",
-        "field",
-        "old_value",
-        "new_value",
-        "reason",
-    ]
-    list_filter = [CatalogModelFilter, "action", "field", ("at", admin.DateFieldListFilter)]
-    search_fields = ["subject", "model", "reason", "actor__username"]
-    date_hierarchy = "at"
-    list_select_related = ["actor"]
-
-    @admin.display(description=_("changed by"), ordering="actor__username")
-    def actor_name(self, obj: QuotaAudit) -> str:
-        return obj.actor.get_username() if obj.actor else format_html("<em>{}</em>", "system")
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 from typing import cast
 
 from common.errors import InvalidRequest
 from providers.catalog import get_catalog
 
+from ..audit import audit_record
 from ..models import ApiKey, User
 
 
@@ -31,14 +33,31 @@ def api_key_issue(
         expiry_date=expires_at,
         allowed_models=list(allowed_models or []),
     )
+    api_key_audit("key created", cast(ApiKey, row), user)
     return cast(ApiKey, row), key
-
-
-def api_keys_revoke(*, key_ids: list[str]) -> int:
-    """Revoke any keys (the admin's bulk action); how many were still live."""
-    return ApiKey.objects.filter(pk__in=key_ids, revoked=False).update(revoked=True)
 
 
 def api_key_revoke(*, user: User, key_id: str) -> bool:
     """Revoke one of the user's keys; it fails from the next request on. False if not theirs."""
-    return bool(ApiKey.objects.filter(pk=key_id, user=user, revoked=False).update(revoked=True))
+    key = ApiKey.objects.filter(pk=key_id, user=user, revoked=False).first()
+    return key is not None and api_keys_revoke(keys=[key]) == 1
+
+
+def api_keys_revoke(*, keys: Iterable[ApiKey]) -> int:
+    """Revoke keys (the owner's page, staff in the admin, erasure); each one audited."""
+    revoked = 0
+    for key in keys:
+        if ApiKey.objects.filter(pk=key.pk, revoked=False).update(revoked=True):
+            revoked += 1
+            api_key_audit("key revoked", key, key.user)
+    return revoked
+
+
+def api_key_audit(action: str, key: ApiKey, owner: User) -> None:
+    audit_record(
+        action=action,
+        subject=f"{owner.get_username()}: {key.name} ({key.prefix}…)",
+        target_type="api key",
+        target_id=key.prefix,  # the library's pk is prefix + hash: too long, and secret-ish
+        user=owner,
+    )

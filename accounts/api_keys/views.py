@@ -13,7 +13,8 @@ from django.views.decorators.http import require_POST
 from common.errors import DarkroomError
 from providers.catalog import get_catalog
 
-from ..models import ApiKey, User
+from ..models import User
+from ..selectors import api_keys_for
 from ..webhooks import webhook_signing_secret
 from .forms import ApiKeyForm
 from .services import api_key_issue, api_key_revoke
@@ -33,7 +34,7 @@ def api_keys(request: HttpRequest) -> HttpResponse:
             _row, new_key = api_key_issue(
                 user=_user(request),
                 name=form.cleaned_data["name"],
-                expires_at=form.cleaned_data["expires_at"],
+                expires_at=form.expires_at,
                 allowed_models=form.cleaned_data["allowed_models"],
             )
         except DarkroomError as exc:
@@ -47,7 +48,7 @@ def api_keys(request: HttpRequest) -> HttpResponse:
         {
             "form": form,
             "new_key": new_key,
-            "keys": ApiKey.objects.filter(user=_user(request)).order_by("-created"),
+            "keys": api_keys_for(_user(request)),
             "base_url": base,
             "example_key": new_key or "YOUR_KEY",
             "example_model": next(iter(get_catalog().names())),

@@ -16,6 +16,7 @@ from typing import Any
 from django.contrib.auth.models import Group
 from django.db import transaction
 
+from ..audit import audit_sso_groups
 from ..models import DirectoryMembership, User
 
 log = logging.getLogger(__name__)
@@ -56,6 +57,7 @@ def directory_groups_sync(*, user: User, names: Iterable[str]) -> GroupChanges:
         log.info(
             "sso groups for %s: joined %s, left %s", user.username, changes.joined, changes.left
         )
+        audit_sso_groups(user=user, joined=changes.joined, left=changes.left)
     return changes
 
 

@@ -154,7 +154,7 @@ ERRORS = {
     for status, text in {
         400: "invalid_request_error, with `param`",
         401: "invalid_api_key",
-        403: "model_not_allowed",
+        403: "model_not_allowed / storage_full (the person's storage cap is reached)",
         404: "model_not_found",
         409: "idempotency_key_reused",
         429: "insufficient_quota / rate_limit_exceeded / upstream_rate_limited (with Retry-After)",

@@ -4,6 +4,7 @@ holds no thread (see waiting.py and asgi.py); blocking calls go through run_sync
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass, replace
 from uuid import UUID
 
 from django.conf import settings
@@ -15,7 +16,7 @@ from common.errors import InvalidRequest, ModelNotFound
 from generations.models import Generation
 from providers.catalog import get_catalog
 
-from .auth import authenticate
+from .auth import authenticate, bearer_token, key_for
 from .errors import UNAVAILABLE, NotFound, WaitTimedOut, error_response
 from .files import image_file_response
 from .handling import endpoint, not_found, parse_request, sdk_retry_count, wants_async
@@ -39,56 +40,73 @@ async def images(request: HttpRequest) -> HttpResponseBase:
     Every answer after the job exists names it in `x-darkroom-job-id`, errors too,
     so a client that loses the answer can still find its job.
     """
-    key = await authenticate(request)
-    await run_sync(rate_limit_hit, key.pk)
-    call = await run_sync(parse_request, request)
+    token = bearer_token(request)
+    accepted = await run_sync(_accept, request, token, respond_async=wants_async(request))
+    try:
+        response = await _answer(accepted)
+    except Exception as exc:
+        response = error_response(exc)
+    response["x-darkroom-job-id"] = str(accepted.generation.pk)
+    return response
+
+
+@dataclass(frozen=True)
+class _Accepted:
+    key: ApiKey
+    generation: Generation
+    call: ImageCall
+    base: str
+    joinable: bool  # a retry (same Idempotency-Key, or the SDK's own) joins this job
+    stream_kind: str = ""
+    job_body: dict[str, object] | None = None  # the 202 body, for respond-async
+    error: Exception | None = None  # raised after the job existed: answered with its id
+
+
+def _accept(request: HttpRequest, token: str, *, respond_async: bool) -> _Accepted:
+    """Everything before the wait, in one trip to a thread (each trip takes and gives
+    back a pooled connection): key, rate limit, body, submission, and the 202 body."""
+    key = key_for(token)
+    rate_limit_hit(key.pk)
+    call = parse_request(request)
     # Checked before submitting, so a stream the endpoint cannot give spends nothing.
     kind = stream_kind(request) if call.stream else ""
     idem = request.headers.get("Idempotency-Key", "")
     retry_count = sdk_retry_count(request)
     base = base_url(request)
-    generation = await run_sync(
-        api_generation_submit,
-        key=key,
-        call=call,
-        idempotency_key=idem,
-        retry_count=retry_count,
-        base_url=base,
+    generation = api_generation_submit(
+        key=key, call=call, idempotency_key=idem, retry_count=retry_count, base_url=base
     )
-    # A retry (same key, or the SDK's own) joins this job instead of paying again.
-    joinable = bool(idem) or retry_count is not None
+    accepted = _Accepted(key, generation, call, base, bool(idem) or retry_count is not None, kind)
+    if not respond_async or call.stream:
+        return accepted
     try:
-        response = await _answer(request, call, generation, kind, base, joinable=joinable)
+        body = job_body(generation, call.response_format, base)
     except Exception as exc:
-        response = error_response(exc)
-    response["x-darkroom-job-id"] = str(generation.pk)
-    if response.status_code < 300:
-        await run_sync(_answered, key, generation)
-    return response
+        return replace(accepted, error=exc)
+    _answered(key, generation)
+    return replace(accepted, job_body=body)
 
 
-async def _answer(
-    request: HttpRequest,
-    call: ImageCall,
-    generation: Generation,
-    kind: str,
-    base: str,
-    *,
-    joinable: bool,
-) -> HttpResponseBase:
+async def _answer(accepted: _Accepted) -> HttpResponseBase:
+    generation, call, base = accepted.generation, accepted.call, accepted.base
+    if accepted.error is not None:
+        raise accepted.error
     if call.stream:
-        return stream_response(generation.pk, kind=kind, base=base)
-    if wants_async(request):
-        body = await run_sync(job_body, generation, call.response_format, base)
-        response = JsonResponse(body, status=202)
+        stream = stream_response(generation.pk, kind=accepted.stream_kind, base=base)
+        await run_sync(_answered, accepted.key, generation)
+        return stream
+    if accepted.job_body is not None:
+        response = JsonResponse(accepted.job_body, status=202)
         response["Location"] = reverse("api:job", args=[generation.pk])
         response["Preference-Applied"] = "respond-async"
         return response
     await wait_finished(generation.pk, timeout=settings.DARKROOM_API_WAIT_CEILING)
     try:
-        body = await run_sync(_finished_body, generation.pk, call.response_format, base)
+        body = await run_sync(
+            _finished_body, accepted.key, generation.pk, call.response_format, base
+        )
     except WaitTimedOut as exc:
-        exc.retryable = joinable
+        exc.retryable = accepted.joinable
         raise
     return JsonResponse(body)
 
@@ -100,8 +118,14 @@ def _answered(key: ApiKey, generation: Generation) -> None:
         log.warning("could not mark job %s answered: %r", generation.pk, exc)
 
 
-def _finished_body(generation_id: UUID, response_format: str, base: str) -> dict[str, object]:
-    return images_body(Generation.objects.get(pk=generation_id), response_format, base)
+def _finished_body(
+    key: ApiKey, generation_id: UUID, response_format: str, base: str
+) -> dict[str, object]:
+    """The answer, and the call marked answered, in the same trip to a thread."""
+    generation = Generation.objects.get(pk=generation_id)
+    body = images_body(generation, response_format, base)
+    _answered(key, generation)
+    return body
 
 
 @endpoint("GET")

@@ -132,7 +132,9 @@ async def wait_finished(generation_id: Any, *, timeout: float) -> bool:
             if event is not None and wakeups is not None and wakeups.subscribed.is_set():
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(event.wait(), min(left, SAFETY_RECHECK))
-                event.clear()
+                if event.is_set():
+                    # Published after the finishing commit: no need to read it back.
+                    return True
             else:
                 await asyncio.sleep(min(left, pause))
                 pause = min(pause * 1.5, settings.DARKROOM_API_POLL_INTERVAL)

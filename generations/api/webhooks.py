@@ -13,7 +13,7 @@ import hashlib
 import hmac
 import json
 import time
-import uuid
+from datetime import timedelta
 from typing import Any
 
 from django.utils import timezone
@@ -58,7 +58,9 @@ def deliver(webhook: Webhook) -> None:
     headers = signed_headers(
         webhook_signing_secret(generation.user),
         body,
-        msg_id=f"msg_{uuid.uuid4().hex}",
+        # One id per notice, the same on every try (Standard Webhooks): a receiver
+        # that got it twice (a retry, a requeue after a broker outage) can tell.
+        msg_id=f"msg_{generation.pk.hex}",
         timestamp=int(time.time()),
     )
     Webhook.objects.filter(pk=webhook.pk).update(attempts=webhook.attempts + 1)
@@ -69,3 +71,18 @@ def deliver(webhook: Webhook) -> None:
             f"the receiver answered HTTP {status}", code="fetch_failed", retryable=status >= 500
         )
     Webhook.objects.filter(pk=webhook.pk).update(delivered_at=timezone.now(), last_error="")
+
+
+def webhooks_unsent(*, older_than: float, limit: int = 500) -> list[str]:
+    """Generation ids of notices never tried though their job finished `older_than`
+    seconds ago: their delivery message was lost (the broker was down when the job ended)."""
+    now = timezone.now()
+    return [
+        str(pk)
+        for pk in Webhook.objects.filter(
+            delivered_at__isnull=True,
+            attempts=0,
+            generation__finished_at__lt=now - timedelta(seconds=older_than),
+            generation__finished_at__gte=now - timedelta(days=1),
+        ).values_list("generation_id", flat=True)[:limit]
+    ]

@@ -15,6 +15,7 @@ from django.core.validators import MaxLengthValidator
 from django.utils.translation import gettext_lazy as _
 
 from providers.catalog import ModelSpec, ParamSpec, get_catalog
+from providers.labels import model_label
 
 from ..models import Generation
 
@@ -70,7 +71,7 @@ def param_label(name: str) -> str:
 
 
 def model_choices() -> list[tuple[str, str]]:
-    return [(m.name, m.label) for m in get_catalog().models.values()]
+    return [(m.name, model_label(m.name)) for m in get_catalog().models.values()]
 
 
 def _fmt(value: float | None) -> str:

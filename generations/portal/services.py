@@ -16,6 +16,7 @@ from django.db import transaction
 from accounts.models import User
 from common.streaming import zip_stream
 
+from ..audit import audit_images_deleted_by_staff
 from ..models import Image
 from ..selectors import image_for, images_for
 
@@ -41,6 +42,7 @@ def images_delete(*, user: User, image_ids: list[Any]) -> int:
     ]
     with transaction.atomic():
         Image.objects.filter(pk__in=[img.pk for img in images]).delete()
+        audit_images_deleted_by_staff(actor=user, images=images)
         # Files go only once the rows are gone for good: a rollback keeps both.
         transaction.on_commit(lambda: _delete_files(files))
     return len(images)

@@ -7,10 +7,11 @@ from the catalog), falling back to the service's own message.
 
 from __future__ import annotations
 
+from django.template.defaultfilters import filesizeformat
 from django.utils.translation import gettext as _
 
-from common.errors import DarkroomError, QuotaExceeded
-from providers.catalog import ModelSpec
+from common.errors import DarkroomError, QuotaExceeded, StorageFull
+from providers.catalog import ModelSpec, ParamSpec
 
 from ..models import Generation
 
@@ -20,12 +21,12 @@ def _fmt(value: float | None) -> str:
 
 
 def error_text(exc: DarkroomError, spec: ModelSpec | None) -> str:
+    if isinstance(exc, QuotaExceeded):
+        return _quota_text(exc.left)
+    if isinstance(exc, StorageFull):
+        return _storage_text(exc)
     p = spec.param(exc.param) if spec and exc.param else None
     code = exc.code or ""
-    if isinstance(exc, QuotaExceeded):
-        if exc.left == 0:
-            return _("No free images left for this model.")
-        return _("Not enough free images left for this model: %(left)s left.") % {"left": exc.left}
     if code == "model_not_found":
         return _("This model does not exist.")
     if code == "unknown_parameter":
@@ -34,17 +35,38 @@ def error_text(exc: DarkroomError, spec: ModelSpec | None) -> str:
         return _image_text(code, p.type == "images", p.min_items, p.max_items)
     if code == "missing_required_parameter":
         return _("This field is required.")
-    if code == "string_above_max_length" and p is not None:
-        return _("Too long: at most %(max)s characters.") % {"max": p.max_length}
-    if code == "value_out_of_range" and p is not None:
-        return _("Must be between %(min)s and %(max)s.") % {"min": _fmt(p.min), "max": _fmt(p.max)}
-    if p is not None and p.type == "size":
-        return _("Use a size like 1024x1024.")
-    if p is not None and p.type == "enum":
-        return _("Choose one of the offered values.")
+    text = _param_text(code, p) if p is not None else None
+    if text is not None:
+        return text
     if code in {"invalid_type", "invalid_value"}:
         return _("Enter a valid value.")
     return exc.message
+
+
+def _quota_text(left: int) -> str:
+    if left == 0:
+        return _("No free images left for this model.")
+    return _("Not enough free images left for this model: %(left)s left.") % {"left": left}
+
+
+def _storage_text(exc: StorageFull) -> str:
+    return _(
+        "Your storage is full: %(used)s of %(cap)s used. Delete images you no longer need "
+        "(History: select them, then Delete), or ask an administrator for more space."
+    ) % {"used": filesizeformat(exc.used), "cap": filesizeformat(exc.cap)}
+
+
+def _param_text(code: str, p: ParamSpec) -> str | None:
+    """What to say about a bad value of `p` given its rules; None when nothing specific."""
+    if code == "string_above_max_length":
+        return _("Too long: at most %(max)s characters.") % {"max": p.max_length}
+    if code == "value_out_of_range":
+        return _("Must be between %(min)s and %(max)s.") % {"min": _fmt(p.min), "max": _fmt(p.max)}
+    if p.type == "size":
+        return _("Use a size like 1024x1024.")
+    if p.type == "enum":
+        return _("Choose one of the offered values.")
+    return None
 
 
 def _image_text(code: str, many: bool, lo: int, hi: int) -> str:

@@ -1,14 +1,24 @@
 from django.urls import path
 
-from . import views
+from ..provenance import views as provenance_views
+from . import data_views, views
 
 urlpatterns = [
     path("", views.generate, name="generate"),
+    # The account's "Your data" page lives with the images it counts and erases.
+    path("accounts/data/", data_views.my_data, name="my_data"),
+    path("accounts/data/erase/", data_views.my_data_erase, name="my_data_erase"),
     path("generate/fields/", views.generate_fields, name="generate_fields"),
     path("jobs/<uuid:pk>/", views.generation_card, name="generation_card"),
     path("history/", views.gallery, name="gallery"),
+    path("history/tiles/", views.generation_tiles, name="generation_tiles"),
     path("images/<uuid:pk>/", views.image_detail, name="image_detail"),
     path("images/<uuid:pk>/original/", views.image_file, name="image_file"),
+    path(
+        "images/<uuid:pk>/credentials.json",
+        provenance_views.image_credentials,
+        name="image_credentials",
+    ),
     path("images/<uuid:pk>/thumbnail/", views.image_thumbnail, name="image_thumbnail"),
     path("images/<uuid:pk>/star/", views.image_star, name="image_star"),
     path("images/<uuid:pk>/delete/", views.image_delete, name="image_delete"),

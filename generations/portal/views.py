@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import mimetypes
+import uuid
+from dataclasses import dataclass
 from typing import Any, cast
 
 from django.conf import settings
@@ -22,14 +24,18 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 from django.views.decorators.http import require_GET, require_POST
 
-from accounts.models import User
+from accounts.models import GroupPool, User
+from accounts.pools import pool_left
+from accounts.selectors import quota_overview
 from accounts.services import quota_status
 from common.errors import DarkroomError
 from common.streaming import field_chunks, streaming_response
 from providers.catalog import ModelSpec, get_catalog
+from providers.labels import model_label
 
 from .. import selectors
 from ..models import Generation, ReferenceImage
+from ..results import add_thumbnails
 from ..services import generation_create
 from . import services as portal_services
 from .forms import GalleryFilterForm, GenerateForm
@@ -53,12 +59,42 @@ def _spec(name: str | None, user: Any = None) -> ModelSpec:
     return catalog.get(name or "") or next(iter(catalog.models.values()))
 
 
+@dataclass(frozen=True)
+class ModelOption:
+    name: str
+    label: str
+    left: int | None  # None: unlimited
+
+
+def _model_options(user: User) -> list[ModelOption]:
+    """The model picker: every model with the images this person can still ask for
+    (their own left, plus the best group pool they may draw from)."""
+    pools: dict[str, list[GroupPool]] = {}
+    for pool in GroupPool.objects.filter(group__user=user).select_related("group"):
+        pools.setdefault(pool.model, []).append(pool)
+    return [
+        ModelOption(u.model, model_label(u.model), _usable(u.left, pools.get(u.model, [])))
+        for u in quota_overview(user)
+    ]
+
+
+def _usable(own: int | None, pools: list[GroupPool]) -> int | None:
+    if not pools:
+        return own
+    only = [p for p in pools if p.mode == GroupPool.Mode.ONLY]
+    best = max(pool_left(p) for p in only or pools)
+    if only:
+        return best
+    return None if own is None else own + best
+
+
 def _generate_context(
     request: HttpRequest, form: GenerateForm, references: list[ReferenceImage]
 ) -> dict[str, Any]:
     return {
         "form": form,
         "spec": form.spec,
+        "model_options": _model_options(_user(request)),
         "quota": quota_status(user=_user(request), model=form.spec.name),
         "references": references,
         "jobs": selectors.recent_generations(_user(request)),
@@ -121,6 +157,7 @@ def _generate_submit(request: HttpRequest) -> HttpResponse:
             "generation": generation,
             "spec": spec,
             "quota": quota_status(user=_user(request), model=spec.name),
+            "model_options": _model_options(_user(request)),
         }
         return render(request, "generations/_submit_result.html", context)
     if generation is not None:
@@ -146,9 +183,30 @@ def _reference_bytes(references: list[ReferenceImage]) -> dict[str, list[bytes]]
 def generation_card(request: HttpRequest, pk: Any) -> HttpResponse:
     """One job's card; a card still in progress polls this again until it is finished."""
     generation = selectors.generation_for(_user(request), pk)
-    if request.GET.get("as") == "tile":  # the gallery's tile for a job still in progress
-        return render(request, "generations/_gallery_generation.html", {"g": generation})
     return render(request, "generations/_job_card.html", {"job": generation})
+
+
+# One poll for every running tile on the page; more ids than this wait for the next poll.
+MAX_TILES_PER_POLL = 50
+
+
+@login_required
+@require_GET
+def generation_tiles(request: HttpRequest) -> HttpResponse:
+    """The gallery's tiles for the given generations: one request for every running tile."""
+    ids = [i for i in request.GET.getlist("id")[:MAX_TILES_PER_POLL] if _is_uuid(i)]
+    generations = (
+        selectors.visible_generations(_user(request)).filter(pk__in=ids).prefetch_related("images")
+    )
+    return render(request, "generations/_gallery_tiles.html", {"generations": generations})
+
+
+def _is_uuid(value: str) -> bool:
+    try:
+        uuid.UUID(value)
+    except ValueError:
+        return False
+    return True
 
 
 @login_required
@@ -161,7 +219,8 @@ def gallery(request: HttpRequest) -> HttpResponse:
         number = int(request.GET.get("page", "1"))
     except ValueError:
         number = 1
-    page = selectors.gallery_page(_user(request), filters, number)
+    after = request.GET.get("after", "")
+    page = selectors.gallery_page(_user(request), filters, number, after=after)
     context = {
         "form": form,
         "page": page,
@@ -220,6 +279,8 @@ def image_file(request: HttpRequest, pk: Any) -> HttpResponseBase:
 @require_GET
 def image_thumbnail(request: HttpRequest, pk: Any) -> HttpResponseBase:
     image = selectors.image_for(_user(request), pk)
+    if not image.thumbnail:  # its worker stopped between the answer and the thumbnail
+        add_thumbnails([image])
     return _serve(request, image.thumbnail or image.file)
 
 

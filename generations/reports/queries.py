@@ -4,14 +4,16 @@ Counting rules, used by the page, the chart and the CSV alike:
 - images are counted by when each image was stored (Image.created_at);
 - generations and failures by when the generation was created; failure rates
   count finished generations only (queued/running ones haven't decided yet);
-- the quota columns are "now" (used this period, held, left), beside the images
-  spent in the range: quota has no history of its own to replay.
+- "spent" is the images charged to quotas by generations created in the range
+  (Generation.quota_used), so deleting images later does not rewrite it;
+- the other quota columns are "now" (used this period, held, left): quota has no
+  history of its own to replay.
 Dates are the site's time zone (settings.TIME_ZONE); `end` is included.
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import Counter
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
@@ -24,6 +26,7 @@ from accounts.selectors import LayerCache
 from providers.catalog import get_catalog
 
 from ..models import Generation, Image
+from ..purged_counts import purged_per_day, purged_per_person
 
 TOP_PEOPLE = 10
 NO_CHANNEL = "(none)"
@@ -76,7 +79,7 @@ class RateRow:
 class QuotaRow:
     model: str
     free_quota: int  # the catalog's, per person
-    spent: int  # images stored in the range
+    spent: int  # images charged by generations created in the range
     used: int  # this period, everyone
     held: int  # reserved by running jobs now
     left: int  # still free for everyone active (people with a limit)
@@ -124,7 +127,9 @@ def images_per_day(r: DateRange) -> list[DailyRow]:
         .annotate(images=Count("id"))
         .order_by("day", "generation__model")
     )
-    return [DailyRow(row["day"], row["generation__model"], row["images"]) for row in rows]
+    counts = Counter({(row["day"], row["generation__model"]): row["images"] for row in rows})
+    counts.update(purged_per_day(*r.bounds()))  # retention and erasure don't rewrite history
+    return [DailyRow(day, model, n) for (day, model), n in sorted(counts.items())]
 
 
 def top_people(r: DateRange, limit: int = TOP_PEOPLE) -> list[PersonRow]:
@@ -134,6 +139,8 @@ def top_people(r: DateRange, limit: int = TOP_PEOPLE) -> list[PersonRow]:
         .annotate(n=Count("id"))
         .values_list("generation__user", "n")
     )
+    for pk, purged in purged_per_person(*r.bounds()).items():
+        images[pk] = images.get(pk, 0) + purged
     jobs: dict[int, tuple[int, int]] = {
         row["user"]: (row["total"], row["failed"])
         for row in _generations(r)
@@ -163,11 +170,15 @@ def failure_rates(r: DateRange, by: str) -> list[RateRow]:
     return [RateRow(row[by] or NO_CHANNEL, row["total"], row["failed"]) for row in rows]
 
 
-def quota_balance(r: DateRange, daily: list[DailyRow] | None = None) -> list[QuotaRow]:
-    """Per catalog model: images spent in the range beside the quota left now."""
-    spent: dict[str, int] = defaultdict(int)
-    for row in daily if daily is not None else images_per_day(r):
-        spent[row.model] += row.images
+def images_charged(r: DateRange) -> dict[str, int]:
+    """Images charged per model by the generations created in the range."""
+    rows = _generations(r).values("model").annotate(n=Sum("quota_used")).values_list("model", "n")
+    return {model: n or 0 for model, n in rows}
+
+
+def quota_balance(r: DateRange) -> list[QuotaRow]:
+    """Per catalog model: images charged in the range beside the quota left now."""
+    spent = images_charged(r)
     active = list(User.objects.filter(is_active=True).values_list("pk", flat=True))
     quotas = {(q.user_id, q.model): q for q in Quota.objects.filter(user_id__in=active)}
     totals: dict[str, tuple[int, int]] = {
@@ -204,7 +215,7 @@ def usage_report(r: DateRange) -> UsageReport:
         people=top_people(r),
         by_model=failure_rates(r, "model"),
         by_channel=failure_rates(r, "channel"),
-        quota=quota_balance(r, daily),
+        quota=quota_balance(r),
     )
 
 

@@ -10,6 +10,8 @@ from django.utils import timezone
 from django.utils.timesince import timesince
 from django.utils.translation import gettext
 
+from providers.labels import model_label as _model_label
+
 from ..models import Generation, Image
 from ..portal.forms import param_label as _param_label
 from ..portal.text import failure_text
@@ -67,10 +69,7 @@ def filesize(num: int) -> str:
 
 @register.filter
 def model_label(name: str) -> str:
-    from providers.catalog import get_catalog
-
-    spec = get_catalog().get(name)
-    return spec.label if spec else name
+    return _model_label(name)
 
 
 @register.filter

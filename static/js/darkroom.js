@@ -102,6 +102,7 @@
     });
     pending.set(input, chosen);
     input.files = chosen.files;
+    clearFieldError(field);
     renderPreviews(field);
   }
 
@@ -147,6 +148,50 @@
     if (type === "drop" && event.dataTransfer) addFiles(zone.closest("[data-image-field]"), event.dataTransfer.files);
   }));
 
+  // Pasting an image (a screenshot, a copied picture) adds it to the reference images:
+  // to the image field holding the focus, else the first one on the page.
+  document.addEventListener("paste", (event) => {
+    const files = Array.from((event.clipboardData && event.clipboardData.files) || [])
+      .filter((f) => f.type.startsWith("image/"));
+    const active = document.activeElement;
+    const field = (active && active.closest && active.closest("[data-image-field]")) ||
+      document.querySelector("[data-image-field]");
+    if (!files.length || !field) return;
+    event.preventDefault();
+    addFiles(field, files);
+    field.querySelector(".dropzone").classList.add("is-pasted");
+    setTimeout(() => field.querySelector(".dropzone").classList.remove("is-pasted"), 600);
+  });
+
+  // API key model allow-list: a search over friendly labels, the chosen ones as chips.
+  function renderAllowChips(box) {
+    const selected = box.querySelector("[data-allow-selected]");
+    selected.querySelectorAll(".chip").forEach((chip) => chip.remove());
+    const checked = Array.from(box.querySelectorAll('input[type="checkbox"]:checked'));
+    checked.forEach((input) => {
+      const chip = document.createElement("button");
+      chip.type = "button";
+      chip.className = "chip chip-removable";
+      chip.dataset.allowRemove = input.id;
+      chip.textContent = input.closest("label").querySelector("span").textContent + " ×";
+      selected.appendChild(chip);
+    });
+    selected.querySelector("[data-allow-none]").hidden = checked.length > 0;
+  }
+  on("change", "[data-model-allow] input[type=checkbox]", (event, input) => renderAllowChips(input.closest("[data-model-allow]")));
+  on("click", "[data-allow-remove]", (event, chip) => {
+    const input = document.getElementById(chip.dataset.allowRemove);
+    input.checked = false;
+    renderAllowChips(input.closest("[data-model-allow]"));
+  });
+  on("input", "[data-allow-search]", (event, search) => {
+    const words = search.value.toLowerCase().split(/\s+/).filter(Boolean);
+    search.closest("[data-model-allow]").querySelectorAll("[data-allow-option]").forEach((row) => {
+      const text = row.dataset.allowOption;
+      row.hidden = !words.every((w) => text.includes(w));
+    });
+  });
+
   // Gallery selection: a toolbar appears once something is selected.
   function updateSelection() {
     const bar = document.querySelector("[data-selection-bar]");
@@ -162,12 +207,107 @@
     updateSelection();
   });
 
+  // A field's error goes as soon as the person changes that field.
+  function clearFieldError(el) {
+    const field = el.closest && el.closest(".field");
+    if (!field) return;
+    field.classList.remove("has-error");
+    field.querySelectorAll(".field-errors").forEach((box) => { box.replaceChildren(); });
+  }
+  ["input", "change"].forEach((type) => on(type, "#generate-form .field", (event) => clearFieldError(event.target)));
+
+  // Errors swapped in after a submit mark their field, as a full page render would.
+  document.addEventListener("htmx:oobAfterSwap", (event) => {
+    const old = event.detail.target; // replaced by the swap: find its successor by id
+    if (!old || !old.classList || !old.classList.contains("field-errors")) return;
+    const box = document.getElementById(old.id);
+    const field = box && box.closest(".field");
+    if (field) field.classList.toggle("has-error", box.children.length > 0);
+  });
+
+  // Gallery tiles keep their image's shape: each tile's width follows its aspect ratio
+  // (a justified layout, see .grid in the CSS), so nothing is cropped to a square.
+  // Set from data attributes, not style="": a strict CSP (style-src 'self') allows this.
+  function shapeTiles(root) {
+    root.querySelectorAll(".ratio-swatch[data-ratio]").forEach((el) => { el.style.aspectRatio = el.dataset.ratio; });
+    root.querySelectorAll(".tile[data-w][data-h]").forEach((tile) => {
+      const w = parseFloat(tile.dataset.w), h = parseFloat(tile.dataset.h);
+      if (w > 0 && h > 0) tile.style.setProperty("--r", (w / h).toFixed(4));
+    });
+  }
+
+  // Running tiles: one request for all of them every 2 s, not one poll per tile.
+  let pollTimer = null;
+  function pollPendingTiles() {
+    clearTimeout(pollTimer);
+    const grid = document.querySelector("[data-tiles-url]");
+    const pending = Array.from(document.querySelectorAll("[data-pending]"));
+    if (!grid || !pending.length) return;
+    pollTimer = setTimeout(async () => {
+      const query = new URLSearchParams();
+      pending.forEach((el) => query.append("id", el.dataset.pending));
+      try {
+        const response = await fetch(grid.dataset.tilesUrl + "?" + query, { credentials: "same-origin" });
+        if (response.ok) {
+          const holder = document.createElement("template");
+          holder.innerHTML = await response.text();
+          holder.content.querySelectorAll(".gen").forEach((fresh) => {
+            const old = document.getElementById(fresh.id);
+            if (old) old.replaceWith(fresh);
+          });
+          shapeTiles(grid);
+          updateSelection();
+        }
+      } finally {
+        pollPendingTiles();
+      }
+    }, 2000);
+  }
+
+  // Lightbox: a tile opens its image full size; ←/→ step through the page, Esc closes.
+  let lightboxIndex = 0;
+  const lightboxLinks = () => Array.from(document.querySelectorAll("a[data-lightbox]"));
+  function showInLightbox(index) {
+    const box = document.getElementById("lightbox");
+    const links = lightboxLinks();
+    if (!box || !links.length) return;
+    lightboxIndex = (index + links.length) % links.length;
+    const link = links[lightboxIndex];
+    const img = box.querySelector(".lightbox-img");
+    img.src = new URL("original/", link.href).href; // the detail page's original, full size
+    img.alt = link.dataset.prompt || "";
+    box.querySelector(".lightbox-label").textContent = link.dataset.label || "";
+    box.querySelector(".lightbox-prompt").textContent = link.dataset.prompt || "";
+    box.querySelector(".lightbox-count").textContent = (lightboxIndex + 1) + " / " + links.length;
+    box.querySelector(".lightbox-details").href = link.getAttribute("href");
+    if (!box.open) box.showModal();
+  }
+  on("click", "a[data-lightbox]", (event, link) => {
+    if (event.metaKey || event.ctrlKey || event.shiftKey || event.button !== 0) return;
+    event.preventDefault();
+    showInLightbox(lightboxLinks().indexOf(link));
+  });
+  on("click", "[data-lightbox-step]", (event, button) => showInLightbox(lightboxIndex + parseInt(button.dataset.lightboxStep, 10)));
+  on("click", "[data-lightbox-close]", () => document.getElementById("lightbox").close());
+  on("click", "#lightbox", (event, box) => { if (event.target === box) box.close(); }); // the backdrop
+  document.addEventListener("keydown", (event) => {
+    const box = document.getElementById("lightbox");
+    if (!box || !box.open) return;
+    if (event.key === "ArrowRight") { event.preventDefault(); showInLightbox(lightboxIndex + 1); }
+    if (event.key === "ArrowLeft") { event.preventDefault(); showInLightbox(lightboxIndex - 1); }
+  });
+
   // A freshly submitted job scrolls into view on narrow screens, where it sits below the form.
   document.addEventListener("htmx:oobAfterSwap", (event) => {
     const job = event.detail.target && event.detail.target.querySelector && event.detail.target.querySelector(".job-fresh");
     if (job && window.innerWidth < 900) job.scrollIntoView({ behavior: "smooth", block: "center" });
   });
 
-  document.addEventListener("htmx:afterSettle", (event) => { enhanceSliders(event.target); updateSelection(); });
-  document.addEventListener("DOMContentLoaded", () => { enhanceSliders(document); updateSelection(); });
+  document.addEventListener("htmx:afterSettle", (event) => {
+    enhanceSliders(event.target); shapeTiles(document); updateSelection(); pollPendingTiles();
+  });
+  document.addEventListener("DOMContentLoaded", () => {
+    document.querySelectorAll("[data-model-allow]").forEach(renderAllowChips);
+    enhanceSliders(document); shapeTiles(document); updateSelection(); pollPendingTiles();
+  });
 })();

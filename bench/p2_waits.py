@@ -1,0 +1,146 @@
+"""P2: C synchronous generations waiting at once, upstream latency L.
+
+    .venv/bin/python -m bench.p2_waits [--clients 100,300] [--latency 10] [--rounds 2]
+
+Each wave sends C sync `/v1/images/generations` requests at once and waits for all.
+The baseline is the same wave sent straight to a simulator (its own process, with the
+same latency). Efficiency = completed per second / (C / L): 1.0 is "as fast as the
+upstream allows". The worker gets C threads (a synchronous upstream call holds its
+thread) and, like the web, holds no database connection while it waits. Prints per
+subject and size: efficiency, errors, p50/max latency, and the web + worker peak RSS.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import statistics
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from bench.p1_latency import MODEL, SIM_KEY, darkroom_key
+from bench.stack import Stack, rss_mb, setup_django, stack
+
+
+class RssSampler:
+    """Peak resident memory of some processes (and their children) while the block runs."""
+
+    def __init__(self, pids: list[int]) -> None:
+        self.pids, self.peak, self._stop = pids, 0.0, threading.Event()
+
+    def __enter__(self) -> RssSampler:
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _run(self) -> None:
+        while not self._stop.wait(0.5):
+            self.peak = max(self.peak, sum(rss_mb(pid) for pid in self.pids))
+
+
+async def wave(url: str, key: str, clients: int, timeout: float) -> dict[str, Any]:
+    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
+    headers = {"Authorization": f"Bearer {key}"}
+    body = {"model": MODEL, "prompt": "a lighthouse at dusk", "size": "256x256"}
+    async with httpx.AsyncClient(timeout=timeout, limits=limits, headers=headers) as client:
+
+        async def one() -> float | None:
+            start = time.monotonic()
+            try:
+                response = await client.post(url, json=body)
+            except httpx.HTTPError:
+                return None
+            return time.monotonic() - start if response.status_code == 200 else None
+
+        start = time.monotonic()
+        results = await asyncio.gather(*(one() for _ in range(clients)))
+        wall = time.monotonic() - start
+    done = [r for r in results if r is not None]
+    return {"wall": wall, "done": len(done), "errors": clients - len(done), "latencies": done}
+
+
+def latency_fault(simulator: str, seconds: float) -> None:
+    fault = {"fault": "latency", "seconds": seconds, "times": -1}
+    httpx.post(f"{simulator}/_sim/faults", json=fault, timeout=10).raise_for_status()
+
+
+def bring_up(s: Stack, threads: int, latency: float) -> tuple[str, str]:
+    s.redis()
+    ours = s.simulator("simulator-darkroom")
+    direct = f"{Stack.simulator(s, 'simulator-direct')}/v1/images/generations"
+    s.env["DARKROOM_SIMULATOR_URL"] = ours  # the second simulator() call changed it
+    s.env["DARKROOM_UPSTREAM_TIMEOUT"] = str(latency * 20)
+    s.worker(concurrency=threads)
+    web = f"{s.web()}/v1/images/generations"
+    for sim in (ours, direct.removesuffix("/v1/images/generations")):
+        latency_fault(sim, latency)
+    return web, direct
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--clients", default="100,300")
+    parser.add_argument("--latency", type=float, default=10.0)
+    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--timeout", type=float, default=300.0)
+    parser.add_argument("--profile", help="py-spy web and worker (first wave) into this dir")
+    args = parser.parse_args()
+    sizes = [int(c) for c in args.clients.split(",")]
+    setup_django()
+    key = darkroom_key("bench-p2")
+    rows: dict[tuple[str, int], list[dict[str, Any]]] = {}
+    with stack() as s:
+        web, direct = bring_up(s, max(sizes), args.latency)
+        asyncio.run(wave(web, key, 4, args.timeout))  # warm up
+        if args.profile:
+            for name, proc in (("p2-web", s.web_proc), ("p2-worker", s.worker_proc)):
+                s.profile(proc, name, int(args.latency * 3), Path(args.profile))
+        for _ in range(args.rounds):
+            for clients in sizes:
+                for name, url, token in (("direct", direct, SIM_KEY), ("darkroom", web, key)):
+                    pids = [s.web_proc.pid, s.worker_proc.pid] if name == "darkroom" else []
+                    with RssSampler(pids) as rss:
+                        row = asyncio.run(wave(url, token, clients, args.timeout))
+                    row["rss"] = rss.peak
+                    rows.setdefault((name, clients), []).append(row)
+    report(rows, sizes, args.latency)
+
+
+def report(
+    rows: dict[tuple[str, int], list[dict[str, Any]]], sizes: list[int], latency: float
+) -> None:
+    print(
+        f"\nP2 synchronous waits, upstream latency {latency:g}s (efficiency: 1.0 = upstream pace)"
+    )
+    for clients in sizes:
+        effs: dict[str, float] = {}
+        for name in ("direct", "darkroom"):
+            runs = rows[(name, clients)]
+            eff = [r["done"] / r["wall"] / (clients / latency) for r in runs]
+            lat = [x for r in runs for x in r["latencies"]] or [0.0]
+            effs[name] = statistics.median(eff)
+            print(
+                f"C={clients:4} {name:8} efficiency min {min(eff):.2f} | median "
+                f"{statistics.median(eff):.2f} | max {max(eff):.2f} | errors "
+                f"{sum(r['errors'] for r in runs)} | latency p50 {statistics.median(lat):.1f}s "
+                f"max {max(lat):.1f}s"
+                + (
+                    f" | web+worker RSS {max(r['rss'] for r in runs):.0f} MB"
+                    if name == "darkroom"
+                    else ""
+                )
+            )
+        ratio = effs["darkroom"] / effs["direct"]
+        print(f"C={clients:4} darkroom / direct efficiency ratio {ratio:.2f}")
+
+
+if __name__ == "__main__":
+    main()

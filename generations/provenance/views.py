@@ -1,0 +1,29 @@
+"""The image page's "Manifest (JSON)" link: the credentials read back from the served file."""
+
+from __future__ import annotations
+
+from typing import Any, cast
+
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, JsonResponse
+from django.views.decorators.http import require_GET
+
+from accounts.models import User
+from generations import selectors
+
+from .reading import ManifestMissing, read_manifest
+
+_MIME = {"PNG": "image/png", "JPEG": "image/jpeg", "WEBP": "image/webp"}
+
+
+@login_required
+@require_GET
+def image_credentials(request: HttpRequest, pk: Any) -> JsonResponse:
+    image = selectors.image_for(cast(User, request.user), pk)
+    with image.file.open("rb") as fh:
+        data = fh.read()
+    try:
+        manifest = read_manifest(data, _MIME[image.format])
+    except ManifestMissing:
+        return JsonResponse({"error": "This image carries no content credentials."}, status=404)
+    return JsonResponse(manifest, json_dumps_params={"indent": 2})
