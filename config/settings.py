@@ -311,9 +311,12 @@ if DARKROOM_LEASE_SECONDS * 2 > CELERY_VISIBILITY_TIMEOUT:
     raise ImproperlyConfigured("CELERY_VISIBILITY_TIMEOUT must exceed 2 x DARKROOM_LEASE_SECONDS.")
 # How long a worker keeps retrying a database write it must not lose (a paid-for result).
 DARKROOM_DB_RETRY_SECONDS = env.int("DARKROOM_DB_RETRY_SECONDS", default=120)
-if CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
-    # RedBeat keeps the schedule in Redis and holds a lock there: a second beat (another
-    # machine, a rolling restart) waits for the lock instead of sending every task twice.
+# DARKROOM_BEAT_LOCK=true (Redis broker): RedBeat keeps the schedule in Redis and holds a
+# lock there, so a second beat (another machine, a rolling restart) waits instead of ticking
+# too. Opt-in: RedBeat's beat exits when Redis goes away (run it under a restart policy, as
+# compose does); without it a second beat only doubles ticks the relay makes harmless.
+DARKROOM_BEAT_LOCK = env.bool("DARKROOM_BEAT_LOCK", default=False)
+if DARKROOM_BEAT_LOCK and CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
     CELERY_BEAT_SCHEDULER = "redbeat.RedBeatScheduler"
     CELERY_REDBEAT_REDIS_URL = env("CELERY_REDBEAT_REDIS_URL", default="") or CELERY_BROKER_URL
     CELERY_REDBEAT_KEY_PREFIX = env("CELERY_REDBEAT_KEY_PREFIX", default="") or "darkroom:redbeat:"

@@ -42,6 +42,8 @@ def test_exactly_one_beat(compose: dict[str, Any]) -> None:
     beats = [name for name, s in services.items() if " beat" in f" {_command(s)}"]
     assert beats == ["beat"]
     assert services["beat"].get("deploy", {}).get("replicas", 1) == 1
+    assert services["beat"]["environment"]["DARKROOM_BEAT_LOCK"] == "true"
+    assert services["beat"]["restart"] == "unless-stopped"  # RedBeat exits when Redis goes
 
 
 def test_web_and_worker_wait_for_the_one_shot_migration_and_bucket(

@@ -74,6 +74,7 @@ class Cluster:
                 "DARKROOM_SIMULATOR_URL": f"http://127.0.0.1:{self.sim_port}",
                 "DARKROOM_API_RATE_LIMIT": "0",
                 "DARKROOM_LOG_FORMAT": "json",
+                "DARKROOM_BEAT_LOCK": "true",
                 "ALLOWED_HOSTS": "127.0.0.1",
                 "SESSION_COOKIE_SECURE": "false",
                 "CSRF_COOKIE_SECURE": "false",
@@ -212,7 +213,13 @@ def test_two_webs_two_workers_one_beat_survive_losing_a_worker_and_a_web(
     assert sorted(str(i.generation_id) for i in images) == sorted(jobs)
     quota = Quota.objects.get(user=user, model=DEV)
     assert (quota.used, quota.reserved) == (JOBS, 0)
-    # Every image and its thumbnail is in the bucket.
+    # Every image and its thumbnail (made just after the job's answer) is in the bucket.
+    _until(
+        lambda: not Image.objects.filter(generation__in=generations, thumbnail="").exists(),
+        60,
+        "every thumbnail made",
+    )
+    images = list(Image.objects.filter(generation__in=generations))
     assert {name for i in images for name in (i.file.name, i.thumbnail.name)} <= s3_server.keys()
 
     # One generation followed across processes: the caller's request id in the worker's logs.

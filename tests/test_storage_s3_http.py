@@ -13,7 +13,7 @@ from PIL import Image as PILImage
 
 from generations.models import Generation, Image
 from generations.portal import services as portal_services
-from generations.results import store_images
+from generations.results import add_thumbnails, store_images
 from tests.images import png_bytes
 from tests.servers import BUCKET, S3Server
 
@@ -33,6 +33,7 @@ def _stored(user: Any, size: int = 640) -> Image:
     generation = Generation.objects.create(user=user, model=DEV, status="succeeded")
     [image] = store_images(generation, [png_bytes(size, size // 2)])
     image.save()
+    add_thumbnails([image])  # made after the answer, as the worker does
     return image
 
 
