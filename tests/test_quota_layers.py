@@ -235,3 +235,4 @@ def test_the_usage_include_renders_the_persons_rows(user: Any) -> None:
     row = html.split(f"<td>{label}</td>", 1)[1].split("</tr>", 1)[0]
     cells = [cell.split("</td>")[0].strip() for cell in row.split("<td>")[1:]]
     assert cells[:4] == ["4", "0", "6", "10"]  # used, in progress, left, limit
+    assert cells[4] == "everyone's free images"  # where the limit comes from
