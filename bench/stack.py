@@ -20,7 +20,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from tests.live import free_port, wait_for_port  # one copy of the process helpers
+from tests.live import free_port, stop, wait_for_port  # one copy of the process helpers
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
@@ -141,12 +141,7 @@ class Stack:
             proc.send_signal(signal.SIGINT)
             proc.wait(timeout=30)
         for proc in reversed(self.procs):
-            proc.terminate()
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+            stop(proc)
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
