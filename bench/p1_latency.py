@@ -66,7 +66,9 @@ def caller(
 
 
 def start_litellm(s: Stack, simulator: str) -> str | None:
-    if shutil.which("litellm", path=str(BIN)) is None:
+    # Our venv first, then PATH: a venv of its own keeps LiteLLM's pins away from ours.
+    binary = shutil.which("litellm", path=str(BIN)) or shutil.which("litellm")
+    if binary is None:
         print("LiteLLM is not installed: pip install 'litellm[proxy]' for the peer figure")
         return None
     config = s.dir / "litellm.yaml"
@@ -85,7 +87,7 @@ def start_litellm(s: Stack, simulator: str) -> str | None:
     port = free_port()
     # Not our DATABASE_URL or REDIS_URL: LiteLLM would take them for its own.
     env = {k: v for k, v in s.env.items() if k not in ("DATABASE_URL", "REDIS_URL")}
-    command = [str(BIN / "litellm"), "--config", str(config), "--port", str(port)]
+    command = [binary, "--config", str(config), "--port", str(port)]
     s.start("litellm", command, port, env=env)
     return f"http://127.0.0.1:{port}"
 
