@@ -137,7 +137,9 @@ def quota_hold(*, user: User, model: str, n: int) -> GroupPool | None:
         return pool
 
 
-def quota_release(*, user: User, model: str, pool_id: int | None, reserved: int, used: int) -> None:
+def quota_release(
+    *, user: User | int, model: str, pool_id: int | None, reserved: int, used: int
+) -> None:
     """Settle a reservation where it was held: a group pool, or the person's own quota."""
     if pool_id is not None:
         pool_settle(pool_id=pool_id, reserved=reserved, used=used)
@@ -145,7 +147,7 @@ def quota_release(*, user: User, model: str, pool_id: int | None, reserved: int,
         quota_settle(user=user, model=model, reserved=reserved, used=used)
 
 
-def quota_settle(*, user: User, model: str, reserved: int, used: int) -> None:
+def quota_settle(*, user: User | int, model: str, reserved: int, used: int) -> None:
     """Turn a reservation into `used` images and give the rest back (used may be 0)."""
     Quota.objects.filter(user=user, model=model).update(
         reserved=Greatest(F("reserved") - reserved, Value(0)),

@@ -49,13 +49,17 @@ async def hammer(
             while time.monotonic() < end:
                 try:
                     response = await request(client)
-                except httpx.HTTPError:
+                except httpx.HTTPError as exc:
                     failed += 1
+                    if failed <= 3:
+                        print(f"  {exc!r}")
                     continue
                 if response.is_success:
                     ok += 1
                 else:
                     failed += 1
+                    if failed <= 3:  # say why, once or twice
+                        print(f"  {response.status_code}: {response.text[:300]}")
 
         await asyncio.gather(*(loop() for _ in range(clients)))
     return ok, failed

@@ -132,7 +132,7 @@ class Stack:
             print("py-spy is not installed; no profile")
             return
         out = out_dir / f"{name}.txt"
-        command = [str(BIN / "py-spy"), "record", "--pid", str(proc.pid), "--threads"]
+        command = [str(BIN / "py-spy"), "record", "--pid", str(proc.pid), "--threads", "--gil"]
         command += ["--duration", str(seconds), "--format", "raw", "--output", str(out)]
         self.profilers.append(self.start(f"py-spy-{name}", command))
 

@@ -10,6 +10,7 @@ generation, however often a task runs.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -62,27 +63,47 @@ def generation_submit(
     source: str = Generation.Source.PORTAL,
     extra: dict[str, Any] | None = None,
     channel: str | None = None,
+    with_row: Callable[[Generation], None] | None = None,
 ) -> Generation:
     """Reserve quota and record the job; it is queued when the transaction commits.
 
     `extra` sets further Generation fields (e.g. the API key used); `channel`
-    forces one upstream channel (operators checking a channel).
+    forces one upstream channel (operators checking a channel); `with_row` writes
+    what else belongs to the job in the same transaction (a webhook, an idempotency
+    record). The quota is reserved last: the reservation locks the person's quota
+    row until the commit, so every request of that person waits for this one while
+    it holds the lock (P4: 50 clients of one person, 70 -> see the commit message).
     """
     incoming = sum(item.info.bytes for items in request.images.values() for item in items)
     storage_check(user=user, incoming=incoming)  # before any quota is reserved
     extra = dict(extra or {})
-    with transaction.atomic():
-        extra["quota_pool"] = quota_hold(
-            user=user, model=request.clean.spec.name, n=request.clean.n
-        )
-        if extra.get("api_key") is not None:
-            # Refused whole (and the quota above rolled back) when the key's cap is spent.
-            extra["key_quota_reserved"] = key_cap_reserve(
-                key=extra["api_key"], model=request.clean.spec.name, n=request.clean.n
-            )
-        generation = _create_row(user, request.clean, request.images, source, extra)
-        transaction.on_commit(lambda: enqueue(generation.pk, channel=channel))
+    written: list[ReferenceImage] = []
+    try:
+        with transaction.atomic():
+            generation = _create_row(user, request.clean, source, extra)
+            written = _save_references(generation, request.images)
+            if with_row is not None:
+                with_row(generation)
+            _hold_quota(generation, request.clean)
+            transaction.on_commit(lambda: enqueue(generation.pk, channel=channel))
+    except BaseException:
+        for reference in written:  # nothing committed: keep no files for it
+            reference.file.delete(save=False)
+        raise
     return generation
+
+
+def _hold_quota(generation: Generation, clean: CleanRequest) -> None:
+    """Reserve the person's quota (and the key's cap) for the job, refusing it whole."""
+    pool = quota_hold(user=generation.user, model=clean.spec.name, n=clean.n)
+    key_held = 0
+    if generation.api_key is not None:
+        # Refused whole (and the quota above rolled back) when the key's cap is spent.
+        key_held = key_cap_reserve(key=generation.api_key, model=clean.spec.name, n=clean.n)
+    if pool is None and not key_held:
+        return
+    generation.quota_pool, generation.key_quota_reserved = pool, key_held
+    Generation.objects.filter(pk=generation.pk).update(quota_pool=pool, key_quota_reserved=key_held)
 
 
 def generation_create(
@@ -106,14 +127,8 @@ def generation_create(
     )
 
 
-def _create_row(
-    user: User,
-    clean: CleanRequest,
-    loaded: dict[str, list[LoadedImage]],
-    source: str,
-    extra: dict[str, Any],
-) -> Generation:
-    generation = Generation.objects.create(
+def _create_row(user: User, clean: CleanRequest, source: str, extra: dict[str, Any]) -> Generation:
+    return Generation.objects.create(
         user=user,
         model=clean.spec.name,
         prompt=clean.prompt,
@@ -124,13 +139,18 @@ def _create_row(
         lease_expires_at=initial_lease(),
         **extra,
     )
+
+
+def _save_references(
+    generation: Generation, loaded: dict[str, list[LoadedImage]]
+) -> list[ReferenceImage]:
+    written: list[ReferenceImage] = []
     for param, items in loaded.items():
         for position, item in enumerate(items):
-            ReferenceImage.objects.create(
+            reference = ReferenceImage(
                 generation=generation,
                 param=param,
                 position=position,
-                file=ContentFile(item.data, name=f"ref.{item.info.ext}"),
                 source_url=item.source_url,
                 width=item.info.width,
                 height=item.info.height,
@@ -138,7 +158,10 @@ def _create_row(
                 bytes=item.info.bytes,
                 sha256=item.info.sha256,
             )
-    return generation
+            reference.file.save(f"ref.{item.info.ext}", ContentFile(item.data), save=False)
+            written.append(reference)
+            reference.save()
+    return written
 
 
 def enqueue(generation_id: Any, *, channel: str | None = None) -> bool:
@@ -214,19 +237,13 @@ def generation_fail(*, generation_id: Any, code: str, message: str) -> bool:
 
 
 def _finish(generation: Generation, status: str, *, used: int, **fields: Any) -> None:
-    """Inside a transaction holding the row lock: set the outcome and settle quota once."""
-    if generation.quota_state == Generation.QuotaState.RESERVED:
-        quota_release(
-            user=generation.user,
-            model=generation.model,
-            pool_id=generation.quota_pool_id,
-            reserved=generation.quota_reserved,
-            used=used,
-        )
-        if generation.api_key_id:
-            key_cap_settle(
-                key_id=generation.api_key_id, reserved=generation.key_quota_reserved, used=used
-            )
+    """Inside a transaction holding the row lock: set the outcome and settle quota once.
+
+    The quota rows are written last: their locks are held until the commit, and every
+    other request of the same person waits for them.
+    """
+    settle = generation.quota_state == Generation.QuotaState.RESERVED
+    if settle:
         generation.quota_state = (
             Generation.QuotaState.COMMITTED if used else Generation.QuotaState.RELEASED
         )
@@ -239,6 +256,18 @@ def _finish(generation: Generation, status: str, *, used: int, **fields: Any) ->
     generation.upstream_sent_at = None
     generation.lease_owner, generation.lease_expires_at = "", None
     generation.save()
+    if settle:
+        if generation.api_key_id:
+            key_cap_settle(
+                key_id=generation.api_key_id, reserved=generation.key_quota_reserved, used=used
+            )
+        quota_release(
+            user=generation.user_id,
+            model=generation.model,
+            pool_id=generation.quota_pool_id,
+            reserved=generation.quota_reserved,
+            used=used,
+        )
     transaction.on_commit(lambda: generation_finished.send(Generation, generation=generation))
 
 

@@ -8,8 +8,8 @@ the job their first attempt created, while it has not failed (`_sdk_call`).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import timedelta
-from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
@@ -19,7 +19,7 @@ from accounts.models import ApiKey
 from common.errors import InvalidRequest
 from common.net import FetchError, check_untrusted_url
 from generations.models import Generation, IdempotencyRecord, Webhook
-from generations.services import generation_prepare, generation_submit
+from generations.services import PreparedRequest, generation_prepare, generation_submit
 from generations.validation import get_model
 
 from .errors import IdempotencyConflict, ModelNotAllowed
@@ -58,20 +58,38 @@ def api_generation_submit(
     # the idempotency record's transaction below must not stay open across a fetch.
     request = generation_prepare(model=spec.name, prompt=call.prompt, params=params, images=images)
 
-    def create() -> Generation:
-        generation = generation_submit(
-            user=key.user, request=request, source=Generation.Source.API, extra={"api_key": key}
-        )
-        if call.webhook_url:
-            Webhook.objects.create(generation=generation, url=call.webhook_url, base_url=base_url)
-        return generation
+    def create(then: Callable[[Generation], None] | None = None) -> Generation:
+        return _submit(key, call, request, base_url, then)
 
     if idempotency_key:
         return _once(key, idempotency_key[:255], call.fingerprint, create)
     if retry_count is not None:
         return _sdk_call(key, call.fingerprint, create)
-    with transaction.atomic():
-        return create()
+    return create()
+
+
+def _submit(
+    key: ApiKey,
+    call: ImageCall,
+    request: PreparedRequest,
+    base_url: str,
+    then: Callable[[Generation], None] | None,
+) -> Generation:
+    """Queue the job; its webhook and `then` (an idempotency record) in the same transaction."""
+
+    def with_row(generation: Generation) -> None:
+        if call.webhook_url:
+            Webhook.objects.create(generation=generation, url=call.webhook_url, base_url=base_url)
+        if then is not None:
+            then(generation)
+
+    return generation_submit(
+        user=key.user,
+        request=request,
+        source=Generation.Source.API,
+        extra={"api_key": key},
+        with_row=with_row,
+    )
 
 
 def api_call_answered(*, key: ApiKey, generation: Generation) -> None:
@@ -81,14 +99,14 @@ def api_call_answered(*, key: ApiKey, generation: Generation) -> None:
     ).delete()
 
 
-def _sdk_call(key: ApiKey, fingerprint: str, create: Any) -> Generation:
+def _sdk_call(key: ApiKey, fingerprint: str, create: Callable[..., Generation]) -> Generation:
     """Create the job and remember it as this key's unanswered call with this body."""
     cutoff = timezone.now() - timedelta(seconds=settings.DARKROOM_API_RETRY_WINDOW)
     IdempotencyRecord.objects.filter(
         user=key.user_id, key__startswith=SDK_CALL, generation__created_at__lt=cutoff
     ).delete()
-    with transaction.atomic():
-        generation = create()
+
+    def remember(generation: Generation) -> None:
         # One record per key and body: of two identical calls in flight at once, a
         # retry joins the newer one's job (still charged once, never twice).
         IdempotencyRecord.objects.update_or_create(
@@ -96,7 +114,8 @@ def _sdk_call(key: ApiKey, fingerprint: str, create: Any) -> Generation:
             key=_call_name(key, fingerprint),
             defaults={"body_hash": fingerprint, "generation": generation},
         )
-    return generation
+
+    return create(remember)
 
 
 def _unanswered(key: ApiKey, fingerprint: str) -> Generation | None:
@@ -128,7 +147,7 @@ def _check_webhook_url(url: str) -> None:
         ) from exc
 
 
-def _once(key: ApiKey, idem: str, body_hash: str, create: Any) -> Generation:
+def _once(key: ApiKey, idem: str, body_hash: str, create: Callable[..., Generation]) -> Generation:
     """Create under the key, or return what an earlier request with it created.
 
     The record is inserted before anything else in the transaction that creates
@@ -146,10 +165,12 @@ def _once(key: ApiKey, idem: str, body_hash: str, create: Any) -> Generation:
                 )
         except IntegrityError:
             return _replay(key, idem, body_hash)
-        generation = create()
-        record.generation = generation
-        record.save(update_fields=["generation"])
-    return generation
+
+        def remember(generation: Generation) -> None:
+            record.generation = generation
+            record.save(update_fields=["generation"])
+
+        return create(remember)
 
 
 def _replay(key: ApiKey, idem: str, body_hash: str) -> Generation:

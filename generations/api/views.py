@@ -57,6 +57,7 @@ class _Accepted:
     call: ImageCall
     base: str
     joinable: bool  # a retry (same Idempotency-Key, or the SDK's own) joins this job
+    remembered: bool  # an SDK call without a key: its record goes once it is answered
     stream_kind: str = ""
     job_body: dict[str, object] | None = None  # the 202 body, for respond-async
     error: Exception | None = None  # raised after the job existed: answered with its id
@@ -76,14 +77,15 @@ def _accept(request: HttpRequest, token: str, *, respond_async: bool) -> _Accept
     generation = api_generation_submit(
         key=key, call=call, idempotency_key=idem, retry_count=retry_count, base_url=base
     )
-    accepted = _Accepted(key, generation, call, base, bool(idem) or retry_count is not None, kind)
+    sdk_call = not idem and retry_count is not None
+    accepted = _Accepted(key, generation, call, base, bool(idem) or sdk_call, sdk_call, kind)
     if not respond_async or call.stream:
         return accepted
     try:
         body = job_body(generation, call.response_format, base)
     except Exception as exc:
         return replace(accepted, error=exc)
-    _answered(key, generation)
+    _answered(accepted)
     return replace(accepted, job_body=body)
 
 
@@ -93,7 +95,8 @@ async def _answer(accepted: _Accepted) -> HttpResponseBase:
         raise accepted.error
     if call.stream:
         stream = stream_response(generation.pk, kind=accepted.stream_kind, base=base)
-        await run_sync(_answered, accepted.key, generation)
+        if accepted.remembered:
+            await run_sync(_answered, accepted)
         return stream
     if accepted.job_body is not None:
         response = JsonResponse(accepted.job_body, status=202)
@@ -102,29 +105,27 @@ async def _answer(accepted: _Accepted) -> HttpResponseBase:
         return response
     await wait_finished(generation.pk, timeout=settings.DARKROOM_API_WAIT_CEILING)
     try:
-        body = await run_sync(
-            _finished_body, accepted.key, generation.pk, call.response_format, base
-        )
+        body = await run_sync(_finished_body, accepted)
     except WaitTimedOut as exc:
         exc.retryable = accepted.joinable
         raise
     return JsonResponse(body)
 
 
-def _answered(key: ApiKey, generation: Generation) -> None:
+def _answered(accepted: _Accepted) -> None:
+    if not accepted.remembered:  # nothing was recorded for this call
+        return
     try:
-        api_call_answered(key=key, generation=generation)
+        api_call_answered(key=accepted.key, generation=accepted.generation)
     except UNAVAILABLE as exc:  # the answer matters more than forgetting the call
-        log.warning("could not mark job %s answered: %r", generation.pk, exc)
+        log.warning("could not mark job %s answered: %r", accepted.generation.pk, exc)
 
 
-def _finished_body(
-    key: ApiKey, generation_id: UUID, response_format: str, base: str
-) -> dict[str, object]:
+def _finished_body(accepted: _Accepted) -> dict[str, object]:
     """The answer, and the call marked answered, in the same trip to a thread."""
-    generation = Generation.objects.get(pk=generation_id)
-    body = images_body(generation, response_format, base)
-    _answered(key, generation)
+    generation = Generation.objects.get(pk=accepted.generation.pk)
+    body = images_body(generation, accepted.call.response_format, accepted.base)
+    _answered(accepted)
     return body
 
 
