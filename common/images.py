@@ -72,6 +72,22 @@ def inspect_decoded(data: bytes, *, param: str) -> tuple[ImageInfo, Image.Image]
         return _info(img, data), img
 
 
+def inspect_checked(data: bytes, *, param: str) -> tuple[ImageInfo, Image.Image | None]:
+    """`inspect_decoded`, but a PNG is not decoded: every PNG chunk carries a CRC, and
+    verify() reads and checks them all to IEND, so a truncated or damaged PNG is refused
+    here all the same. Other formats are decoded (and returned, for `thumbnail_of`).
+
+    For results, whose answer waits on this check: decoding a 1024x1024 PNG took 4.7 ms
+    of the answer's time (bench P1); its thumbnail decodes it after the answer instead.
+    """
+    _check_byte_size(len(data), param=param)
+    with _opened(data, param=param) as img:
+        img.verify()  # chunk checksums and structure, without decoding pixels
+        if img.format == "PNG":
+            return _info(img, data), None
+    return inspect_decoded(data, param=param)
+
+
 @contextmanager
 def _decoded(data: bytes, *, param: str) -> Iterator[Image.Image]:
     """The image checked and decoded to the end, or InvalidRequest."""

@@ -56,7 +56,8 @@ def generation_run(
     if not leases.claim(generation_id, step):
         return StepResult()
     try:
-        generation = Generation.objects.get(pk=generation_id)
+        # References read once: the upstream request and the signature both list them.
+        generation = Generation.objects.prefetch_related("references").get(pk=generation_id)
         return _end_step(generation_id, _advance(generation, channel_name))
     except LeaseLost:
         return StepResult()

@@ -1,8 +1,9 @@
 """Result images: download them at once (upstream links expire), check them, store them.
 
 Thumbnails come just after the job's answer (`add_thumbnails`, once the success is
-committed and published), from the decode `store_images` kept: a caller waiting on
-the job does not wait for the resize too, and no image is decoded twice.
+committed and published), from the decode `store_images` kept or, for a PNG that it
+checked without decoding, from the bytes it kept: a caller waiting on the job waits
+for neither the resize nor a PNG's decode, and no image is decoded twice.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from django.core.files.base import ContentFile
 from PIL.Image import Image as Picture
 
 from common.errors import InvalidRequest
-from common.images import inspect_decoded, make_thumbnail, thumbnail_of
+from common.images import inspect_checked, make_thumbnail, thumbnail_of
 from common.net import FetchError, fetch_from_hosts
 from providers.base import ChannelConfig, ProviderError, ResultImage
 
@@ -25,8 +26,9 @@ from .provenance import sign_original
 
 log = logging.getLogger(__name__)
 
-# Decoded pictures from store_images, for add_thumbnails; dropped with their rows.
-_decoded: weakref.WeakKeyDictionary[Image, Picture] = weakref.WeakKeyDictionary()
+# Decoded pictures (or, not decoded yet, the original bytes) from store_images, for
+# add_thumbnails; dropped with their rows.
+_decoded: weakref.WeakKeyDictionary[Image, Picture | bytes] = weakref.WeakKeyDictionary()
 
 
 def download_results(results: list[ResultImage], channel: ChannelConfig) -> list[bytes]:
@@ -83,7 +85,7 @@ def store_images(generation: Generation, images: list[bytes]) -> list[Image]:
     stored: list[Image] = []
     for index, data in enumerate(images):
         try:
-            info, picture = inspect_decoded(data, param="image")
+            info, picture = inspect_checked(data, param="image")
         except InvalidRequest as exc:
             discard_images(stored)
             raise ProviderError(
@@ -91,6 +93,7 @@ def store_images(generation: Generation, images: list[bytes]) -> list[Image]:
                 code="upstream_bad_response",
                 retryable=True,
             ) from exc
+        original = data
         data, info, credentials = sign_original(generation, data, info)
         image = Image(
             generation=generation,
@@ -103,8 +106,8 @@ def store_images(generation: Generation, images: list[bytes]) -> list[Image]:
             **credentials.fields(),
         )
         image.file.save(f"image.{info.ext}", ContentFile(data), save=False)
-        # Signing adds a manifest, never pixels: the decoded picture makes the thumbnail.
-        _decoded[image] = picture
+        # Signing adds a manifest, never pixels: the unsigned original makes the thumbnail.
+        _decoded[image] = original if picture is None else picture
         stored.append(image)
     return stored
 
@@ -129,9 +132,11 @@ def add_thumbnails(images: list[Image]) -> None:
 
 def _thumbnail(image: Image) -> bytes:
     size = settings.DARKROOM_THUMBNAIL_SIZE
-    picture = _decoded.pop(image, None)
-    if picture is not None:
-        return thumbnail_of(picture, size)
+    kept = _decoded.pop(image, None)
+    if isinstance(kept, bytes):
+        return make_thumbnail(kept, size=size)
+    if kept is not None:
+        return thumbnail_of(kept, size)
     with image.file.open("rb") as fh:
         return make_thumbnail(fh.read(), size=size)
 

@@ -20,6 +20,7 @@ from common.errors import InvalidRequest
 from common.images import (
     decode_base64_image,
     decode_data_url,
+    inspect_checked,
     inspect_decoded,
     inspect_image,
     make_thumbnail,
@@ -58,6 +59,10 @@ def refusal(data: bytes, code: str) -> str:
     with pytest.raises(InvalidRequest) as info:
         inspect_image(data, param="image")
     assert info.value.code == code, info.value.message
+    # The check results get (a PNG without decoding) refuses the same files the same way.
+    with pytest.raises(InvalidRequest) as checked:
+        inspect_checked(data, param="image")
+    assert (checked.value.code, checked.value.message) == (code, info.value.message)
     assert info.value.param == "image"
     return info.value.message
 
@@ -148,6 +153,19 @@ def test_it_refuses_a_png_with_a_corrupted_chunk() -> None:
 )
 def test_it_calls_a_broken_file_of_our_formats_damaged(data: bytes) -> None:
     assert "damaged" in refusal(data, "invalid_image")
+
+
+@pytest.mark.parametrize("fmt", ["JPEG", "WEBP"])
+def test_the_result_check_decodes_what_has_no_checksums(fmt: str) -> None:
+    info, decoded = inspect_checked(encode(photo(), fmt), param="image")
+    assert decoded is not None and decoded.size == (info.width, info.height)
+
+
+def test_the_result_check_leaves_a_png_undecoded_its_checksums_vouch_for_it() -> None:
+    data = encode(photo(), "PNG")
+    info, decoded = inspect_checked(data, param="image")
+    assert decoded is None
+    assert info == inspect_image(data, param="image")
 
 
 # --- size and pixel limits ---------------------------------------------------------------
@@ -311,9 +329,19 @@ def _with_inspection(data: bytes, size: int) -> bytes:
     return thumbnail_of(decoded, size)
 
 
+def _after_result_check(data: bytes, size: int) -> bytes:
+    info, decoded = inspect_checked(data, param="image")
+    assert info == inspect_image(data, param="image")
+    return make_thumbnail(data, size=size) if decoded is None else thumbnail_of(decoded, size)
+
+
 @pytest.fixture(
-    params=[lambda data, size: make_thumbnail(data, size=size), _with_inspection],
-    ids=["alone", "with-inspection"],
+    params=[
+        lambda data, size: make_thumbnail(data, size=size),
+        _with_inspection,
+        _after_result_check,
+    ],
+    ids=["alone", "with-inspection", "after-result-check"],
 )
 def thumbnailer(request: Any) -> Thumbnailer:
     """Both ways a thumbnail is made: alone, or from the decode that inspects a result."""

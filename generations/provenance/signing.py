@@ -110,7 +110,8 @@ def _channel(generation: Generation) -> str:
 
 def _references(generation: Generation) -> list[tuple[str, str, bytes]]:
     found = []
-    for ref in generation.references.order_by("param", "position"):
+    # all() uses references the caller prefetched; sorted here, not by another query.
+    for ref in sorted(generation.references.all(), key=lambda r: (r.param, r.position)):
         with ref.file.open("rb") as fh:
             content = fh.read()
         mime = {"PNG": "image/png", "JPEG": "image/jpeg", "WEBP": "image/webp"}[ref.format]
