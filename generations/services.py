@@ -256,11 +256,7 @@ def _finish(generation: Generation, status: str, *, used: int, **fields: Any) ->
     generation.upstream_sent_at = None
     generation.lease_owner, generation.lease_expires_at = "", None
     generation.save()
-    if settle:
-        if generation.api_key_id:
-            key_cap_settle(
-                key_id=generation.api_key_id, reserved=generation.key_quota_reserved, used=used
-            )
+    if settle:  # quota, then the key's cap: the order submissions lock them in
         quota_release(
             user=generation.user_id,
             model=generation.model,
@@ -268,6 +264,10 @@ def _finish(generation: Generation, status: str, *, used: int, **fields: Any) ->
             reserved=generation.quota_reserved,
             used=used,
         )
+        if generation.api_key_id:
+            key_cap_settle(
+                key_id=generation.api_key_id, reserved=generation.key_quota_reserved, used=used
+            )
     transaction.on_commit(lambda: generation_finished.send(Generation, generation=generation))
 
 
