@@ -52,7 +52,7 @@ _INSERT_GENERATIONS = """
 INSERT INTO generations_generation
     (id, user_id, model, prompt, params, n, source, status, error_code, error_message,
      channel, upstream_id, retries, attempts, quota_reserved, quota_state,
-     created_at, finished_at)
+     created_at, finished_at, key_quota_reserved, lease_owner, step, purged_images, quota_used)
 SELECT gen_random_uuid(), %(user)s, (%(models)s::text[])[1 + i %% 4],
        'a ' || (ARRAY['red','blue','misty','golden','quiet'])[1 + i %% 5] || ' '
             || (ARRAY['harbour','fox','forest','city','lighthouse','desert'])[1 + i %% 6]
@@ -61,16 +61,18 @@ SELECT gen_random_uuid(), %(user)s, (%(models)s::text[])[1 + i %% 4],
        CASE WHEN i %% 50 = 0 THEN 'failed' ELSE 'succeeded' END,
        CASE WHEN i %% 50 = 0 THEN 'upstream_error' ELSE '' END, '', 'bench', '', 0, '[]', 1,
        CASE WHEN i %% 50 = 0 THEN 'released' ELSE 'committed' END,
-       now() - make_interval(secs => i * 60), now() - make_interval(secs => i * 60 - 5)
+       now() - make_interval(secs => i * 60), now() - make_interval(secs => i * 60 - 5),
+       0, '', 0, 0, CASE WHEN i %% 50 = 0 THEN 0 ELSE 1 END
 FROM generate_series(1, %(rows)s) AS i
 """
 
 _INSERT_IMAGES = """
 INSERT INTO generations_image
     (id, generation_id, index, file, thumbnail, width, height, format, bytes, sha256,
-     starred, created_at)
+     starred, created_at, credentials, credentials_signer, thumbnail_bytes)
 SELECT gen_random_uuid(), g.id, 0, 'images/00/bench.png', 'thumbs/00/bench.webp',
-       1024, 1024, 'PNG', 100000, repeat('0', 64), random() < 0.01, g.finished_at
+       1024, 1024, 'PNG', 100000, repeat('0', 64), random() < 0.01, g.finished_at,
+       'signed', 'bench', 4000
 FROM generations_generation g
 WHERE g.user_id = %(user)s AND g.status = 'succeeded'
   AND NOT EXISTS (SELECT 1 FROM generations_image i WHERE i.generation_id = g.id)
