@@ -71,8 +71,7 @@ def generation_submit(
     forces one upstream channel (operators checking a channel); `with_row` writes
     what else belongs to the job in the same transaction (a webhook, an idempotency
     record). The quota is reserved last: the reservation locks the person's quota
-    row until the commit, so every request of that person waits for this one while
-    it holds the lock (P4: 50 clients of one person, 70 -> see the commit message).
+    row until the commit, and every other request of that person waits for it.
     """
     incoming = sum(item.info.bytes for items in request.images.values() for item in items)
     storage_check(user=user, incoming=incoming)  # before any quota is reserved
