@@ -78,6 +78,27 @@ def test_an_api_request_keeps_the_callers_request_id_and_logs_the_job_under_it(
     assert created[0]["model"] == DEV
 
 
+@pytest.mark.django_db(transaction=True)
+def test_a_submission_refused_its_quota_logs_no_job(
+    client: Client, user: Any, enqueued: list, json_lines: io.StringIO
+) -> None:
+    from accounts.services import quota_set_limit
+
+    quota_set_limit(user=user, model=DEV, limit=0)
+    key = api_key_issue(user=user, name="logs")[1]
+    response = client.post(
+        "/v1/images/generations",
+        {"model": DEV, "prompt": "a fox", "n": 1},
+        content_type="application/json",
+        headers={"Authorization": f"Bearer {key}", "Prefer": "respond-async"},
+    )
+    assert response.status_code == 429, response.content
+    assert not Generation.objects.exists()
+    records = _records(json_lines)
+    assert not [r for r in records if r["logger"] == "darkroom.jobs"]
+    assert not [r for r in records if r.get("job_id")]
+
+
 @pytest.mark.django_db
 def test_a_request_without_an_id_gets_one_and_a_malformed_one_is_replaced(
     client: Client, user: Any

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from django.db import transaction
 from django.db.models.signals import post_save
 from django.dispatch import receiver
 
@@ -34,7 +35,13 @@ def count_quota_refused(sender: Any, model: str, **kwargs: Any) -> None:
 
 @receiver(post_save, sender=Generation, dispatch_uid="ops-bind-new-job")
 def bind_new_job(sender: Any, instance: Generation, created: bool, **kwargs: Any) -> None:
-    # The request that creates a job logs under its id from here on.
+    # The request that creates a job logs under its id from here on: once it is
+    # committed, because a submission refused its quota (reserved after the row is
+    # inserted) rolls the row back, and no job was created.
     if created:
-        context.bind(job_id=instance.pk, user_id=instance.user_id, model=instance.model)
-        log.info("generation created (%s, n=%s)", instance.source, instance.n)
+
+        def announce() -> None:
+            context.bind(job_id=instance.pk, user_id=instance.user_id, model=instance.model)
+            log.info("generation created (%s, n=%s)", instance.source, instance.n)
+
+        transaction.on_commit(announce)
