@@ -184,8 +184,12 @@ class SimHandler(BaseHTTPRequestHandler):
         return False
 
     def _client_gone(self) -> bool:
+        # poll(), not select(): select() refuses descriptors >= 1024 (FD_SETSIZE), and a
+        # simulator holding a thousand slow calls has connections past that.
         try:
-            readable, _, _ = select.select([self.connection], [], [], 0)
+            poller = select.poll()
+            poller.register(self.connection, select.POLLIN)
+            readable = poller.poll(0)
             return bool(readable) and self.connection.recv(1, socket.MSG_PEEK) == b""
         except (OSError, ValueError):
             return True
