@@ -17,3 +17,12 @@ def _run_system_checks(**kwargs: Any) -> None:
     from django.core.management import call_command
 
     call_command("check")
+
+
+@worker_init.connect
+def _raise_open_file_limit(**kwargs: Any) -> None:
+    """A socket per upstream call in flight: a worker with 1,000 threads needs more
+    descriptors than a 1024 soft limit allows."""
+    from common.ops.limits import raise_open_file_limit
+
+    raise_open_file_limit()
