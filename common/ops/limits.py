@@ -18,6 +18,8 @@ log = logging.getLogger(__name__)
 
 # Enough for thousands of connections; no need to take a 2^20 hard limit whole.
 WANTED_OPEN_FILES = 65536
+# Below this, say so at start: a few thousand connections at once would not fit.
+WARN_BELOW = 4096
 
 
 def raise_open_file_limit(wanted: int = WANTED_OPEN_FILES) -> int:
@@ -32,7 +34,7 @@ def raise_open_file_limit(wanted: int = WANTED_OPEN_FILES) -> int:
             log.warning("could not raise the open-file limit from %s: %s", soft, exc)
             return soft
         soft = target
-    if soft != resource.RLIM_INFINITY and soft < wanted:
+    if soft != resource.RLIM_INFINITY and soft < min(wanted, WARN_BELOW):
         log.warning(
             "open-file limit %s (hard %s): this process can hold about that many connections",
             soft,
