@@ -1,13 +1,16 @@
 """P2: C synchronous generations waiting at once, upstream latency L.
 
     .venv/bin/python -m bench.p2_waits [--clients 100,300] [--latency 10] [--rounds 2]
+                                       [--workers N]
 
 Each wave sends C sync `/v1/images/generations` requests at once and waits for all.
 The baseline is the same wave sent straight to a simulator (its own process, with the
 same latency). Efficiency = completed per second / (C / L): 1.0 is "as fast as the
-upstream allows". The worker gets C threads (a synchronous upstream call holds its
-thread) and, like the web, holds no database connection while it waits. Prints per
-subject and size: efficiency, errors, p50/max latency, and the web + worker peak RSS.
+upstream allows". The workers get C threads between them (a synchronous upstream call
+holds its thread), one process per core by default (`--workers`): a worker process
+runs its Python on one core at a time, and at C=1000 one process was CPU-bound. Like
+the web, a worker holds no database connection while it waits. Prints per subject and
+size: efficiency, errors, p50/max latency, and the web + workers' peak RSS.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import os
 import statistics
 import threading
 import time
@@ -88,13 +92,15 @@ def latency_fault(simulator: str, seconds: float) -> None:
     httpx.post(f"{simulator}/_sim/faults", json=fault, timeout=10).raise_for_status()
 
 
-def bring_up(s: Stack, threads: int, latency: float) -> tuple[str, str]:
+def bring_up(s: Stack, threads: int, latency: float, workers: int = 1) -> tuple[str, str]:
     s.redis()
     ours = s.simulator("simulator-darkroom")
     direct = f"{Stack.simulator(s, 'simulator-direct')}/v1/images/generations"
     s.env["DARKROOM_SIMULATOR_URL"] = ours  # the second simulator() call changed it
     s.env["DARKROOM_UPSTREAM_TIMEOUT"] = str(latency * 20)
-    s.worker(concurrency=threads)
+    for index in range(workers):  # the threads shared among the processes
+        name = "worker" if index == 0 else f"worker{index + 1}"
+        s.worker(concurrency=-(-threads // workers), name=name)
     web = f"{s.web()}/v1/images/generations"
     for sim in (ours, direct.removesuffix("/v1/images/generations")):
         latency_fault(sim, latency)
@@ -108,13 +114,20 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--timeout", type=float, default=300.0)
     parser.add_argument("--profile", help="py-spy web and worker (first wave) into this dir")
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=os.cpu_count() or 1,
+        help="worker processes sharing the C threads (default: one per core; a worker "
+        "process runs its Python on one core at a time)",
+    )
     args = parser.parse_args()
     sizes = [int(c) for c in args.clients.split(",")]
     setup_django()
     key = darkroom_key("bench-p2")
     rows: dict[tuple[str, int], list[dict[str, Any]]] = {}
     with stack() as s:
-        web, direct = bring_up(s, max(sizes), args.latency)
+        web, direct = bring_up(s, max(sizes), args.latency, args.workers)
         asyncio.run(wave(web, key, 4, args.timeout))  # warm up
         if args.profile:
             for name, proc in (("p2-web", s.web_proc), ("p2-worker", s.worker_proc)):
@@ -122,7 +135,8 @@ def main() -> None:
         for _ in range(args.rounds):
             for clients in sizes:
                 for name, url, token in (("direct", direct, SIM_KEY), ("darkroom", web, key)):
-                    pids = [s.web_proc.pid, s.worker_proc.pid] if name == "darkroom" else []
+                    ours = [s.web_proc, *s.worker_procs]
+                    pids = [p.pid for p in ours] if name == "darkroom" else []
                     with RssSampler(pids) as rss:
                         row = asyncio.run(wave(url, token, clients, args.timeout))
                     row["rss"] = rss.peak
