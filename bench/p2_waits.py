@@ -1,19 +1,24 @@
 """P2: C synchronous generations waiting at once, upstream latency L.
 
     .venv/bin/python -m bench.p2_waits [--clients 100,300] [--latency 10] [--rounds 2]
+                                       [--workers N]
 
 Each wave sends C sync `/v1/images/generations` requests at once and waits for all.
 The baseline is the same wave sent straight to a simulator (its own process, with the
 same latency). Efficiency = completed per second / (C / L): 1.0 is "as fast as the
-upstream allows". The worker gets C threads (a synchronous upstream call holds its
-thread) and, like the web, holds no database connection while it waits. Prints per
-subject and size: efficiency, errors, p50/max latency, and the web + worker peak RSS.
+upstream allows". The workers get C threads between them (a synchronous upstream call
+holds its thread), one process per core by default (`--workers`): a worker process
+runs its Python on one core at a time, and at C=1000 one process was CPU-bound. Like
+the web, a worker holds no database connection while it waits. Prints per subject and
+size: efficiency, errors, p50/max latency, and the web + workers' peak RSS.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import os
 import statistics
 import threading
 import time
@@ -46,13 +51,28 @@ class RssSampler:
             self.peak = max(self.peak, sum(rss_mb(pid) for pid in self.pids))
 
 
+# Connections per client. httpcore's pool scans all its connections for every request
+# it places or frees (quadratic): one client holding 1,000 connections spent 93 % of
+# its CPU there, and a C=1000 wave sent straight to the simulator took 42 s instead of
+# 10 — the client, not the upstream, set the pace. Lanes of 50 keep that scan short.
+LANE = 50
+
+
 async def wave(url: str, key: str, clients: int, timeout: float) -> dict[str, Any]:
-    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
+    lanes = -(-clients // LANE)
+    per_lane = -(-clients // lanes)
+    limits = httpx.Limits(max_connections=per_lane, max_keepalive_connections=per_lane)
     headers = {"Authorization": f"Bearer {key}"}
     body = {"model": MODEL, "prompt": "a lighthouse at dusk", "size": "256x256"}
-    async with httpx.AsyncClient(timeout=timeout, limits=limits, headers=headers) as client:
+    async with contextlib.AsyncExitStack() as stack:
+        pool = [
+            await stack.enter_async_context(
+                httpx.AsyncClient(timeout=timeout, limits=limits, headers=headers)
+            )
+            for _ in range(lanes)
+        ]
 
-        async def one() -> float | None:
+        async def one(client: httpx.AsyncClient) -> float | None:
             start = time.monotonic()
             try:
                 response = await client.post(url, json=body)
@@ -61,7 +81,7 @@ async def wave(url: str, key: str, clients: int, timeout: float) -> dict[str, An
             return time.monotonic() - start if response.status_code == 200 else None
 
         start = time.monotonic()
-        results = await asyncio.gather(*(one() for _ in range(clients)))
+        results = await asyncio.gather(*(one(pool[i % lanes]) for i in range(clients)))
         wall = time.monotonic() - start
     done = [r for r in results if r is not None]
     return {"wall": wall, "done": len(done), "errors": clients - len(done), "latencies": done}
@@ -72,13 +92,15 @@ def latency_fault(simulator: str, seconds: float) -> None:
     httpx.post(f"{simulator}/_sim/faults", json=fault, timeout=10).raise_for_status()
 
 
-def bring_up(s: Stack, threads: int, latency: float) -> tuple[str, str]:
+def bring_up(s: Stack, threads: int, latency: float, workers: int = 1) -> tuple[str, str]:
     s.redis()
     ours = s.simulator("simulator-darkroom")
     direct = f"{Stack.simulator(s, 'simulator-direct')}/v1/images/generations"
     s.env["DARKROOM_SIMULATOR_URL"] = ours  # the second simulator() call changed it
     s.env["DARKROOM_UPSTREAM_TIMEOUT"] = str(latency * 20)
-    s.worker(concurrency=threads)
+    for index in range(workers):  # the threads shared among the processes
+        name = "worker" if index == 0 else f"worker{index + 1}"
+        s.worker(concurrency=-(-threads // workers), name=name)
     web = f"{s.web()}/v1/images/generations"
     for sim in (ours, direct.removesuffix("/v1/images/generations")):
         latency_fault(sim, latency)
@@ -92,13 +114,20 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--timeout", type=float, default=300.0)
     parser.add_argument("--profile", help="py-spy web and worker (first wave) into this dir")
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=os.cpu_count() or 1,
+        help="worker processes sharing the C threads (default: one per core; a worker "
+        "process runs its Python on one core at a time)",
+    )
     args = parser.parse_args()
     sizes = [int(c) for c in args.clients.split(",")]
     setup_django()
     key = darkroom_key("bench-p2")
     rows: dict[tuple[str, int], list[dict[str, Any]]] = {}
     with stack() as s:
-        web, direct = bring_up(s, max(sizes), args.latency)
+        web, direct = bring_up(s, max(sizes), args.latency, args.workers)
         asyncio.run(wave(web, key, 4, args.timeout))  # warm up
         if args.profile:
             for name, proc in (("p2-web", s.web_proc), ("p2-worker", s.worker_proc)):
@@ -106,7 +135,8 @@ def main() -> None:
         for _ in range(args.rounds):
             for clients in sizes:
                 for name, url, token in (("direct", direct, SIM_KEY), ("darkroom", web, key)):
-                    pids = [s.web_proc.pid, s.worker_proc.pid] if name == "darkroom" else []
+                    ours = [s.web_proc, *s.worker_procs]
+                    pids = [p.pid for p in ours] if name == "darkroom" else []
                     with RssSampler(pids) as rss:
                         row = asyncio.run(wave(url, token, clients, args.timeout))
                     row["rss"] = rss.peak

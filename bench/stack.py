@@ -107,12 +107,18 @@ class Stack:
         self.env["DARKROOM_SIMULATOR_URL"] = url
         return url
 
-    def worker(self, concurrency: int = 16) -> None:
+    def worker(self, concurrency: int = 16, name: str = "worker") -> None:
+        """A worker process; call again with another `name` for more (`worker_procs`)."""
         command = [str(BIN / "celery"), "-A", "config", "worker", "--pool", "threads"]
         command += ["--concurrency", str(concurrency), "--without-gossip", "--without-mingle"]
         command += ["--loglevel", "INFO"]
-        proc = self.worker_proc = self.start("worker", command)
-        log = self.dir / "worker.log"
+        if name != "worker":  # two nodes of one name on one host: Celery warns, ours differ
+            command += ["--hostname", f"{name}@%h"]
+        proc = self.start(name, command)
+        if name == "worker":
+            self.worker_proc = proc
+        self.worker_procs = [*getattr(self, "worker_procs", []), proc]
+        log = self.dir / f"{name}.log"
         deadline = time.monotonic() + 60
         while " ready." not in log.read_text(errors="replace"):
             if proc.poll() is not None or time.monotonic() > deadline:

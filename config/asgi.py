@@ -3,7 +3,11 @@ import os
 from django.core.asgi import get_asgi_application
 from django.core.management import call_command
 
+from common.ops.limits import raise_open_file_limit
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+# A descriptor per waiting request: 1,000 at once must not hit a 1024 soft limit.
+raise_open_file_limit()
 
 django_application = get_asgi_application()
 

@@ -307,6 +307,7 @@ def _handle_outcome(
         return StepResult(delay=min(outcome.poll_after, retry.max_countdown()))
     # Downloaded in this very step: upstream links expire (BFL's in ~10 minutes).
     try:
+        release_connection()  # none held through the download and the image work
         images = download_results(outcome.images[: generation.n], channel)
     except ProviderError as exc:
         exc.retryable = exc.code == "result_expired" and retry.may_regenerate_expired(

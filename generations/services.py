@@ -24,6 +24,7 @@ from redis.exceptions import RedisError
 from accounts.api_keys.caps import key_cap_reserve, key_cap_settle
 from accounts.models import User
 from accounts.services import quota_hold, quota_release
+from common.db import release_connection
 
 from . import leases
 from .leases import initial_lease
@@ -219,6 +220,7 @@ def generation_succeed(
     except BaseException:
         discard_images(stored)  # nothing committed: keep no files for it
         raise
+    release_connection()  # a thumbnail is CPU work: hold no pooled connection through it
     add_thumbnails(stored)  # after the commit: the answer does not wait for them
     return True
 

@@ -175,20 +175,43 @@ class SimHandler(BaseHTTPRequestHandler):
         except (BrokenPipeError, ConnectionResetError):
             self.close_connection = True  # the client gave up first
 
+    # A waiting call sleeps in the kernel, on its own connection, for this long at most
+    # between looks at the stop flag: a thousand calls waiting at once must not wake
+    # the process (and queue for the GIL) several times a second each.
+    WAIT_SLICE = 1.0
+
     def _wait(self, seconds: float) -> bool:
-        """Sleep in slices; True if cut short by server stop or the client leaving."""
+        """Wait; True if cut short by server stop or the client leaving."""
         deadline = time.monotonic() + seconds
         while (remaining := deadline - time.monotonic()) > 0:
-            if self.server.sim.stop_event.wait(min(0.2, remaining)) or self._client_gone():
+            if self.server.sim.stop_event.is_set():
+                return True
+            slice_ = min(self.WAIT_SLICE, remaining)
+            state = self._client_state(slice_)
+            if state == "gone":
+                return True
+            # Pipelined bytes keep poll() readable: sleep plainly instead.
+            if state == "sent more" and self.server.sim.stop_event.wait(slice_):
                 return True
         return False
 
     def _client_gone(self) -> bool:
+        return self._client_state(0) == "gone"
+
+    def _client_state(self, timeout: float) -> str:
+        """Quiet, sent more, or gone: what the client did within `timeout` seconds.
+
+        poll(), not select(): select() refuses descriptors >= 1024 (FD_SETSIZE), and a
+        simulator holding a thousand slow calls has connections past that.
+        """
         try:
-            readable, _, _ = select.select([self.connection], [], [], 0)
-            return bool(readable) and self.connection.recv(1, socket.MSG_PEEK) == b""
+            poller = select.poll()
+            poller.register(self.connection, select.POLLIN)
+            if not poller.poll(timeout * 1000):
+                return "quiet"
+            return "gone" if self.connection.recv(1, socket.MSG_PEEK) == b"" else "sent more"
         except (OSError, ValueError):
-            return True
+            return "gone"
 
 
 class SimHTTPServer(ThreadingHTTPServer):

@@ -6,6 +6,7 @@ import asyncio
 import base64
 import io
 import os
+import resource
 import signal
 import socket
 import subprocess
@@ -14,6 +15,7 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +24,7 @@ import pytest
 from PIL import Image
 
 from simulator import SimulatorServer
+from simulator.transport import SimHandler
 
 KEY = "test-key"
 AUTH = {"Authorization": f"Bearer {KEY}"}
@@ -352,6 +355,56 @@ def test_it_adds_latency_on_demand(sim: SimulatorServer, client: httpx.Client) -
 
     assert slow.status_code == 200
     assert [r["fault"] for r in sim.requests()] == ["latency", "latency"]
+
+
+@contextmanager
+def descriptors_past(low: int) -> Iterator[None]:
+    """Every descriptor below `low` taken, so the next sockets get numbers >= `low`."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    want = low + 256
+    if hard != resource.RLIM_INFINITY and hard < want:
+        pytest.skip(f"the descriptor limit ({hard}) is below {want}")
+    if soft != resource.RLIM_INFINITY and soft < want:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (want, hard))
+    taken: list[int] = []
+    try:
+        while not taken or taken[-1] < low:
+            taken.append(os.open(os.devnull, os.O_RDONLY))
+        yield
+    finally:
+        for fd in taken:
+            os.close(fd)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+
+
+def test_it_adds_latency_on_a_connection_past_descriptor_1024(client: httpx.Client) -> None:
+    # A simulator holding a thousand slow calls has sockets numbered past 1024, where
+    # select() refuses to look: the wait must still run its course and answer.
+    with descriptors_past(1100), SimulatorServer(port=0, keys=KEY) as server:
+        server.add_fault("latency", seconds=0.5)
+        with httpx.Client(timeout=10) as high:
+            slow = generate(high, server, model=DEV, prompt="x", size="256x256")
+
+    assert slow.status_code == 200
+
+
+def test_it_notices_a_client_leaving_on_a_high_descriptor() -> None:
+    ours, theirs = socket.socketpair()
+    with descriptors_past(1100):
+        high = socket.socket(fileno=os.dup(ours.fileno()))
+        ours.close()
+        handler = SimHandler.__new__(SimHandler)  # only its connection is needed here
+        handler.connection = high
+        try:
+            assert high.fileno() >= 1024
+            assert not handler._client_gone()
+            theirs.sendall(b"pipelined")
+            assert not handler._client_gone()  # data waiting is not a goodbye
+            theirs.close()
+            high.recv(64)
+            assert handler._client_gone()
+        finally:
+            high.close()
 
 
 def test_it_hangs_until_the_client_gives_up(sim: SimulatorServer, client: httpx.Client) -> None:
