@@ -7,6 +7,7 @@ which hands /v1 to generations.api.asgi.ApiHandler. These requests go through th
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import httpx
 import pytest
@@ -55,3 +56,37 @@ async def test_an_unknown_api_path_is_a_json_404() -> None:
     response = await _get("/v1/no-such-thing")
     assert response.status_code == 404
     assert response.json()["error"]["message"]
+
+
+async def _through(middleware: type, request: Any) -> Any:
+    from django.http import JsonResponse
+
+    async def view(request: Any) -> Any:
+        return JsonResponse({"ok": True})
+
+    return await middleware(view)(request)
+
+
+async def test_the_inline_security_middleware_sets_what_djangos_sets(settings: Any) -> None:
+    from django.middleware.security import SecurityMiddleware
+    from django.test import RequestFactory
+
+    from common.security_middleware import InlineSecurityMiddleware
+
+    settings.SECURE_HSTS_SECONDS = 3600
+    request = RequestFactory().get("/v1/models", secure=True)
+    ours = await _through(InlineSecurityMiddleware, request)
+    django = await _through(SecurityMiddleware, request)
+    assert ours.headers == django.headers
+    assert ours["Strict-Transport-Security"].startswith("max-age=3600")
+
+
+async def test_the_inline_security_middleware_still_redirects_to_https(settings: Any) -> None:
+    from django.test import RequestFactory
+
+    from common.security_middleware import InlineSecurityMiddleware
+
+    settings.SECURE_SSL_REDIRECT = True
+    response = await _through(InlineSecurityMiddleware, RequestFactory().get("/v1/models"))
+    assert response.status_code == 301
+    assert response["Location"] == "https://testserver/v1/models"

@@ -32,7 +32,7 @@ API_PREFIX = "/v1/"
 # settings.MIDDLEWARE), HTTPS and header hardening, and the audit log's client address.
 API_MIDDLEWARE = [
     "config.ops.middleware.OpsMiddleware",
-    "django.middleware.security.SecurityMiddleware",
+    "common.security_middleware.InlineSecurityMiddleware",  # SecurityMiddleware, no thread trips
     "accounts.audit_context.audit_context_middleware",
 ]
 _loading = threading.Lock()
