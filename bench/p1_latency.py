@@ -8,7 +8,8 @@ through Darkroom (`/v1/images/generations`, sync), the reseller's OpenAI-format 
 directly, and the same through LiteLLM's proxy (LiteLLM refuses ModelVerse's `usage`
 shape, so it relays the reseller path). "Added" is a subject's latency minus its own
 direct baseline's, per percentile. LiteLLM is an optional bench dependency:
-`.venv/bin/pip install 'litellm[proxy]'`; without it the figure has the direct baseline only.
+`pip install 'litellm[proxy]'` into .venv or, better, a venv of its own on PATH;
+without it the figure has the direct baseline only.
 """
 
 from __future__ import annotations
