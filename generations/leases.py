@@ -134,8 +134,16 @@ def _beat_while_holding() -> None:
             renew_held()
         except Exception:  # the database may be away for a while; try again next beat
             log.warning("lease heartbeat failed", exc_info=True)
-        finally:
-            close_old_connections()
+        _close_connection()
+
+
+def _close_connection() -> None:
+    # Closing checks the connection, which reconnects: with the database away that
+    # raises too, and must not end the heartbeat of every job this process runs.
+    try:
+        close_old_connections()
+    except Exception:
+        log.warning("lease heartbeat could not close its connection", exc_info=True)
 
 
 def _ensure_heartbeat() -> None:

@@ -69,6 +69,18 @@ def _media_root(settings: Any, tmp_path_factory: pytest.TempPathFactory) -> Iter
     yield
 
 
+@pytest.fixture(autouse=True)
+def _no_leases_left_held() -> Iterator[None]:
+    """A test that stops mid-step (a simulated kill) leaves its lease in this process's
+    held set; the heartbeat thread would go on renewing it into later tests, which may
+    have no database access. Emptied after each test, the heartbeat ends on its next beat."""
+    yield
+    from generations import leases
+
+    with leases._held_lock:
+        leases._held.clear()
+
+
 @pytest.fixture(scope="session", autouse=True)
 def _end_stray_db_sessions(django_db_setup: None, django_db_blocker: Any) -> Iterator[None]:
     """Let the test database be dropped at the end of the run.

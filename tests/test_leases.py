@@ -265,3 +265,27 @@ def test_a_database_error_ending_a_step_leaves_the_job_to_the_tasks_retry(
     bfl_job.refresh_from_db()
     assert bfl_job.status == Generation.Status.SUCCEEDED
     assert submits(sim, "/flux/v1/flux-dev") == 1
+
+
+def test_the_heartbeat_outlives_a_database_that_refuses_even_the_close(
+    job: Generation, monkeypatch: pytest.MonkeyPatch, settings: Any
+) -> None:
+    settings.DARKROOM_LEASE_SECONDS = 0.15  # a beat every 50 ms
+    beats: list[int] = []
+
+    def renew_held() -> int:
+        beats.append(1)
+        return 0
+
+    monkeypatch.setattr(leases, "renew_held", renew_held)
+    refused = _raise(OperationalError("connection refused"))
+    monkeypatch.setattr(leases, "close_old_connections", refused)
+    monkeypatch.setattr(leases, "_heartbeat", None)  # a thread of its own, at this pace
+    assert leases.claim(job.pk, 0)
+    try:
+        deadline = timezone.now() + timedelta(seconds=10)
+        while len(beats) < 3 and timezone.now() < deadline:
+            leases.threading.Event().wait(0.05)
+        assert len(beats) >= 3  # it beat on after the first close failed
+    finally:
+        leases.forget(job.pk)
