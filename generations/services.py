@@ -81,7 +81,7 @@ def generation_submit(
     try:
         with transaction.atomic():
             generation = _create_row(user, request.clean, source, extra)
-            written = _save_references(generation, request.images)
+            _save_references(generation, request.images, written)
             if with_row is not None:
                 with_row(generation)
             _hold_quota(generation, request.clean)
@@ -142,9 +142,9 @@ def _create_row(user: User, clean: CleanRequest, source: str, extra: dict[str, A
 
 
 def _save_references(
-    generation: Generation, loaded: dict[str, list[LoadedImage]]
-) -> list[ReferenceImage]:
-    written: list[ReferenceImage] = []
+    generation: Generation, loaded: dict[str, list[LoadedImage]], written: list[ReferenceImage]
+) -> None:
+    """Store the files and rows; `written` lists each file as soon as it is in storage."""
     for param, items in loaded.items():
         for position, item in enumerate(items):
             reference = ReferenceImage(
@@ -161,7 +161,6 @@ def _save_references(
             reference.file.save(f"ref.{item.info.ext}", ContentFile(item.data), save=False)
             written.append(reference)
             reference.save()
-    return written
 
 
 def enqueue(generation_id: Any, *, channel: str | None = None) -> bool:

@@ -47,6 +47,24 @@ def test_it_queues_a_valid_request_on_commit_and_keeps_its_references(
     assert quota_status(user=user, model=MULTI).reserved == 1
 
 
+def test_a_request_refused_its_quota_keeps_no_reference_files(
+    user: Any, enqueued: list, settings: Any
+) -> None:
+    from pathlib import Path
+
+    from accounts.services import quota_set_limit
+    from common.errors import QuotaExceeded
+
+    quota_set_limit(user=user, model=MULTI, limit=0)
+    images = [png_bytes(40, 30), png_bytes(20, 10)]
+    with pytest.raises(QuotaExceeded):
+        generation_create(
+            user=user, model=MULTI, prompt="merge", params={}, images={"images": images}
+        )
+    assert enqueued == [] and Generation.objects.count() == 0
+    assert [p for p in Path(settings.MEDIA_ROOT).rglob("*") if p.is_file()] == []
+
+
 @pytest.mark.parametrize("payload", [SVG, HTML, b"GIF89a" + b"\x00" * 20])
 def test_it_refuses_a_non_image_named_png(user: Any, enqueued: list, payload: bytes) -> None:
     error = _refused(user, enqueued, model=KPRO, params={}, images={"image": [payload]})
