@@ -27,7 +27,7 @@ import pytest
 from accounts.api_keys import api_key_issue
 from accounts.services import quota_set_limit
 from tests.live import Simulator, start_worker, stop
-from tests.live_api import DEV, ThreadSampler, generate_many, server_env, start_api
+from tests.live_api import DEV, generate_many, server_env, start_api, thread_sampler
 
 COUNT, LATENCY, WORKER_THREADS = 200, 3.0, 64
 
@@ -47,7 +47,7 @@ def run(app: str, env: dict[str, str], tmp_path: Any, key: str) -> dict[str, flo
         asyncio.run(generate_many(server, key, 12))  # warm the pools
         idle = server.threads()
         base = statistics.median(asyncio.run(timed(server, key, 1))[0] for _ in range(3))
-        with ThreadSampler(server) as sampler:
+        with thread_sampler(server) as sampler:
             t = time.monotonic()
             lat = sorted(asyncio.run(timed(server, key, COUNT)))
             wall = time.monotonic() - t

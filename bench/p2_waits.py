@@ -20,7 +20,6 @@ import asyncio
 import contextlib
 import os
 import statistics
-import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -29,26 +28,12 @@ import httpx
 
 from bench.p1_latency import MODEL, SIM_KEY, darkroom_key
 from bench.stack import Stack, rss_mb, setup_django, stack
+from tests.live import PeakSampler
 
 
-class RssSampler:
+def rss_sampler(pids: list[int]) -> PeakSampler:
     """Peak resident memory of some processes (and their children) while the block runs."""
-
-    def __init__(self, pids: list[int]) -> None:
-        self.pids, self.peak, self._stop = pids, 0.0, threading.Event()
-
-    def __enter__(self) -> RssSampler:
-        self._thread = threading.Thread(target=self._run, daemon=True)
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join()
-
-    def _run(self) -> None:
-        while not self._stop.wait(0.5):
-            self.peak = max(self.peak, sum(rss_mb(pid) for pid in self.pids))
+    return PeakSampler(lambda: sum(rss_mb(pid) for pid in pids), every=0.5)
 
 
 # Connections per client. httpcore's pool scans all its connections for every request
@@ -137,7 +122,7 @@ def main() -> None:
                 for name, url, token in (("direct", direct, SIM_KEY), ("darkroom", web, key)):
                     ours = [s.web_proc, *s.worker_procs]
                     pids = [p.pid for p in ours] if name == "darkroom" else []
-                    with RssSampler(pids) as rss:
+                    with rss_sampler(pids) as rss:
                         row = asyncio.run(wave(url, token, clients, args.timeout))
                     row["rss"] = rss.peak
                     rows.setdefault((name, clients), []).append(row)

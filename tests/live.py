@@ -15,10 +15,11 @@ import os
 import socket
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from collections import Counter
-from collections.abc import Collection, Iterator
+from collections.abc import Callable, Collection, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -60,6 +61,27 @@ def stop(proc: subprocess.Popen[Any]) -> None:
     except subprocess.TimeoutExpired:
         proc.kill()
         proc.wait()
+
+
+class PeakSampler:
+    """The highest value `read()` gave, read every `every` seconds while the block ran."""
+
+    def __init__(self, read: Callable[[], float], every: float) -> None:
+        self.read, self.every, self._stop = read, every, threading.Event()
+        self.peak: float = 0
+
+    def __enter__(self) -> PeakSampler:
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.every):
+            self.peak = max(self.peak, self.read())
 
 
 def database_url() -> str:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import subprocess
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -22,6 +21,7 @@ from tests.live import (
     BIN,
     QUEUE,
     ROOT,
+    PeakSampler,
     Simulator,
     _env,
     database_url,
@@ -108,24 +108,9 @@ def running_api(
         stop(server.proc)
 
 
-class ThreadSampler:
-    """The most threads a process had while the block ran."""
-
-    def __init__(self, server: ApiServer) -> None:
-        self.server, self.peak, self._stop = server, 0, threading.Event()
-
-    def __enter__(self) -> ThreadSampler:
-        self._thread = threading.Thread(target=self._run, daemon=True)
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join()
-
-    def _run(self) -> None:
-        while not self._stop.wait(0.05):
-            self.peak = max(self.peak, self.server.threads())
+def thread_sampler(server: ApiServer) -> PeakSampler:
+    """The most threads the server's process had while the block ran."""
+    return PeakSampler(server.threads, every=0.05)
 
 
 async def generate_many(server: ApiServer, key: str, count: int) -> list[Any]:

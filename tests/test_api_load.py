@@ -18,7 +18,7 @@ from accounts.api_keys import api_key_issue
 from accounts.services import quota_set_limit
 from generations.models import Generation
 from tests.live import Simulator, start_worker, stop
-from tests.live_api import ApiServer, ThreadSampler, generate_many, running_api, server_env
+from tests.live_api import ApiServer, generate_many, running_api, server_env, thread_sampler
 
 DEV = "black-forest-labs/flux.1-dev"
 WAITING = 24
@@ -54,7 +54,7 @@ def test_it_answers_many_waiting_requests_with_no_more_threads(
     idle = stack.threads()
     live_simulator.fault("latency", seconds=3, times=-1)
 
-    with ThreadSampler(stack) as sampler:
+    with thread_sampler(stack) as sampler:
         results = asyncio.run(generate_many(stack, key, WAITING))
 
     assert [len(r.data) for r in results] == [1] * WAITING
