@@ -63,14 +63,29 @@ def audit_channels(channels: Iterable[Any], action: str) -> None:
         )
 
 
-def audit_sso_groups(*, user: User, joined: list[str], left: list[str]) -> None:
-    """Group memberships the identity provider's groups claim changed at a sign-in."""
-    audit_record(
-        action="sso groups",
-        subject=user.get_username(),
-        actor=None,
+def audit_person(
+    *,
+    action: str,
+    user: User,
+    actor: User | None = _FROM_REQUEST,
+    subject: str = "",
+    reason: str = "",
+    detail: dict[str, Any] | None = None,
+) -> AuditEntry:
+    """An entry about one person (`subject`: their name, unless it is about to change)."""
+    return audit_record(
+        action=action,
+        subject=subject or user.get_username(),
+        actor=actor,
         target_type="person",
         target_id=user.pk,
         user=user,
-        detail={"joined": joined, "left": left},
+        reason=reason,
+        detail=detail,
     )
+
+
+def audit_sso_groups(*, user: User, joined: list[str], left: list[str]) -> None:
+    """Group memberships the identity provider's groups claim changed at a sign-in."""
+    detail = {"joined": joined, "left": left}
+    audit_person(action="sso groups", user=user, actor=None, detail=detail)

@@ -14,7 +14,7 @@ from django.http import HttpRequest
 
 from providers.signals import channels_switched
 
-from .audit import audit_channels, audit_record
+from .audit import audit_channels, audit_person, audit_record
 from .models import User
 
 _ADMIN_VERBS = {ADDITION: "added", CHANGE: "changed", DELETION: "deleted"}
@@ -22,14 +22,7 @@ _ADMIN_VERBS = {ADDITION: "added", CHANGE: "changed", DELETION: "deleted"}
 
 @receiver(user_logged_in, dispatch_uid="audit_sign_in")
 def _signed_in(sender: Any, request: HttpRequest | None, user: User, **kwargs: Any) -> None:
-    audit_record(
-        action="signed in",
-        subject=user.get_username(),
-        actor=user,
-        target_type="person",
-        target_id=user.pk,
-        user=user,
-    )
+    audit_person(action="signed in", user=user, actor=user)
 
 
 @receiver(user_login_failed, dispatch_uid="audit_sign_in_failed")

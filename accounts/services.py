@@ -13,7 +13,7 @@ from django.db.models.functions import Greatest
 
 from common.errors import QuotaExceeded
 
-from .audit import audit_record
+from .audit import audit_person
 from .models import GroupPool, Quota, User
 from .pools import pool_left, pool_reserve, pool_settle, pools_for
 from .quota_changes import quota_update
@@ -172,12 +172,5 @@ def user_set_active(*, actor: User | None, user: User, active: bool) -> bool:
     changed = User.objects.filter(pk=user.pk, is_active=not active).update(is_active=active)
     user.is_active = active
     if changed:
-        audit_record(
-            action="reactivated" if active else "deactivated",
-            subject=user.get_username(),
-            actor=actor,
-            target_type="person",
-            target_id=user.pk,
-            user=user,
-        )
+        audit_person(action="reactivated" if active else "deactivated", user=user, actor=actor)
     return changed == 1

@@ -12,7 +12,7 @@ from django.db.models.functions import Coalesce, Now
 from django.utils import timezone
 
 from accounts.api_keys.services import api_keys_revoke
-from accounts.audit import audit_record
+from accounts.audit import audit_person
 from accounts.models import ApiKey, ErasureRequest, User
 
 from .models import Generation, IdempotencyRecord, Webhook
@@ -43,13 +43,11 @@ def erase_person(*, actor: User | None, user: User, reason: str = "") -> Removed
         ErasureRequest.objects.filter(user=user, done_at__isnull=True).update(
             done_at=timezone.now()
         )
-        audit_record(
+        audit_person(
             action="erased",
+            user=user,
             subject=former_name,
             actor=actor,
-            target_type="person",
-            target_id=user.pk,
-            user=user,
             reason=reason,
             detail={"images": removed.images, "references": removed.references},
         )
@@ -61,14 +59,7 @@ def erasure_request(*, user: User) -> bool:
     if ErasureRequest.objects.filter(user=user, done_at__isnull=True).exists():
         return False
     ErasureRequest.objects.create(user=user)
-    audit_record(
-        action="erasure requested",
-        subject=user.get_username(),
-        actor=user,
-        target_type="person",
-        target_id=user.pk,
-        user=user,
-    )
+    audit_person(action="erasure requested", user=user, actor=user)
     return True
 
 

@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
-from accounts.audit import audit_record
+from accounts.audit import audit_person
 from accounts.models import User
 from accounts.policies import retention_days_for
 
@@ -76,13 +76,10 @@ def removal_date(image: Image) -> datetime | None:
 
 
 def _audit(user: User, days: int, removed: Removed) -> None:
-    audit_record(
+    audit_person(
         action="retention purge",
-        subject=user.get_username(),
-        actor=None,
-        target_type="person",
-        target_id=user.pk,
         user=user,
+        actor=None,
         detail={
             "retention_days": days,
             "images": removed.images,
