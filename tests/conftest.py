@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import os
 import socket
 from collections.abc import Iterator
 from typing import Any
@@ -37,7 +38,9 @@ def postgres() -> None:
 def redis_url() -> str:
     if not _reachable(6379):
         missing("needs Redis on 127.0.0.1:6379 (start it: see scripts/start-services.sh)")
-    return "redis://127.0.0.1:6379/0"
+    # Several checkouts may run their suites at once on one machine: each can pick its own
+    # Redis database so their brokers never hand one suite's messages to another's worker.
+    return f"redis://127.0.0.1:6379/{os.environ.get('DARKROOM_TEST_REDIS_DB', '0')}"
 
 
 @pytest.fixture
