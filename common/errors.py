@@ -83,3 +83,23 @@ class StorageFull(DarkroomError):
     def __init__(self, message: str, *, used: int, cap: int):
         super().__init__(message)
         self.used, self.cap = used, cap
+
+
+class BudgetExhausted(DarkroomError):
+    """A hard money budget (a group's or the instance's) is spent for this month."""
+
+    status = 429
+    type = "insufficient_quota"
+    code = "budget_exhausted"
+
+
+class ModerationBlocked(DarkroomError):
+    """The content policy refused the prompt; nothing was spent, nothing sent upstream."""
+
+    status = 400
+    type = "invalid_request_error"
+    code = "moderation_blocked"
+
+    def __init__(self, message: str, *, policy: str):
+        super().__init__(message, param="prompt")
+        self.policy = policy

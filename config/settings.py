@@ -401,6 +401,21 @@ DARKROOM_MAX_UPSTREAM_ATTEMPTS = env.int("DARKROOM_MAX_UPSTREAM_ATTEMPTS", defau
 DARKROOM_FIELD_ENCRYPTION_KEY = env("DARKROOM_FIELD_ENCRYPTION_KEY", default="")
 DARKROOM_THUMBNAIL_SIZE = env.int("DARKROOM_THUMBNAIL_SIZE", default=384)
 
+# --- Spend and content policy (issue 22) -------------------------------------------
+# The one currency prices, costs and budgets are in (ISO 4217 code).
+DARKROOM_CURRENCY = env("DARKROOM_CURRENCY", default="USD").upper()
+# Budget alerts (50/80/100 %): a signed POST here (Standard Webhooks, secret from
+# DARKROOM_ALERT_WEBHOOK_SECRET or derived from SECRET_KEY); empty: no webhook.
+DARKROOM_ALERT_WEBHOOK_URL = env("DARKROOM_ALERT_WEBHOOK_URL", default="")
+DARKROOM_ALERT_WEBHOOK_SECRET = env("DARKROOM_ALERT_WEBHOOK_SECRET", default="")
+# An OpenAI-compatible moderation API called before the upstream (empty: none).
+DARKROOM_MODERATION_URL = env("DARKROOM_MODERATION_URL", default="")
+DARKROOM_MODERATION_API_KEY = env("DARKROOM_MODERATION_API_KEY", default="")
+DARKROOM_MODERATION_MODEL = env("DARKROOM_MODERATION_MODEL", default="omni-moderation-latest")
+# When the moderation API does not answer: refuse (false, the default) or let through.
+DARKROOM_MODERATION_FAIL_OPEN = env.bool("DARKROOM_MODERATION_FAIL_OPEN", default=False)
+DARKROOM_MODERATION_TIMEOUT = env.float("DARKROOM_MODERATION_TIMEOUT", default=10.0)
+
 # --- Governance: content credentials, retention, storage --------------------------
 # C2PA signing chain and key: PEM text or a path to a PEM file. Unset: a local chain is
 # made once in DARKROOM_C2PA_DIR (valid signatures, but no public trust anchor).

@@ -287,3 +287,4 @@ class ImageAdmin(admin.ModelAdmin):
 
 
 from . import admin_people  # noqa: E402, F401  (the people admin with storage and erasure)
+from .spend import admin as _spend_admin  # noqa: E402,F401  (registers its admins)

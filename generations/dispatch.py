@@ -31,6 +31,7 @@ from providers.services import channel_failed, channel_succeeded
 from . import leases, retry
 from .models import Generation
 from .results import download_results
+from .spend.costs import attempt_cost
 from .services import generation_fail, generation_succeed
 
 
@@ -114,6 +115,9 @@ def _resume_interrupted(generation: Generation) -> None:
         "at": timezone.now().isoformat(),
         "ok": False,
         "code": "interrupted_after_send",
+        **attempt_cost(
+            generation, generation.channel, None, phase="resume", code="interrupted_after_send"
+        ),
         "message": (
             "The worker stopped after sending this request upstream and before storing "
             + ("the answer; it was sent again." if may_retry else "the answer.")
@@ -370,6 +374,7 @@ def _record_attempt(
         "ok": error is None,
         "code": error.code if error else "",
         "message": error.message if error else "",
+        **attempt_cost(generation, channel.name, error, phase=phase),
     }
     if error is not None and error.retry_after:
         attempt["retry_after"] = error.retry_after

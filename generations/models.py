@@ -94,6 +94,13 @@ class Generation(models.Model):
     # Images charged to the quota when the job finished: the report's "spent". Kept
     # apart from the image rows, which a person may delete later.
     quota_used = models.PositiveSmallIntegerField(_("images charged"), default=0)
+    # Money (DARKROOM_CURRENCY): what the upstream attempts cost (set when the job
+    # finishes, from its attempts), of that what bought nothing delivered, and what the
+    # job holds on its money budgets (`budgets`: their ids) until it settles.
+    cost = models.DecimalField(_("cost"), max_digits=14, decimal_places=6, default=0)
+    cost_undelivered = models.DecimalField(max_digits=14, decimal_places=6, default=0)
+    budget_reserved = models.DecimalField(max_digits=14, decimal_places=6, default=0)
+    budgets = models.JSONField(default=list, blank=True)
 
     created_at = models.DateTimeField(_("created"), auto_now_add=True, db_index=True)
     started_at = models.DateTimeField(_("started"), null=True, blank=True)
@@ -233,3 +240,23 @@ class Webhook(models.Model):
 
     def __str__(self) -> str:
         return f"{self.generation_id} -> {self.url}"
+
+
+from .spend.models import (  # noqa: E402  (models of the generations app, kept beside their code)
+    Budget,
+    BudgetAlert,
+    ModerationRefusal,
+    PolicyTerm,
+)
+
+__all__ = [
+    "Budget",
+    "BudgetAlert",
+    "Generation",
+    "IdempotencyRecord",
+    "Image",
+    "ModerationRefusal",
+    "PolicyTerm",
+    "ReferenceImage",
+    "Webhook",
+]

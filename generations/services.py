@@ -32,6 +32,9 @@ from .models import Generation, ReferenceImage
 from .references import LoadedImage, load_images
 from .results import add_thumbnails, discard_images, store_images
 from .signals import generation_finished, generation_queued
+from .spend.budgets import budget_reserve, budget_settle
+from .spend.costs import total_cost, undelivered_cost
+from .spend.moderation import moderation_check
 from .storage_use import storage_check
 from .validation import CleanRequest, validate_request
 
@@ -50,10 +53,19 @@ class PreparedRequest:
 
 
 def generation_prepare(
-    *, model: Any, prompt: Any, params: dict[str, Any], images: dict[str, list[Any]] | None = None
+    *,
+    model: Any,
+    prompt: Any,
+    params: dict[str, Any],
+    images: dict[str, list[Any]] | None = None,
+    user: User | None = None,
+    source: str = Generation.Source.PORTAL,
 ) -> PreparedRequest:
-    """Validate and read reference images (may fetch URLs): do it outside any transaction."""
+    """Validate, moderate the prompt (the person's policies) and read reference images
+    (may fetch URLs): do it outside any transaction. Raises ModerationBlocked."""
     clean = validate_request(model=model, prompt=prompt, params=params, images=images)
+    if user is not None:
+        moderation_check(user=user, model=clean.spec.name, prompt=clean.prompt, source=source)
     return PreparedRequest(clean=clean, images=load_images(clean.images))
 
 
@@ -94,7 +106,9 @@ def generation_submit(
 
 
 def _hold_quota(generation: Generation, clean: CleanRequest) -> None:
-    """Reserve the person's quota (and the key's cap) for the job, refusing it whole."""
+    """Reserve the job's money budgets, the person's quota (and the key's cap), refusing it
+    whole: a spent hard budget refuses before any quota is touched."""
+    budget_reserve(generation=generation)
     pool = quota_hold(user=generation.user, model=clean.spec.name, n=clean.n)
     key_held = 0
     if generation.api_key is not None:
@@ -121,7 +135,9 @@ def generation_create(
 
     Raises InvalidRequest / ModelNotFound / QuotaExceeded before anything is spent.
     """
-    request = generation_prepare(model=model, prompt=prompt, params=params, images=images)
+    request = generation_prepare(
+        model=model, prompt=prompt, params=params, images=images, user=user, source=source
+    )
     return generation_submit(
         user=user, request=request, source=source, extra=extra, channel=channel
     )
@@ -243,6 +259,10 @@ def _finish(generation: Generation, status: str, *, used: int, **fields: Any) ->
     other request of the same person waits for them.
     """
     settle = generation.quota_state == Generation.QuotaState.RESERVED
+    generation.cost = total_cost(generation.attempts)
+    generation.cost_undelivered = undelivered_cost(
+        generation.attempts, delivered=status == Generation.Status.SUCCEEDED
+    )
     if settle:
         generation.quota_state = (
             Generation.QuotaState.COMMITTED if used else Generation.QuotaState.RELEASED
@@ -256,7 +276,8 @@ def _finish(generation: Generation, status: str, *, used: int, **fields: Any) ->
     generation.upstream_sent_at = None
     generation.lease_owner, generation.lease_expires_at = "", None
     generation.save()
-    if settle:  # quota, then the key's cap: the order submissions lock them in
+    if settle:  # budgets, quota, then the key's cap: the order submissions lock them in
+        budget_settle(generation=generation)
         quota_release(
             user=generation.user_id,
             model=generation.model,

@@ -18,6 +18,8 @@ class ProvidersConfig(AppConfig):
 
 def _seed_channels(sender: Any, **kwargs: Any) -> None:
     """After every migrate (and test-database flush): add the catalog's missing channels."""
+    from .pricing import prices_sync_catalog
     from .services import channels_sync_catalog
 
     channels_sync_catalog()
+    prices_sync_catalog()

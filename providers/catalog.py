@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import tomllib
 from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -32,6 +33,8 @@ _PARAM_KEYS = {
 }
 _CHANNEL_KEYS = {
     "name",
+    "price_per_image",
+    "price_per_megapixel",
     "format",
     "upstream_model",
     "base_url_env",
@@ -77,6 +80,9 @@ class ChannelSpec:
     priority: int = 0
     weight: int = 1
     options: dict[str, Any] = field(default_factory=dict)
+    # Money per image / per megapixel (DARKROOM_CURRENCY); None: no price in the catalog.
+    price_per_image: Decimal | None = None
+    price_per_megapixel: Decimal | None = None
 
 
 @dataclass(frozen=True)
@@ -173,7 +179,22 @@ def _channel(model: str, raw: dict[str, Any]) -> ChannelSpec:
         priority=int(raw.get("priority", 0)),
         weight=int(raw.get("weight", 1)),
         options=dict(raw.get("options", {})),
+        price_per_image=_money(model, raw, "price_per_image"),
+        price_per_megapixel=_money(model, raw, "price_per_megapixel"),
     )
+
+
+def _money(model: str, raw: dict[str, Any], key: str) -> Decimal | None:
+    """A price as written (a string or a number read through its text: never a float)."""
+    if key not in raw:
+        return None
+    try:
+        value = Decimal(str(raw[key]))
+    except InvalidOperation:
+        value = Decimal(-1)
+    if not value.is_finite() or value < 0:
+        raise CatalogError(f"model {model!r}: channel {key} must be an amount >= 0")
+    return value
 
 
 def _model(raw: dict[str, Any], vocabulary: dict[str, dict[str, Any]]) -> ModelSpec:

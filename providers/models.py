@@ -96,3 +96,34 @@ class ChannelFailure(models.Model):
 
     def __str__(self) -> str:
         return f"{self.channel_id} failed at {self.at:%Y-%m-%d %H:%M:%S}"
+
+
+class Price(models.Model):
+    """What one channel charges for one public model, in DARKROOM_CURRENCY.
+
+    An attempt copies the price in force into its own entry when it is recorded
+    (providers.pricing), so changing a price never rewrites past spend.
+    """
+
+    channel = models.ForeignKey(Channel, on_delete=models.CASCADE, related_name="prices")
+    model = models.CharField(_("public model"), max_length=200)
+    per_image = models.DecimalField(_("per image"), max_digits=12, decimal_places=6, default=0)
+    per_megapixel = models.DecimalField(
+        _("per megapixel"),
+        max_digits=12,
+        decimal_places=6,
+        default=0,
+        help_text=_("Added per megapixel of each image's size."),
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["model", "channel__name"]
+        verbose_name = _("price")
+        verbose_name_plural = _("prices")
+        constraints = [
+            models.UniqueConstraint(fields=["channel", "model"], name="price_channel_model_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.model} via {self.channel_id and self.channel.name}"

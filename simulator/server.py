@@ -32,6 +32,7 @@ from .bfl import BFLFormat
 from .chat import ChatFormat
 from .core import Format, Response, Route, SimRequest, json_response, plain_error, route
 from .files import FileStore
+from .moderation import ModerationFormat
 from .modelverse import ModelVerseFormat
 from .recording import Recorder
 from .replicate import ReplicateFormat
@@ -48,6 +49,7 @@ FORMATS: list[type[Format]] = [
     ChatFormat,
     ReplicateFormat,
     BFLFormat,
+    ModerationFormat,
 ]
 
 DEFAULT_KEY = "sim-key"

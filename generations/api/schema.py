@@ -24,6 +24,9 @@ from drf_spectacular.utils import (
 from rest_framework import serializers
 from rest_framework.views import APIView
 
+from generations.reports.organization import COST_GROUPS as ORG_COST_GROUPS
+from generations.reports.organization import IMAGE_GROUPS as ORG_IMAGE_GROUPS
+
 S = serializers
 IMAGE_TYPES = ("image/png", "image/jpeg", "image/webp")
 IDEMPOTENCY = OpenApiParameter(
@@ -152,12 +155,13 @@ VariationRequest = inline_serializer(
 ERRORS = {
     status: OpenApiResponse(Error, description=text)
     for status, text in {
-        400: "invalid_request_error, with `param`",
+        400: "invalid_request_error, with `param`; moderation_blocked (names the policy)",
         401: "invalid_api_key",
         403: "model_not_allowed / storage_full (the person's storage cap is reached)",
         404: "model_not_found",
         409: "idempotency_key_reused",
-        429: "insufficient_quota / rate_limit_exceeded / upstream_rate_limited (with Retry-After)",
+        429: "insufficient_quota / budget_exhausted / rate_limit_exceeded / "
+        "upstream_rate_limited (with Retry-After)",
         502: "upstream_error",
         503: "service_unavailable (the database did not answer; nothing reserved; Retry-After)",
         504: "wait_timeout (names the job id) or upstream_timeout",
@@ -234,6 +238,85 @@ class ModelDoc(APIView):
     def get(self, request: object, model_id: str) -> None: ...
 
 
+def _org_params(groups: tuple[str, ...], max_limit: int) -> list[OpenApiParameter]:
+    q = OpenApiParameter.QUERY
+    return [
+        OpenApiParameter("start_time", OpenApiTypes.INT, q, required=True, description="Unix s."),
+        OpenApiParameter("end_time", OpenApiTypes.INT, q, description="Unix seconds, excluded."),
+        OpenApiParameter("bucket_width", OpenApiTypes.STR, q, enum=["1d"]),
+        OpenApiParameter(
+            "group_by", OpenApiTypes.STR, q, many=True, enum=list(groups), explode=True
+        ),
+        OpenApiParameter("limit", OpenApiTypes.INT, q, description=f"Buckets, 1..{max_limit}."),
+        OpenApiParameter("page", OpenApiTypes.STR, q, description="`next_page` of the last page."),
+    ]
+
+
+def _org_page(name: str, result: dict[str, Any]) -> Any:
+    bucket = inline_serializer(
+        f"{name}Bucket",
+        {
+            "object": S.CharField(),
+            "start_time": S.IntegerField(),
+            "end_time": S.IntegerField(),
+            "results": inline_serializer(f"{name}Result", result, many=True),
+        },
+    )
+    return inline_serializer(
+        f"{name}Page",
+        {
+            "object": S.CharField(),
+            "data": S.ListField(child=bucket),
+            "has_more": S.BooleanField(),
+            "next_page": S.CharField(allow_null=True),
+        },
+    )
+
+
+CostsPage = _org_page(
+    "OrganizationCosts",
+    {
+        "object": S.CharField(),
+        "amount": inline_serializer(
+            "CostAmount",
+            {"value": S.DecimalField(max_digits=20, decimal_places=6), "currency": S.CharField()},
+        ),
+        "line_item": S.CharField(allow_null=True, help_text="A model (group_by=line_item)."),
+        "project_id": S.CharField(allow_null=True, help_text="A group (group_by=project_id)."),
+    },
+)
+ImagesUsagePage = _org_page(
+    "OrganizationImagesUsage",
+    {
+        "object": S.CharField(),
+        "images": S.IntegerField(),
+        "num_model_requests": S.IntegerField(),
+        **{g: S.CharField(allow_null=True) for g in ORG_IMAGE_GROUPS},
+    },
+)
+STAFF_ONLY = "Staff members' keys only (403 insufficient_permissions otherwise)."
+
+
+class OrganizationCostsDoc(APIView):
+    @extend_schema(
+        operation_id="organizationCosts",
+        description="Daily spend, as OpenAI's organisation costs. " + STAFF_ONLY,
+        parameters=_org_params(ORG_COST_GROUPS, 180),
+        responses={200: CostsPage, **ERRORS},
+    )
+    def get(self, request: object) -> None: ...
+
+
+class OrganizationImagesUsageDoc(APIView):
+    @extend_schema(
+        operation_id="organizationUsageImages",
+        description="Daily images and requests, as OpenAI's organisation usage. " + STAFF_ONLY,
+        parameters=_org_params(ORG_IMAGE_GROUPS, 31),
+        responses={200: ImagesUsagePage, **ERRORS},
+    )
+    def get(self, request: object) -> None: ...
+
+
 # The doc view of each /v1 route, by the route's name in urls.py.
 DOCS: dict[str, type[APIView]] = {
     "images-generations": GenerationsDoc,
@@ -243,6 +326,8 @@ DOCS: dict[str, type[APIView]] = {
     "models": ModelsDoc,
     "model": ModelDoc,
     "image-file": ImageFileDoc,
+    "organization-costs": OrganizationCostsDoc,
+    "organization-usage-images": OrganizationImagesUsageDoc,
 }
 # Operations that need no key (the signed URL is the credential).
 PUBLIC_OPERATIONS = frozenset({"getImageFile"})

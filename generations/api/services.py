@@ -56,7 +56,14 @@ def api_generation_submit(
         _check_webhook_url(call.webhook_url)
     # Validation and reference-image fetches happen here, before any transaction:
     # the idempotency record's transaction below must not stay open across a fetch.
-    request = generation_prepare(model=spec.name, prompt=call.prompt, params=params, images=images)
+    request = generation_prepare(
+        model=spec.name,
+        prompt=call.prompt,
+        params=params,
+        images=images,
+        user=key.user,
+        source=Generation.Source.API,
+    )
 
     def create(then: Callable[[Generation], None] | None = None) -> Generation:
         return _submit(key, call, request, base_url, then)

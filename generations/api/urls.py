@@ -1,6 +1,6 @@
 from django.urls import path, re_path
 
-from . import docs, views
+from . import docs, organization, views
 
 app_name = "api"
 
@@ -13,6 +13,10 @@ urlpatterns = [
     # [\s\S], not `.`: an id or path with a newline in it is a 404 envelope too.
     re_path(r"^models/(?P<model_id>[\s\S]+)$", views.model, name="model"),
     path("files/images/<str:token>.<str:ext>", views.image_file, name="image-file"),
+    path("organization/costs", organization.costs, name="organization-costs"),
+    path(
+        "organization/usage/images", organization.usage_images, name="organization-usage-images"
+    ),
     path("openapi.json", docs.openapi, name="openapi"),
     path("docs", docs.docs_page, name="docs"),
     re_path(r"^(?P<rest>[\s\S]*)$", views.not_found),

@@ -1,0 +1,99 @@
+"""Prices, money budgets, budget alerts, the content policy and the moderation review
+list in the admin. Every edit goes through generations.spend.changes (audited, with
+from/to values); spent and reserved money are never edited here."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import admin
+from django.db.models import QuerySet
+from django.http import HttpRequest
+from django.utils.translation import gettext_lazy as _
+
+from providers.models import Price
+
+from .changes import budget_change, policy_block, policy_unblock, price_change
+from .models import Budget, BudgetAlert, ModerationRefusal, PolicyTerm
+
+
+@admin.register(Price)
+class PriceAdmin(admin.ModelAdmin):
+    list_display = ("model", "channel", "per_image", "per_megapixel", "updated_at")
+    list_filter = ("channel",)
+    fields = ("channel", "model", "per_image", "per_megapixel")
+
+    def save_model(self, request: HttpRequest, obj: Price, form: Any, change: bool) -> None:
+        obj.pk = price_change(
+            channel=obj.channel,
+            model=obj.model,
+            per_image=obj.per_image,
+            per_megapixel=obj.per_megapixel,
+        ).pk
+
+
+@admin.register(Budget)
+class BudgetAdmin(admin.ModelAdmin):
+    list_display = ("__str__", "monthly", "hard", "spent", "reserved", "period_start")
+    fields = ("group", "monthly", "hard", "alert_to", "spent", "reserved", "period_start")
+    readonly_fields = ("spent", "reserved", "period_start")
+    filter_horizontal = ("alert_to",)
+
+    def save_model(self, request: HttpRequest, obj: Budget, form: Any, change: bool) -> None:
+        obj.pk = budget_change(group=obj.group, monthly=obj.monthly, hard=obj.hard).pk
+
+    def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
+        form.instance.alert_to.set(form.cleaned_data.get("alert_to") or [])
+
+
+@admin.register(BudgetAlert)
+class BudgetAlertAdmin(admin.ModelAdmin):
+    list_display = ("created_at", "budget", "threshold", "spent", "limit", "currency", "mailed")
+    list_filter = ("threshold",)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(PolicyTerm)
+class PolicyTermAdmin(admin.ModelAdmin):
+    list_display = ("term", "kind", "group")
+    list_filter = ("kind", "group")
+    fields = ("term", "kind", "group")
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False  # block a new term, unblock the old one: each audited
+
+    def save_model(self, request: HttpRequest, obj: PolicyTerm, form: Any, change: bool) -> None:
+        row = policy_block(
+            term=obj.term, group=obj.group, pattern=obj.kind == PolicyTerm.Kind.PATTERN
+        )
+        obj.pk = row.pk
+
+    def delete_model(self, request: HttpRequest, obj: PolicyTerm) -> None:
+        policy_unblock(term=obj.term, group=obj.group)
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[PolicyTerm]) -> None:
+        for row in queryset:
+            self.delete_model(request, row)
+
+
+@admin.register(ModerationRefusal)
+class ModerationRefusalAdmin(admin.ModelAdmin):
+    """The staff review list: who was refused, on which model, by which policy."""
+
+    list_display = ("created_at", "username", "model", "policy", "source", "reviewed")
+    list_filter = ("reviewed", "policy", "source")
+    search_fields = ("username", "prompt_sha256")
+    actions = ("mark_reviewed",)
+    readonly_fields = ("user", "username", "model", "policy", "prompt_sha256", "source")
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    @admin.action(description=_("Mark as reviewed"))
+    def mark_reviewed(self, request: HttpRequest, queryset: QuerySet[ModerationRefusal]) -> None:
+        queryset.update(reviewed=True)

@@ -1,0 +1,133 @@
+"""Money budgets: reserve the most a job could cost, settle what it did cost.
+
+Same race-free rules as quotas (accounts.services, accounts.pools): a reservation is
+one conditional UPDATE judged by the database under the row lock
+(`spent + reserved + amount <= monthly` for a hard budget), settlement happens once,
+in the job's finishing transaction, under its quota_state guard.
+
+Which budgets a job counts against, decided one way: the instance's budget (if any)
+and the budget of the person's first group by name that has one (whether or not
+the job draws on that group's image pool). The generate page names that group.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+from django.contrib.auth.models import Group
+from django.db import IntegrityError, transaction
+from django.db.models import F, Q, Value
+from django.db.models.functions import Greatest
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from common.errors import BudgetExhausted
+from providers.pricing import ZERO, currency, dearest_cost
+
+from .models import Budget, BudgetAlert
+
+THRESHOLDS = (50, 80, 100)
+
+
+def month_start(today: date | None = None) -> date:
+    return (today or timezone.localdate()).replace(day=1)
+
+
+def charged_group(user: Any) -> Group | None:
+    """The group whose money budget the person's jobs count against (None: no group's)."""
+    return (
+        Group.objects.filter(user=user, money_budget__isnull=False).order_by("name").first()
+    )
+
+
+def budgets_for(user: Any) -> list[Budget]:
+    """The budgets a job of this person counts against, in one order (no deadlocks)."""
+    group = charged_group(user)
+    q = Q(is_instance=True) | (Q(group=group) if group is not None else Q(pk__in=[]))
+    return list(Budget.objects.filter(q).order_by("pk"))
+
+
+def _roll_period(budget_id: int) -> None:
+    # Idempotent: only a row still counting an earlier month is reset.
+    start = month_start()
+    Budget.objects.filter(pk=budget_id).filter(
+        Q(period_start__lt=start) | Q(period_start__isnull=True)
+    ).update(spent=0, period_start=start)
+
+
+def budget_reserve(*, generation: Any) -> None:
+    """Hold the most the job could cost on each of its budgets; BudgetExhausted if a hard
+    one cannot hold it. Runs inside the job's creating transaction, before its quota."""
+    budgets = budgets_for(generation.user)
+    if not budgets:
+        return
+    amount = dearest_cost(model=generation.model, n=generation.n, params=generation.params)
+    for budget in budgets:
+        _roll_period(budget.pk)
+        rows = Budget.objects.filter(pk=budget.pk)
+        if budget.hard:
+            rows = rows.filter(spent__lt=F("monthly"), spent__lte=F("monthly") - F("reserved") - amount)
+        if not rows.update(reserved=F("reserved") + amount):
+            raise BudgetExhausted(_exhausted_message(budget))
+    generation.budgets, generation.budget_reserved = [b.pk for b in budgets], amount
+    type(generation).objects.filter(pk=generation.pk).update(
+        budgets=generation.budgets, budget_reserved=amount
+    )
+
+
+def _exhausted_message(budget: Budget) -> str:
+    if budget.is_instance:
+        return _("This month's spending budget for Darkroom is used up; ask an administrator.")
+    return _(
+        "This month's spending budget of the group %(group)s is used up; ask an administrator."
+    ) % {"group": budget.group.name if budget.group else ""}
+
+
+def budget_settle(*, generation: Any) -> None:
+    """In the job's finishing transaction: release its hold, count what it cost, and
+    record each threshold this crossed (sent after the commit, once per month)."""
+    if not generation.budgets:
+        return
+    for budget_id in sorted(generation.budgets):
+        Budget.objects.filter(pk=budget_id).update(
+            reserved=Greatest(F("reserved") - generation.budget_reserved, Value(ZERO)),
+            spent=F("spent") + generation.cost,
+        )
+        _record_alerts(budget_id)
+
+
+def _record_alerts(budget_id: int) -> None:
+    from .alerts import send_alert
+
+    budget = Budget.objects.filter(pk=budget_id).first()
+    if budget is None or budget.monthly <= 0 or budget.period_start is None:
+        return
+    for threshold in THRESHOLDS:
+        if budget.spent * 100 < budget.monthly * threshold:
+            break
+        alert = _alert_once(budget, threshold)
+        if alert is not None:
+            transaction.on_commit(lambda pk=alert.pk: send_alert(alert_id=pk))
+
+
+def _alert_once(budget: Budget, threshold: int) -> BudgetAlert | None:
+    try:
+        with transaction.atomic():  # a savepoint: a duplicate leaves the outer work intact
+            return BudgetAlert.objects.create(
+                budget=budget,
+                period_start=budget.period_start,
+                threshold=threshold,
+                spent=budget.spent,
+                limit=budget.monthly,
+                currency=currency(),
+            )
+    except IntegrityError:
+        return None
+
+
+def budget_left(budget: Budget) -> Decimal:
+    _roll_period(budget.pk)
+    fresh = Budget.objects.values("monthly", "spent", "reserved").get(pk=budget.pk)
+    return max(ZERO, fresh["monthly"] - fresh["spent"] - fresh["reserved"])

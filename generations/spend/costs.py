@@ -1,0 +1,68 @@
+"""What each upstream attempt cost, and a job's totals.
+
+An attempt costs the price in force when the upstream took the work: it answered
+with a result or a job id, or the call went out and its outcome is unknown (a
+timeout, a worker that died mid-call). An attempt the upstream refused (an error
+answer, a refused connection) costs nothing and is counted apart ("refused").
+Polls and downloads are not generating calls: their entries cost nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from decimal import Decimal
+from typing import Any
+
+from providers.base import ProviderError
+from providers.pricing import ZERO, call_cost
+
+# Outcomes unknown after the call went out: the upstream may have done (and billed) it.
+UNKNOWN_OUTCOME = {"upstream_timeout", "interrupted_after_send"}
+# Never sent: the channel could not serve the request at all.
+NOT_SENT = {"channel_cannot_serve"}
+GENERATING_PHASES = {"submit", "resume"}
+
+
+def is_billed(*, phase: str, error: ProviderError | None, code: str = "") -> bool:
+    if phase not in GENERATING_PHASES:
+        return False
+    return error is None or (code or error.code) in UNKNOWN_OUTCOME
+
+
+def attempt_cost(
+    generation: Any, channel: str, error: ProviderError | None, *, phase: str, code: str = ""
+) -> dict[str, str]:
+    """The `cost` field of one attempt entry (a Decimal as text: JSON has no decimals)."""
+    if not is_billed(phase=phase, error=error, code=code):
+        return {"cost": "0"}
+    amount = call_cost(
+        channel=channel, model=generation.model, n=generation.n, params=generation.params
+    )
+    return {"cost": str(amount)}
+
+
+def entry_cost(entry: dict[str, Any]) -> Decimal:
+    return Decimal(str(entry.get("cost") or "0"))
+
+
+def total_cost(attempts: Iterable[dict[str, Any]]) -> Decimal:
+    return sum((entry_cost(a) for a in attempts), ZERO)
+
+
+def undelivered_cost(attempts: list[dict[str, Any]], *, delivered: bool) -> Decimal:
+    """Paid but not delivered: every paid attempt, except the one whose images were stored."""
+    total = total_cost(attempts)
+    if not delivered:
+        return total
+    paid = [a for a in attempts if entry_cost(a) > 0 and a.get("ok")]
+    return total - (entry_cost(paid[-1]) if paid else ZERO)
+
+
+def is_refused(entry: dict[str, Any]) -> bool:
+    """An upstream call the upstream refused: sent, answered with an error, cost nothing."""
+    return (
+        entry.get("phase") == "submit"
+        and not entry.get("ok")
+        and entry.get("code") not in NOT_SENT
+        and entry_cost(entry) == 0
+    )

@@ -1,0 +1,155 @@
+"""The moderation gate: the content policy (blocked terms and patterns, for the
+instance and per group) and, optionally, an OpenAI-compatible moderation API, both
+judged before any quota, money or upstream call.
+
+Terms match the prompt after normalisation (`normalise`): NFKC, case folded,
+combining marks, zero-width and other format characters removed, confusable letters
+mapped to their Latin look-alikes, so `n\u200budity`, full-width letters and a
+Cyrillic `о` are all caught. A refusal names the policy, never the term.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import re
+import unicodedata
+from typing import Any
+
+import httpx
+from django.conf import settings
+from django.db.models import Q
+from django.utils.translation import gettext as _
+
+from accounts.audit import audit_record
+from common.errors import DarkroomError, ModerationBlocked
+
+from .models import ModerationRefusal, PolicyTerm
+
+log = logging.getLogger(__name__)
+
+# Letters from other scripts that look like Latin ones (Unicode's confusables, the
+# ones seen in practice); applied after case folding.
+CONFUSABLES = str.maketrans(
+    {
+        "а": "a", "в": "b", "е": "e", "ё": "e", "к": "k", "м": "m", "н": "h", "о": "o",
+        "р": "p", "с": "c", "т": "t", "у": "y", "х": "x", "і": "i", "ї": "i", "ј": "j",
+        "ѕ": "s", "ԁ": "d", "ɡ": "g", "һ": "h", "ӏ": "l", "α": "a", "β": "b", "ε": "e",
+        "η": "n", "ι": "i", "κ": "k", "ν": "v", "ο": "o", "ρ": "p", "τ": "t", "υ": "u",
+        "χ": "x", "ω": "w", "ı": "i", "ℓ": "l",
+    }
+)  # fmt: skip
+API_POLICY = "moderation-api"
+
+
+class ModerationUnavailable(DarkroomError):
+    """The moderation API did not answer and the policy fails closed."""
+
+    status = 503
+    type = "server_error"
+    code = "moderation_unavailable"
+    retryable = True
+
+
+def normalise(text: str) -> str:
+    """The form prompts and terms are compared in."""
+    folded = unicodedata.normalize("NFKC", text).casefold()
+    decomposed = unicodedata.normalize("NFKD", folded)
+    kept = "".join(
+        c for c in decomposed if unicodedata.category(c) not in ("Mn", "Me", "Cf", "Cc")
+    )
+    return unicodedata.normalize("NFKC", kept).translate(CONFUSABLES)
+
+
+def terms_for(user: Any) -> list[PolicyTerm]:
+    groups = list(user.groups.values_list("pk", flat=True)) if user is not None else []
+    return list(
+        PolicyTerm.objects.filter(Q(group__isnull=True) | Q(group__in=groups)).select_related(
+            "group"
+        )
+    )
+
+
+def blocking_policy(prompt: str, terms: list[PolicyTerm]) -> str | None:
+    """The policy of the first term the prompt matches, else None."""
+    text = normalise(prompt)
+    squeezed = re.sub(r"[\s\W_]+", "", text)  # "n.u d-i_t y" is still the word
+    for term in terms:
+        if term.kind == PolicyTerm.Kind.PATTERN:
+            if re.search(term.term, text, flags=re.IGNORECASE):
+                return term.policy
+            continue
+        needle = normalise(term.term)
+        if needle and (needle in text or re.sub(r"[\s\W_]+", "", needle) in squeezed):
+            return term.policy
+    return None
+
+
+def moderation_check(*, user: Any, model: str, prompt: str, source: str) -> None:
+    """Raise ModerationBlocked (audited, on the review list) if the prompt may not go."""
+    policy = blocking_policy(prompt, terms_for(user))
+    if policy is None and settings.DARKROOM_MODERATION_URL and prompt:
+        policy = _ask_api(prompt)
+    if policy is None:
+        return
+    _record_refusal(user=user, model=model, prompt=prompt, policy=policy, source=source)
+    raise ModerationBlocked(_refusal_message(policy), policy=policy)
+
+
+def _refusal_message(policy: str) -> str:
+    if policy == "instance":
+        name = _("this instance's content policy")
+    elif policy.startswith("group:"):
+        name = _("the content policy of the group %(group)s") % {"group": policy[6:]}
+    else:
+        name = _("the moderation service")
+    return _("This prompt was refused by %(policy)s; nothing was charged.") % {"policy": name}
+
+
+def _ask_api(prompt: str) -> str | None:
+    """The moderation API's verdict: a policy name if flagged, None if not; down: the
+    fail-open/closed setting decides, logged either way."""
+    url = settings.DARKROOM_MODERATION_URL.rstrip("/") + "/moderations"
+    try:
+        response = httpx.post(
+            url,
+            json={"model": settings.DARKROOM_MODERATION_MODEL, "input": prompt},
+            headers={"Authorization": f"Bearer {settings.DARKROOM_MODERATION_API_KEY}"},
+            timeout=settings.DARKROOM_MODERATION_TIMEOUT,
+        )
+        response.raise_for_status()
+        result = response.json()["results"][0]
+        flagged = bool(result["flagged"])
+    except (httpx.HTTPError, ValueError, KeyError, IndexError, TypeError) as exc:
+        if settings.DARKROOM_MODERATION_FAIL_OPEN:
+            log.warning("moderation API unavailable (%r): failing open, request let through", exc)
+            return None
+        log.warning("moderation API unavailable (%r): failing closed, request refused", exc)
+        raise ModerationUnavailable(
+            _("The moderation service is unavailable, so the request was refused; try later.")
+        ) from exc
+    if not flagged:
+        return None
+    categories = sorted(k for k, v in (result.get("categories") or {}).items() if v)
+    return f"{API_POLICY}:{','.join(categories)}" if categories else API_POLICY
+
+
+def _record_refusal(*, user: Any, model: str, prompt: str, policy: str, source: str) -> None:
+    digest = hashlib.sha256(prompt.encode()).hexdigest()
+    ModerationRefusal.objects.create(
+        user=user,
+        username=user.get_username(),
+        model=model,
+        policy=policy,
+        prompt_sha256=digest,
+        source=source,
+    )
+    audit_record(
+        action="moderation refused",
+        subject=user.get_username(),
+        target_type="person",
+        target_id=user.pk,
+        user=user,
+        model=model,
+        detail={"policy": policy, "prompt_sha256": digest, "source": source},
+    )
