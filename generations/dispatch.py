@@ -31,8 +31,8 @@ from providers.services import channel_failed, channel_succeeded
 from . import leases, retry
 from .models import Generation
 from .results import download_results
-from .spend.costs import attempt_cost
 from .services import generation_fail, generation_succeed
+from .spend.costs import attempt_cost
 
 
 @dataclass(frozen=True)

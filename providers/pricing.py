@@ -7,7 +7,7 @@ copied into the attempt entry, so the price in force at the call is what counts.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 
 from django.conf import settings
 from django.db import transaction
@@ -18,6 +18,7 @@ from .catalog import Catalog, get_catalog
 from .models import Channel, ChannelModel, Price
 
 ZERO = Decimal(0)
+MICRO = Decimal("0.000001")  # the database keeps six decimal places
 MEGAPIXEL = Decimal(1_000_000)
 DEFAULT_PIXELS = 1024 * 1024  # the catalog's default size, when a request names none
 
@@ -44,8 +45,16 @@ def price_of(*, channel: str, model: str) -> Price | None:
 
 
 def call_cost(*, channel: str, model: str, n: int, params: dict[str, object]) -> Decimal:
-    """What one upstream call for `n` images costs at the price in force now."""
-    return unit_cost(price_of(channel=channel, model=model), megapixels(params)) * n
+    """What one upstream call for `n` images costs at the price in force now.
+
+    Rounded (half up) to the micro-unit the database keeps, here and only here, so
+    every total is an exact sum of the attempts' recorded costs.
+    """
+    return money(unit_cost(price_of(channel=channel, model=model), megapixels(params)) * n)
+
+
+def money(amount: Decimal) -> Decimal:
+    return amount.quantize(MICRO, rounding=ROUND_HALF_UP)
 
 
 def dearest_cost(*, model: str, n: int, params: dict[str, object]) -> Decimal:
@@ -55,7 +64,7 @@ def dearest_cost(*, model: str, n: int, params: dict[str, object]) -> Decimal:
     ).values_list("channel_id", flat=True)
     prices = Price.objects.filter(model=model, channel_id__in=list(channels))
     mp = megapixels(params)
-    return max((unit_cost(p, mp) for p in prices), default=ZERO) * n
+    return money(max((unit_cost(p, mp) for p in prices), default=ZERO) * n)
 
 
 @dataclass(frozen=True)

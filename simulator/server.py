@@ -32,8 +32,8 @@ from .bfl import BFLFormat
 from .chat import ChatFormat
 from .core import Format, Response, Route, SimRequest, json_response, plain_error, route
 from .files import FileStore
-from .moderation import ModerationFormat
 from .modelverse import ModelVerseFormat
+from .moderation import ModerationFormat
 from .recording import Recorder
 from .replicate import ReplicateFormat
 from .reseller import ResellerImagesFormat

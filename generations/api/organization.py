@@ -40,8 +40,11 @@ def _exact_json(body: dict[str, Any]) -> HttpResponse:
 
 
 async def _answer(
-    request: HttpRequest, page: Callable[[org.Query], dict[str, Any]], groups: tuple[str, ...],
-    default_limit: int, max_limit: int,
+    request: HttpRequest,
+    page: Callable[[org.Query], dict[str, Any]],
+    groups: tuple[str, ...],
+    default_limit: int,
+    max_limit: int,
 ) -> HttpResponseBase:
     key = await authenticate(request)
 

@@ -14,9 +14,7 @@ urlpatterns = [
     re_path(r"^models/(?P<model_id>[\s\S]+)$", views.model, name="model"),
     path("files/images/<str:token>.<str:ext>", views.image_file, name="image-file"),
     path("organization/costs", organization.costs, name="organization-costs"),
-    path(
-        "organization/usage/images", organization.usage_images, name="organization-usage-images"
-    ),
+    path("organization/usage/images", organization.usage_images, name="organization-usage-images"),
     path("openapi.json", docs.openapi, name="openapi"),
     path("docs", docs.docs_page, name="docs"),
     re_path(r"^(?P<rest>[\s\S]*)$", views.not_found),

@@ -60,7 +60,12 @@ def parse_query(get: Any, *, groups: tuple[str, ...], default_limit: int, max_li
         raise BadQuery(f"'limit' must be between 1 and {max_limit}.", "limit")
     if end <= start:
         raise BadQuery("'end_time' must be after 'start_time'.", "end_time")
-    group_by = tuple(g for raw in get.getlist("group_by") + get.getlist("group_by[]") for g in raw.split(",") if g)
+    group_by = tuple(
+        g
+        for raw in get.getlist("group_by") + get.getlist("group_by[]")
+        for g in raw.split(",")
+        if g
+    )
     for g in group_by:
         if g not in groups:
             raise BadQuery(f"'group_by' takes {', '.join(groups)}; got {g!r}.", "group_by")
@@ -158,7 +163,17 @@ def _image_rows(start: datetime, end: datetime) -> Iterable[dict[str, Any]]:
     rows = list(
         Generation.objects.filter(created_at__gte=start, created_at__lt=end)
         .annotate(edit=Exists(refs))
-        .values("pk", "created_at", "model", "user_id", "api_key_id", "params", "quota_used", "edit", "budgets")
+        .values(
+            "pk",
+            "created_at",
+            "model",
+            "user_id",
+            "api_key_id",
+            "params",
+            "quota_used",
+            "edit",
+            "budgets",
+        )
     )
     groups = groups_of({r["user_id"] for r in rows}, rows)
     for row in rows:
@@ -172,5 +187,3 @@ def _image_rows(start: datetime, end: datetime) -> Iterable[dict[str, Any]]:
             "source": "image.edit" if row["edit"] else "image.generation",
             "project_id": groups.get((row["pk"], row["user_id"])) or None,
         }
-
-

@@ -92,7 +92,9 @@ def spend_lines(start: datetime, end: datetime, *, user: Any = None) -> SpendLin
         jobs.values("pk", "user_id", "model", "api_key_id", "status", "attempts", "budgets")
     )
     groups = groups_of({row["user_id"] for row in rows}, rows)
-    names = dict(User.objects.filter(pk__in={r["user_id"] for r in rows}).values_list("pk", "username"))
+    names = dict(
+        User.objects.filter(pk__in={r["user_id"] for r in rows}).values_list("pk", "username")
+    )
     lines: list[SpendLine] = []
     refused = 0
     for row in rows:

@@ -37,9 +37,7 @@ def month_start(today: date | None = None) -> date:
 
 def charged_group(user: Any) -> Group | None:
     """The group whose money budget the person's jobs count against (None: no group's)."""
-    return (
-        Group.objects.filter(user=user, money_budget__isnull=False).order_by("name").first()
-    )
+    return Group.objects.filter(user=user, money_budget__isnull=False).order_by("name").first()
 
 
 def budgets_for(user: Any) -> list[Budget]:
@@ -68,7 +66,9 @@ def budget_reserve(*, generation: Any) -> None:
         _roll_period(budget.pk)
         rows = Budget.objects.filter(pk=budget.pk)
         if budget.hard:
-            rows = rows.filter(spent__lt=F("monthly"), spent__lte=F("monthly") - F("reserved") - amount)
+            rows = rows.filter(
+                spent__lt=F("monthly"), spent__lte=F("monthly") - F("reserved") - amount
+            )
         if not rows.update(reserved=F("reserved") + amount):
             raise BudgetExhausted(_exhausted_message(budget))
     generation.budgets, generation.budget_reserved = [b.pk for b in budgets], amount

@@ -5,7 +5,7 @@ judged before any quota, money or upstream call.
 Terms match the prompt after normalisation (`normalise`): NFKC, case folded,
 combining marks, zero-width and other format characters removed, confusable letters
 mapped to their Latin look-alikes, so `n\u200budity`, full-width letters and a
-Cyrillic `о` are all caught. A refusal names the policy, never the term.
+Cyrillic o (U+043E) are all caught. A refusal names the policy, never the term.
 """
 
 from __future__ import annotations
@@ -31,14 +31,11 @@ log = logging.getLogger(__name__)
 # Letters from other scripts that look like Latin ones (Unicode's confusables, the
 # ones seen in practice); applied after case folding.
 CONFUSABLES = str.maketrans(
-    {
-        "а": "a", "в": "b", "е": "e", "ё": "e", "к": "k", "м": "m", "н": "h", "о": "o",
-        "р": "p", "с": "c", "т": "t", "у": "y", "х": "x", "і": "i", "ї": "i", "ј": "j",
-        "ѕ": "s", "ԁ": "d", "ɡ": "g", "һ": "h", "ӏ": "l", "α": "a", "β": "b", "ε": "e",
-        "η": "n", "ι": "i", "κ": "k", "ν": "v", "ο": "o", "ρ": "p", "τ": "t", "υ": "u",
-        "χ": "x", "ω": "w", "ı": "i", "ℓ": "l",
-    }
-)  # fmt: skip
+    "\u0430\u0432\u0435\u0451\u043a\u043c\u043d\u043e\u0440\u0441\u0442\u0443"
+    "\u0445\u0456\u0457\u0458\u0455\u0501\u0261\u04bb\u04cf\u03b1\u03b2\u03b5"
+    "\u03b7\u03b9\u03ba\u03bd\u03bf\u03c1\u03c4\u03c5\u03c7\u03c9\u0131\u2113",
+    "abeekmhopctyxiijsdghlabenikvoptuxwil",
+)
 API_POLICY = "moderation-api"
 
 
@@ -55,9 +52,7 @@ def normalise(text: str) -> str:
     """The form prompts and terms are compared in."""
     folded = unicodedata.normalize("NFKC", text).casefold()
     decomposed = unicodedata.normalize("NFKD", folded)
-    kept = "".join(
-        c for c in decomposed if unicodedata.category(c) not in ("Mn", "Me", "Cf", "Cc")
-    )
+    kept = "".join(c for c in decomposed if unicodedata.category(c) not in ("Mn", "Me", "Cf", "Cc"))
     return unicodedata.normalize("NFKC", kept).translate(CONFUSABLES)
 
 

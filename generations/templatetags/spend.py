@@ -41,9 +41,7 @@ def budget_group(user: Any) -> str:
 
 @register.inclusion_tag("admin/_budget_banner.html")
 def budget_banner() -> dict[str, Any]:
-    alerts = BudgetAlert.objects.filter(period_start=month_start()).select_related(
-        "budget__group"
-    )
+    alerts = BudgetAlert.objects.filter(period_start=month_start()).select_related("budget__group")
     latest: dict[int, BudgetAlert] = {}
     for alert in alerts:  # the highest threshold crossed per budget this month
         if alert.budget_id not in latest or alert.threshold > latest[alert.budget_id].threshold:

@@ -43,7 +43,7 @@ class Command(BaseCommand):
         for b in Budget.objects.select_related("group").order_by("-is_instance", "group__name"):
             kind = "hard" if b.hard else "soft"
             self.stdout.write(
-                f"{str(b):30} {b.monthly:>14} {b.spent:>14} {b.reserved:>14}  {kind} {currency()}"
+                f"{b!s:30} {b.monthly:>14} {b.spent:>14} {b.reserved:>14}  {kind} {currency()}"
             )
 
     def _set(self, opts: dict[str, Any]) -> None:

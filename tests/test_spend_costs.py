@@ -1,0 +1,156 @@
+"""Cost in money: every upstream attempt at the price in force then, refused attempts
+apart, and reports (staff, "Your usage", /v1/organization/costs) that add up exactly."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from django.core.management import call_command
+from django.utils import timezone
+
+from accounts.models import AuditEntry
+from generations.models import Generation
+from generations.reports import organization as org
+from generations.reports.spend import spend_lines
+from generations.spend.costs import entry_cost
+from providers.catalog import CatalogError, parse_catalog
+from providers.models import Price
+from simulator.server import SimulatorServer
+from tests.upstreams import create, run_to_end, sim_fixture  # noqa: F401
+
+pytestmark = pytest.mark.django_db
+DEV = "black-forest-labs/flux.1-dev"
+
+
+@pytest.fixture
+def priced(db: Any) -> None:
+    # modelverse: per image + per megapixel; the reseller: per image only; others free.
+    call_command(
+        "price", "set", "--channel", "modelverse", "--model", DEV,
+        "--per-image", "0.03", "--per-megapixel", "0.01",
+    )  # fmt: skip
+    call_command(
+        "price", "set", "--channel", "reseller-dalle", "--model", DEV, "--per-image", "0.02"
+    )
+
+
+def paid(generation: Generation) -> list[tuple[str, Decimal]]:
+    return [(a["channel"], entry_cost(a)) for a in generation.attempts if entry_cost(a) > 0]
+
+
+def window() -> tuple[Any, Any]:
+    now = timezone.now()
+    return now - timedelta(hours=1), now + timedelta(hours=1)
+
+
+MV2 = Decimal("0.065243")  # two images in one call: 0.06524288, rounded once
+# One 512x512 image at modelverse: 0.03 + 0.01 x 0.262144 MP, kept to six places.
+MV = Decimal("0.032621")
+
+
+def test_a_timeout_is_paid_a_refusal_is_not_and_a_fail_over_pays_the_next_channel(
+    sim: SimulatorServer, user: Any, enqueued: list, priced: None, settings: Any
+) -> None:
+    settings.DARKROOM_UPSTREAM_TIMEOUT = 1.0
+    sim.add_fault("hang", times=1, seconds=3)  # the call went out; its outcome is unknown
+    timed_out = run_to_end(create(user, DEV, n=2, size="512x512"))
+    sim.add_fault("server_error", times=1)  # an error answer: the upstream refused it
+    refused = run_to_end(create(user, DEV, n=2, size="512x512"))
+
+    assert timed_out.status == refused.status == Generation.Status.SUCCEEDED
+    assert paid(timed_out) == [("modelverse", MV2), ("reseller-dalle", Decimal("0.04"))]
+    assert timed_out.cost == MV2 + Decimal("0.04")
+    assert timed_out.cost_undelivered == MV2  # paid, but it delivered nothing
+    assert paid(refused) == [("reseller-dalle", Decimal("0.04"))]
+    assert refused.cost == Decimal("0.04") and refused.cost_undelivered == 0
+
+    lines = spend_lines(*window())
+    assert lines.total == timed_out.cost + refused.cost  # exactly: Decimal throughout
+    assert lines.undelivered == MV2
+    assert lines.refused == 1
+    assert dict(lines.by("channel")) == {
+        "modelverse": MV2,
+        "reseller-dalle": Decimal("0.08"),
+    }
+    assert dict(lines.by("person")) == {"alice": lines.total}
+
+
+def test_a_retried_job_pays_each_call_and_a_new_price_only_counts_from_then_on(
+    sim: SimulatorServer, user: Any, enqueued: list, priced: None, settings: Any
+) -> None:
+    settings.DARKROOM_UPSTREAM_TIMEOUT = 1.0
+    settings.DARKROOM_MAX_UPSTREAM_ATTEMPTS = 6
+    # Every channel times out on the first round: the job is retried later, and pays
+    # for each call that went out (the free channels cost nothing).
+    sim.add_fault("hang", times=4, seconds=3)
+    retried = run_to_end(create(user, DEV, size="512x512"))
+    assert retried.status == Generation.Status.SUCCEEDED and retried.retries == 1
+    assert paid(retried) == [
+        ("modelverse", MV),
+        ("reseller-dalle", Decimal("0.02")),
+        ("modelverse", MV),
+    ]
+
+    call_command("price", "set", "--channel", "modelverse", "--model", DEV, "--per-image", "1")
+    after = run_to_end(create(user, DEV, size="512x512"))
+
+    assert paid(after) == [("modelverse", Decimal("1"))]
+    retried.refresh_from_db()
+    assert retried.cost == 2 * MV + Decimal("0.02")  # the old price stays in its attempts
+    assert spend_lines(*window()).total == retried.cost + after.cost
+
+
+def test_the_costs_endpoint_buckets_equal_the_report(
+    sim: SimulatorServer, user: Any, enqueued: list, priced: None
+) -> None:
+    jobs = [run_to_end(create(user, DEV, size="512x512")) for _ in range(3)]
+    start = int(timezone.now().timestamp()) - 86400
+    query = org.Query(start - start % 86400, start - start % 86400 + 3 * 86400, ("line_item",), 7)
+    page = org.costs_page(query)
+
+    amounts = [r["amount"]["value"] for b in page["data"] for r in b["results"]]
+    assert sum(amounts) == sum(j.cost for j in jobs) == spend_lines(*window()).total
+    assert {r["line_item"] for b in page["data"] for r in b["results"]} == {DEV}
+    assert page["object"] == "page" and page["has_more"] is False
+
+
+def test_the_price_command_sets_shows_and_audits(priced: None, capsys: Any) -> None:
+    call_command("price", "show")
+    out = capsys.readouterr().out
+    assert "modelverse" in out and "0.030000" in out and "0.010000" in out
+    entry = AuditEntry.objects.filter(action="price set").order_by("pk").first()
+    assert entry is not None and entry.old_value == "none" and "0.03/image" in entry.new_value
+    price = Price.objects.get(channel__name="modelverse", model=DEV)
+    assert price.per_image == Decimal("0.03") and price.per_megapixel == Decimal("0.01")
+
+
+def test_the_price_command_refuses_bad_amounts(db: Any) -> None:
+    from django.core.management.base import CommandError
+
+    with pytest.raises(CommandError, match="amount >= 0"):
+        call_command("price", "set", "--channel", "modelverse", "--model", DEV, "--per-image", "-1")
+    with pytest.raises(CommandError, match="amount >= 0"):
+        call_command("price", "set", "--channel", "modelverse", "--model", DEV, "--per-image", "x")
+    assert not Price.objects.exists()
+
+
+def test_the_catalog_takes_prices_and_refuses_bad_ones() -> None:
+    from providers.catalog import load_catalog
+
+    raw = load_catalog()  # a valid catalog to start from
+    assert raw.get(DEV) is not None
+    import tomllib
+
+    from providers.catalog import CATALOG_PATH
+
+    data = tomllib.loads(CATALOG_PATH.read_text())
+    model = next(m for m in data["models"] if m["name"] == DEV)
+    model["channels"][0]["price_per_image"] = "0.025"
+    spec = parse_catalog(data).get(DEV)
+    assert spec is not None and spec.channels[0].price_per_image == Decimal("0.025")
+    model["channels"][0]["price_per_image"] = -1
+    with pytest.raises(CatalogError, match="price_per_image"):
+        parse_catalog(data)
