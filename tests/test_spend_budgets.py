@@ -1,0 +1,168 @@
+"""Money budgets: alerts once each at 50/80/100 %, a hard budget refusing before any
+quota or upstream call, and exactly k jobs through under 50 concurrent requests."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from decimal import Decimal
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from threading import Barrier
+from typing import Any
+
+import pytest
+from django.contrib.auth.models import Group
+from django.core import mail
+from django.core.management import call_command
+from django.db import connection
+from openai import OpenAI
+
+from accounts.models import AuditEntry
+from accounts.services import quota_set_limit, quota_status
+from common.errors import BudgetExhausted
+from generations.models import Budget, BudgetAlert, Generation
+from generations.services import generation_create
+from generations.spend.alerts import alert_signing_secret
+from simulator.server import SimulatorServer
+from tests.upstreams import create, run_to_end, sim_fixture  # noqa: F401
+
+DEV = "black-forest-labs/flux.1-dev"
+
+
+class _Receiver(BaseHTTPRequestHandler):
+    got: list[tuple[bytes, dict[str, str]]] = []
+
+    def do_POST(self) -> None:
+        body = self.rfile.read(int(self.headers["content-length"]))
+        type(self).got.append((body, dict(self.headers.items())))
+        self.send_response(200)
+        self.end_headers()
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+@pytest.fixture
+def receiver(settings: Any) -> Iterator[list[tuple[bytes, dict[str, str]]]]:
+    _Receiver.got = []
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Receiver)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    settings.DARKROOM_ALERT_WEBHOOK_URL = f"http://127.0.0.1:{server.server_address[1]}/alerts"
+    yield _Receiver.got
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture
+def priced(db: Any) -> None:
+    call_command("price", "set", "--channel", "modelverse", "--model", DEV, "--per-image", "0.02")
+
+
+@pytest.fixture
+def staff(django_user_model: Any) -> Any:
+    return django_user_model.objects.create_user(
+        "fin", "finance@example.com", "pw-fin-123", is_staff=True
+    )
+
+
+@pytest.mark.django_db(transaction=True)
+def test_alerts_fire_once_each_at_50_80_and_100_percent(
+    sim: SimulatorServer, user: Any, staff: Any, enqueued: list, priced: None, receiver: list
+) -> None:
+    quota_set_limit(user=user, model=DEV, limit=100)
+    call_command("budget", "set", "--instance", "--monthly", "0.10", "--alert-to", "fin")
+
+    def run(jobs: int) -> None:
+        for _ in range(jobs):
+            assert run_to_end(create(user, DEV)).status == Generation.Status.SUCCEEDED
+
+    run(2)  # 0.04: 40 %
+    assert not mail.outbox and not receiver
+    run(1)  # 0.06: 60 %
+    assert [m.subject for m in mail.outbox] == ["Darkroom budget: the instance at 50 %"]
+    run(2)  # 0.10: 80 % and 100 % with the same request's settlement on the fifth
+    run(3)  # soft budget: goes on, 0.16, no alert repeats
+    assert [a.threshold for a in BudgetAlert.objects.order_by("threshold")] == [50, 80, 100]
+    assert len(mail.outbox) == 3 and mail.outbox[0].to == ["finance@example.com"]
+    assert len(receiver) == 3
+    client = OpenAI(api_key="unused")
+    for body, headers in receiver:
+        client.webhooks.verify_signature(body, headers, secret=alert_signing_secret())
+    notices = [json.loads(body)["data"] for body, _ in receiver]
+    assert [(n["budget"], n["threshold"], n["limit"], n["currency"]) for n in notices] == [
+        ("instance", 50, "0.100000", "USD"),
+        ("instance", 80, "0.100000", "USD"),
+        ("instance", 100, "0.100000", "USD"),
+    ]
+    assert Decimal(notices[0]["spent"]) == Decimal("0.06")
+    assert Budget.objects.get().spent == Decimal("0.16")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_admin_shows_a_banner_for_a_crossed_budget(
+    sim: SimulatorServer, user: Any, enqueued: list, priced: None, client: Any,
+    admin_user: Any,
+) -> None:  # fmt: skip
+    quota_set_limit(user=user, model=DEV, limit=100)
+    call_command("budget", "set", "--instance", "--monthly", "0.02")
+    run_to_end(create(user, DEV))
+    client.force_login(admin_user)
+    page = client.get("/admin/").content.decode()
+    assert "Money budget of the instance: 100 % reached" in page
+
+
+@pytest.mark.django_db
+def test_a_hard_group_budget_refuses_before_any_quota_or_upstream_call(
+    sim: SimulatorServer, user: Any, enqueued: list, priced: None
+) -> None:
+    group = Group.objects.create(name="designers")
+    user.groups.add(group)
+    call_command("budget", "set", "--group", "designers", "--monthly", "0.03", "--hard")
+    first = run_to_end(create(user, DEV))  # 0.02 of 0.03: the next (0.02) does not fit
+    calls = len(sim.requests("/v1/"))
+
+    with pytest.raises(BudgetExhausted) as refused:
+        create(user, DEV)
+
+    assert first.budgets == [Budget.objects.get().pk]
+    assert refused.value.status == 429 and refused.value.type == "insufficient_quota"
+    assert refused.value.envelope()["error"]["code"] == "budget_exhausted"
+    assert "designers" in refused.value.message
+    assert len(sim.requests("/v1/")) == calls and user.generations.count() == 1
+    status = quota_status(user=user, model=DEV)
+    assert (status.used, status.reserved) == (1, 0)
+    budget = Budget.objects.get()
+    assert (budget.spent, budget.reserved) == (Decimal("0.02"), Decimal(0))
+    entry = AuditEntry.objects.get(action="budget set")
+    assert (entry.old_value, entry.new_value) == ("none", "0.03 hard USD")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_50_concurrent_requests_get_exactly_k_through_a_hard_budget(
+    postgres: None, user: Any, enqueued: list, priced: None
+) -> None:
+    """A budget with room for exactly 7 images; 50 requests at once, released together."""
+    quota_set_limit(user=user, model=DEV, limit=1000)
+    call_command("budget", "set", "--instance", "--monthly", "0.14", "--hard")
+    barrier = Barrier(50, timeout=120)
+
+    def attempt(i: int) -> bool:
+        barrier.wait()
+        try:
+            generation_create(user=user, model=DEV, prompt=f"cat {i}", params={})
+            return True
+        except BudgetExhausted:
+            return False
+        finally:
+            connection.close()
+
+    with ThreadPoolExecutor(max_workers=50) as pool:
+        granted = sum(pool.map(attempt, range(50)))
+
+    assert granted == 7
+    assert user.generations.count() == 7
+    assert Budget.objects.get().reserved == Decimal("0.14")
+    assert quota_status(user=user, model=DEV).reserved == 7
