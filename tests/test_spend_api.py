@@ -65,7 +65,7 @@ async def test_a_blocked_prompt_answers_400_moderation_blocked(user: Any, enqueu
     await sync_to_async(call_command)("policy", "block", "gore")
     response = await (await client_for(user)).post(
         "/v1/images/generations",
-        {"model": DEV, "prompt": "ＧＯＲＥ", "moderation": "low"},
+        {"model": DEV, "prompt": "\uff27\uff2f\uff32\uff25", "moderation": "low"},
         content_type="application/json",
     )
     assert response.status_code == 400

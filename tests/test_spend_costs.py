@@ -154,3 +154,35 @@ def test_the_catalog_takes_prices_and_refuses_bad_ones() -> None:
     model["channels"][0]["price_per_image"] = -1
     with pytest.raises(CatalogError, match="price_per_image"):
         parse_catalog(data)
+
+
+def test_the_staff_spend_report_and_its_csv_equal_the_attempts(
+    sim: SimulatorServer, user: Any, enqueued: list, priced: None, admin_client: Any,
+    settings: Any,
+) -> None:  # fmt: skip
+    settings.DARKROOM_UPSTREAM_TIMEOUT = 1.0
+    sim.add_fault("hang", times=1, seconds=3)
+    first = run_to_end(create(user, DEV, n=2, size="512x512"))
+    second = run_to_end(create(user, DEV, size="512x512"))
+    total = first.cost + second.cost
+
+    page = admin_client.get("/reports/spend/")
+    text = page.content.decode()
+    assert page.status_code == 200
+    assert f"{total} USD paid to upstreams" in text and "<svg" in text
+    assert f"{MV2} USD paid for attempts that delivered no image" in text
+    csv_text = admin_client.get("/reports/spend/attempts.csv").content.decode()
+    rows = [r.split(",") for r in csv_text.strip().splitlines()[1:]]
+    assert sum(Decimal(r[7]) for r in rows) == total
+    assert [r[8] for r in rows] == ["no", "yes", "yes"]
+    people = admin_client.get("/reports/spend/person.csv").content.decode().splitlines()
+    assert people == ["person,amount", f"alice,{total}"]
+
+
+def test_a_person_sees_their_own_spend_on_your_usage(
+    sim: SimulatorServer, user: Any, enqueued: list, priced: None, client: Any
+) -> None:
+    job = run_to_end(create(user, DEV, size="512x512"))
+    client.force_login(user)
+    text = client.get("/accounts/usage/").content.decode()
+    assert f"What the upstreams were paid for your requests: {job.cost} USD." in text

@@ -147,3 +147,41 @@ def groups_of(user_ids: set[int], rows: list[dict[str, Any]]) -> dict[tuple[Any,
         charged = [budget_groups[b] for b in row["budgets"] or [] if b in budget_groups]
         out[(row["pk"], row["user_id"])] = charged[0] if charged else first.get(row["user_id"], "")
     return out
+
+
+# The spend report's CSV tables: one file each, the same lines as the page.
+CSV_TABLES = ("daily", "person", "group", "model", "channel", "api_key", "attempts")
+DIMENSIONS = ("person", "group", "model", "channel", "api_key_id")
+
+
+def spend_csv(lines: SpendLines, table: str, days: list[date]) -> list[list[object]]:
+    if table == "daily":
+        rows = [
+            [day.isoformat(), model, str(values[i])]
+            for model, values in sorted(lines.per_day(days).items())
+            for i, day in enumerate(days)
+            if values[i]
+        ]
+        return [["day", "model", "amount"], *sorted(rows)]
+    if table == "attempts":
+        return [
+            ["at", "person", "group", "model", "channel", "api_key", "job", "amount", "delivered"],
+            *(
+                [
+                    line.at.isoformat(),
+                    line.person,
+                    line.group,
+                    line.model,
+                    line.channel,
+                    line.api_key_id,
+                    line.generation_id,
+                    str(line.amount),
+                    "yes" if line.delivered else "no",
+                ]
+                for line in lines.lines
+            ),
+        ]
+    dimension = "api_key_id" if table == "api_key" else table
+    if dimension not in DIMENSIONS:
+        raise ValueError(table)
+    return [[table, "amount"], *([key, str(amount)] for key, amount in lines.by(dimension))]

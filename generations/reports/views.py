@@ -14,7 +14,9 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_GET
 
-from . import queries
+from providers.pricing import currency
+
+from . import queries, spend
 from .charts import stacked_bars
 
 MAX_DAYS = 366
@@ -95,3 +97,54 @@ def _cell(value: object) -> object:
     if isinstance(value, str) and value[:1] in {"=", "+", "-", "@", "\t", "\r"}:
         return "'" + value
     return value
+
+
+SPEND_TABLES = (
+    ("person", _("Per person")),
+    ("group", _("Per group")),
+    ("model", _("Per model")),
+    ("channel", _("Per channel")),
+    ("api_key", _("Per API key")),
+)
+
+
+@staff_member_required
+@require_GET
+def spend_report(request: HttpRequest) -> HttpResponse:
+    form, date_range = _range(request)
+    lines = spend.spend_lines(*date_range.bounds())
+    cents = {
+        model: [int(v * 100) for v in values]
+        for model, values in lines.per_day(date_range.days()).items()
+    }
+    title = _("Spend per day, per model (hundredths of %(currency)s)") % {"currency": currency()}
+    context = {
+        "form": form,
+        "range": date_range,
+        "lines": lines,
+        "currency": currency(),
+        "chart": stacked_bars(date_range.days(), cents, title=str(title)),
+        "tables": [
+            (name, title, lines.by("api_key_id" if name == "api_key" else name))
+            for name, title in SPEND_TABLES
+        ],
+        "query": request.GET.urlencode(),
+    }
+    return render(request, "reports/spend.html", context, status=400 if form.errors else 200)
+
+
+@staff_member_required
+@require_GET
+def spend_csv(request: HttpRequest, table: str) -> HttpResponse:
+    if table not in spend.CSV_TABLES:
+        raise Http404
+    _form, date_range = _range(request)
+    lines = spend.spend_lines(*date_range.bounds())
+    rows = spend.spend_csv(lines, table, date_range.days())
+    name = f"darkroom-spend-{table}-{date_range.start}-{date_range.end}.csv"
+    response = HttpResponse(
+        content_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+    )
+    csv.writer(response).writerows([[_cell(v) for v in row] for row in rows])
+    return response
