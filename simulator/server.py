@@ -28,6 +28,7 @@ from types import TracebackType
 from typing import Any
 
 from . import faults as faultlib
+from . import signing
 from .bfl import BFLFormat
 from .chat import ChatFormat
 from .core import Format, Response, Route, SimRequest, json_response, plain_error, route
@@ -83,7 +84,11 @@ class Simulator:
         self.latency = latency
         # Settable at run time (POST /_sim/config): how long an asynchronous job
         # runs, and how the chat format words its answer (markdown, bare, data).
-        self.config: dict[str, Any] = {"job_seconds": job_seconds, "chat_reply": "markdown"}
+        self.config: dict[str, Any] = {
+            "job_seconds": job_seconds,
+            "chat_reply": "markdown",
+            "sign_results": None,
+        }
         self.public_url = public_url.rstrip("/") if public_url else None
         self.stop_event = threading.Event()
         self.faults = faultlib.FaultQueue()
@@ -124,6 +129,9 @@ class Simulator:
         ttl = (self.link_ttl if self.link_ttl is not None else ttl) - max(0.0, age)
         if req.expire_links or expired:
             ttl = -1.0
+        signer = self.config.get("sign_results")
+        if signer and ext == "png":
+            data = signing.sign_png(data, signer)
         token = self.files.put(data, ttl=ttl, content_type=_IMAGE_TYPES.get(ext, "image/png"))
         return f"{self.public_url or req.base_url}/files/{token}.{ext}"
 
@@ -255,9 +263,12 @@ class Simulator:
                 self.config[key] = float(value)
             elif key == "chat_reply" and value in ("markdown", "bare", "data"):
                 self.config[key] = value
+            elif key == "sign_results":
+                self.config[key] = signing.check_signer(value)
             else:
                 raise ValueError(
-                    f"bad config {key}={value!r}: job_seconds >= 0, chat_reply markdown|bare|data"
+                    f"bad config {key}={value!r}: job_seconds >= 0, chat_reply markdown|bare|data, "
+                    "sign_results null or {chain_pem, key_pem, alg}"
                 )
 
     def _reset(self, req: SimRequest) -> Response:

@@ -18,6 +18,7 @@ from generations.models import Generation, Image, ReferenceImage
 from generations.provenance import keys
 from generations.results import store_images
 from tests.images import png_bytes
+from tests.upstreams import create, run_to_end, sim_fixture  # noqa: F401
 
 pytestmark = pytest.mark.django_db
 TRAINED = "http://cv.iptc.org/newscodes/digitalsourcetype/trainedAlgorithmicMedia"
@@ -227,3 +228,28 @@ def test_it_signs_every_format_upstreams_send(user: Any, fmt: str, mime: str) ->
     assert (image.format, image.credentials) == (fmt, "signed")
     assert reader.get_validation_state() == "Valid"
     assert image.sha256 == hashlib.sha256(stored).hexdigest()
+
+
+def test_an_upstream_manifest_is_kept_as_an_ingredient(user: Any, sim: Any, enqueued: list) -> None:
+    """The simulator signs its results (as OpenAI and Google do); Darkroom's signature
+    keeps that manifest as the parent ingredient instead of stripping it."""
+    _ca, chain_pem, key_pem = keys._new_chain("Upstream Labs")
+    sim.configure(
+        sign_results={"chain_pem": chain_pem.decode(), "key_pem": key_pem.decode(), "alg": "es256"}
+    )
+    generation = run_to_end(create(user, "black-forest-labs/flux.1-dev", size="256x256"))
+
+    [image] = generation.images.all()
+    store, reader = _read(image.file.open("rb").read())
+    manifest = store["manifests"][store["active_manifest"]]
+    [ingredient] = manifest["ingredients"]
+    assert (ingredient["title"], ingredient["relationship"]) == (
+        "upstream result (modelverse)",
+        "parentOf",
+    )
+    upstream = store["manifests"][ingredient["active_manifest"]]
+    assert upstream["signature_info"]["issuer"] == "Upstream Labs"
+    assert upstream["claim_generator_info"][0]["name"] == "Simulated Upstream"
+    assert manifest["signature_info"]["issuer"] == "Darkroom"
+    assert reader.get_validation_state() == "Valid"
+    assert image.credentials == "signed"

@@ -68,6 +68,15 @@ def _sign(
     signer = c2pa.Signer.from_info(c2pa.C2paSignerInfo(algorithm, chain_pem, key_pem, None))
     context = c2pa.Context.from_dict(_CONTEXT_SETTINGS)
     with signer, context, c2pa.Builder(manifest_for(generation, info), context) as builder:
+        if _carries_manifest(data, info.mime):
+            # The upstream signed its result (OpenAI, Google do): keep its manifest as
+            # the parent ingredient; signing over it alone would strip the credential,
+            # which reads as tampering.
+            builder.add_ingredient(
+                {"title": f"upstream result ({_channel(generation)})", "relationship": "parentOf"},
+                info.mime,
+                io.BytesIO(data),
+            )
         for title, mime, content in _references(generation):
             builder.add_ingredient(
                 {"title": title, "relationship": "inputTo"}, mime, io.BytesIO(content)
@@ -75,6 +84,14 @@ def _sign(
         out = io.BytesIO()
         builder.sign(signer, info.mime, io.BytesIO(data), out)
     return out.getvalue()
+
+
+def _carries_manifest(data: bytes, mime: str) -> bool:
+    try:
+        with c2pa.Reader(mime, io.BytesIO(data)):
+            return True
+    except c2pa.C2paError:
+        return False
 
 
 def manifest_for(generation: Generation, info: ImageInfo) -> dict[str, Any]:
