@@ -1,7 +1,7 @@
 """Operators' writes on generations (admin actions): retry a failed one, stop a stuck one.
 
 Both go through generations.services, so quota moves exactly as for any request:
-a retry reserves again through accounts.services.quota_reserve (refused whole when
+a retry reserves again through accounts.quota.quota_hold (refused whole when
 the person has no quota left), a stop settles the reservation once.
 """
 
@@ -12,7 +12,7 @@ from typing import Any
 from django.db import transaction
 
 from accounts.models import User
-from accounts.quota_changes import audit_quota_change
+from accounts.quota.changes import audit_quota_change
 from common.errors import InvalidRequest
 
 from .models import Generation

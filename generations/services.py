@@ -21,9 +21,8 @@ from django.utils import timezone
 from kombu.exceptions import KombuError
 from redis.exceptions import RedisError
 
-from accounts.api_keys.caps import key_cap_reserve, key_cap_settle
 from accounts.models import User
-from accounts.services import quota_hold, quota_release
+from accounts.quota import Hold, quota_hold, quota_release
 from common.db import release_connection
 
 from . import leases
@@ -106,18 +105,23 @@ def generation_submit(
 
 
 def _hold_quota(generation: Generation, clean: CleanRequest) -> None:
-    """Reserve the job's money budgets, the person's quota (and the key's cap), refusing it
-    whole: a spent hard budget refuses before any quota is touched."""
+    """Reserve the job's money budgets, then the person's quota (and the key's cap),
+    refusing it whole (a spent hard budget refuses before any quota is touched), and
+    record on the job where it is held: it settles there and nowhere else."""
     budget_reserve(generation=generation)
-    pool = quota_hold(user=generation.user, model=clean.spec.name, n=clean.n)
-    key_held = 0
-    if generation.api_key is not None:
-        # Refused whole (and the quota above rolled back) when the key's cap is spent.
-        key_held = key_cap_reserve(key=generation.api_key, model=clean.spec.name, n=clean.n)
-    if pool is None and not key_held:
+    hold = quota_hold(
+        user=generation.user, model=clean.spec.name, n=clean.n, key=generation.api_key
+    )
+    if hold == Hold():
         return
-    generation.quota_pool, generation.key_quota_reserved = pool, key_held
-    Generation.objects.filter(pk=generation.pk).update(quota_pool=pool, key_quota_reserved=key_held)
+    held = {
+        "quota_budget": hold.budget,
+        "quota_pool": hold.pool,
+        "key_quota_reserved": hold.key_reserved,
+    }
+    for name, value in held.items():
+        setattr(generation, name, value)
+    Generation.objects.filter(pk=generation.pk).update(**held)
 
 
 def generation_create(
@@ -276,19 +280,18 @@ def _finish(generation: Generation, status: str, *, used: int, **fields: Any) ->
     generation.upstream_sent_at = None
     generation.lease_owner, generation.lease_expires_at = "", None
     generation.save()
-    if settle:  # budgets, quota, then the key's cap: the order submissions lock them in
+    if settle:  # money budgets first: the order submissions lock them in
         budget_settle(generation=generation)
         quota_release(
             user=generation.user_id,
             model=generation.model,
+            held=generation.quota_budget,
             pool_id=generation.quota_pool_id,
             reserved=generation.quota_reserved,
             used=used,
+            key_id=generation.api_key_id,
+            key_reserved=generation.key_quota_reserved,
         )
-        if generation.api_key_id:
-            key_cap_settle(
-                key_id=generation.api_key_id, reserved=generation.key_quota_reserved, used=used
-            )
     transaction.on_commit(lambda: generation_finished.send(Generation, generation=generation))
 
 

@@ -21,7 +21,7 @@ from typing import Any
 
 import pytest
 
-from accounts.services import quota_status
+from accounts.quota import quota_status
 from generations.models import Generation
 from tests.live import (
     BIN,

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from accounts.services import quota_status
+from accounts.quota import quota_status
 from common.errors import InvalidRequest, ModelNotFound
 from generations.models import Generation
 from generations.services import generation_create
@@ -52,7 +52,7 @@ def test_a_request_refused_its_quota_keeps_no_reference_files(
 ) -> None:
     from pathlib import Path
 
-    from accounts.services import quota_set_limit
+    from accounts.quota import quota_set_limit
     from common.errors import QuotaExceeded
 
     quota_set_limit(user=user, model=MULTI, limit=0)

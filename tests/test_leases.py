@@ -16,7 +16,7 @@ from django.db import OperationalError
 from django.utils import timezone
 from kombu.exceptions import OperationalError as BrokerError
 
-from accounts.services import quota_status
+from accounts.quota import quota_status
 from generations import leases, services
 from generations.dispatch import generation_run
 from generations.models import Generation

@@ -20,7 +20,7 @@ from django.db import connection
 from openai import OpenAI
 
 from accounts.models import AuditEntry
-from accounts.services import quota_set_limit, quota_status
+from accounts.quota import quota_set_limit, quota_status
 from common.errors import BudgetExhausted
 from generations.models import Budget, BudgetAlert, Generation
 from generations.services import generation_create

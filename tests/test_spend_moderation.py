@@ -11,7 +11,7 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 
 from accounts.models import AuditEntry
-from accounts.services import quota_status
+from accounts.quota import quota_status
 from common.errors import ModerationBlocked
 from generations.models import Generation, ModerationRefusal, PolicyTerm
 from generations.spend.moderation import ModerationUnavailable, normalise

@@ -16,10 +16,11 @@ from django.template.loader import render_to_string
 from django.utils.safestring import SafeString
 from django.utils.translation import gettext_lazy as _
 
-from .. import quota_changes, services
+from .. import services
 from ..models import DirectoryGroup, GroupPool, GroupQuota, Quota, User
-from ..pools import pool_set
-from ..selectors import quota_overview
+from ..quota import changes as quota_changes
+from ..quota import quota_overview
+from ..quota.pools import pool_set
 from .forms import (
     GroupQuotaForm,
     PersonQuotaForm,

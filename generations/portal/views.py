@@ -24,10 +24,8 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 from django.views.decorators.http import require_GET, require_POST
 
-from accounts.models import GroupPool, User
-from accounts.pools import pool_left
-from accounts.selectors import quota_overview
-from accounts.services import quota_status
+from accounts.models import User
+from accounts.quota import quota_overview, quota_status
 from common.errors import DarkroomError
 from common.streaming import field_chunks, streaming_response
 from providers.catalog import ModelSpec, get_catalog
@@ -69,23 +67,7 @@ class ModelOption:
 def _model_options(user: User) -> list[ModelOption]:
     """The model picker: every model with the images this person can still ask for
     (their own left, plus the best group pool they may draw from)."""
-    pools: dict[str, list[GroupPool]] = {}
-    for pool in GroupPool.objects.filter(group__user=user).select_related("group"):
-        pools.setdefault(pool.model, []).append(pool)
-    return [
-        ModelOption(u.model, model_label(u.model), _usable(u.left, pools.get(u.model, [])))
-        for u in quota_overview(user)
-    ]
-
-
-def _usable(own: int | None, pools: list[GroupPool]) -> int | None:
-    if not pools:
-        return own
-    only = [p for p in pools if p.mode == GroupPool.Mode.ONLY]
-    best = max(pool_left(p) for p in only or pools)
-    if only:
-        return best
-    return None if own is None else own + best
+    return [ModelOption(u.model, model_label(u.model), u.usable) for u in quota_overview(user)]
 
 
 def _generate_context(

@@ -1,9 +1,10 @@
 """Money budgets: reserve the most a job could cost, settle what it did cost.
 
-Same race-free rules as quotas (accounts.services, accounts.pools): a reservation is
-one conditional UPDATE judged by the database under the row lock
+Built on the quota algebra (accounts.quota.budget) with money columns: a reservation
+is one conditional UPDATE judged by the database under the row lock
 (`spent + reserved + amount <= monthly` for a hard budget), settlement happens once,
-in the job's finishing transaction, under its quota_state guard.
+in the job's finishing transaction, under its quota_state guard, and a new month
+starts by the algebra's idempotent roll.
 
 Which budgets a job counts against, decided one way: the instance's budget (if any)
 and the budget of the person's first group by name that has one (whether or not
@@ -13,18 +14,18 @@ the job draws on that group's image pool). The generate page names that group.
 from __future__ import annotations
 
 from datetime import date
-from decimal import Decimal
 from typing import Any
 
 from django.contrib.auth.models import Group
 from django.db import IntegrityError, transaction
-from django.db.models import F, Q, Value
-from django.db.models.functions import Greatest
+from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from accounts.models import Period
+from accounts.quota import budget as algebra
 from common.errors import BudgetExhausted
-from providers.pricing import ZERO, currency, dearest_cost
+from providers.pricing import currency, dearest_cost
 
 from .models import Budget, BudgetAlert
 
@@ -47,12 +48,12 @@ def budgets_for(user: Any) -> list[Budget]:
     return list(Budget.objects.filter(q).order_by("pk"))
 
 
+# The algebra's view of a money budget: what it counts and since when.
+MONEY = algebra.Budget(Budget, used="spent", reserved="reserved", since="period_start")
+
+
 def _roll_period(budget_id: int) -> None:
-    # Idempotent: only a row still counting an earlier month is reset.
-    start = month_start()
-    Budget.objects.filter(pk=budget_id).filter(
-        Q(period_start__lt=start) | Q(period_start__isnull=True)
-    ).update(spent=0, period_start=start)
+    algebra.roll(MONEY, budget_id, period=Period.MONTHLY)
 
 
 def budget_reserve(*, generation: Any) -> None:
@@ -91,9 +92,11 @@ def budget_settle(*, generation: Any) -> None:
     if not generation.budgets:
         return
     for budget_id in sorted(generation.budgets):
-        Budget.objects.filter(pk=budget_id).update(
-            reserved=Greatest(F("reserved") - generation.budget_reserved, Value(ZERO)),
-            spent=F("spent") + generation.cost,
+        algebra.settle(
+            MONEY,
+            Budget.objects.filter(pk=budget_id),
+            reserved=generation.budget_reserved,
+            used=generation.cost,
         )
         _record_alerts(budget_id)
 
@@ -125,9 +128,3 @@ def _alert_once(budget: Budget, threshold: int) -> BudgetAlert | None:
             )
     except IntegrityError:
         return None
-
-
-def budget_left(budget: Budget) -> Decimal:
-    _roll_period(budget.pk)
-    fresh = Budget.objects.values("monthly", "spent", "reserved").get(pk=budget.pk)
-    return max(ZERO, fresh["monthly"] - fresh["spent"] - fresh["reserved"])

@@ -16,6 +16,7 @@ from accounts.audit import audit_record
 from providers.models import Channel, Price
 from providers.pricing import ZERO, currency, price_set
 
+from .budgets import month_start
 from .models import Budget, PolicyTerm
 
 
@@ -49,7 +50,9 @@ def budget_change(
         raise ValueError("a budget is an amount >= 0")
     with transaction.atomic():
         budget, created = Budget.objects.get_or_create(
-            group=group, is_instance=group is None, defaults={"monthly": monthly, "hard": hard}
+            group=group,
+            is_instance=group is None,
+            defaults={"monthly": monthly, "hard": hard, "period_start": month_start()},
         )
         old = "none" if created else f"{budget.monthly} {'hard' if budget.hard else 'soft'}"
         Budget.objects.filter(pk=budget.pk).update(monthly=monthly, hard=hard)

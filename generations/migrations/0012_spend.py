@@ -9,7 +9,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('auth', '0012_alter_user_first_name_max_length'),
-        ('generations', '0010_gallery_indexes'),
+        ('generations', '0011_generation_quota_budget'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
