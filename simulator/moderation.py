@@ -58,7 +58,7 @@ class ModerationFormat(Format):
             {
                 "id": f"modr-{uuid.uuid4().hex[:12]}",
                 "model": str(body.get("model") or "omni-moderation-latest"),
-                "results": [_result(text) for text in inputs],
+                "results": [_result(str(text)) for text in inputs],
             },
         )
 

@@ -10,7 +10,7 @@ These views are never routed for requests.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from django.urls import URLPattern, URLResolver, get_resolver, path, re_path
 from django.urls.resolvers import RegexPattern
@@ -239,7 +239,7 @@ class ModelDoc(APIView):
 
 
 def _org_params(groups: tuple[str, ...], max_limit: int) -> list[OpenApiParameter]:
-    q = OpenApiParameter.QUERY
+    q: Literal["query"] = "query"
     return [
         OpenApiParameter("start_time", OpenApiTypes.INT, q, required=True, description="Unix s."),
         OpenApiParameter("end_time", OpenApiTypes.INT, q, description="Unix seconds, excluded."),

@@ -88,9 +88,12 @@ def spend_lines(start: datetime, end: datetime, *, user: Any = None) -> SpendLin
     )
     if user is not None:
         jobs = jobs.filter(user=user)
-    rows = list(
-        jobs.values("pk", "user_id", "model", "api_key_id", "status", "attempts", "budgets")
-    )
+    rows: list[dict[str, Any]] = [
+        dict(row)
+        for row in jobs.values(
+            "pk", "user_id", "model", "api_key_id", "status", "attempts", "budgets"
+        )
+    ]
     groups = groups_of({row["user_id"] for row in rows}, rows)
     names = dict(
         User.objects.filter(pk__in={r["user_id"] for r in rows}).values_list("pk", "username")
@@ -156,7 +159,7 @@ DIMENSIONS = ("person", "group", "model", "channel", "api_key_id")
 
 def spend_csv(lines: SpendLines, table: str, days: list[date]) -> list[list[object]]:
     if table == "daily":
-        rows = [
+        rows: list[list[object]] = [
             [day.isoformat(), model, str(values[i])]
             for model, values in sorted(lines.per_day(days).items())
             for i, day in enumerate(days)
@@ -164,24 +167,24 @@ def spend_csv(lines: SpendLines, table: str, days: list[date]) -> list[list[obje
         ]
         return [["day", "model", "amount"], *sorted(rows)]
     if table == "attempts":
-        return [
-            ["at", "person", "group", "model", "channel", "api_key", "job", "amount", "delivered"],
-            *(
-                [
-                    line.at.isoformat(),
-                    line.person,
-                    line.group,
-                    line.model,
-                    line.channel,
-                    line.api_key_id,
-                    line.generation_id,
-                    str(line.amount),
-                    "yes" if line.delivered else "no",
-                ]
-                for line in lines.lines
-            ),
+        header: list[object] = ["at", "person", "group", "model", "channel", "api_key", "job"]
+        body: list[list[object]] = [
+            [
+                line.at.isoformat(),
+                line.person,
+                line.group,
+                line.model,
+                line.channel,
+                line.api_key_id,
+                line.generation_id,
+                str(line.amount),
+                "yes" if line.delivered else "no",
+            ]
+            for line in lines.lines
         ]
+        return [[*header, "amount", "delivered"], *body]
     dimension = "api_key_id" if table == "api_key" else table
     if dimension not in DIMENSIONS:
         raise ValueError(table)
-    return [[table, "amount"], *([key, str(amount)] for key, amount in lines.by(dimension))]
+    rows = [[key, str(amount)] for key, amount in lines.by(dimension)]
+    return [[table, "amount"], *rows]

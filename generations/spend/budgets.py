@@ -14,6 +14,7 @@ the job draws on that group's image pool). The generate page names that group.
 from __future__ import annotations
 
 from datetime import date
+from functools import partial
 from typing import Any
 
 from django.contrib.auth.models import Group
@@ -110,17 +111,17 @@ def _record_alerts(budget_id: int) -> None:
     for threshold in THRESHOLDS:
         if budget.spent * 100 < budget.monthly * threshold:
             break
-        alert = _alert_once(budget, threshold)
+        alert = _alert_once(budget, budget.period_start, threshold)
         if alert is not None:
-            transaction.on_commit(lambda pk=alert.pk: send_alert(alert_id=pk))
+            transaction.on_commit(partial(send_alert, alert_id=alert.pk))
 
 
-def _alert_once(budget: Budget, threshold: int) -> BudgetAlert | None:
+def _alert_once(budget: Budget, period: date, threshold: int) -> BudgetAlert | None:
     try:
         with transaction.atomic():  # a savepoint: a duplicate leaves the outer work intact
             return BudgetAlert.objects.create(
                 budget=budget,
-                period_start=budget.period_start,
+                period_start=period,
                 threshold=threshold,
                 spent=budget.spent,
                 limit=budget.monthly,

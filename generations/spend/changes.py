@@ -93,8 +93,8 @@ def policy_block(*, term: str, group: Group | None = None, pattern: bool = False
 def policy_unblock(*, term: str, group: Group | None = None, everywhere: bool = False) -> int:
     """Remove the term from the group's (None: the instance's) policy, or from all."""
     with transaction.atomic():
-        rows = PolicyTerm.objects.filter(term=term)
-        rows = list(rows if everywhere else rows.filter(group=group))
+        matching = PolicyTerm.objects.filter(term=term)
+        rows = list(matching if everywhere else matching.filter(group=group))
         for row in rows:
             audit_record(
                 action="policy term unblocked",

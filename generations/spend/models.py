@@ -5,13 +5,17 @@ Imported by generations.models, so they belong to the generations app.
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.conf import settings
 from django.contrib.auth.models import Group
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
-MONEY = {"max_digits": 14, "decimal_places": 6}
+
+def _money(verbose_name: str | Any = "", **kwargs: Any) -> models.DecimalField[Any, Any]:
+    return models.DecimalField(verbose_name, max_digits=14, decimal_places=6, **kwargs)
 
 
 class Budget(models.Model):
@@ -25,7 +29,7 @@ class Budget(models.Model):
         Group, null=True, blank=True, on_delete=models.CASCADE, related_name="money_budget"
     )
     is_instance = models.BooleanField(_("whole instance"), default=False, editable=False)
-    monthly = models.DecimalField(_("monthly limit"), **MONEY)
+    monthly = _money(_("monthly limit"))
     hard = models.BooleanField(
         _("hard"), default=False, help_text=_("At 100 % refuse new requests (429).")
     )
@@ -36,8 +40,8 @@ class Budget(models.Model):
         limit_choices_to={"is_staff": True},
         verbose_name=_("e-mail alerts to"),
     )
-    spent = models.DecimalField(_("spent this month"), default=0, editable=False, **MONEY)
-    reserved = models.DecimalField(_("reserved"), default=0, editable=False, **MONEY)
+    spent = _money(_("spent this month"), default=0, editable=False)
+    reserved = _money(_("reserved"), default=0, editable=False)
     period_start = models.DateField(_("month from"), null=True, editable=False)
 
     class Meta:
@@ -64,8 +68,8 @@ class BudgetAlert(models.Model):
     budget = models.ForeignKey(Budget, on_delete=models.CASCADE, related_name="alerts")
     period_start = models.DateField()
     threshold = models.PositiveSmallIntegerField(_("threshold %"))
-    spent = models.DecimalField(_("spent"), **MONEY)
-    limit = models.DecimalField(_("limit"), **MONEY)
+    spent = _money(_("spent"))
+    limit = _money(_("limit"))
     currency = models.CharField(max_length=3)
     created_at = models.DateTimeField(_("when"), auto_now_add=True)
     mailed = models.BooleanField(default=False)

@@ -4,6 +4,7 @@ pages can show generations' figures without an import pointing back."""
 
 from __future__ import annotations
 
+from datetime import datetime, time, timedelta
 from typing import Any
 
 from django import template
@@ -20,11 +21,8 @@ register = template.Library()
 @register.inclusion_tag("generations/_own_spend.html")
 def own_spend(user: Any) -> dict[str, Any]:
     """This month's spend of the person's jobs, per model, and what bought nothing."""
-    now = timezone.now()
-    start = timezone.make_aware(
-        timezone.datetime.combine(month_start(), timezone.datetime.min.time())
-    )
-    lines = spend_lines(start, now + timezone.timedelta(seconds=1), user=user)
+    start = timezone.make_aware(datetime.combine(month_start(), time.min))
+    lines = spend_lines(start, timezone.now() + timedelta(seconds=1), user=user)
     return {
         "by_model": lines.by("model"),
         "total": lines.total,
