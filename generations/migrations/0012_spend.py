@@ -40,7 +40,7 @@ class Migration(migrations.Migration):
                 ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
                 ('is_instance', models.BooleanField(default=False, editable=False, verbose_name='whole instance')),
                 ('monthly', models.DecimalField(decimal_places=6, max_digits=14, verbose_name='monthly limit')),
-                ('hard', models.BooleanField(default=False, help_text='At 100 % refuse new requests (429).', verbose_name='hard')),
+                ('hard', models.BooleanField(default=False, help_text='Refuse new requests (429) once the budget is spent.', verbose_name='hard')),
                 ('spent', models.DecimalField(decimal_places=6, default=0, editable=False, max_digits=14, verbose_name='spent this month')),
                 ('reserved', models.DecimalField(decimal_places=6, default=0, editable=False, max_digits=14, verbose_name='reserved')),
                 ('period_start', models.DateField(editable=False, null=True, verbose_name='month from')),

@@ -31,7 +31,7 @@ class Budget(models.Model):
     is_instance = models.BooleanField(_("whole instance"), default=False, editable=False)
     monthly = _money(_("monthly limit"))
     hard = models.BooleanField(
-        _("hard"), default=False, help_text=_("At 100 % refuse new requests (429).")
+        _("hard"), default=False, help_text=_("Refuse new requests (429) once the budget is spent.")
     )
     alert_to = models.ManyToManyField(
         settings.AUTH_USER_MODEL,
