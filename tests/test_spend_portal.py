@@ -28,7 +28,7 @@ def signed_in(client: Any, user: Any) -> Any:
     ("language", "text"),
     [
         ("en", "This prompt was refused by this instance&#x27;s content policy"),
-        ("zh-hans", "该提示词被本实例的内容策略拒绝，未产生任何扣费。"),
+        ("zh-hans", "该提示词被本实例的内容策略拒绝"),
     ],
 )
 def test_a_blocked_prompt_is_refused_in_the_portal_in_both_languages(
