@@ -186,3 +186,24 @@ def test_a_person_sees_their_own_spend_on_your_usage(
     client.force_login(user)
     text = client.get("/accounts/usage/").content.decode()
     assert f"What the upstreams were paid for your requests: {job.cost} USD." in text
+
+
+@pytest.mark.parametrize(
+    ("phase", "code", "billed"),
+    [
+        ("submit", None, True),  # a result or a job id
+        ("submit", "upstream_timeout", True),  # sent, outcome unknown
+        ("resume", "interrupted_after_send", True),  # the worker died mid-call
+        ("submit", "upstream_unavailable", False),  # refused connection / error answer
+        ("submit", "content_policy_violation", False),
+        ("submit", "channel_cannot_serve", False),  # never sent
+        ("poll", "upstream_timeout", False),  # a poll is not a generating call
+        ("download", "result_expired", False),
+    ],
+)
+def test_which_attempts_cost_money(phase: str, code: str | None, billed: bool) -> None:
+    from generations.spend.costs import is_billed
+    from providers.base import ProviderError
+
+    error = None if code is None else ProviderError("x", code=code, retryable=False)
+    assert is_billed(phase=phase, error=error, code=code or "") is billed

@@ -69,7 +69,8 @@ def parse_query(get: Any, *, groups: tuple[str, ...], default_limit: int, max_li
     for g in group_by:
         if g not in groups:
             raise BadQuery(f"'group_by' takes {', '.join(groups)}; got {g!r}.", "group_by")
-    return Query(start - start % DAY if not page else start, end, group_by, limit)
+    # Buckets are whole UTC days; a `page` is the start of one already.
+    return Query(start - start % DAY, end, group_by, limit)
 
 
 def _int(raw: Any, param: str, *, required: bool) -> int:
