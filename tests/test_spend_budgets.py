@@ -142,17 +142,23 @@ def test_a_hard_group_budget_refuses_before_any_quota_or_upstream_call(
 
 @pytest.mark.django_db(transaction=True)
 def test_50_concurrent_requests_get_exactly_k_through_a_hard_budget(
-    postgres: None, user: Any, enqueued: list, priced: None
+    postgres: None, django_user_model: Any, enqueued: list, priced: None
 ) -> None:
-    """A budget with room for exactly 7 images; 50 requests at once, released together."""
-    quota_set_limit(user=user, model=DEV, limit=1000)
-    call_command("budget", "set", "--instance", "--monthly", "0.14", "--hard")
+    """A group budget with room for exactly 7 images; 50 members ask at once, released
+    together (different people: nothing of one person's serialises them)."""
+    group = Group.objects.create(name="designers")
+    people = [
+        django_user_model.objects.create_user(f"p{i}", f"p{i}@example.com", "pw-123-abc")
+        for i in range(50)
+    ]
+    group.user_set.add(*people)
+    call_command("budget", "set", "--group", "designers", "--monthly", "0.14", "--hard")
     barrier = Barrier(50, timeout=120)
 
     def attempt(i: int) -> bool:
         barrier.wait()
         try:
-            generation_create(user=user, model=DEV, prompt=f"cat {i}", params={})
+            generation_create(user=people[i], model=DEV, prompt=f"cat {i}", params={})
             return True
         except BudgetExhausted:
             return False
@@ -163,6 +169,5 @@ def test_50_concurrent_requests_get_exactly_k_through_a_hard_budget(
         granted = sum(pool.map(attempt, range(50)))
 
     assert granted == 7
-    assert user.generations.count() == 7
+    assert Generation.objects.count() == 7
     assert Budget.objects.get().reserved == Decimal("0.14")
-    assert quota_status(user=user, model=DEV).reserved == 7
