@@ -207,3 +207,19 @@ def test_which_attempts_cost_money(phase: str, code: str | None, billed: bool) -
 
     error = None if code is None else ProviderError("x", code=code, retryable=False)
     assert is_billed(phase=phase, error=error, code=code or "") is billed
+
+
+def test_a_price_set_in_the_admin_is_audited_with_from_and_to(admin_client: Any) -> None:
+    from providers.models import Channel
+
+    channel = Channel.objects.get(name="modelverse")
+    response = admin_client.post(
+        "/admin/providers/price/add/",
+        {"channel": channel.pk, "model": DEV, "per_image": "0.05", "per_megapixel": "0"},
+    )
+    assert response.status_code == 302, response.content.decode()[-2000:]
+    price = Price.objects.get()
+    assert (price.per_image, price.channel) == (Decimal("0.05"), channel)
+    entry = AuditEntry.objects.get(action="price set")
+    assert (entry.old_value, entry.actor_name) == ("none", "admin")
+    assert entry.new_value.startswith("0.05/image")
