@@ -33,6 +33,7 @@ from providers.labels import model_label
 
 from .. import selectors
 from ..models import Generation, ReferenceImage
+from ..references import references_by_param
 from ..results import add_thumbnails
 from ..services import generation_create
 from . import services as portal_services
@@ -127,7 +128,7 @@ def _generate_submit(request: HttpRequest) -> HttpResponse:
                 model=spec.name,
                 prompt=form.cleaned_data["prompt"],
                 params=form.params(),
-                images=form.image_sources(_reference_bytes(references)),
+                images=form.image_sources(references_by_param(references)),
                 source=Generation.Source.PORTAL,
             )
         except DarkroomError as exc:
@@ -150,14 +151,6 @@ def _generate_submit(request: HttpRequest) -> HttpResponse:
         _generate_context(request, form, references),
         status=400,
     )
-
-
-def _reference_bytes(references: list[ReferenceImage]) -> dict[str, list[bytes]]:
-    found: dict[str, list[bytes]] = {}
-    for ref in references:
-        with ref.file.open("rb") as fh:
-            found.setdefault(ref.param, []).append(fh.read())
-    return found
 
 
 @login_required
