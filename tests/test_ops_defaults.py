@@ -8,7 +8,7 @@ import os
 import re
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -146,9 +146,13 @@ def test_readyz_names_failed_parts_only_and_logs_why(
 def test_readyz_checks_once_for_a_burst_of_probes(
     client: Client, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    calls = []
+    calls: list[str] = []
+
+    def counted(name: str) -> Callable[[], None]:
+        return lambda: calls.append(name)
+
     for name in list(health.CHECKS):
-        monkeypatch.setitem(health.CHECKS, name, lambda name=name: calls.append(name))
+        monkeypatch.setitem(health.CHECKS, name, counted(name))
     for _ in range(20):
         assert client.get("/readyz").status_code == 200
     assert sorted(calls) == sorted(health.CHECKS)  # one round, not twenty
