@@ -24,7 +24,8 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from accounts.api_keys import api_key_issue
-from tests.live import _env, database_url, stop
+from tests.harness import stop
+from tests.live import _env, database_url
 from tests.live_api import start_api
 
 EXAMPLES = 25

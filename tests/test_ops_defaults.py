@@ -18,7 +18,8 @@ from django.conf import settings
 from django.test import Client
 
 from config.ops import health
-from tests.live import database_url, free_port, stop, wait_for_port
+from tests.harness import free_port, stop, wait_for_port
+from tests.live import database_url
 from tests.test_ops_security import _run
 
 ROOT = Path(__file__).resolve().parent.parent
