@@ -67,10 +67,10 @@ class SharedThreadForApi:
     async def _api(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         refused = await gate.refusal(scope)  # before a byte of the body is read
         if refused is not None:
-            await gate.send_error(send, refused)
+            await gate.send_error(scope, send, refused)
             return
         try:
             async with ThreadSensitiveContext(executor=self.executor):
                 await self.api(scope, gate.limited(receive), send)
         except gate.BodyTooLarge:  # raised while Django read the body: nothing was sent yet
-            await gate.send_error(send, gate.too_large())
+            await gate.send_error(scope, send, gate.too_large())

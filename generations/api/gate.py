@@ -92,10 +92,12 @@ def limited(receive: Receive) -> Receive:
     return counting
 
 
-async def send_error(send: Send, exc: Exception) -> None:
+async def send_error(scope: Scope, send: Send, exc: Exception) -> None:
     response = error_response(exc)
-    response["x-request-id"] = context.new_request_id()
+    # The caller's id when it is safe to echo, as every other /v1 answer does.
+    response["x-request-id"] = context.accepted_request_id(_header(scope, b"x-request-id"))
     headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in response.items()]
+    headers.append((b"content-length", str(len(response.content)).encode()))
     headers.append((b"connection", b"close"))  # the unread body makes the connection useless
     await send({"type": "http.response.start", "status": response.status_code, "headers": headers})
     await send({"type": "http.response.body", "body": response.content})
