@@ -54,9 +54,13 @@ def test_no_process_command_lets_uvicorn_believe_forwarded_headers() -> None:
 
 
 @pytest.mark.django_db(transaction=True)
-def test_the_images_uvicorn_does_not_take_a_clients_forwarded_for(tmp_path: Path) -> None:
-    """The Dockerfile's own command line, served for real: the access log and Django both
-    see the connecting address, not the one the client wrote."""
+def test_the_images_uvicorn_does_not_take_a_clients_forwarded_for(
+    tmp_path: Path, user: Any
+) -> None:
+    """The Dockerfile's own command line, served for real: the access log, the lockout
+    count and /metrics all see the connecting address, not the one the client wrote."""
+    from axes.models import AccessFailureLog
+
     port = free_port()
     command = _dockerfile_web_command()
     args = command[command.index("config.asgi:application") :]
@@ -64,6 +68,7 @@ def test_the_images_uvicorn_does_not_take_a_clients_forwarded_for(tmp_path: Path
     log = tmp_path / "web.log"
     env = {k: v for k, v in os.environ.items() if not k.startswith("DARKROOM_")}
     env.update(DATABASE_URL=database_url(), SECRET_KEY=settings.SECRET_KEY, DEBUG="false")
+    env.update(CSRF_COOKIE_SECURE="false", SESSION_COOKIE_SECURE="false")  # plain http here
     with log.open("w") as out:
         proc = subprocess.Popen(
             [sys.executable, "-m", "uvicorn", *args],
@@ -79,11 +84,27 @@ def test_the_images_uvicorn_does_not_take_a_clients_forwarded_for(tmp_path: Path
         # the caller would be 203.0.113.66, a stranger.
         response = httpx.get(f"http://127.0.0.1:{port}/metrics", headers=forged, timeout=30)
         assert response.status_code == 200
+        _fail_a_sign_in(f"http://127.0.0.1:{port}", user.username)
     finally:
         stop(proc)
     text = log.read_text()
     assert FORGED not in text, text[-2000:]
     assert re.search(r'127\.0\.0\.1:\d+ - "GET /metrics', text), text[-2000:]
+    failures = AccessFailureLog.objects.values_list("ip_address", flat=True)
+    assert list(failures) == ["127.0.0.1"]
+
+
+def _fail_a_sign_in(base: str, username: str) -> None:
+    """A wrong password from a client that says, in X-Forwarded-For, it is someone else."""
+    with httpx.Client(base_url=base, headers={"X-Forwarded-For": FORGED}, timeout=30) as http:
+        page = http.get("/accounts/login/")
+        token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.text)
+        assert token, page.text[:500]
+        answer = http.post(
+            "/accounts/login/",
+            data={"csrfmiddlewaretoken": token.group(1), "username": username, "password": "no"},
+        )
+        assert answer.status_code in (200, 429), answer.status_code  # the form again, or locked
 
 
 async def _asgi_get(path: str, client: str, **headers: str) -> httpx.Response:
