@@ -16,6 +16,7 @@ from accounts.quota.changes import audit_quota_change
 from common.errors import InvalidRequest
 
 from .models import Generation
+from .references import references_by_param
 from .services import generation_create, generation_fail
 
 STOPPED_CODE = "stopped_by_operator"
@@ -31,10 +32,7 @@ def generation_retry(*, generation: Generation) -> Generation:
         raise InvalidRequest("Only a failed generation can be retried.")
     if not generation.user.is_active:
         raise InvalidRequest(f"{generation.user} is deactivated.")
-    images: dict[str, list[bytes]] = {}
-    for ref in generation.references.order_by("param", "position"):
-        with ref.file.open("rb") as fh:
-            images.setdefault(ref.param, []).append(fh.read())
+    images = references_by_param(generation.references.all())
     return generation_create(
         user=generation.user,
         model=generation.model,

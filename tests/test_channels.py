@@ -223,7 +223,7 @@ def test_generate_command_forces_a_database_channel(
     # Run the job in place of the worker, at once (the test's transaction never commits).
     monkeypatch.setattr("generations.services.transaction.on_commit", lambda fn, **kw: fn())
     monkeypatch.setattr(
-        "generations.services.enqueue",
+        "generations.publishing.enqueue",
         lambda generation_id, channel=None: run_to_end(
             Generation.objects.get(pk=generation_id), channel=channel
         ),

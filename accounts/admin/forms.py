@@ -26,7 +26,7 @@ def catalog_choices() -> list[tuple[str, str]]:
 
 
 def layer_text(source: str) -> str:
-    """Where a limit or period comes from (accounts.selectors.Layered), in the admin's language."""
+    """Where a limit or period comes from (a `Layered` source), in the admin's language."""
     if source.startswith("group "):
         return _("group %(name)s") % {"name": source.removeprefix("group ")}
     names = {

@@ -1,4 +1,8 @@
-"""People and groups in the admin: their quota actions, the group's quota inline, deactivation."""
+"""People and groups in the admin: their quota actions, the group's quota inline, deactivation.
+
+The people admin is registered once, by generations.admin_people, which adds the
+columns and actions that reach into generations (storage used, erasure).
+"""
 
 from __future__ import annotations
 
@@ -67,7 +71,6 @@ class QuotaPermissionMixin:
         return request.user.has_perm(QUOTA_PERM)
 
 
-@admin.register(User)
 class UserAdmin(QuotaPermissionMixin, DjangoUserAdmin):
     action_form = QuotaActionForm
     inlines = [PersonQuotaInline]

@@ -33,6 +33,7 @@ from providers.labels import model_label
 
 from .. import selectors
 from ..models import Generation, ReferenceImage
+from ..references import references_by_param
 from ..results import add_thumbnails
 from ..services import generation_create
 from . import services as portal_services
@@ -118,16 +119,22 @@ def generate_fields(request: HttpRequest) -> HttpResponse:
 def _generate_submit(request: HttpRequest) -> HttpResponse:
     spec = _spec(request.POST.get("model"))
     form = GenerateForm(spec, request.POST, request.FILES)
-    references = selectors.references_for_reuse(_user(request), request.POST.getlist("ref"))
+    reused = selectors.references_for_reuse(_user(request), request.POST.getlist("ref"))
+    references = reused or []
     generation = None
-    if form.is_valid():
+    valid = form.is_valid()
+    if reused is None:
+        form.add_error(
+            None, _("A reference image you picked is no longer available: pick it again.")
+        )
+    elif valid:
         try:
             generation = generation_create(
                 user=_user(request),
                 model=spec.name,
                 prompt=form.cleaned_data["prompt"],
                 params=form.params(),
-                images=form.image_sources(_reference_bytes(references)),
+                images=form.image_sources(references_by_param(references)),
                 source=Generation.Source.PORTAL,
             )
         except DarkroomError as exc:
@@ -150,14 +157,6 @@ def _generate_submit(request: HttpRequest) -> HttpResponse:
         _generate_context(request, form, references),
         status=400,
     )
-
-
-def _reference_bytes(references: list[ReferenceImage]) -> dict[str, list[bytes]]:
-    found: dict[str, list[bytes]] = {}
-    for ref in references:
-        with ref.file.open("rb") as fh:
-            found.setdefault(ref.param, []).append(fh.read())
-    return found
 
 
 @login_required
