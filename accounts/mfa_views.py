@@ -27,7 +27,7 @@ class CodeForm(forms.Form):
 
 def verify(request: HttpRequest) -> HttpResponse:
     """Step two of signing in: the code from the person's app."""
-    if mfa.pending_user(request) is None:
+    if mfa.pending_user(request) is None and mfa.step_up_user(request) is None:
         return redirect("login")
     form = CodeForm(request.POST or None)
     if request.method == "POST" and form.is_valid():

@@ -2,6 +2,7 @@ from django.conf import settings
 from django.contrib import admin
 from django.urls import URLPattern, URLResolver, include, path
 from django.utils.translation import gettext_lazy as _
+from django.views.generic import RedirectView
 
 admin.site.site_header = "Darkroom"
 admin.site.site_title = "Darkroom"
@@ -11,6 +12,9 @@ admin.site.index_title = _("Administration")
 admin.site.enable_nav_sidebar = False
 
 urlpatterns: list[URLPattern | URLResolver] = [
+    # The admin's own sign-in form checks only a password; every way in goes through the
+    # portal's, which applies the sign-in rules (accounts.signin). `next` rides along.
+    path("admin/login/", RedirectView.as_view(pattern_name="login", query_string=True)),
     path("admin/", admin.site.urls),
     path("accounts/", include("accounts.urls")),
     path("accounts/api-keys/", include("accounts.api_keys.urls")),
