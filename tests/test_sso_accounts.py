@@ -90,9 +90,12 @@ class TestNoTakeOver:
         )
         client = sso_client()
         client.post("/accounts/login/", {"username": "root", "password": "pw-root-123"})
+        page = client.get("/accounts/2fa/").content.decode()
+        assert 'name="process" value="connect"' in page and "Link Acme ID" in page
         linked = sso_sign_in(client, "root", process="connect")
         assert linked.status_code == 302
         assert SocialAccount.objects.get().user == root
+        assert "This account is linked" in client.get("/accounts/2fa/").content.decode()
         # From now on the identity signs in to it (by the link, not by the address).
         again = sso_client()
         sso_sign_in(again, "root")

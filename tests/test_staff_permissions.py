@@ -72,7 +72,7 @@ def test_staff_allowed_to_view_read_and_each_read_is_audited(
     assert client.get(reverse("reference_file", args=[reference.pk])).status_code == 200
     everyone = client.get(reverse("gallery") + "?everyone=on").content.decode()
     assert "secret harbour" in everyone
-    zipped = client.post(
+    zipped: Any = client.post(
         reverse("images_bulk"), {"action": "zip", "image": [i.pk for i in bobs.images.all()]}
     )
     assert len(zipfile.ZipFile(BytesIO(b"".join(zipped.streaming_content))).namelist()) == 2
