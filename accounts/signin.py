@@ -16,10 +16,13 @@ from collections.abc import Iterable
 from typing import Any, Literal
 
 from django.conf import settings
+from django.contrib.auth.signals import user_logged_in
+from django.dispatch import receiver
 from django.http import HttpRequest
 from django_otp import user_has_device
 
 PROVIDER_MFA = "darkroom_sso_mfa"  # session: the identity provider vouched for a second factor
+OWES_CODE = "darkroom_owes_code"  # session: the person had a confirmed app when signing in
 
 Step = Literal["verify", "set_up"]
 
@@ -73,11 +76,25 @@ def second_factor_step(request: HttpRequest) -> Step | None:
         return None
     if request.session.get(PROVIDER_MFA):
         return None
-    if has_second_factor(user):
+    if _owes_code(request, user):
         return "verify"
     if settings.DARKROOM_STAFF_MFA and user.is_staff:
         return "set_up"
     return None
+
+
+@receiver(user_logged_in, dispatch_uid="signin_owes_code")
+def _note_second_factor(sender: Any, request: HttpRequest | None, user: Any, **kwargs: Any) -> None:
+    """Looked up once per sign-in, however it happened, not on every request."""
+    if request is not None and hasattr(request, "session"):
+        request.session[OWES_CODE] = has_second_factor(user)
+
+
+def _owes_code(request: HttpRequest, user: Any) -> bool:
+    owed = request.session.get(OWES_CODE)
+    if owed is None:  # a session signed in before this rule existed
+        owed = request.session[OWES_CODE] = has_second_factor(user)
+    return bool(owed)
 
 
 def _verified(user: Any) -> bool:
