@@ -77,7 +77,7 @@ def _check_domain(request: HttpRequest, sociallogin: Any) -> None:
         return
     shown = sso_email(sociallogin)
     message = _("%(email)s can't sign in to Darkroom: only addresses at %(domains)s may.") % {
-        "email": shown or _("An account without a verified e-mail address"),
+        "email": shown or _("An account without an e-mail address"),
         "domains": ", ".join(settings.DARKROOM_OIDC_ALLOWED_DOMAINS) or "-",
     }
     raise ImmediateHttpResponse(sso_error(request, message, status=403))
