@@ -98,7 +98,7 @@ def test_an_admin_grants_images_from_the_people_list(
     page.goto(f"{live_server.url}/admin/accounts/user/")
     page.get_by_label("Username").fill("root")
     page.get_by_label("Password").fill("pw-root-9876")
-    page.get_by_role("button", name="Log in").click()
+    page.get_by_role("button", name="Sign in").click()
     page.get_by_role("row", name=re.compile(r"\bana\b")).get_by_role("checkbox").check()
     page.locator("select[name=action]").select_option(label="Grant N more images of the model")
     # The action bar's own inputs (Django wraps each in its label, beside the menu).
