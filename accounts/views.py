@@ -11,6 +11,7 @@ from django.contrib.admin.views.decorators import staff_member_required
 from django.contrib.auth import login
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse
 from django.http.response import HttpResponseBase
 from django.shortcuts import redirect, render
@@ -85,6 +86,17 @@ class LoginView(auth_views.LoginView):
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         return {**super().get_context_data(**kwargs), **login_context()}
+
+
+def admin_login(request: HttpRequest) -> HttpResponse:
+    """The admin's sign-in URL: the portal's form, which applies the sign-in rules. Someone
+    signed in who is not staff is refused here (the form would send them straight back)."""
+    if request.user.is_authenticated:
+        if not request.user.is_staff:
+            raise PermissionDenied
+        return redirect("admin:index")
+    query = request.META.get("QUERY_STRING", "")
+    return redirect(f"{reverse('login')}?{query}" if query else reverse("login"))
 
 
 class PasswordResetView(auth_views.PasswordResetView):

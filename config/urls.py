@@ -2,7 +2,8 @@ from django.conf import settings
 from django.contrib import admin
 from django.urls import URLPattern, URLResolver, include, path
 from django.utils.translation import gettext_lazy as _
-from django.views.generic import RedirectView
+
+from accounts import views as account_views
 
 admin.site.site_header = "Darkroom"
 admin.site.site_title = "Darkroom"
@@ -14,7 +15,7 @@ admin.site.enable_nav_sidebar = False
 urlpatterns: list[URLPattern | URLResolver] = [
     # The admin's own sign-in form checks only a password; every way in goes through the
     # portal's, which applies the sign-in rules (accounts.signin). `next` rides along.
-    path("admin/login/", RedirectView.as_view(pattern_name="login", query_string=True)),
+    path("admin/login/", account_views.admin_login),
     path("admin/", admin.site.urls),
     path("accounts/", include("accounts.urls")),
     path("accounts/api-keys/", include("accounts.api_keys.urls")),

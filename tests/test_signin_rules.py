@@ -111,3 +111,10 @@ class TestPasswordReset:
         step = client.post("/accounts/login/", {"username": "alice", "password": "a-new-pw-4567"})
         assert step["Location"].startswith("/accounts/2fa/verify/")
         assert "_auth_user_id" not in client.session
+
+
+def test_someone_signed_in_but_not_staff_is_refused_not_sent_round(user: Any) -> None:
+    client = Client()
+    client.force_login(user)
+    response = client.get("/admin/", follow=True)
+    assert response.status_code == 403
