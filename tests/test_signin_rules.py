@@ -81,6 +81,8 @@ class TestAnyOtherWayIn:
         assert blocked.status_code == 302
         assert blocked["Location"] == "/accounts/2fa/verify/?next=%2Fhistory%2F"
         assert client.get("/accounts/api-keys/").status_code == 302
+        page = client.get(blocked["Location"]).content.decode()
+        assert 'action="/accounts/logout/"' in page  # a way out that doesn't loop
         done = client.post("/accounts/2fa/verify/", {"code": _code(device), "next": "/history/"})
         assert done["Location"] == "/history/"
         assert client.get("/history/").status_code == 200
