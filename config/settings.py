@@ -198,7 +198,8 @@ SOCIALACCOUNT_AUTO_SIGNUP = True
 SOCIALACCOUNT_LOGIN_ON_GET = False  # the button POSTs, with the CSRF token
 SOCIALACCOUNT_STORE_TOKENS = False
 # A person who already has an account with the same, provider-verified e-mail is
-# linked to it, not duplicated.
+# linked to it, not duplicated; never a staff, superuser or break-glass account, nor an
+# unconfirmed self-signup (accounts.sso.adapter).
 SOCIALACCOUNT_EMAIL_AUTHENTICATION = True
 SOCIALACCOUNT_EMAIL_AUTHENTICATION_AUTO_CONNECT = True
 ACCOUNT_EMAIL_VERIFICATION = "none"
