@@ -70,8 +70,8 @@ class TestNoTakeOver:
     ) -> None:
         settings.DARKROOM_BREAK_GLASS_USERNAME = "root"
         flags = {"superuser": {"is_superuser": True, "is_staff": True}, "staff": {"is_staff": True}}
-        root = django_user_model.objects.create_user(
-            "root", "root@acme.test", "pw-root-123", **flags.get(kind, {"is_staff": True})
+        root = django_user_model.objects.create_user(  # the case differs: still the address
+            "root", "Root@Acme.test", "pw-root-123", **flags.get(kind, {"is_staff": True})
         )
         client = sso_client()
         response = sso_sign_in(client, "root")

@@ -85,8 +85,9 @@ def _check_domain(request: HttpRequest, sociallogin: Any) -> None:
 
 def _refuse_privileged_match(request: HttpRequest, sociallogin: Any) -> None:
     """A new identity whose address a staff account holds: that account is not taken over."""
-    emails = verified_emails(sociallogin)
-    holders = User.objects.filter(email__in=emails) if emails else User.objects.none()
+    holders = User.objects.none()
+    for email in verified_emails(sociallogin):
+        holders |= User.objects.filter(email__iexact=email)
     if not any(privileged(user) for user in holders):
         return
     message = _(
