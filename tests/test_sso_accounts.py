@@ -35,6 +35,7 @@ PEOPLE = {
     "mallory": {"email": "boss@acme.test", "email_verified": False},
     "sam": {"email": "sam@acme.test", "email_verified": True},
     "ada": {"email": "ada@acme.test", "email_verified": True, "amr": ["pwd", "mfa"]},
+    "eve": {"email": "eve@acme.test", "email_verified": True, "acr": "urn:acme:loa:mfa"},
 }
 
 
@@ -202,3 +203,16 @@ class TestStaffSecondFactor:
         client = sso_client()
         sso_sign_in(client, "ada")
         assert client.get("/admin/").status_code == 302
+
+    def test_an_acr_the_operator_names_counts_too(
+        self, sso: Any, settings: Any, django_user_model: Any
+    ) -> None:
+        settings.DARKROOM_STAFF_MFA = True
+        self._linked_staff(django_user_model, "eve")
+        client = sso_client()
+        sso_sign_in(client, "eve")
+        assert client.get("/admin/").status_code == 302  # not named yet
+        settings.DARKROOM_OIDC_MFA_ACR = ["urn:acme:loa:mfa"]
+        client = sso_client()
+        sso_sign_in(client, "eve")
+        assert client.get("/admin/").status_code == 200
