@@ -73,6 +73,14 @@ def _media_root(settings: Any, tmp_path_factory: pytest.TempPathFactory) -> Iter
 
 
 @pytest.fixture(autouse=True)
+def _fresh_readiness() -> None:
+    """/readyz reuses its last round of checks for a few seconds; each test starts anew."""
+    from config.ops import health
+
+    health.forget()
+
+
+@pytest.fixture(autouse=True)
 def _no_leases_left_held() -> Iterator[None]:
     """A test that stops mid-step (a simulated kill) leaves its lease in this process's
     held set; the heartbeat thread would go on renewing it into later tests, which may

@@ -136,9 +136,15 @@ def generate_fields(request: HttpRequest) -> HttpResponse:
 def _generate_submit(request: HttpRequest) -> HttpResponse:
     spec = _spec(request.POST.get("model"))
     form = GenerateForm(spec, request.POST, request.FILES)
-    references = selectors.references_for_reuse(_user(request), request.POST.getlist("ref"))
+    reused = selectors.references_for_reuse(_user(request), request.POST.getlist("ref"))
+    references = reused or []
     generation = None
-    if form.is_valid():
+    valid = form.is_valid()
+    if reused is None:
+        form.add_error(
+            None, _("A reference image you picked is no longer available: pick it again.")
+        )
+    elif valid:
         try:
             generation = generation_create(
                 user=_user(request),
