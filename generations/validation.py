@@ -45,6 +45,9 @@ class CleanRequest:
 
 
 def get_model(name: Any) -> ModelSpec:
+    """The catalog's model by name; a model already looked up is taken as it is."""
+    if isinstance(name, ModelSpec):
+        return name
     if not isinstance(name, str) or not name.strip():
         raise InvalidRequest("Choose a model.", param="model", code="missing_required_parameter")
     spec = get_catalog().get(name.strip())

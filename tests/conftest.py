@@ -62,7 +62,7 @@ def enqueued(monkeypatch: pytest.MonkeyPatch) -> list[str]:
         sent.append(str(generation_id))
         return True
 
-    monkeypatch.setattr("generations.services.publish", publish)
+    monkeypatch.setattr("generations.publishing.publish", publish)
     return sent
 
 

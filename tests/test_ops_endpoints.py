@@ -93,7 +93,7 @@ def test_metrics_count_generations_images_upstream_calls_and_jobs(
 
 @pytest.mark.django_db
 def test_metrics_count_quota_refusals(client: Client, user: Any, enqueued: list) -> None:
-    from accounts.services import quota_set_limit
+    from accounts.quota import quota_set_limit
 
     quota_set_limit(user=user, model=DEV, limit=1)
     before = _scrape(client)

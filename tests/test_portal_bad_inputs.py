@@ -8,7 +8,7 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
-from accounts.services import quota_status
+from accounts.quota import quota_status
 from generations.models import Generation, Image
 from tests.images import png_bytes
 from tests.portal_helpers import FLUX_DEV, make_generation

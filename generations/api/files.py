@@ -18,18 +18,18 @@ from django.http import Http404, HttpRequest, StreamingHttpResponse
 from django.urls import reverse
 from django.utils import timezone
 
+from common.images import EXTENSION, MIME
 from generations.models import Image
 
 from .sync import run_sync
 
 _signer = signing.Signer(salt="darkroom.api.image-url")
-_MIME = {"PNG": "image/png", "JPEG": "image/jpeg", "WEBP": "image/webp"}
 _CHUNK = 256 * 1024
 
 
 def image_url(image: Image, base_url: str) -> str:
     token = _signer.sign(image.pk.hex)
-    ext = "jpg" if image.format == "JPEG" else image.format.lower()
+    ext = EXTENSION.get(image.format, image.format.lower())
     return base_url.rstrip("/") + reverse("api:image-file", args=[token, ext])
 
 
@@ -60,7 +60,7 @@ async def image_file_response(request: HttpRequest, token: str) -> StreamingHttp
     image = await run_sync(_image_for, token)
     fh = await run_sync(image.file.open, "rb")
     response = StreamingHttpResponse(
-        _chunks(fh), content_type=_MIME.get(image.format, "application/octet-stream")
+        _chunks(fh), content_type=MIME.get(image.format, "application/octet-stream")
     )
     response["Content-Length"] = str(image.bytes)
     response["Cache-Control"] = "private, max-age=86400"
