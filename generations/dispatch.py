@@ -31,7 +31,7 @@ from providers.services import channel_failed, channel_succeeded
 from . import leases, retry
 from .models import Generation
 from .results import download_results
-from .services import generation_fail, generation_succeed
+from .services import announce, generation_fail, generation_succeed
 
 
 @dataclass(frozen=True)
@@ -58,6 +58,8 @@ def generation_run(
     try:
         # References read once: the upstream request and the signature both list them.
         generation = Generation.objects.prefetch_related("references").get(pk=generation_id)
+        if generation.step == 0 and not generation.attempts:
+            announce(generation)  # its first step: the card turns "running"
         return _end_step(generation_id, _advance(generation, channel_name))
     except LeaseLost:
         return StepResult()

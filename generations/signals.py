@@ -8,3 +8,8 @@ generation_finished = Signal()
 # queues the Celery task: services never import the tasks, which import dispatch, which
 # imports services.
 generation_queued = Signal()
+
+# Sent when a person's job changed in a way their open pages show: queued (on commit),
+# running (first step taken), failed (on commit), succeeded (once its thumbnails exist).
+# kwargs: generation_id, user_id. generations.portal.live publishes it to open streams.
+generation_changed = Signal()
