@@ -51,7 +51,7 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
-        # A thread and a socket per call in flight: a thousand slow calls need more
+        # A socket per call in flight: a thousand slow calls need more
         # descriptors than a 1024 soft limit (raised up to the hard limit).
         soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
         wanted = 65536 if hard == resource.RLIM_INFINITY else min(65536, hard)
