@@ -29,6 +29,12 @@ def simulator(s: Stack, name: str, *extra: str) -> tuple[str, int]:
     return f"http://127.0.0.1:{port}", proc.pid
 
 
+def cpu_seconds(pid: int) -> float:
+    with open(f"/proc/{pid}/stat") as fh:
+        fields = fh.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def threads_of(pid: int) -> int:
     with open(f"/proc/{pid}/status") as fh:
         return int(next(line.split()[1] for line in fh if line.startswith("Threads:")))
@@ -51,6 +57,7 @@ def main() -> None:
             latency_fault(url, args.latency)
         for _ in range(args.rounds):
             for name, (url, pid) in sims.items():
+                cpu = cpu_seconds(pid)
                 with (
                     PeakSampler(lambda p=pid: threads_of(p), every=0.2) as threads,
                     PeakSampler(lambda p=pid: rss_mb(p), every=0.5) as rss,
@@ -59,9 +66,10 @@ def main() -> None:
                         wave(f"{url}/v1/images/generations", SIM_KEY, args.clients, 600)
                     )
                 efficiency = row["done"] / row["wall"] / (args.clients / args.latency)
+                used = (cpu_seconds(pid) - cpu) * 1000 / args.clients
                 rows[name].append(
                     f"{efficiency:.2f} ({row['errors']} errors, {threads.peak:.0f} threads, "
-                    f"{rss.peak:.0f} MB)"
+                    f"{rss.peak:.0f} MB, {used:.1f} ms CPU per call)"
                 )
     print(
         f"\nsimulator alone: {args.clients} requests at once, {args.latency:g}s upstream "
