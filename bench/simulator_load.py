@@ -19,7 +19,7 @@ import os
 from bench.p1_latency import SIM_KEY
 from bench.p2_waits import latency_fault, wave
 from bench.stack import BIN, Stack, free_port, rss_mb, stack
-from tests.live import PeakSampler
+from tests.harness import PeakSampler
 
 
 def simulator(s: Stack, name: str, *extra: str) -> tuple[str, int]:

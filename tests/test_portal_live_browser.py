@@ -15,8 +15,9 @@ import pytest
 from django.test import Client
 
 from generations.services import generation_create, generation_succeed
+from tests.harness import stop
 from tests.images import png_bytes
-from tests.live import _env, database_url, stop
+from tests.live import _env, database_url
 from tests.live_api import ApiServer, start_api
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
