@@ -33,7 +33,7 @@ from typing import Any
 import httpx
 
 from bench.p2_waits import LANE
-from bench.stack import Stack, quantile, rss_mb, setup_django, stack
+from bench.stack import Stack, cpu_seconds, quantile, rss_mb, setup_django, stack
 from tests.browser import CHROMIUM, CHROMIUM_ARGS
 from tests.images import png_bytes
 
@@ -180,11 +180,6 @@ def browser_figures(urls: dict[str, str], jobs: int) -> None:
 def threads_of(pid: int) -> int:
     status = Path(f"/proc/{pid}/status").read_text()
     return int(next(line.split()[1] for line in status.splitlines() if line.startswith("Threads:")))
-
-
-def cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 async def hold_streams(base: str, cookie: str, count: int, pid: int, user: Any) -> dict[str, Any]:

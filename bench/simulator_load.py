@@ -18,7 +18,7 @@ import os
 
 from bench.p1_latency import SIM_KEY
 from bench.p2_waits import latency_fault, wave
-from bench.stack import BIN, Stack, free_port, rss_mb, stack
+from bench.stack import BIN, Stack, cpu_seconds, free_port, rss_mb, stack
 from tests.harness import PeakSampler
 
 
@@ -27,12 +27,6 @@ def simulator(s: Stack, name: str, *extra: str) -> tuple[str, int]:
     command = [str(BIN / "python"), "manage.py", "simulator", "--port", str(port), *extra]
     proc = s.start(name, command, port)
     return f"http://127.0.0.1:{port}", proc.pid
-
-
-def cpu_seconds(pid: int) -> float:
-    with open(f"/proc/{pid}/stat") as fh:
-        fields = fh.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def threads_of(pid: int) -> int:
