@@ -34,6 +34,7 @@ from bench.stack import (
     stack,
     summary,
 )
+from tests.harness import wait_for_port
 
 PROMPT = "a lighthouse at dusk"
 MODEL = "black-forest-labs/flux.1-dev"
@@ -98,7 +99,8 @@ def start_litellm(s: Stack, simulator: str) -> str | None:
     # Not our DATABASE_URL or REDIS_URL: LiteLLM would take them for its own.
     env = {k: v for k, v in s.env.items() if k not in ("DATABASE_URL", "REDIS_URL")}
     command = [binary, "--config", str(config), "--port", str(port)]
-    s.start("litellm", command, port, env=env)
+    proc = s.start("litellm", command, env=env)
+    wait_for_port(port, proc, timeout=180)  # its imports take a minute on a loaded machine
     return f"http://127.0.0.1:{port}"
 
 
