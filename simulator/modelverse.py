@@ -25,7 +25,6 @@ simulator never fetches).
 from __future__ import annotations
 
 import base64
-import functools
 import re
 import time
 from dataclasses import dataclass
@@ -113,8 +112,7 @@ class ModelVerseFormat(Format):
         )
 
     def _image(self, req: SimRequest, job: Job, index: int) -> dict[str, Any]:
-        draw = functools.partial(
-            images.render_png,
+        png = images.render_png(
             prompt=job.prompt,
             seed=job.seed,
             width=job.width,
@@ -122,11 +120,10 @@ class ModelVerseFormat(Format):
             index=index,
             reference=job.reference,
         )
-        if job.response_format != "b64_json":  # drawn when the link is first downloaded
-            return {"url": self.sim.publish(req, draw, ttl=self.link_ttl)}
-        png = draw()
-        url = self.sim.publish(req, png, ttl=self.link_ttl)
-        return {"url": url, "b64_json": PREFIX + base64.b64encode(png).decode()}
+        item: dict[str, Any] = {"url": self.sim.publish(req, png, ttl=self.link_ttl)}
+        if job.response_format == "b64_json":
+            item["b64_json"] = PREFIX + base64.b64encode(png).decode()
+        return item
 
 
 @dataclass(frozen=True)

@@ -33,7 +33,7 @@ from .aio import AsyncSimServer
 from .bfl import BFLFormat
 from .chat import ChatFormat
 from .core import Format, Response, Route, SimRequest, json_response, plain_error, route
-from .files import Content, FileStore
+from .files import FileStore
 from .modelverse import ModelVerseFormat
 from .recording import Recorder
 from .replicate import ReplicateFormat
@@ -112,7 +112,7 @@ class Simulator:
     def publish(
         self,
         req: SimRequest,
-        data: Content,
+        data: bytes,
         *,
         ttl: float,
         ext: str = "png",
