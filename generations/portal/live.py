@@ -26,7 +26,7 @@ import weakref
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from functools import cache
+from functools import cache, cached_property
 from typing import Any
 
 import redis
@@ -67,10 +67,15 @@ class Change:
     tile: str
     quota: str
 
-    def event(self, cursor: datetime) -> str:
+    @cached_property
+    def data(self) -> str:
+        # Encoded once, however many streams of the person it goes to.
         data = {"id": self.job, "status": self.status, "model": self.model, "card": self.card}
         data.update(tile=self.tile, quota=self.quota)
-        return f"id: {cursor.timestamp():.6f}\nevent: job\ndata: {json.dumps(data)}\n\n"
+        return json.dumps(data)
+
+    def event(self, cursor: datetime) -> str:
+        return f"id: {cursor.timestamp():.6f}\nevent: job\ndata: {self.data}\n\n"
 
 
 @dataclass(eq=False)
