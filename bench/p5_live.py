@@ -54,7 +54,7 @@ new MutationObserver(() => {
 
 def person() -> Any:
     from accounts.models import User
-    from accounts.services import quota_set_limit
+    from accounts.quota import quota_set_limit
 
     user, _ = User.objects.get_or_create(username="bench-p5")
     quota_set_limit(user=user, model=MODEL, limit=10_000_000)

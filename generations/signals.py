@@ -3,12 +3,6 @@ from django.dispatch import Signal
 # Sent after a generation reaches succeeded or failed (on commit); kwargs: generation.
 generation_finished = Signal()
 
-# Sent (on commit) when a generation should run a step; kwargs: generation_id, channel,
-# step (the row's step the message is for) and countdown (seconds). generations.tasks
-# queues the Celery task: services never import the tasks, which import dispatch, which
-# imports services.
-generation_queued = Signal()
-
 # Sent when a person's job changed in a way their open pages show: queued (on commit),
 # running (first step taken), failed (on commit), succeeded (once its thumbnails exist).
 # kwargs: generation_id, user_id. generations.portal.live publishes it to open streams.

@@ -26,6 +26,8 @@ from asgiref.sync import ThreadSensitiveContext
 from django.conf import settings
 from django.core.handlers.asgi import ASGIHandler
 
+from . import gate
+
 API_PREFIX = "/v1/"
 # The portal's server-sent-events stream (generations.portal.live_views).
 LIVE_PATH = "/live/"
@@ -65,10 +67,20 @@ class SharedThreadForApi:
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         path = scope.get("path", "") if scope["type"] == "http" else ""
         if path.startswith(API_PREFIX):
-            async with ThreadSensitiveContext(executor=self.executor):
-                await self.api(scope, receive, send)
+            await self._api(scope, receive, send)
         elif path == LIVE_PATH:
             async with ThreadSensitiveContext(executor=self.live_executor):
                 await self.app(scope, receive, send)
         else:
             await self.app(scope, receive, send)
+
+    async def _api(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        refused = await gate.refusal(scope)  # before a byte of the body is read
+        if refused is not None:
+            await gate.send_error(scope, send, refused)
+            return
+        try:
+            async with ThreadSensitiveContext(executor=self.executor):
+                await self.api(scope, gate.limited(receive), send)
+        except gate.BodyTooLarge:  # raised while Django read the body: nothing was sent yet
+            await gate.send_error(scope, send, gate.too_large())

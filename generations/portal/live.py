@@ -38,7 +38,7 @@ from django.template.loader import render_to_string
 from django.utils import timezone, translation
 from redis.exceptions import RedisError
 
-from accounts.services import quota_status
+from accounts.quota import quota_status
 from common.ops import shutdown
 
 from ..api.sync import run_sync
