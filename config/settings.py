@@ -481,6 +481,18 @@ SPECTACULAR_SETTINGS = {
     "SERVE_INCLUDE_SCHEMA": False,
 }
 
+# --- The portal's live stream (/live/, server-sent events) -------------------------
+# Redis channel the worker publishes the person whose job changed on (Redis broker only).
+DARKROOM_LIVE_CHANNEL = env("DARKROOM_LIVE_CHANNEL", default="darkroom:portal")
+# Without Redis (or while its subscription is down) the web re-reads open streams' jobs
+# this often; with Redis, every DARKROOM_LIVE_RECHECK seconds for a message pub/sub lost.
+DARKROOM_LIVE_POLL_INTERVAL = env.float("DARKROOM_LIVE_POLL_INTERVAL", default=1.0)
+DARKROOM_LIVE_RECHECK = env.float("DARKROOM_LIVE_RECHECK", default=10.0)
+# A comment line this often keeps proxies and browsers from closing an idle stream.
+DARKROOM_LIVE_HEARTBEAT = env.float("DARKROOM_LIVE_HEARTBEAT", default=15.0)
+# false: pages poll as before (kept for comparison benches and for proxies that buffer).
+DARKROOM_PORTAL_LIVE = env.bool("DARKROOM_PORTAL_LIVE", default=True)
+
 # --- OpenAI-compatible API (/v1) ---------------------------------------------------
 # How long a synchronous API call waits for its job before answering 504 with the job id.
 DARKROOM_API_WAIT_CEILING = env.float("DARKROOM_API_WAIT_CEILING", default=300.0)
