@@ -61,6 +61,14 @@ def expire_lease(generation: Generation) -> None:
     )
 
 
+def long_ago(generation: Generation) -> None:
+    """The call marked sent went out long enough ago that it cannot be in flight now."""
+    Generation.objects.filter(pk=generation.pk).update(
+        upstream_sent_at=timezone.now() - timedelta(hours=1),
+        lease_expires_at=timezone.now() - timedelta(seconds=1),
+    )
+
+
 def submits(sim: SimulatorServer, path: str) -> int:
     sent = httpx.get(f"{sim.url}/_sim/requests", params={"path": path}).json()["requests"]
     return sum(1 for r in sent if r["method"] == "POST")
@@ -143,7 +151,12 @@ def test_a_dead_workers_sync_job_is_sent_again_and_says_so(
 
     expire_lease(job)
     as_worker(monkeypatch, "worker-b")
-    assert generation_run(generation_id=job.pk, channel_name="modelverse", step=0).delay is None
+    # Until the call cannot be in flight any more, worker-b waits for worker-a's answer.
+    later = generation_run(generation_id=job.pk, channel_name="modelverse", step=0)
+    assert later.delay is not None and submits(sim, "/v1/images/generations") == 1
+    long_ago(job)
+    again = generation_run(generation_id=job.pk, channel_name="modelverse", step=later.step)
+    assert again.delay is None
 
     job.refresh_from_db()
     assert job.status == Generation.Status.SUCCEEDED
@@ -159,7 +172,8 @@ def test_a_resumed_job_past_its_retries_is_refunded_not_sent_again(
     sim: SimulatorServer, job: Generation, user: Any, settings: Any
 ) -> None:
     Generation.objects.filter(pk=job.pk).update(
-        upstream_sent_at=timezone.now(), retries=settings.DARKROOM_TASK_MAX_RETRIES
+        upstream_sent_at=timezone.now() - timedelta(hours=1),
+        retries=settings.DARKROOM_TASK_MAX_RETRIES,
     )
 
     assert generation_run(generation_id=job.pk, channel_name="modelverse").delay is None
