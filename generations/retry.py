@@ -65,26 +65,6 @@ def may_regenerate_expired(attempts: list[dict[str, Any]]) -> bool:
     return not any(a.get("code") == "result_expired" for a in attempts)
 
 
-def on_database_errors(work: Callable[[], T]) -> T:
-    """Run `work`, retrying it with backoff while the database refuses or drops us.
-
-    For work that must not be lost once done upstream (storing a paid-for result).
-    Gives up after DARKROOM_DB_RETRY_SECONDS, leaving the job to the relay.
-    """
-    give_up = time.monotonic() + settings.DARKROOM_DB_RETRY_SECONDS
-    attempt = 0
-    while True:
-        try:
-            return work()
-        except DATABASE_ERRORS:
-            if time.monotonic() > give_up:
-                raise
-            attempt += 1
-            log.warning("database unavailable, retrying (attempt %d)", attempt)
-            _drop_broken_connections()
-            time.sleep(min(10.0, 0.5 * 2**attempt))
-
-
 def _drop_broken_connections() -> None:
     # A connection the error left unusable is replaced on next use. Never inside a
     # transaction: that one is the caller's to roll back.

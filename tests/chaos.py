@@ -132,6 +132,9 @@ def chaos(
             # Beat's relay ticks every few seconds here (15 s by default) to keep runs short.
             "DARKROOM_RELAY_INTERVAL": "3",
             "DARKROOM_SPOOL_DIR": str(tmp_path / "spool"),
+            # A call marked sent is sent again only once it cannot be in flight: this
+            # plus the lease after it (180 + 60 s by default). Still above the 90 s outage.
+            "DARKROOM_UPSTREAM_TIMEOUT": "60",
         }
     )
     settings.DARKROOM_SIMULATOR_URL = live_simulator.url
