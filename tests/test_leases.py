@@ -303,3 +303,36 @@ def test_the_heartbeat_outlives_a_database_that_refuses_even_the_close(
         assert len(beats) >= 3  # it beat on after the first close failed
     finally:
         leases.forget(job.pk)
+
+
+def test_a_late_workers_paid_answer_is_stored_and_the_new_holder_never_sends(
+    sim: SimulatorServer, job: Generation, user: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from generations import dispatch
+
+    release = dispatch.release_connection
+    taken_over: list[Any] = []
+
+    def heartbeat_late_mid_call() -> None:
+        release()
+        if taken_over:
+            return
+        # worker-a's call goes out now and its heartbeat misses its renewals: the relay
+        # gives the step away, and worker-b finds the call marked sent.
+        leases.forget(job.pk)
+        expire_lease(job)
+        assert services.relay() == 1
+        as_worker(monkeypatch, "worker-b")
+        taken_over.append(generation_run(generation_id=job.pk, channel_name="modelverse", step=0))
+        as_worker(monkeypatch, "worker-a")
+
+    as_worker(monkeypatch, "worker-a")
+    monkeypatch.setattr(dispatch, "release_connection", heartbeat_late_mid_call)
+    assert generation_run(generation_id=job.pk, channel_name="modelverse", step=0).delay is None
+
+    job.refresh_from_db()
+    assert taken_over[0].delay is not None  # worker-b waits for the answer in flight
+    assert job.status == Generation.Status.SUCCEEDED and job.lease_token == 2
+    assert submits(sim, "/v1/images/generations") == 1
+    assert [(a["phase"], a["ok"]) for a in job.attempts] == [("submit", True)]
+    assert used_reserved(user) == (2, 0) and job.images.count() == 2
