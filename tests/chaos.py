@@ -103,8 +103,10 @@ def chaos(
             "DARKROOM_RELAY_INTERVAL": "3",
             "DARKROOM_SPOOL_DIR": str(tmp_path / "spool"),
             # A call marked sent is sent again only once it cannot be in flight: this
-            # plus the lease after it (180 + 60 s by default). Still above the 90 s outage.
-            "DARKROOM_UPSTREAM_TIMEOUT": "60",
+            # plus the lease after it (180 + 60 s by default). 180 s here: well above the
+            # 90 s outage plus the pool's reconnect, and a dead worker's call is re-sent
+            # within the killed-worker test's wait.
+            "DARKROOM_UPSTREAM_TIMEOUT": "120",
         }
     )
     settings.DARKROOM_SIMULATOR_URL = live_simulator.url
