@@ -17,9 +17,10 @@ import psycopg
 import pytest
 from django.db import connection
 
-from accounts.services import quota_set_limit
+from accounts.quota import quota_set_limit
 from generations.models import Generation
-from generations.services import generation_create, publish
+from generations.publishing import publish
+from generations.services import generation_create
 from tests.chaos import (
     APPLICATION_NAME,
     Chaos,
@@ -160,7 +161,7 @@ def test_a_heartbeat_starved_of_connections_never_pays_twice(
     wait_until(lambda: in_flight(chaos, jobs), within=60, what="the call in flight")
 
     with monkeypatch.context() as m:  # its message is sent below, once its row is locked
-        m.setattr("generations.services.publish", lambda *args, **kwargs: True)
+        m.setattr("generations.publishing.publish", lambda *args, **kwargs: True)
         jobs.update(late_sync_jobs(user, ["chaos-blocker"], seconds=0))
     blocker = jobs["chaos-blocker"]
     with row_locked(blocker):

@@ -15,7 +15,7 @@ import pytest
 from django.db import OperationalError
 from django.utils import timezone
 
-from accounts.services import quota_status
+from accounts.quota import quota_status
 from generations import dispatch, results, spool
 from generations.dispatch import generation_run
 from generations.models import Generation, Image
