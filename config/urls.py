@@ -14,7 +14,10 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("admin/", admin.site.urls),
     path("accounts/", include("accounts.urls")),
     path("accounts/api-keys/", include("accounts.api_keys.urls")),
+    # Before generations' /v1 routes, whose catch-all answers every unknown path.
+    path("v1/", include("boards.api.urls")),
     path("v1/", include("generations.api.urls")),
+    path("boards/", include("boards.urls")),
     path("providers/", include("generations.callbacks.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
     path("reports/", include("generations.reports.urls")),

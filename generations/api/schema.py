@@ -62,6 +62,9 @@ Error = inline_serializer(
 ImageItem = inline_serializer(
     "Image",
     {
+        "id": S.UUIDField(
+            help_text="The image's id (the portal's image page uses it; boards take it)."
+        ),
         "url": S.URLField(
             help_text="Signed, long-lived URL of our stored copy; no session needed."
         ),
@@ -79,6 +82,8 @@ Job = inline_serializer(
         "object": S.CharField(default="image.job"),
         "status": S.ChoiceField(["queued", "running", "succeeded", "failed"]),
         "model": S.CharField(),
+        "prompt": S.CharField(help_text="The prompt it ran with (a preset's, filled)."),
+        "preset": S.IntegerField(allow_null=True, help_text="The preset it came from."),
         "created": S.IntegerField(),
         "completed_at": S.IntegerField(allow_null=True),
         "data": ImageItem.__class__(many=True, allow_null=True),
@@ -122,7 +127,55 @@ _COMMON: dict[str, serializers.Field] = {
     "aspect_ratio": S.CharField(required=False),
     "strength": S.FloatField(required=False),
 }
-GenerationRequest = inline_serializer("GenerationRequest", _COMMON)
+GenerationRequest = inline_serializer(
+    "GenerationRequest",
+    {
+        **_COMMON,
+        "prompt": S.CharField(required=False, help_text="Required unless a preset gives it."),
+        "model": S.CharField(
+            required=False, help_text="A catalog model id (GET /v1/models); a preset gives one."
+        ),
+        "preset": S.IntegerField(
+            required=False,
+            help_text="A preset's id (GET /v1/presets): its model, parameters and prompt; "
+            "fields sent alongside override them.",
+        ),
+        "preset_values": S.DictField(
+            required=False, help_text="The preset template's slot values, by slot name."
+        ),
+    },
+)
+SharedWith = S.JSONField(
+    required=False, help_text='"private" (the default), "everyone", or a list of group names.'
+)
+Preset = inline_serializer(
+    "Preset",
+    {
+        "id": S.IntegerField(),
+        "object": S.CharField(default="preset"),
+        "name": S.CharField(),
+        "model": S.CharField(),
+        "params": S.DictField(),
+        "template": S.CharField(help_text="The prompt, with `{slot}` names."),
+        "slots": S.ListField(child=S.CharField()),
+        "owner": S.CharField(),
+        "shared_with": SharedWith,
+        "created": S.IntegerField(),
+    },
+)
+PresetList = inline_serializer(
+    "PresetList", {"object": S.CharField(default="list"), "data": Preset.__class__(many=True)}
+)
+PresetRequest = inline_serializer(
+    "PresetRequest",
+    {
+        "name": S.CharField(),
+        "model": S.CharField(),
+        "params": S.DictField(required=False),
+        "template": S.CharField(),
+        "shared_with": SharedWith,
+    },
+)
 EditRequest = inline_serializer(
     "EditRequest",
     {
@@ -234,6 +287,25 @@ class ModelDoc(APIView):
     def get(self, request: object, model_id: str) -> None: ...
 
 
+class PresetsDoc(APIView):
+    @extend_schema(operation_id="listPresets", responses={200: PresetList, **ERRORS})
+    def get(self, request: object) -> None: ...
+
+    @extend_schema(
+        operation_id="createPreset", request=PresetRequest, responses={201: Preset, **ERRORS}
+    )
+    def post(self, request: object) -> None: ...
+
+
+class PresetDoc(APIView):
+    @extend_schema(
+        operation_id="deletePreset",
+        description="Only the preset's owner may delete it (others: 403).",
+        responses={204: None, **ERRORS},
+    )
+    def delete(self, request: object, preset_id: int) -> None: ...
+
+
 # The doc view of each /v1 route, by the route's name in urls.py.
 DOCS: dict[str, type[APIView]] = {
     "images-generations": GenerationsDoc,
@@ -243,7 +315,12 @@ DOCS: dict[str, type[APIView]] = {
     "models": ModelsDoc,
     "model": ModelDoc,
     "image-file": ImageFileDoc,
+    "presets": PresetsDoc,
+    "preset": PresetDoc,
 }
+# The URL namespaces whose named routes make up /v1; apps above this one (boards) add
+# theirs, with their doc views in DOCS, when they load.
+API_NAMESPACES: list[str] = ["api"]
 # Operations that need no key (the signed URL is the credential).
 PUBLIC_OPERATIONS = frozenset({"getImageFile"})
 # Routes about the document itself; the unnamed catch-all (404 envelope) is left out too.
@@ -256,16 +333,16 @@ def patterns() -> list[URLPattern]:
     Read from the project's URL resolver (where urls.py is mounted, under its "api"
     namespace), not by importing urls.py, which imports the docs view that calls this.
     """
-    api = next(
+    found = [
         r
         for r in get_resolver().url_patterns
-        if isinstance(r, URLResolver) and r.namespace == "api"
-    )
-    named = {p.name: p for p in api.url_patterns if isinstance(p, URLPattern) and p.name}
+        if isinstance(r, URLResolver) and r.namespace in API_NAMESPACES
+    ]
     return [
-        _same_route(f"{api.pattern}", p, DOCS[name])
-        for name, p in named.items()
-        if name not in UNDOCUMENTED
+        _same_route(f"{api.pattern}", p, DOCS[p.name])
+        for api in found
+        for p in api.url_patterns
+        if isinstance(p, URLPattern) and p.name and p.name not in UNDOCUMENTED
     ]
 
 

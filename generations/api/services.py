@@ -24,6 +24,7 @@ from generations.validation import get_model
 
 from .errors import IdempotencyConflict, ModelNotAllowed
 from .mapping import model_inputs
+from .presets import call_with_preset
 from .serializers import ImageCall
 
 # Names the IdempotencyRecord of a call sent without an Idempotency-Key, until answered.
@@ -48,6 +49,7 @@ def api_generation_submit(
         earlier = _unanswered(key, call.fingerprint)
         if earlier is not None:
             return earlier
+    call = call_with_preset(key.user, call)
     spec = get_model(call.model)
     if not key.allows(spec.name):
         raise ModelNotAllowed(f"This API key may not use the model '{spec.name}'.", param="model")
@@ -87,7 +89,7 @@ def _submit(
         user=key.user,
         request=request,
         source=Generation.Source.API,
-        extra={"api_key": key},
+        extra={"api_key": key, "preset_id": call.preset},
         with_row=with_row,
     )
 

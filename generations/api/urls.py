@@ -1,6 +1,6 @@
 from django.urls import path, re_path
 
-from . import docs, views
+from . import docs, presets, views
 
 app_name = "api"
 
@@ -9,6 +9,8 @@ urlpatterns = [
     path("images/edits", views.images, name="images-edits"),
     path("images/variations", views.images, name="images-variations"),
     path("images/jobs/<uuid:job_id>", views.job, name="job"),
+    path("presets", presets.presets, name="presets"),
+    path("presets/<int:preset_id>", presets.preset, name="preset"),
     path("models", views.models, name="models"),
     # [\s\S], not `.`: an id or path with a newline in it is a 404 envelope too.
     re_path(r"^models/(?P<model_id>[\s\S]+)$", views.model, name="model"),

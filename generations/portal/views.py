@@ -38,6 +38,7 @@ from ..models import Generation, ReferenceImage
 from ..results import add_thumbnails
 from ..services import generation_create
 from . import services as portal_services
+from . import workspace
 from .forms import GalleryFilterForm, GenerateForm
 from .text import error_text
 
@@ -89,9 +90,13 @@ def _usable(own: int | None, pools: list[GroupPool]) -> int | None:
 
 
 def _generate_context(
-    request: HttpRequest, form: GenerateForm, references: list[ReferenceImage]
+    request: HttpRequest,
+    form: GenerateForm,
+    references: list[ReferenceImage],
+    preset: Any = None,
 ) -> dict[str, Any]:
     return {
+        **workspace.picker_context(_user(request), preset),
         "form": form,
         "spec": form.spec,
         "model_options": _model_options(_user(request)),
@@ -105,7 +110,7 @@ def _generate_context(
 def generate(request: HttpRequest) -> HttpResponse:
     if request.method == "POST":
         return _generate_submit(request)
-    initial: dict[str, Any] = {}
+    initial, preset = workspace.preset_initial(_user(request), request.GET)
     references: list[ReferenceImage] = []
     reuse = request.GET.get("reuse")
     if reuse:
@@ -115,7 +120,7 @@ def generate(request: HttpRequest) -> HttpResponse:
     spec = _spec(initial.get("model") or request.GET.get("model"), _user(request))
     form = GenerateForm(spec, initial={"model": spec.name, **initial})
     return render(
-        request, "generations/generate.html", _generate_context(request, form, references)
+        request, "generations/generate.html", _generate_context(request, form, references, preset)
     )
 
 
@@ -140,13 +145,15 @@ def _generate_submit(request: HttpRequest) -> HttpResponse:
     generation = None
     if form.is_valid():
         try:
+            prompt, preset = workspace.prompt_with_slots(_user(request), request.POST)
             generation = generation_create(
                 user=_user(request),
                 model=spec.name,
-                prompt=form.cleaned_data["prompt"],
+                prompt=prompt,
                 params=form.params(),
                 images=form.image_sources(_reference_bytes(references)),
                 source=Generation.Source.PORTAL,
+                extra={"preset": preset} if preset else None,
             )
         except DarkroomError as exc:
             field = exc.param if exc.param in form.fields else None

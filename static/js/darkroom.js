@@ -11,6 +11,21 @@
   // Selects and filters that submit their form as soon as they change.
   on("change", "[data-autosubmit]", (event, el) => el.form && el.form.requestSubmit());
 
+  // The generate form's "Save preset": the same fields, posted plainly to another URL
+  // (a native submit, so htmx's handler for generating does not take it).
+  on("click", "[data-preset-save]", (event, button) => {
+    const form = button.form;
+    form.action = button.dataset.presetSave;
+    HTMLFormElement.prototype.submit.call(form);
+  });
+  // The preset picker's search: hide presets whose name, model and template miss it.
+  on("input", "[data-preset-search]", (event, input) => {
+    const words = input.value.toLowerCase().trim();
+    document.querySelectorAll("[data-preset-option]").forEach((item) => {
+      item.hidden = Boolean(words) && !item.dataset.presetOption.includes(words);
+    });
+  });
+
   // Confirm destructive buttons.
   on("click", "[data-confirm]", (event, el) => {
     if (!window.confirm(el.dataset.confirm)) event.preventDefault();
@@ -274,12 +289,15 @@
     lightboxIndex = (index + links.length) % links.length;
     const link = links[lightboxIndex];
     const img = box.querySelector(".lightbox-img");
-    img.src = new URL("original/", link.href).href; // the detail page's original, full size
+    // The detail page's original, full size (a board page names its own, data-original).
+    img.src = link.dataset.original || new URL("original/", link.href).href;
     img.alt = link.dataset.prompt || "";
     box.querySelector(".lightbox-label").textContent = link.dataset.label || "";
     box.querySelector(".lightbox-prompt").textContent = link.dataset.prompt || "";
     box.querySelector(".lightbox-count").textContent = (lightboxIndex + 1) + " / " + links.length;
     box.querySelector(".lightbox-details").href = link.getAttribute("href");
+    const onBoard = box.querySelector("[data-board-image]"); // "Add to board" in the lightbox
+    if (onBoard) onBoard.value = link.dataset.image || "";
     if (!box.open) box.showModal();
   }
   on("click", "a[data-lightbox]", (event, link) => {
