@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from typing import Any
+
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
@@ -11,7 +13,7 @@ class Board(Shared):
 
     name = models.CharField(_("name"), max_length=120)
     description = models.TextField(_("description"), blank=True)
-    images = models.ManyToManyField(
+    images: models.ManyToManyField[Any, Any] = models.ManyToManyField(
         "generations.Image", through="BoardImage", related_name="boards", blank=True
     )
     created_at = models.DateTimeField(_("created"), auto_now_add=True)

@@ -49,7 +49,7 @@ def visible_q(model: type[Shared], user: User) -> Q:
     their groups. A subquery, not a join, so a row shared with two of them comes once."""
     through = model.shared_groups.through
     column = f"{model._meta.model_name}_id"
-    in_groups = through.objects.filter(group__user=user).values(column)
+    in_groups = through._default_manager.filter(group__user=user).values(column)
     return Q(owner=user) | Q(shared_everyone=True) | Q(pk__in=in_groups)
 
 
@@ -74,6 +74,6 @@ def parse_shared_with(value: Any) -> tuple[bool, list[Group]]:
 
 def apply_sharing(row: Shared, *, everyone: bool, groups: list[Group]) -> None:
     """Set who sees `row` (saved already)."""
-    type(row).objects.filter(pk=row.pk).update(shared_everyone=everyone)
+    type(row)._default_manager.filter(pk=row.pk).update(shared_everyone=everyone)
     row.shared_everyone = everyone
     row.shared_groups.set(groups)

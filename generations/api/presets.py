@@ -91,10 +91,11 @@ def call_with_preset(user: User, call: ImageCall) -> ImageCall:
                 "'preset_values' must be an object.", param="preset_values"
             ) from None
     filled = preset_fill(user=user, preset_id=call.preset, values=values)
+    # The SDK insists on a prompt: an empty one (or none) means "the preset's".
     return replace(
         call,
-        model=call.model if call.model is not None else filled.model,
-        prompt=call.prompt if call.prompt is not None else filled.prompt,
+        model=call.model if call.model not in (None, "") else filled.model,
+        prompt=call.prompt if call.prompt not in (None, "") else filled.prompt,
         fields={**filled.params, **call.fields},
         preset=filled.preset.pk,
     )

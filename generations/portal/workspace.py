@@ -107,6 +107,7 @@ class CompareForm(forms.Form):
         label=gettext_lazy("Models (2 to 4)"), widget=forms.CheckboxSelectMultiple
     )
     image_url = forms.URLField(
+        assume_scheme="https",
         label=gettext_lazy("Reference image URL"),
         required=False,
         help_text=gettext_lazy("Sent to each model that takes a reference image."),
