@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import mimetypes
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any, cast
 from urllib.parse import urlencode
 
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
 from django.db.models.fields.files import FieldFile
 from django.http import HttpRequest, HttpResponse, HttpResponseBase, HttpResponseRedirect
 from django.shortcuts import redirect, render
@@ -86,15 +89,26 @@ def _sharing_initial(board: Any) -> dict[str, Any]:
 def board_share(request: HttpRequest, pk: int) -> HttpResponse:
     form = SharingForm(_user(request), request.POST)
     if form.is_valid():
-        services.board_share(user=_user(request), board_id=pk, shared_with=form.shared_with())
+        with _owner_only():
+            services.board_share(user=_user(request), board_id=pk, shared_with=form.shared_with())
         messages.success(request, _("Sharing saved."))
     return redirect("board_detail", pk=pk)
+
+
+@contextmanager
+def _owner_only() -> Iterator[None]:
+    """Someone who may only read the board gets the 403 page, not a change."""
+    try:
+        yield
+    except services.BoardForbidden as exc:
+        raise PermissionDenied(exc.message) from exc
 
 
 @login_required
 @require_POST
 def board_delete(request: HttpRequest, pk: int) -> HttpResponse:
-    services.board_delete(user=_user(request), board_id=pk)
+    with _owner_only():
+        services.board_delete(user=_user(request), board_id=pk)
     messages.success(request, _("Board deleted."))
     return redirect("boards")
 
@@ -124,7 +138,8 @@ def board_add(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_POST
 def board_remove(request: HttpRequest, pk: int, image_id: Any) -> HttpResponse:
-    services.board_remove_image(user=_user(request), board_id=pk, image_id=image_id)
+    with _owner_only():
+        services.board_remove_image(user=_user(request), board_id=pk, image_id=image_id)
     messages.success(request, _("Image removed from the board."))
     return redirect("board_detail", pk=pk)
 
