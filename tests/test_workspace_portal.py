@@ -12,6 +12,7 @@ from django.contrib.auth.models import Group
 from django.test import Client
 from django.urls import reverse
 
+from accounts.models import User
 from accounts.services import quota_status
 from boards.models import Board
 from generations.models import Generation
@@ -38,9 +39,7 @@ def team(django_user_model: Any) -> dict[str, Client]:
     return clients
 
 
-def _person(name: str) -> Any:
-    from accounts.models import User
-
+def _person(name: str) -> User:
     return User.objects.get(username=name)
 
 
@@ -98,7 +97,7 @@ def test_someone_outside_the_group_does_not_see_the_board(team: dict[str, Client
 
 
 def test_the_gallery_and_image_page_offer_the_owners_boards(team: dict[str, Client]) -> None:
-    board, ids = _shared_board(team)
+    _, ids = _shared_board(team)
     gallery = team["alice"].get(reverse("gallery")).content.decode()
     assert f'formaction="{reverse("board_add")}"' in gallery and "Kites" in gallery
     detail = team["alice"].get(reverse("image_detail", args=[ids[0]])).content.decode()
