@@ -186,3 +186,19 @@ def test_compare_wants_two_to_four_models(team: dict[str, Client], enqueued: lis
     answer = team["alice"].post(reverse("compare"), {"prompt": "x", "models": [FLUX_DEV]})
     assert answer.status_code == 400 and "Choose 2 to 4 models." in answer.content.decode()
     assert enqueued == []
+
+
+def test_the_report_counts_generations_per_preset(
+    team: dict[str, Client], admin_client: Client
+) -> None:
+    preset = Preset.objects.create(
+        owner=_person("alice"), name="Product shot", model=FLUX_DEV, template="A {thing}"
+    )
+    for _ in range(2):
+        Generation.objects.filter(pk=make_generation(_person("bob")).pk).update(preset=preset)
+    make_generation(_person("bob"))  # not from a preset
+    page = admin_client.get(reverse("usage_report")).content.decode()
+    row = page.split('id="presets-title"', 1)[1]
+    assert "<td>Product shot</td><td>alice</td><td>2</td><td>2</td>" in row
+    csv = admin_client.get(reverse("usage_csv", args=["presets"])).content.decode()
+    assert csv.splitlines() == ["preset,owner,generations,images", "Product shot,alice,2,2"]
