@@ -23,9 +23,12 @@ def my_boards(user: User) -> list[Board]:
 def add_to_board(context: dict[str, Any], image: Any = None, form_id: str = "") -> dict[str, Any]:
     """The "Add to board" control: a board picker and a button; `form_id` makes it submit
     another form (the gallery's selection), `image` a single image (image page, lightbox)."""
-    user = context["request"].user
+    request = context["request"]
+    # One query per page, however many pickers it shows (selection bar, lightbox).
+    if not hasattr(request, "_my_boards"):
+        request._my_boards = my_boards(request.user)
     return {
-        "boards": my_boards(user),
+        "boards": request._my_boards,
         "image": image,
         "form_id": form_id,
         "next": context["request"].get_full_path(),
