@@ -8,11 +8,11 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from django.contrib.auth.models import Group
+from django.contrib.auth.models import Group, Permission
 from django.test import Client
 from django.urls import reverse
 
-from accounts.models import User
+from accounts.models import AuditEntry, User
 from accounts.services import quota_status
 from boards.models import Board
 from generations.models import Generation
@@ -202,3 +202,20 @@ def test_the_report_counts_generations_per_preset(
     assert "<td>Product shot</td><td>alice</td><td>2</td><td>2</td>" in row
     csv = admin_client.get(reverse("usage_csv", args=["presets"])).content.decode()
     assert csv.splitlines() == ["preset,owner,generations,images", "Product shot,alice,2,2"]
+
+
+def test_staff_with_the_permission_may_edit_a_board_and_it_is_audited(
+    team: dict[str, Client], django_user_model: Any
+) -> None:
+    board, ids = _shared_board(team)
+    staff = django_user_model.objects.create_user("sam", "sam@ex.com", "pw-1234567", is_staff=True)
+    plain_staff = Client()
+    plain_staff.force_login(staff)
+    assert plain_staff.get(reverse("board_detail", args=[board.pk])).status_code == 404
+    staff.user_permissions.add(Permission.objects.get(codename="change_board"))
+    allowed = Client()
+    allowed.force_login(staff)
+    removed = allowed.post(reverse("board_remove", args=[board.pk, ids[0]]))
+    assert removed.status_code == 302 and board.items.count() == 1
+    entry = AuditEntry.objects.get(action="board image removed")
+    assert (entry.actor, entry.user, entry.detail["image"]) == (staff, _person("alice"), ids[0])
