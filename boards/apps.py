@@ -8,4 +8,9 @@ class BoardsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
+        from generations import purging
+
         from .api import schema  # noqa: F401  (adds the /v1/boards routes to the OpenAPI document)
+        from .selectors import on_shared_boards
+
+        purging.KEEP_ALSO.append(on_shared_boards)

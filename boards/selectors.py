@@ -6,7 +6,7 @@ from typing import Any
 from uuid import UUID
 
 from django.core.paginator import Page, Paginator
-from django.db.models import Count, QuerySet
+from django.db.models import Count, Q, QuerySet
 from django.http import Http404
 
 from accounts.models import User
@@ -75,6 +75,12 @@ def board_image(user: User, board_id: Any, image_id: Any) -> tuple[Board, Image]
     if item is None:
         raise Http404("No such image on this board.")
     return board, item.image
+
+
+def on_shared_boards() -> Q:
+    """Images on a board someone else may see: retention keeps them, as if starred."""
+    shared = Board.objects.filter(Q(shared_everyone=True) | Q(shared_groups__isnull=False))
+    return Q(pk__in=BoardImage.objects.filter(board__in=shared).values("image_id"))
 
 
 def boards_to_add_to(user: User) -> QuerySet[Board]:
