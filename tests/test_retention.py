@@ -17,8 +17,8 @@ from django.urls import reverse
 from django.utils import timezone
 
 from accounts.models import AuditEntry, GroupPolicy
-from boards.models import Board, BoardImage
 from accounts.services import quota_status
+from boards.models import Board, BoardImage
 from generations.models import Generation
 from generations.retention import removal_date
 from generations.tasks import purge_expired_generations

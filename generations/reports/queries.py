@@ -223,11 +223,13 @@ def generations_per_preset(r: DateRange) -> list[PresetRow]:
         _generations(r)
         .filter(preset__isnull=False)
         .values("preset__name", "preset__owner__username")
-        .annotate(n=Count("id"), images=Sum("quota_used"))
+        .annotate(n=Count("id"), charged=Sum("quota_used"))
         .order_by("-n", "preset__name")
     )
     return [
-        PresetRow(row["preset__name"], row["preset__owner__username"], row["n"], row["images"] or 0)
+        PresetRow(
+            row["preset__name"], row["preset__owner__username"], row["n"], row["charged"] or 0
+        )
         for row in rows
     ]
 
