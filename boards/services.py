@@ -121,6 +121,11 @@ def board_delete(*, user: User, board_id: Any) -> None:
         board.delete()
 
 
+def boards_erase(user: User) -> None:
+    """Erasure: a person's boards go with their images (their names are theirs too)."""
+    Board.objects.filter(owner=user).delete()
+
+
 def _audit_staff(actor: User, board: Board, action: str, detail: dict[str, Any]) -> None:
     """A change by someone other than the owner (staff with the permission) is audited."""
     if board.owner_id == actor.pk:

@@ -15,6 +15,7 @@ from django.urls import reverse
 from accounts.models import AuditEntry, User
 from accounts.services import quota_status
 from boards.models import Board
+from generations.erasure import erase_person
 from generations.models import Generation
 from presets.models import Preset
 from tests.portal_helpers import FLUX_DEV, make_generation
@@ -219,3 +220,18 @@ def test_staff_with_the_permission_may_edit_a_board_and_it_is_audited(
     assert removed.status_code == 302 and board.items.count() == 1
     entry = AuditEntry.objects.get(action="board image removed")
     assert (entry.actor, entry.user, entry.detail["image"]) == (staff, _person("alice"), ids[0])
+
+
+def test_erasure_takes_a_persons_boards_presets_and_their_images_off_others_boards(
+    team: dict[str, Client],
+) -> None:
+    board, _ = _shared_board(team)  # alice's
+    bobs = Board.objects.create(owner=_person("bob"), name="Bob's picks", shared_everyone=True)
+    bobs.images.add(*make_generation(_person("alice"), images=1).images.all())
+    Preset.objects.create(owner=_person("alice"), name="P", model=FLUX_DEV, template="x")
+
+    erase_person(actor=None, user=_person("alice"))
+
+    assert not Board.objects.filter(pk=board.pk).exists()
+    assert not Preset.objects.exists()
+    assert bobs.items.count() == 0  # the erased person's image left bob's board
