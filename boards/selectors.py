@@ -11,7 +11,7 @@ from django.http import Http404
 
 from accounts.models import User
 from generations.models import Image
-from presets.sharing import visible_q
+from presets.sharing import visible_q, with_group_names
 
 from .models import Board, BoardImage
 
@@ -19,16 +19,17 @@ PAGE_SIZE = 48
 
 
 def visible_boards(user: User) -> QuerySet[Board]:
-    """Boards `user` may see, each with its image count, owner and groups (4 queries)."""
+    """Boards `user` may see, each with its image count and owner."""
     return _annotated(Board.objects.filter(visible_q(Board, user)))
 
 
 def _annotated(boards: QuerySet[Board]) -> QuerySet[Board]:
-    return (
-        boards.select_related("owner")
-        .prefetch_related("shared_groups")
-        .annotate(image_count=Count("items"))
-    )
+    return boards.select_related("owner").annotate(image_count=Count("items"))
+
+
+def boards_listed(user: User) -> list[Board]:
+    """The boards `user` sees, with who each is shared with: 3 queries however many."""
+    return with_group_names(list(visible_boards(user)))
 
 
 def board_for(user: User, board_id: Any) -> Board:

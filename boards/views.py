@@ -52,7 +52,7 @@ def board_list(request: HttpRequest) -> HttpResponse:
             form.add_error(None, exc.message)
         else:
             return redirect("board_detail", pk=board.pk)
-    boards = list(selectors.visible_boards(user))
+    boards = selectors.boards_listed(user)
     context = {
         "form": form,
         "mine": [b for b in boards if b.owner_id == user.pk],

@@ -33,7 +33,7 @@ async def boards(request: HttpRequest) -> HttpResponseBase:
 
 
 def _list(user: User) -> dict[str, Any]:
-    return {"object": "list", "data": [board_item(b) for b in selectors.visible_boards(user)]}
+    return {"object": "list", "data": [board_item(b) for b in selectors.boards_listed(user)]}
 
 
 def _create(user: User, body: dict[str, Any]) -> dict[str, Any]:
@@ -74,14 +74,12 @@ def _detail(user: User, board_id: int, page: int, per_page: int, base: str) -> d
 async def board_images(request: HttpRequest, board_id: int) -> HttpResponseBase:
     key = await authenticate(request)
     body = json_body(request)
-    added = await run_sync(
-        services.board_add_images,
-        user=key.user,
-        board_id=board_id,
-        image_ids=body.get("image_ids"),
-    )
-    found = await run_sync(selectors.board_for, key.user, board_id)
-    return JsonResponse({**board_item(found), "added": added})
+    return JsonResponse(await run_sync(_add, key.user, board_id, body.get("image_ids")))
+
+
+def _add(user: User, board_id: int, image_ids: Any) -> dict[str, Any]:
+    added = services.board_add_images(user=user, board_id=board_id, image_ids=image_ids)
+    return {**board_item(selectors.board_for(user, board_id)), "added": added}
 
 
 @endpoint("DELETE")

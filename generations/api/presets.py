@@ -11,7 +11,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseBase, JsonRespons
 from accounts.models import User
 from common.errors import InvalidRequest
 from presets.models import Preset
-from presets.selectors import preset_for, usable_presets
+from presets.selectors import preset_for, presets_listed
 from presets.services import preset_create, preset_delete, preset_fill
 
 from .auth import authenticate
@@ -37,7 +37,7 @@ async def preset(request: HttpRequest, preset_id: int) -> HttpResponseBase:
 
 
 def _list(user: User) -> dict[str, Any]:
-    return {"object": "list", "data": [preset_item(p) for p in usable_presets(user)]}
+    return {"object": "list", "data": [preset_item(p) for p in presets_listed(user)]}
 
 
 def _create(user: User, body: dict[str, Any]) -> dict[str, Any]:
