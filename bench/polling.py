@@ -23,7 +23,7 @@ from typing import Any
 
 import pytest
 
-from accounts.services import quota_set_limit, quota_status
+from accounts.quota import quota_set_limit, quota_status
 from generations.models import Generation
 from tests.batches import max_overlap, submit_batch
 from tests.live import Simulator, Worker, wait_all_finished

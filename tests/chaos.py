@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from accounts.services import quota_status
+from accounts.quota import quota_status
 from generations.models import Generation
 from tests.harness import RedisServer, wait_all_finished, wait_for_log, wait_until  # noqa: F401
 from tests.live import (

@@ -19,7 +19,7 @@ import pytest
 from openai import OpenAI
 
 from accounts.api_keys import api_key_issue
-from accounts.services import quota_set_limit, quota_status
+from accounts.quota import quota_set_limit, quota_status
 from generations.models import Generation
 from tests.harness import wait_until
 from tests.live import Simulator, Worker, free_port

@@ -16,7 +16,7 @@ from django.db import OperationalError
 from django.utils import timezone
 from kombu.exceptions import OperationalError as BrokerError
 
-from accounts.services import quota_status
+from accounts.quota import quota_status
 from generations import leases, services
 from generations.dispatch import generation_run
 from generations.models import Generation
@@ -106,10 +106,10 @@ def test_the_relay_publishes_a_job_whose_worker_died_once(
     assert leases.claim(job.pk, 0)
     enqueued.clear()
 
-    assert services.relay() == 0  # its lease still runs
+    assert leases.relay() == 0  # its lease still runs
     expire_lease(job)
-    assert services.relay() == 1
-    assert services.relay() == 0  # the relay gave it a new lease: no second message
+    assert leases.relay() == 1
+    assert leases.relay() == 0  # the relay gave it a new lease: no second message
     assert enqueued == [str(job.pk)]
     job.refresh_from_db()
     assert job.lease_owner == ""
@@ -119,7 +119,7 @@ def test_the_relay_publishes_a_job_nobody_picked_up(job: Generation, enqueued: l
     enqueued.clear()  # the message on commit was lost
     expire_lease(job)
 
-    assert services.relay() == 1
+    assert leases.relay() == 1
     assert enqueued == [str(job.pk)]
 
 
@@ -128,7 +128,7 @@ def test_the_relay_leaves_finished_jobs_alone(job: Generation, enqueued: list) -
     Generation.objects.filter(pk=job.pk).update(lease_expires_at=timezone.now())
     enqueued.clear()
 
-    assert services.relay() == 0 and enqueued == []
+    assert leases.relay() == 0 and enqueued == []
 
 
 def test_a_dead_workers_sync_job_is_sent_again_and_says_so(

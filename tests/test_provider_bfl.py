@@ -10,11 +10,11 @@ from typing import Any
 import httpx
 import pytest
 
-from accounts.services import quota_set_limit, quota_status
+from accounts.quota import quota_set_limit, quota_status
+from generations.callbacks.links import callback_secret
 from generations.dispatch import generation_run
 from generations.models import Generation
 from generations.services import generation_fail
-from providers.bfl import callback_secret
 from simulator.server import SimulatorServer
 from tests.harness import wait_until
 from tests.images import png_bytes
@@ -133,9 +133,10 @@ def test_bfls_own_host_gets_the_key_as_x_key(
 
 
 def test_a_webhook_with_the_right_secret_polls_at_once(
-    sim: SimulatorServer, user: Any, enqueued: list, client: Any
+    sim: SimulatorServer, user: Any, enqueued: list, client: Any, settings: Any
 ) -> None:
-    force_options(PRO11, CH, webhook=True, webhook_base="http://testserver")
+    settings.DARKROOM_PUBLIC_URL = "http://testserver"
+    force_options(PRO11, CH, webhook=True)
     generation = create(user, PRO11)
     generation_run(generation_id=generation.pk, channel_name=CH)
     generation.refresh_from_db()

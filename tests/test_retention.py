@@ -17,7 +17,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from accounts.models import AuditEntry, GroupPolicy
-from accounts.services import quota_status
+from accounts.quota import quota_status
 from boards.models import Board, BoardImage
 from generations.models import Generation
 from generations.retention import removal_date

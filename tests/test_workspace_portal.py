@@ -13,7 +13,7 @@ from django.test import Client
 from django.urls import reverse
 
 from accounts.models import AuditEntry, User
-from accounts.services import quota_status
+from accounts.quota import quota_status
 from boards.models import Board
 from generations.erasure import erase_person
 from generations.models import Generation

@@ -33,7 +33,7 @@ def finish_jobs(monkeypatch: pytest.MonkeyPatch) -> None:
         generation_succeed(generation=generation, images=[png_bytes(64, 48)], channel="test")
         return True
 
-    monkeypatch.setattr("generations.services.publish", publish)
+    monkeypatch.setattr("generations.publishing.publish", publish)
 
 
 @pytest.fixture

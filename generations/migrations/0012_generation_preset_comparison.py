@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('generations', '0010_gallery_indexes'),
+        ('generations', '0011_generation_quota_budget'),
         ('presets', '0001_initial'),
     ]
 
