@@ -76,7 +76,7 @@ def test_two_people_share_a_board_and_a_third_does_not_see_it(
 ) -> None:
     from playwright.sync_api import expect
 
-    make_generation(team["alice"], images=2, prompt="a red kite over the dunes")
+    make_generation(team["alice"], images=3, prompt="a red kite over the dunes")
     page = chromium.open(team["alice"], size, lang, "/boards/")
     page.get_by_label(_t(lang, "Name", "名称")).fill("Kites")
     page.get_by_label(_t(lang, "My groups below", "下面选中的用户组")).check()
@@ -92,12 +92,17 @@ def test_two_people_share_a_board_and_a_third_does_not_see_it(
     board = Board.objects.get(name="Kites")
     assert board.items.count() == 2
     shot(page, f"workspace-gallery-added-{size}-{lang}")
+    page.locator(".tile-link").nth(2).click()  # the third, from the lightbox
+    lightbox = page.locator("#lightbox")
+    lightbox.get_by_role("button", name=_t(lang, "Add to board", "添加到图板")).click()
+    expect(page.locator(".messages, [role=status], .message").first).to_be_visible()
+    assert board.items.count() == 3
 
     viewer = chromium.open(team["bob"], size, lang, "/")
     viewer.get_by_role("navigation").get_by_role("link", name=_t(lang, "Boards", "图板")).click()
     viewer.get_by_role("link", name="Kites").click()
     expect(viewer.get_by_text(_t(lang, "Read-only", "只读"))).to_be_visible()
-    expect(viewer.locator(".grid .tile img")).to_have_count(2)
+    expect(viewer.locator(".grid .tile img")).to_have_count(3)
     # The owner's images load for the viewer (served through the board, not the gallery).
     for img in viewer.locator(".grid img").all():
         img.scroll_into_view_if_needed()
