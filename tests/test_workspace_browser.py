@@ -109,6 +109,7 @@ def test_two_people_share_a_board_and_a_third_does_not_see_it(
         expect(img).not_to_have_js_property("naturalWidth", 0)
     expect(viewer.get_by_role("button", name=_t(lang, "Remove", "移除"))).to_have_count(0)
     assert _fits(viewer)
+    viewer.evaluate("window.scrollTo(0, 0)")  # the sticky header back on top for the shot
     shot(viewer, f"workspace-board-readonly-{size}-{lang}")
     viewer.get_by_role("link", name=_t(lang, "Remix", "再创作")).first.click()
     expect(viewer.locator("textarea[name=prompt]")).to_have_value("a red kite over the dunes")
