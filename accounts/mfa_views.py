@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import segno
+from allauth.socialaccount.models import SocialAccount
 from django import forms
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
@@ -27,7 +28,7 @@ class CodeForm(forms.Form):
 
 def verify(request: HttpRequest) -> HttpResponse:
     """Step two of signing in: the code from the person's app."""
-    if mfa.pending_user(request) is None:
+    if mfa.pending_user(request) is None and mfa.step_up_user(request) is None:
         return redirect("login")
     form = CodeForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
@@ -56,6 +57,8 @@ def manage(request: HttpRequest) -> HttpResponse:
         context["qr"] = mark_safe(segno.make(device.config_url).svg_inline(scale=4))  # noqa: S308
         context["secret"] = _base32(device.bin_key)
     context["staff_must"] = settings.DARKROOM_STAFF_MFA and user.is_staff
+    context["sso_name"] = settings.DARKROOM_OIDC_NAME if settings.DARKROOM_OIDC_ISSUER else ""
+    context["sso_linked"] = SocialAccount.objects.filter(user=user).exists()
     return render(request, "registration/mfa.html", context)
 
 

@@ -3,6 +3,8 @@ from django.contrib import admin
 from django.urls import URLPattern, URLResolver, include, path
 from django.utils.translation import gettext_lazy as _
 
+from accounts import views as account_views
+
 admin.site.site_header = "Darkroom"
 admin.site.site_title = "Darkroom"
 admin.site.index_title = _("Administration")
@@ -11,6 +13,9 @@ admin.site.index_title = _("Administration")
 admin.site.enable_nav_sidebar = False
 
 urlpatterns: list[URLPattern | URLResolver] = [
+    # The admin's own sign-in form checks only a password; every way in goes through the
+    # portal's, which applies the sign-in rules (accounts.signin). `next` rides along.
+    path("admin/login/", account_views.admin_login),
     path("admin/", admin.site.urls),
     path("accounts/", include("accounts.urls")),
     path("accounts/api-keys/", include("accounts.api_keys.urls")),

@@ -61,7 +61,7 @@ def visible_q(model: type[Shared], user: User) -> Q:
 
 def with_group_names(rows: list[SharedT]) -> list[SharedT]:
     """Each row's group names in one query for the whole list. (prefetch_related builds a
-    related manager per row, which cost 2 ms a board in bench/p5_workspace.py.)"""
+    related manager per row, which cost 2 ms a board in bench/p7_workspace.py.)"""
     if not rows:
         return rows
     model = type(rows[0])

@@ -1,5 +1,5 @@
 """Boards and presets lists take a bounded number of queries, however many there are
-(no query per board, group or image). The timing at scale is bench/p5_workspace.py."""
+(no query per board, group or image). The timing at scale is bench/p7_workspace.py."""
 
 from __future__ import annotations
 

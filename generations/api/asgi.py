@@ -29,6 +29,8 @@ from django.core.handlers.asgi import ASGIHandler
 from . import gate
 
 API_PREFIX = "/v1/"
+# The portal's server-sent-events stream (generations.portal.live_views).
+LIVE_PATH = "/live/"
 
 # What a bearer-key call needs: request id, timing and metrics (first, as in
 # settings.MIDDLEWARE), HTTPS and header hardening, and the audit log's client address.
@@ -54,13 +56,21 @@ class ApiHandler(ASGIHandler):
 
 
 class SharedThreadForApi:
+    """/v1 through ApiHandler, and the portal's live stream (LIVE_PATH, open as long as
+    its page) through the full stack: both on one shared thread each, not one per request."""
+
     def __init__(self, app: Any) -> None:
         self.app, self.api = app, ApiHandler()
         self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="api-sync")
+        self.live_executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="live-sync")
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
-        if scope["type"] == "http" and scope.get("path", "").startswith(API_PREFIX):
+        path = scope.get("path", "") if scope["type"] == "http" else ""
+        if path.startswith(API_PREFIX):
             await self._api(scope, receive, send)
+        elif path == LIVE_PATH:
+            async with ThreadSensitiveContext(executor=self.live_executor):
+                await self.app(scope, receive, send)
         else:
             await self.app(scope, receive, send)
 

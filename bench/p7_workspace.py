@@ -1,6 +1,6 @@
-"""P5: boards and presets lists with 1,000 boards and 10,000 images on them, against 10.
+"""P7: boards and presets lists with 1,000 boards and 10,000 images on them, against 10.
 
-    .venv/bin/python -m bench.p5_workspace [--boards 1000] [--rounds 10]
+    .venv/bin/python -m bench.p7_workspace [--boards 1000] [--rounds 10]
 
 Rows are made once with bulk SQL in `darkroom_bench_perf`: the P3 person with 10,000
 images owns the boards (10 images each, so 10,000 on boards) and as many presets, each
@@ -131,7 +131,7 @@ def main() -> None:
                 ms, count = timed(subjects[n][name])
                 times.setdefault((name, n), []).append(ms)
                 counts[(name, n)] = count
-    print(f"\nP5 boards and presets, {args.rounds} rounds, in-process server time")
+    print(f"\nP7 boards and presets, {args.rounds} rounds, in-process server time")
     for name in subjects[sizes[0]]:
         for n in sizes:
             label = f"{name} @{n} boards"
