@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('generations', '0011_generation_quota_budget'),
+        ('generations', '0012_generation_lease_token'),
         ('presets', '0001_initial'),
     ]
 
