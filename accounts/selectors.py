@@ -181,6 +181,17 @@ class Usage:
         return str(Period(self.layered.period).label)
 
 
+def usage_for_model(*, user: User, model: str) -> Usage:
+    """One person, one catalog model: what `quota_overview` says of it, in four queries."""
+    spec = get_catalog().get(model)
+    if spec is None:
+        raise ModelNotFound(f"The model '{model}' does not exist.", param="model")
+    quota = Quota.objects.filter(user=user, model=model).first()
+    layered = layered_for(user=user, model=model, quota=quota)
+    used, reserved = (quota.used, quota.reserved) if quota else (0, 0)
+    return Usage(model, spec.label, layered, used, reserved, next_period_start(layered.period))
+
+
 def quota_overview(user: User) -> list[Usage]:
     """Every catalog model for one person. Reads only: creates no quota rows."""
     quotas = {q.model: q for q in Quota.objects.filter(user=user)}

@@ -10,6 +10,7 @@ urlpatterns = [
     path("images/variations", views.images, name="images-variations"),
     path("images/jobs/<uuid:job_id>", views.job, name="job"),
     path("models", views.models, name="models"),
+    path("quota", views.quota, name="quota"),
     # [\s\S], not `.`: an id or path with a newline in it is a 404 envelope too.
     re_path(r"^models/(?P<model_id>[\s\S]+)$", views.model, name="model"),
     path("files/images/<str:token>.<str:ext>", views.image_file, name="image-file"),

@@ -4,7 +4,7 @@ holds no thread (see waiting.py and asgi.py); blocking calls go through run_sync
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from uuid import UUID
 
 from django.conf import settings
@@ -20,6 +20,7 @@ from .auth import authenticate, bearer_token, key_for
 from .errors import UNAVAILABLE, NotFound, WaitTimedOut, error_response
 from .files import image_file_response
 from .handling import endpoint, not_found, parse_request, sdk_retry_count, wants_async
+from .quota import quota_body, quota_headers_or_none
 from .ratelimit import rate_limit_hit
 from .responses import base_url, images_body, job_body, model_item, models_body
 from .serializers import ImageCall
@@ -28,7 +29,7 @@ from .streaming import stream_kind, stream_response
 from .sync import run_sync
 from .waiting import wait_finished
 
-__all__ = ["image_file", "images", "job", "model", "models", "not_found"]
+__all__ = ["image_file", "images", "job", "model", "models", "not_found", "quota"]
 
 log = logging.getLogger(__name__)
 
@@ -38,16 +39,28 @@ async def images(request: HttpRequest) -> HttpResponseBase:
     """POST /v1/images/generations, /v1/images/edits and /v1/images/variations.
 
     Every answer after the job exists names it in `x-darkroom-job-id`, errors too,
-    so a client that loses the answer can still find its job.
+    so a client that loses the answer can still find its job. Every answer whose key
+    and model are known carries the caller's quota for that model (api.quota).
     """
     token = bearer_token(request)
-    accepted = await run_sync(_accept, request, token, respond_async=wants_async(request))
+    seen = _Seen()
     try:
-        response = await _answer(accepted)
+        accepted = await run_sync(_accept, request, token, seen, respond_async=wants_async(request))
     except Exception as exc:
-        response = error_response(exc)
+        return _with_headers(error_response(exc), seen.quota)
+    try:
+        response, limits = await _answer(accepted)
+    except Exception as exc:
+        response, limits = error_response(exc), accepted.quota
     response["x-darkroom-job-id"] = str(accepted.generation.pk)
-    return response
+    return _with_headers(response, limits)
+
+
+@dataclass
+class _Seen:
+    """What _accept learnt before it failed, so a refusal carries the quota too."""
+
+    quota: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -61,14 +74,32 @@ class _Accepted:
     stream_kind: str = ""
     job_body: dict[str, object] | None = None  # the 202 body, for respond-async
     error: Exception | None = None  # raised after the job existed: answered with its id
+    quota: dict[str, str] = field(default_factory=dict)  # the headers as of acceptance
 
 
-def _accept(request: HttpRequest, token: str, *, respond_async: bool) -> _Accepted:
+def _with_headers(response: HttpResponseBase, headers: dict[str, str]) -> HttpResponseBase:
+    for name, value in headers.items():
+        response[name] = value
+    return response
+
+
+def _accept(request: HttpRequest, token: str, seen: _Seen, *, respond_async: bool) -> _Accepted:
     """Everything before the wait, in one trip to a thread (each trip takes and gives
     back a pooled connection): key, rate limit, body, submission, and the 202 body."""
     key = key_for(token)
-    rate_limit_hit(key.pk)
-    call = parse_request(request)
+    call = None
+    try:
+        rate_limit_hit(key.pk)
+        call = parse_request(request)
+        return _submit(request, key, call, respond_async=respond_async)
+    except Exception:
+        seen.quota = quota_headers_or_none(key, call.model if call else "")
+        raise
+
+
+def _submit(
+    request: HttpRequest, key: ApiKey, call: ImageCall, *, respond_async: bool
+) -> _Accepted:
     # Checked before submitting, so a stream the endpoint cannot give spends nothing.
     kind = stream_kind(request) if call.stream else ""
     idem = request.headers.get("Idempotency-Key", "")
@@ -79,6 +110,7 @@ def _accept(request: HttpRequest, token: str, *, respond_async: bool) -> _Accept
     )
     sdk_call = not idem and retry_count is not None
     accepted = _Accepted(key, generation, call, base, bool(idem) or sdk_call, sdk_call, kind)
+    accepted = replace(accepted, quota=quota_headers_or_none(key, call.model))
     if not respond_async or call.stream:
         return accepted
     try:
@@ -89,7 +121,7 @@ def _accept(request: HttpRequest, token: str, *, respond_async: bool) -> _Accept
     return replace(accepted, job_body=body)
 
 
-async def _answer(accepted: _Accepted) -> HttpResponseBase:
+async def _answer(accepted: _Accepted) -> tuple[HttpResponseBase, dict[str, str]]:
     generation, call, base = accepted.generation, accepted.call, accepted.base
     if accepted.error is not None:
         raise accepted.error
@@ -97,19 +129,19 @@ async def _answer(accepted: _Accepted) -> HttpResponseBase:
         stream = stream_response(generation.pk, kind=accepted.stream_kind, base=base)
         if accepted.remembered:
             await run_sync(_answered, accepted)
-        return stream
+        return stream, accepted.quota
     if accepted.job_body is not None:
         response = JsonResponse(accepted.job_body, status=202)
         response["Location"] = reverse("api:job", args=[generation.pk])
         response["Preference-Applied"] = "respond-async"
-        return response
+        return response, accepted.quota
     await wait_finished(generation.pk, timeout=settings.DARKROOM_API_WAIT_CEILING)
-    try:
-        body = await run_sync(_finished_body, accepted)
-    except WaitTimedOut as exc:
-        exc.retryable = accepted.joinable
-        raise
-    return JsonResponse(body)
+    body, limits = await run_sync(_finished_body, accepted)
+    if isinstance(body, WaitTimedOut):
+        body.retryable = accepted.joinable
+    if isinstance(body, Exception):
+        return error_response(body), limits
+    return JsonResponse(body), limits
 
 
 def _answered(accepted: _Accepted) -> None:
@@ -121,12 +153,17 @@ def _answered(accepted: _Accepted) -> None:
         log.warning("could not mark job %s answered: %r", accepted.generation.pk, exc)
 
 
-def _finished_body(accepted: _Accepted) -> dict[str, object]:
-    """The answer, and the call marked answered, in the same trip to a thread."""
+def _finished_body(accepted: _Accepted) -> tuple[dict[str, object] | Exception, dict[str, str]]:
+    """The answer (or its error), the call marked answered and the quota as it now
+    stands (a failed job's images are back), in the same trip to a thread."""
+    limits = quota_headers_or_none(accepted.key, accepted.call.model)
     generation = Generation.objects.get(pk=accepted.generation.pk)
-    body = images_body(generation, accepted.call.response_format, accepted.base)
+    try:
+        body = images_body(generation, accepted.call.response_format, accepted.base)
+    except Exception as exc:  # not answered: an SDK retry of a timed-out wait joins the job
+        return exc, limits
     _answered(accepted)
-    return body
+    return body, limits
 
 
 @endpoint("GET")
@@ -135,15 +172,24 @@ async def job(request: HttpRequest, job_id: UUID) -> HttpResponseBase:
     response_format = request.GET.get("response_format", "url")
     if response_format not in ("url", "b64_json"):
         raise InvalidRequest("'response_format' must be url or b64_json.", param="response_format")
-    body = await run_sync(_job_body, key.user_id, job_id, response_format, base_url(request))
-    return JsonResponse(body)
+    body, limits = await run_sync(_job_body, key, job_id, response_format, base_url(request))
+    return _with_headers(JsonResponse(body), limits)
 
 
-def _job_body(user_id: int, job_id: UUID, response_format: str, base: str) -> dict[str, object]:
-    generation = Generation.objects.filter(pk=job_id, user_id=user_id).first()
+def _job_body(
+    key: ApiKey, job_id: UUID, response_format: str, base: str
+) -> tuple[dict[str, object], dict[str, str]]:
+    generation = Generation.objects.filter(pk=job_id, user_id=key.user_id).first()
     if generation is None:
         raise NotFound(f"No job {job_id}.", param="job_id")
-    return job_body(generation, response_format, base)
+    return job_body(generation, response_format, base), quota_headers_or_none(key, generation.model)
+
+
+@endpoint("GET")
+async def quota(request: HttpRequest) -> HttpResponseBase:
+    """GET /v1/quota: the key owner's images per model, within the key's allowed models."""
+    key = await authenticate(request)
+    return JsonResponse(await run_sync(quota_body, key))
 
 
 @endpoint("GET")
