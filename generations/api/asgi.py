@@ -27,6 +27,9 @@ from django.conf import settings
 from django.core.handlers.asgi import ASGIHandler
 
 API_PREFIX = "/v1/"
+# Pages under /v1 that people read in the portal: they need its session, language and
+# sign-in, so they go through the whole middleware.
+PORTAL_PATHS = frozenset({"/v1/docs"})
 
 # What a bearer-key call needs: request id, timing and metrics (first, as in
 # settings.MIDDLEWARE), HTTPS and header hardening, and the audit log's client address.
@@ -57,7 +60,8 @@ class SharedThreadForApi:
         self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="api-sync")
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
-        if scope["type"] == "http" and scope.get("path", "").startswith(API_PREFIX):
+        path = scope.get("path", "")
+        if scope["type"] == "http" and path.startswith(API_PREFIX) and path not in PORTAL_PATHS:
             async with ThreadSensitiveContext(executor=self.executor):
                 await self.api(scope, receive, send)
         else:
