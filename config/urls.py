@@ -3,6 +3,8 @@ from django.contrib import admin
 from django.urls import URLPattern, URLResolver, include, path
 from django.utils.translation import gettext_lazy as _
 
+from accounts.access import admin_login
+
 admin.site.site_header = "Darkroom"
 admin.site.site_title = "Darkroom"
 admin.site.index_title = _("Administration")
@@ -11,6 +13,8 @@ admin.site.index_title = _("Administration")
 admin.site.enable_nav_sidebar = False
 
 urlpatterns: list[URLPattern | URLResolver] = [
+    # Before the admin's own: a signed-in person who is not staff gets the portal's 403.
+    path("admin/login/", admin_login),
     path("admin/", admin.site.urls),
     path("accounts/", include("accounts.urls")),
     path("accounts/api-keys/", include("accounts.api_keys.urls")),

@@ -1,0 +1,36 @@
+"""Staff-only pages for people who are signed in but not staff: the portal's 403 page,
+not Django's admin sign-in form ("You are authenticated as ..., but are not authorized")."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import wraps
+from typing import Any
+
+from django.contrib import admin
+from django.contrib.auth.views import redirect_to_login
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest, HttpResponseBase
+
+
+def staff_only(view: Callable[..., HttpResponseBase]) -> Callable[..., HttpResponseBase]:
+    """Signed out: to the sign-in page. Signed in without staff: 403."""
+
+    @wraps(view)
+    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
+        user = request.user
+        if not user.is_authenticated:
+            return redirect_to_login(request.get_full_path())
+        if not (user.is_active and user.is_staff):
+            raise PermissionDenied
+        return view(request, *args, **kwargs)
+
+    return wrapper
+
+
+def admin_login(request: HttpRequest) -> HttpResponseBase:
+    """The admin's sign-in URL: a signed-in person who is not staff gets the 403 page."""
+    user = request.user
+    if user.is_authenticated and not user.is_staff:
+        raise PermissionDenied
+    return admin.site.login(request)
