@@ -65,8 +65,10 @@ def _throttled(form: CodeForm, user: User, *, confirmed: bool) -> bool:
         form.add_error(
             "code",
             ngettext(
-                "Too many tries in a row: wait %(n)s second, then enter the code your app shows.",
-                "Too many tries in a row: wait %(n)s seconds, then enter the code your app shows.",
+                "A wrong code pauses checking: wait %(n)s second, "
+                "then enter your app's current code.",
+                "A wrong code pauses checking: wait %(n)s seconds, "
+                "then enter your app's current code.",
                 wait,
             )
             % {"n": wait},

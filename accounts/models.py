@@ -339,6 +339,7 @@ class ErasureRequest(models.Model):
     class Meta:
         ordering = ["-requested_at"]
         verbose_name = _("erasure request")
+        verbose_name_plural = _("erasure requests")
 
     def __str__(self) -> str:
         return f"{self.user} ({'done' if self.done_at else 'open'})"

@@ -87,6 +87,8 @@ class Walk:
         if self.lang == "zh":
             text = self.page.evaluate("document.body.innerText")
             found += [f"English {w!r}" for w in LEAKS if re.search(rf"\b{re.escape(w)}\b", text)]
+            # An English plural glued to a Chinese name: a model without verbose_name_plural.
+            found += [f"plural {w!r}" for w in re.findall(r"[\u4e00-\u9fff]s\b", text)]
         self.problems += [f"{where}: {p}" for p in found]
         if found or SHOOT_ALL:
             shot(self.page, f"every-{self.size}-{self.lang}-{_slug(path)}")

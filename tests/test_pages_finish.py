@@ -75,7 +75,7 @@ def test_a_right_code_right_after_a_wrong_one_is_told_to_wait(user: Any) -> None
     early = client.post("/accounts/2fa/verify/", {"code": _code(device)}).content.decode()
 
     assert "That code is not right" in wrong and "Wait 1 second before the next try" in wrong
-    assert "Too many tries in a row: wait 1 second" in early
+    assert "A wrong code pauses checking: wait 1 second" in early
     assert "That code is not right" not in early  # the throttle, not the code, refused it
     assert "_auth_user_id" not in client.session
 
