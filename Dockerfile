@@ -29,8 +29,9 @@ COPY manage.py ./
 RUN pip install --no-deps . && mkdir -p /app/var && chown -R darkroom:darkroom /app/var
 
 USER darkroom
-# collectstatic needs no database; a build-time key is only for this step.
-RUN SECRET_KEY=build-only python manage.py collectstatic --noinput
+# collectstatic needs no database; a random build-time key (placeholders are refused) for this step only.
+RUN SECRET_KEY="$(python -c 'import secrets; print(secrets.token_urlsafe(50))')" \
+    python manage.py collectstatic --noinput
 
 EXPOSE 8000
 # Alive = the web process answers; it touches no dependency (compose checks /readyz too).
@@ -38,4 +39,6 @@ EXPOSE 8000
 HEALTHCHECK --interval=15s --timeout=5s --start-period=20s --retries=3 \
     CMD ["python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/healthz', timeout=4)"]
 # SIGTERM: uvicorn stops accepting, lets requests finish for up to 30 s (see README).
-CMD ["uvicorn", "config.asgi:application", "--host", "0.0.0.0", "--port", "8000", "--proxy-headers", "--forwarded-allow-ips", "*", "--timeout-graceful-shutdown", "30"]
+# --no-proxy-headers: X-Forwarded-* are believed only from DARKROOM_TRUSTED_PROXIES (default
+# none), applied inside the app (config/ops/proxies.py), never from whoever connects.
+CMD ["uvicorn", "config.asgi:application", "--host", "0.0.0.0", "--port", "8000", "--no-proxy-headers", "--timeout-graceful-shutdown", "30"]

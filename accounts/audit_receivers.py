@@ -1,5 +1,6 @@
 """Audit entries for things Django signals: sign-ins, failed sign-ins, admin edits of
-channels, people and groups (group membership included)."""
+channels, people and groups (group membership included). Our own code writes its
+entries by calling accounts.audit, never through a signal of its own."""
 
 from __future__ import annotations
 
@@ -12,9 +13,7 @@ from django.db.models.signals import post_save
 from django.dispatch import receiver
 from django.http import HttpRequest
 
-from providers.signals import channels_switched
-
-from .audit import audit_channels, audit_person, audit_record
+from .audit import audit_person, audit_record
 from .models import User
 
 _ADMIN_VERBS = {ADDITION: "added", CHANGE: "changed", DELETION: "deleted"}
@@ -75,8 +74,3 @@ def _admin_edit(sender: Any, instance: LogEntry, created: bool, **kwargs: Any) -
         target_id=instance.object_id or "",
         detail={"changes": instance.get_change_message()},
     )
-
-
-@receiver(channels_switched, dispatch_uid="audit_channel_switch")
-def audit_channel_switch(sender: Any, channels: list[Any], enabled: bool, **kwargs: Any) -> None:
-    audit_channels(channels, "channel switched on" if enabled else "channel switched off")

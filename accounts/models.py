@@ -20,8 +20,8 @@ class Quota(models.Model):
     """A person's images for one model: limit, images used, images held by running jobs.
 
     `limit` None means "inherit" (the catalog's free quota). Change `used` and
-    `reserved` only through accounts.services and accounts.quota_changes, with single
-    conditional UPDATEs.
+    `reserved` only through accounts.quota, with single conditional UPDATEs (or a
+    locked row for an audited edit).
     """
 
     user = models.ForeignKey(
@@ -202,7 +202,7 @@ class ApiKey(AbstractAPIKey):
     last_used_at = models.DateTimeField(_("last used"), null=True, blank=True)
     # The key's own cap: at most `image_cap` images per `cap_period`, for `cap_model` or
     # (blank) across models, whatever its owner's quota. Counters move only through
-    # accounts.api_keys.caps, with single conditional UPDATEs.
+    # accounts.quota.caps, with single conditional UPDATEs.
     image_cap = models.PositiveIntegerField(_("image cap"), null=True, blank=True)
     cap_period = models.CharField(
         _("cap period"), max_length=10, choices=Period.choices, default=Period.NEVER
@@ -295,7 +295,7 @@ class GroupPool(models.Model):
     kontext-max images a month".
 
     Members draw from the pool when their own allowance is spent ("overflow"), or only
-    from it ("only"). Counters move only through accounts.pools, with single
+    from it ("only"). Counters move only through accounts.quota.pools, with single
     conditional UPDATEs, exactly like a person's quota.
     """
 

@@ -1,10 +1,10 @@
-"""Celery tasks for accounts: thin interfaces over accounts.quota_changes."""
+"""Celery tasks for accounts: thin interfaces over accounts.quota.changes."""
 
 from __future__ import annotations
 
 from celery import shared_task
 
-from . import quota_changes
+from .quota import changes as quota_changes
 
 
 @shared_task

@@ -21,7 +21,7 @@ from .forms import InviteForm, LoginForm, SignupForm
 from .invites import invite_email, invite_token
 from .lockout import login_context
 from .models import GroupPool, User
-from .pools import pool_left
+from .quota.pools import pool_left
 
 
 def signup(request: HttpRequest) -> HttpResponse:

@@ -2,7 +2,7 @@
 
 Shown on their API keys page; generations/api/webhooks.py signs every notice sent
 to that person's receivers with it (Standard Webhooks, `whsec_` + base64).
-Not to be confused with BFL's per-task callback secret (providers.bfl.callback_secret).
+Not to be confused with BFL's per-task callback secret (generations.callbacks.links).
 """
 
 from __future__ import annotations

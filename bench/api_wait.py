@@ -25,7 +25,7 @@ from typing import Any
 import pytest
 
 from accounts.api_keys import api_key_issue
-from accounts.services import quota_set_limit
+from accounts.quota import quota_set_limit
 from tests.live import Simulator, start_worker, stop
 from tests.live_api import DEV, generate_many, server_env, start_api, thread_sampler
 

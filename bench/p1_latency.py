@@ -36,7 +36,7 @@ LITELLM_KEY = f"sk-{secrets.token_hex(32)}"  # the proxy refuses to start withou
 def darkroom_key(username: str = "bench-p1") -> str:
     from accounts.api_keys import api_key_issue
     from accounts.models import User
-    from accounts.services import quota_set_limit
+    from accounts.quota import quota_set_limit
 
     user, _ = User.objects.get_or_create(username=username)
     for model in (MODEL, "black-forest-labs/flux-kontext-pro/text-to-image"):

@@ -23,7 +23,7 @@ from typing import Any
 
 import pytest
 
-from accounts.services import quota_set_limit, quota_status
+from accounts.quota import quota_set_limit, quota_status
 from generations.models import Generation
 from tests.batches import max_overlap, submit_batch
 from tests.live import Simulator, Worker, wait_all_finished
@@ -44,7 +44,7 @@ def run_batch(user: Any, sim: Simulator, *, job_seconds: float, tag: str) -> tup
     sim.control("POST", "config", json={"job_seconds": job_seconds}).raise_for_status()
     started = time.monotonic()
     ids = submit_batch(user, model=MODEL, count=JOBS, tag=tag)
-    wait_all_finished(ids, timeout=BATCH_TIMEOUT)
+    wait_all_finished(ids, within=BATCH_TIMEOUT)
     return time.monotonic() - started, list(Generation.objects.filter(pk__in=ids))
 
 

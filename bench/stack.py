@@ -14,13 +14,12 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from tests.live import free_port, stop, wait_for_port  # one copy of the process helpers
+from tests.harness import RedisServer, free_port, stop, wait_for_log, wait_for_port
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
@@ -92,9 +91,10 @@ class Stack:
         return proc
 
     def redis(self) -> str:
-        port = free_port()
-        self.start("redis", ["redis-server", "--port", str(port), "--save", ""], port)
-        url = f"redis://127.0.0.1:{port}/0"
+        redis = RedisServer(self.dir / "redis.log")
+        assert redis.proc is not None
+        self.procs.append(redis.proc)
+        url = redis.url
         self.env["CELERY_BROKER_URL"] = url
         self.env["REDIS_URL"] = url
         return url
@@ -118,12 +118,7 @@ class Stack:
         if name == "worker":
             self.worker_proc = proc
         self.worker_procs = [*getattr(self, "worker_procs", []), proc]
-        log = self.dir / f"{name}.log"
-        deadline = time.monotonic() + 60
-        while " ready." not in log.read_text(errors="replace"):
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"worker did not start:\n{log.read_text()[-2000:]}")
-            time.sleep(0.2)
+        wait_for_log(proc, self.dir / f"{name}.log", " ready.")
 
     def web(self, extra: Sequence[str] = ()) -> str:
         port = free_port()

@@ -23,13 +23,15 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 from common.errors import InvalidRequest
 
+# The formats we take and serve -> their MIME type and file extension: the one table.
+MIME = {"PNG": "image/png", "JPEG": "image/jpeg", "WEBP": "image/webp"}
+EXTENSION = {"PNG": "png", "JPEG": "jpg", "WEBP": "webp"}
+
 # Pillow format -> (format we report, mime, extension). MPO is what Pillow calls a
 # JPEG with extra frames (many phone cameras write them); it is a JPEG to everyone else.
 _ACCEPTED = {
-    "PNG": ("PNG", "image/png", "png"),
-    "JPEG": ("JPEG", "image/jpeg", "jpg"),
-    "MPO": ("JPEG", "image/jpeg", "jpg"),
-    "WEBP": ("WEBP", "image/webp", "webp"),
+    **{fmt: (fmt, MIME[fmt], EXTENSION[fmt]) for fmt in MIME},
+    "MPO": ("JPEG", MIME["JPEG"], EXTENSION["JPEG"]),
 }
 _PILLOW_FORMATS = ("PNG", "JPEG", "WEBP")  # only these parsers ever see untrusted bytes
 

@@ -12,10 +12,13 @@ raise_open_file_limit()
 django_application = get_asgi_application()
 
 from common.ops.shutdown import DrainOnSigterm  # noqa: E402
+from config.ops.proxies import TrustedProxies  # noqa: E402
 from generations.api.asgi import SharedThreadForApi  # noqa: E402  (needs Django set up)
 
 # /v1 requests wait for their jobs; they must not hold a thread each while they do.
 # On SIGTERM, requests waiting on jobs answer with the job's id before the server stops.
-application = DrainOnSigterm(SharedThreadForApi(django_application))
+# Only DARKROOM_TRUSTED_PROXIES may tell the client's address and scheme (first, so
+# everything after sees the client's).
+application = TrustedProxies(DrainOnSigterm(SharedThreadForApi(django_application)))
 # Refuse to serve with a malformed catalog or settings: run the system checks at start.
 call_command("check")

@@ -9,7 +9,9 @@ from pathlib import Path
 import environ
 from django.core.exceptions import ImproperlyConfigured
 
+from common.addresses import PRIVATE_NETWORKS, check_networks
 from common.ops.logs import logging_config
+from common.secrets import secret_key_weakness
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = BASE_DIR / "var"
@@ -23,6 +25,12 @@ if not SECRET_KEY:
     if not DEBUG:
         raise ImproperlyConfigured("SECRET_KEY must be set when DEBUG is off.")
     SECRET_KEY = "dev-only-insecure-key"  # noqa: S105 - DEBUG only
+elif not DEBUG and (reason := secret_key_weakness(SECRET_KEY)):
+    # It signs sessions, reset links and image URLs: a guessable one forges them all.
+    raise ImproperlyConfigured(
+        f"SECRET_KEY is {reason}. Generate one: "
+        "python -c 'import secrets; print(secrets.token_urlsafe(50))'"
+    )
 # Old keys still accepted for signatures while SECRET_KEY is rotated (README: rotating secrets).
 SECRET_KEY_FALLBACKS = env.list("SECRET_KEY_FALLBACKS", default=[])
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]", "testserver"])
@@ -220,10 +228,17 @@ AXES_VERBOSE = False
 # Every failure is kept (AccessFailureLog) for the audit, even after a lockout is lifted.
 AXES_ENABLE_ACCESS_FAILURE_LOG = True
 AXES_LOCKOUT_CALLABLE = "accounts.lockout.lockout_response"
-# Behind a reverse proxy: how many proxies put the client address in X-Forwarded-For.
-if env.int("DARKROOM_PROXY_COUNT", default=0):
-    AXES_IPWARE_PROXY_COUNT = env.int("DARKROOM_PROXY_COUNT")
-    AXES_IPWARE_META_PRECEDENCE_ORDER = ["HTTP_X_FORWARDED_FOR", "REMOTE_ADDR"]
+# The reverse proxies whose X-Forwarded-For and X-Forwarded-Proto are believed (addresses
+# or CIDRs, comma-separated; default: none). config/asgi.py applies them (uvicorn's own
+# proxy-headers middleware, with this list) before Django sees the request, so REMOTE_ADDR
+# and the scheme are the client's everywhere: lockouts, the audit log, HTTPS redirects.
+DARKROOM_TRUSTED_PROXIES = env.list("DARKROOM_TRUSTED_PROXIES", default=[])
+if env("DARKROOM_PROXY_COUNT", default=""):
+    raise ImproperlyConfigured(
+        "DARKROOM_PROXY_COUNT is gone: name your proxies' addresses in DARKROOM_TRUSTED_PROXIES."
+    )
+# A header a client wrote is never an address: REMOTE_ADDR only (set as said above).
+AXES_IPWARE_META_PRECEDENCE_ORDER = ["REMOTE_ADDR"]
 # Password-reset mail; the console backend prints it (demo), set SMTP in production.
 EMAIL_BACKEND = env("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
 DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="darkroom@localhost")
@@ -280,12 +295,14 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
     if CELERY_BROKER_URL.rstrip("/") == "filesystem:":
         CELERY_BROKER_URL = "filesystem://localhost/"
     _broker_dir = VAR_DIR / "broker"
-    for _sub in ("queue", "processed"):
+    for _sub in ("queue", "processed", "control"):
         (_broker_dir / _sub).mkdir(parents=True, exist_ok=True)
     CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, object] = {
         "data_folder_in": str(_broker_dir / "queue"),
         "data_folder_out": str(_broker_dir / "queue"),
         "processed_folder": str(_broker_dir / "processed"),
+        # kombu's exchange table; by default ./control/ in whatever directory we started in.
+        "control_folder": str(_broker_dir / "control"),
         "store_processed": False,
     }
 else:
@@ -451,13 +468,18 @@ DARKROOM_API_IDEMPOTENCY_TTL = env.int("DARKROOM_API_IDEMPOTENCY_TTL", default=2
 # no Idempotency-Key) of an unanswered call joins that job instead of starting another.
 # Longer than the SDK's own timeout (600 s by default) plus its backoff.
 DARKROOM_API_RETRY_WINDOW = env.int("DARKROOM_API_RETRY_WINDOW", default=900)
-# Lifetime of the signed image URLs the API returns (revoked earlier when the image is deleted).
-DARKROOM_API_URL_MAX_AGE = env.int("DARKROOM_API_URL_MAX_AGE", default=365 * 24 * 3600)
+# Lifetime of the signed image URLs the API returns, counted from the image's creation
+# (they are bearer links: short by default). They end earlier when the image is deleted
+# or its owner deactivated or erased.
+DARKROOM_API_URL_MAX_AGE = env.int("DARKROOM_API_URL_MAX_AGE", default=7 * 24 * 3600)
 # Base for absolute URLs in API answers; empty: taken from the request's host.
 DARKROOM_PUBLIC_URL = env("DARKROOM_PUBLIC_URL", default="")
 # Image requests (POST /v1/images/*) per minute per API key; over it: 429 rate_limit_exceeded.
 # 0 turns the limit off. Counted in the cache (CACHES above).
 DARKROOM_API_RATE_LIMIT = env.int("DARKROOM_API_RATE_LIMIT", default=120)
+# The largest request body /v1 takes (bytes): refused with 413 as soon as Content-Length
+# says more, or as soon as more arrived, before anything is spooled.
+DARKROOM_API_MAX_BODY_BYTES = env.int("DARKROOM_API_MAX_BODY_BYTES", default=60 * 1024 * 1024)
 # Threads for the API's short database calls (generations/api/sync.py); each holds a
 # pooled connection only while it runs a call.
 DARKROOM_API_THREADS = env.int("DARKROOM_API_THREADS", default=16)
@@ -469,13 +491,21 @@ LOGGING = logging_config(
 )
 # The worker logs through LOGGING above (same format and context) instead of Celery's own.
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
-# When set, GET /metrics requires `Authorization: Bearer <token>`.
+# GET /metrics answers a request with `Authorization: Bearer <token>` (when a token is set)
+# or from these networks (CIDRs, comma-separated; default loopback and private ranges;
+# empty: the token only). Anyone else gets 401.
 DARKROOM_METRICS_TOKEN = env("DARKROOM_METRICS_TOKEN", default="")
+DARKROOM_METRICS_NETWORKS = env.list("DARKROOM_METRICS_NETWORKS", default=list(PRIVATE_NETWORKS))
+try:
+    check_networks([*DARKROOM_METRICS_NETWORKS, *DARKROOM_TRUSTED_PROXIES])
+except ValueError as exc:
+    raise ImproperlyConfigured(
+        f"DARKROOM_METRICS_NETWORKS / DARKROOM_TRUSTED_PROXIES: {exc}."
+    ) from None
 
 if not DEBUG:
     SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=True)
     CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=True)
-    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 
 # --- Security ------------------------------------------------------------------------
 # DARKROOM_HTTPS=true once the site is served over HTTPS only (the proxy sets

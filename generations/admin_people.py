@@ -1,7 +1,6 @@
-"""The people admin, as seen from the images: storage each person uses, and erasure.
-
-accounts.admin owns the person pages; storage use and erasure reach into
-generations (files, jobs), so they are added here, one layer up.
+"""The people admin, registered here once: the person pages of accounts.admin.people
+with the storage each person uses and erasure, which reach into generations (files,
+jobs) and so join one layer up.
 """
 
 from __future__ import annotations
@@ -30,9 +29,6 @@ def erase_people(request: HttpRequest, people: list[User]) -> None:
         for p in people
     )
     messages.success(request, f"Erased the data of {len(people)} people ({images} images removed).")
-
-
-admin.site.unregister(User)
 
 
 @admin.register(User)

@@ -8,6 +8,6 @@ class GenerationsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from . import tasks  # noqa: F401  (connects generation_queued to the Celery task)
+        from . import tasks  # noqa: F401  (registers run_generation, published by name)
         from .api import receivers  # noqa: F401  (connects the API's signal receivers)
         from .provenance import checks  # noqa: F401  (registers the signing-key check)

@@ -26,10 +26,14 @@ from providers.base import (
     ProviderError,
     ProviderRequest,
 )
+from providers.channels import channel_named, channels_for
+from providers.registry import provider_for
 from providers.services import channel_failed, channel_succeeded
 
 from . import leases, retry
+from .callbacks.links import bfl_callback
 from .models import Generation
+from .references import read_references
 from .results import download_results
 from .services import generation_fail, generation_succeed
 
@@ -133,11 +137,7 @@ def _resume_interrupted(generation: Generation) -> None:
 
 
 def _submit(generation: Generation, channel_name: str | None) -> StepResult:
-    from providers.registry import provider_for
-
-    from .channels import channels_for_generation
-
-    channels = channels_for_generation(generation, only=channel_name)
+    channels = channels_for(generation.model, only=channel_name)
     if not channels:
         raise ProviderError(
             "no upstream channel can serve this model right now",
@@ -259,12 +259,8 @@ TRANSIENT_POLL_CODES = {
 
 
 def _poll(generation: Generation) -> StepResult:
-    from providers.registry import provider_for
-
-    from .channels import channel_by_name
-
     state = generation.upstream_state or {}
-    channel = channel_by_name(generation, state.get("channel", generation.channel))
+    channel = channel_named(generation.model, state.get("channel", generation.channel))
     deadline = float(state.get("deadline", time.time() + 1))
     if time.time() > deadline:
         exc = ProviderError(
@@ -342,16 +338,14 @@ def _after_failure(generation: Generation, exc: ProviderError) -> StepResult:
 
 def _provider_request(generation: Generation) -> ProviderRequest:
     images: dict[str, list[InputImage]] = {}
-    for ref in generation.references.all():
-        with ref.file.open("rb") as fh:
-            data = fh.read()
-        mime = {"PNG": "image/png", "JPEG": "image/jpeg", "WEBP": "image/webp"}[ref.format]
-        images.setdefault(ref.param, []).append(InputImage(data=data, mime=mime))
+    for ref in read_references(generation.references.all()):
+        images.setdefault(ref.param, []).append(InputImage(data=ref.data, mime=ref.mime))
     return ProviderRequest(
         prompt=generation.prompt,
         params=dict(generation.params),
         images=images,
         request_id=str(generation.pk),
+        callback=bfl_callback(generation.pk),
     )
 
 

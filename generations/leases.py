@@ -10,7 +10,7 @@ The row is the truth and a broker message only a nudge (a transactional outbox):
   every lease this process holds in one UPDATE.
 - After the step, `release()` bumps the step, drops the owner and sets the lease
   to end a grace period after the next step is due.
-- `generations.services.relay()` (run by beat) publishes again every unfinished
+- `relay()` (run by beat) publishes again every unfinished
   job whose lease ended: never picked up, its message lost with the broker, its
   worker dead. The new message carries the row's step, so the old one, if it
   ever comes, is dropped.
@@ -32,6 +32,7 @@ from django.db.models import F, Q
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
+from . import publishing
 from .models import Generation
 
 log = logging.getLogger(__name__)
@@ -155,3 +156,24 @@ def _ensure_heartbeat() -> None:
             target=_beat_while_holding, name="lease-heartbeat", daemon=True
         )
         _heartbeat.start()
+
+
+def relay(*, limit: int = 500) -> int:
+    """Publish again every unfinished job whose lease ended; the number published."""
+    now = timezone.now()
+    due = (
+        Generation.objects.filter(status__in=UNFINISHED, lease_expires_at__lt=now)
+        .order_by("lease_expires_at")
+        .values_list("pk", "step")[:limit]
+    )
+    published = 0
+    for pk, step in list(due):
+        # Conditional, so two beats (or a beat and a late worker) never both take it.
+        took = Generation.objects.filter(pk=pk, step=step, lease_expires_at__lt=now).update(
+            lease_owner="", lease_expires_at=now + timedelta(seconds=lease_seconds())
+        )
+        if took and publishing.publish(pk, step=step):
+            published += 1
+    if published:
+        log.info("relay published %d generation(s) again", published)
+    return published

@@ -82,7 +82,11 @@ class Generation(models.Model):
     upstream_sent_at = models.DateTimeField(null=True, blank=True)
 
     quota_reserved = models.PositiveSmallIntegerField(_("images reserved"), default=0)
-    # The group pool the images were drawn from (None: the person's own quota).
+    # Which budget holds the images (accounts.quota.Hold.budget): "person", the person's
+    # own quota, or "pool", `quota_pool`. Recorded apart from the pool, so a job whose
+    # pool was deleted (with its group) settles nowhere rather than on the person's quota.
+    quota_budget = models.CharField(_("quota budget"), max_length=10, default="person")
+    # The group pool the images were drawn from, while it exists.
     quota_pool = models.ForeignKey(
         "accounts.GroupPool", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )

@@ -1,7 +1,7 @@
 """Operators' writes on generations (admin actions): retry a failed one, stop a stuck one.
 
 Both go through generations.services, so quota moves exactly as for any request:
-a retry reserves again through accounts.services.quota_reserve (refused whole when
+a retry reserves again through accounts.quota.quota_hold (refused whole when
 the person has no quota left), a stop settles the reservation once.
 """
 
@@ -12,10 +12,11 @@ from typing import Any
 from django.db import transaction
 
 from accounts.models import User
-from accounts.quota_changes import audit_quota_change
+from accounts.quota.changes import audit_quota_change
 from common.errors import InvalidRequest
 
 from .models import Generation
+from .references import references_by_param
 from .services import generation_create, generation_fail
 
 STOPPED_CODE = "stopped_by_operator"
@@ -31,10 +32,7 @@ def generation_retry(*, generation: Generation) -> Generation:
         raise InvalidRequest("Only a failed generation can be retried.")
     if not generation.user.is_active:
         raise InvalidRequest(f"{generation.user} is deactivated.")
-    images: dict[str, list[bytes]] = {}
-    for ref in generation.references.order_by("param", "position"):
-        with ref.file.open("rb") as fh:
-            images.setdefault(ref.param, []).append(fh.read())
+    images = references_by_param(generation.references.all())
     return generation_create(
         user=generation.user,
         model=generation.model,

@@ -1,14 +1,18 @@
-"""Read reference images ourselves: decode uploads and data: URLs, fetch URLs
-through the one SSRF guard, and check every image by its bytes."""
+"""Reference images: read new ones ourselves (decode uploads and data: URLs, fetch
+URLs through the one SSRF guard, check every image by its bytes), and read a job's
+stored ones back (the one reader of their files)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
 from common.errors import InvalidRequest
-from common.images import ImageInfo, decode_data_url, inspect_image
+from common.images import MIME, ImageInfo, decode_data_url, inspect_image
 from common.net import FetchError, fetch_untrusted
+
+from .models import ReferenceImage
 
 
 @dataclass(frozen=True)
@@ -63,3 +67,34 @@ def _fetch(url: str, param: str) -> bytes:
         raise InvalidRequest(
             f"Cannot use '{param}' URL: {exc}", param=param, code=exc.code
         ) from exc
+
+
+@dataclass(frozen=True)
+class StoredReference:
+    """A reference image a job keeps, read back from storage."""
+
+    param: str
+    position: int
+    mime: str
+    data: bytes
+
+
+def read_references(references: Iterable[ReferenceImage]) -> list[StoredReference]:
+    """The one reader of a job's reference files, in the order they were given.
+
+    Takes the rows (e.g. `generation.references.all()`, so a prefetch is used) and
+    sorts them here rather than with another query.
+    """
+    found = []
+    for ref in sorted(references, key=lambda r: (r.param, r.position)):
+        with ref.file.open("rb") as fh:
+            found.append(StoredReference(ref.param, ref.position, MIME[ref.format], fh.read()))
+    return found
+
+
+def references_by_param(references: Iterable[ReferenceImage]) -> dict[str, list[bytes]]:
+    """A job's reference files as a new request takes them: param -> bytes, in order."""
+    found: dict[str, list[bytes]] = {}
+    for ref in read_references(references):
+        found.setdefault(ref.param, []).append(ref.data)
+    return found

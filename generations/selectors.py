@@ -241,10 +241,23 @@ def reuse_initial(generation: Generation, *, keep_seed: bool) -> dict[str, Any]:
     return initial
 
 
-def references_for_reuse(user: User, ids: list[str]) -> list[ReferenceImage]:
-    """Reference images the person may reuse (their own, or any for staff), by id."""
-    clean = [int(i) for i in ids if str(i).isdigit()]
-    references = ReferenceImage.objects.filter(pk__in=clean)
+# A bigint primary key has at most 19 digits; 18 always fits.
+_MAX_ID_DIGITS = 18
+
+
+def references_for_reuse(user: User, ids: list[str]) -> list[ReferenceImage] | None:
+    """Reference images the person may reuse (their own, or any for staff), by id.
+
+    None when any id is malformed, unknown or not theirs: the job must not run without
+    a picture the person meant to send ("²" passes str.isdigit(), 30 digits overflow).
+    """
+    wanted = set()
+    for raw in ids:
+        if not (raw.isascii() and raw.isdigit() and len(raw) <= _MAX_ID_DIGITS):
+            return None
+        wanted.add(int(raw))
+    references = ReferenceImage.objects.filter(pk__in=wanted)
     if not user.is_staff:
         references = references.filter(generation__user=user)
-    return list(references.order_by("param", "position"))
+    found = list(references.order_by("param", "position"))
+    return found if len(found) == len(wanted) else None

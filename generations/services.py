@@ -10,7 +10,8 @@ generation, however often a task runs.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -18,27 +19,21 @@ from typing import Any
 from django.core.files.base import ContentFile
 from django.db import transaction
 from django.utils import timezone
-from kombu.exceptions import KombuError
-from redis.exceptions import RedisError
 
-from accounts.api_keys.caps import key_cap_reserve, key_cap_settle
 from accounts.models import User
-from accounts.services import quota_hold, quota_release
+from accounts.quota import Hold, quota_hold, quota_release
 from common.db import release_connection
 
-from . import leases
+from . import publishing
 from .leases import initial_lease
 from .models import Generation, ReferenceImage
 from .references import LoadedImage, load_images
 from .results import add_thumbnails, discard_images, store_images
-from .signals import generation_finished, generation_queued
+from .signals import generation_finished
 from .storage_use import storage_check
 from .validation import CleanRequest, validate_request
 
 log = logging.getLogger(__name__)
-
-# What publishing a message raises when the broker is unreachable or refuses it.
-PUBLISH_ERRORS = (KombuError, RedisError, OSError)
 
 
 @dataclass(frozen=True)
@@ -57,53 +52,57 @@ def generation_prepare(
     return PreparedRequest(clean=clean, images=load_images(clean.images))
 
 
-def generation_submit(
+@contextmanager
+def generation_submission(
     *,
     user: User,
     request: PreparedRequest,
     source: str = Generation.Source.PORTAL,
     extra: dict[str, Any] | None = None,
     channel: str | None = None,
-    with_row: Callable[[Generation], None] | None = None,
-) -> Generation:
-    """Reserve quota and record the job; it is queued when the transaction commits.
+) -> Iterator[Generation]:
+    """Record the job, let the caller write what else belongs to it, reserve its quota.
 
-    `extra` sets further Generation fields (e.g. the API key used); `channel`
-    forces one upstream channel (operators checking a channel); `with_row` writes
-    what else belongs to the job in the same transaction (a webhook, an idempotency
-    record). The quota is reserved last: the reservation locks the person's quota
+    `with generation_submission(...) as generation:` writes, in one transaction, the
+    job and its reference files; the body of the `with` adds the caller's own rows
+    (a webhook, an idempotency record); quota is reserved on the way out, and the job
+    is queued when the transaction commits. `extra` sets further Generation fields
+    (e.g. the API key used); `channel` forces one upstream channel (operators checking
+    a channel). The quota is reserved last: the reservation locks the person's quota
     row until the commit, and every other request of that person waits for it.
     """
     incoming = sum(item.info.bytes for items in request.images.values() for item in items)
     storage_check(user=user, incoming=incoming)  # before any quota is reserved
-    extra = dict(extra or {})
     written: list[ReferenceImage] = []
     try:
         with transaction.atomic():
-            generation = _create_row(user, request.clean, source, extra)
+            generation = _create_row(user, request.clean, source, dict(extra or {}))
             _save_references(generation, request.images, written)
-            if with_row is not None:
-                with_row(generation)
+            yield generation
             _hold_quota(generation, request.clean)
-            transaction.on_commit(lambda: enqueue(generation.pk, channel=channel))
+            transaction.on_commit(lambda: publishing.enqueue(generation.pk, channel=channel))
     except BaseException:
         for reference in written:  # nothing committed: keep no files for it
             reference.file.delete(save=False)
         raise
-    return generation
 
 
 def _hold_quota(generation: Generation, clean: CleanRequest) -> None:
-    """Reserve the person's quota (and the key's cap) for the job, refusing it whole."""
-    pool = quota_hold(user=generation.user, model=clean.spec.name, n=clean.n)
-    key_held = 0
-    if generation.api_key is not None:
-        # Refused whole (and the quota above rolled back) when the key's cap is spent.
-        key_held = key_cap_reserve(key=generation.api_key, model=clean.spec.name, n=clean.n)
-    if pool is None and not key_held:
+    """Reserve the person's quota (and the key's cap) for the job, refusing it whole,
+    and record on the job where it is held: it settles there and nowhere else."""
+    hold = quota_hold(
+        user=generation.user, model=clean.spec.name, n=clean.n, key=generation.api_key
+    )
+    if hold == Hold():
         return
-    generation.quota_pool, generation.key_quota_reserved = pool, key_held
-    Generation.objects.filter(pk=generation.pk).update(quota_pool=pool, key_quota_reserved=key_held)
+    held = {
+        "quota_budget": hold.budget,
+        "quota_pool": hold.pool,
+        "key_quota_reserved": hold.key_reserved,
+    }
+    for name, value in held.items():
+        setattr(generation, name, value)
+    Generation.objects.filter(pk=generation.pk).update(**held)
 
 
 def generation_create(
@@ -122,9 +121,11 @@ def generation_create(
     Raises InvalidRequest / ModelNotFound / QuotaExceeded before anything is spent.
     """
     request = generation_prepare(model=model, prompt=prompt, params=params, images=images)
-    return generation_submit(
+    with generation_submission(
         user=user, request=request, source=source, extra=extra, channel=channel
-    )
+    ) as generation:
+        pass
+    return generation
 
 
 def _create_row(user: User, clean: CleanRequest, source: str, extra: dict[str, Any]) -> Generation:
@@ -161,39 +162,6 @@ def _save_references(
             reference.file.save(f"ref.{item.info.ext}", ContentFile(item.data), save=False)
             written.append(reference)
             reference.save()
-
-
-def enqueue(generation_id: Any, *, channel: str | None = None) -> bool:
-    """Publish a new job's first step; False (logged) if the broker cannot take it now.
-
-    Called after the job is committed `queued`: the row is the truth, the message
-    only a nudge. A broker that is down must not turn an accepted request into an
-    error (the caller would retry and reserve again); the job stays queued and the
-    relay publishes it once its first lease runs out.
-    """
-    return publish(generation_id, channel=channel, step=0)
-
-
-def publish(
-    generation_id: Any,
-    *,
-    step: int | None,
-    channel: str | None = None,
-    countdown: float = 0,
-) -> bool:
-    """Nudge a worker to run the job's `step`; False (logged) if the broker refused."""
-    try:  # generations.tasks receives the signal and sends the Celery task
-        generation_queued.send(
-            Generation,
-            generation_id=str(generation_id),
-            channel=channel,
-            step=step,
-            countdown=countdown,
-        )
-    except PUBLISH_ERRORS as exc:
-        log.warning("generation %s committed but not published: %r", generation_id, exc)
-        return False
-    return True
 
 
 def generation_succeed(
@@ -256,18 +224,17 @@ def _finish(generation: Generation, status: str, *, used: int, **fields: Any) ->
     generation.upstream_sent_at = None
     generation.lease_owner, generation.lease_expires_at = "", None
     generation.save()
-    if settle:  # quota, then the key's cap: the order submissions lock them in
+    if settle:
         quota_release(
             user=generation.user_id,
             model=generation.model,
+            held=generation.quota_budget,
             pool_id=generation.quota_pool_id,
             reserved=generation.quota_reserved,
             used=used,
+            key_id=generation.api_key_id,
+            key_reserved=generation.key_quota_reserved,
         )
-        if generation.api_key_id:
-            key_cap_settle(
-                key_id=generation.api_key_id, reserved=generation.key_quota_reserved, used=used
-            )
     transaction.on_commit(lambda: generation_finished.send(Generation, generation=generation))
 
 
@@ -305,26 +272,5 @@ def generation_poll_now(*, generation_id: Any, upstream_id: str) -> bool:
     )
     if step is None:
         return False
-    publish(generation_id, step=step)
+    publishing.publish(generation_id, step=step)
     return True
-
-
-def relay(*, limit: int = 500) -> int:
-    """Publish again every unfinished job whose lease ended; the number published."""
-    now = timezone.now()
-    due = (
-        Generation.objects.filter(status__in=leases.UNFINISHED, lease_expires_at__lt=now)
-        .order_by("lease_expires_at")
-        .values_list("pk", "step")[:limit]
-    )
-    published = 0
-    for pk, step in list(due):
-        # Conditional, so two beats (or a beat and a late worker) never both take it.
-        took = Generation.objects.filter(pk=pk, step=step, lease_expires_at__lt=now).update(
-            lease_owner="", lease_expires_at=now + timedelta(seconds=leases.lease_seconds())
-        )
-        if took and publish(pk, step=step):
-            published += 1
-    if published:
-        log.info("relay published %d generation(s) again", published)
-    return published

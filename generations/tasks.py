@@ -18,12 +18,10 @@ from typing import Any
 from celery import shared_task
 from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
-from django.dispatch import receiver
 from kombu.exceptions import OperationalError as BrokerError
 
-from . import dispatch, services
+from . import dispatch, leases, publishing, services
 from .retry import DATABASE_ERRORS
-from .signals import generation_queued
 
 
 @shared_task(
@@ -48,24 +46,12 @@ def run_generation(
     except SoftTimeLimitExceeded:
         result = dispatch.generation_interrupted(generation_id=generation_id)
     if result.delay is not None:
-        services.publish(generation_id, channel=channel, step=result.step, countdown=result.delay)
+        publishing.publish(generation_id, channel=channel, step=result.step, countdown=result.delay)
 
 
 @shared_task
 def relay_generations() -> int:
-    return services.relay()
-
-
-@receiver(generation_queued, dispatch_uid="generations-run-queued")
-def _run_queued(
-    sender: Any,
-    generation_id: str,
-    channel: str | None = None,
-    step: int | None = None,
-    countdown: float = 0,
-    **kwargs: Any,
-) -> None:
-    run_generation.apply_async((generation_id, channel, step), countdown=countdown)
+    return leases.relay()
 
 
 @shared_task

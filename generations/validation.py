@@ -23,7 +23,9 @@ from providers.catalog import ModelSpec, ParamSpec, get_catalog
 ImageSource = Any
 
 # WxH, with x, X, * or the multiplication sign between
-_INT = re.compile(r"^[+-]?\d+$")
+# Digits ASCII only (int() takes other scripts' digits too), and few enough that int() cannot
+# refuse them (Python stops at 4,300 digits) or spend CPU on them.
+_INT = re.compile(r"^[+-]?[0-9]{1,30}$", re.ASCII)
 _TRUE, _FALSE = {"true", "1", "yes", "on"}, {"false", "0", "no", "off", ""}
 # What no database column (nor UTF-8) can hold: PostgreSQL refuses NUL in text, and a
 # lone surrogate (JSON's "\ud800") cannot be encoded at all.
@@ -43,6 +45,9 @@ class CleanRequest:
 
 
 def get_model(name: Any) -> ModelSpec:
+    """The catalog's model by name; a model already looked up is taken as it is."""
+    if isinstance(name, ModelSpec):
+        return name
     if not isinstance(name, str) or not name.strip():
         raise InvalidRequest("Choose a model.", param="model", code="missing_required_parameter")
     spec = get_catalog().get(name.strip())
@@ -173,6 +178,12 @@ def _in_range(p: ParamSpec, v: float) -> None:
         raise _bad(p, f"'{p.name}' must be {_range_text(p)}; got {_fmt(v)}.", "value_out_of_range")
 
 
+def _shown(value: Any) -> str:
+    """The value as the error message quotes it: never a 5,000-character echo."""
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
 def _int(p: ParamSpec, value: Any) -> int:
     if isinstance(value, bool):
         raise _bad(p, f"'{p.name}' must be a whole number.", "invalid_type")
@@ -181,7 +192,7 @@ def _int(p: ParamSpec, value: Any) -> int:
     if isinstance(value, str) and _INT.match(value.strip()):
         value = int(value.strip())
     if not isinstance(value, int):
-        raise _bad(p, f"'{p.name}' must be a whole number; got {value!r}.", "invalid_type")
+        raise _bad(p, f"'{p.name}' must be a whole number; got {_shown(value)}.", "invalid_type")
     _in_range(p, value)
     return value
 
@@ -192,7 +203,9 @@ def _float(p: ParamSpec, value: Any) -> float:
     try:
         number = float(value.strip() if isinstance(value, str) else value)
     except (TypeError, ValueError):
-        raise _bad(p, f"'{p.name}' must be a number; got {value!r}.", "invalid_type") from None
+        raise _bad(
+            p, f"'{p.name}' must be a number; got {_shown(value)}.", "invalid_type"
+        ) from None
     if not math.isfinite(number):
         raise _bad(p, f"'{p.name}' must be a finite number.", "invalid_type")
     _in_range(p, number)

@@ -23,7 +23,6 @@ from .catalog import get_catalog
 from .models import Channel, ChannelModel
 from .registry import PROVIDERS
 from .services import channel_reenable, channel_set_key, channels_switch
-from .signals import channels_switched
 
 
 def _format_choices() -> list[tuple[str, str]]:
@@ -85,8 +84,10 @@ class ChannelModelInline(admin.TabularInline):
     fields = ["model", "upstream_model", "priority", "weight", "enabled"]
 
 
-@admin.register(Channel)
 class ChannelAdmin(admin.ModelAdmin):
+    """Registered by accounts.admin.channels, which writes the audit entry of each bulk
+    switch (providers sit below accounts and never import it)."""
+
     # Django 6's default for scheme-less URLs, without 5.2's deprecation warning.
     formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
     form = ChannelForm
@@ -191,13 +192,14 @@ class ChannelAdmin(admin.ModelAdmin):
 
     @admin.action(description=_("Switch off"))
     def switch_off(self, request: HttpRequest, queryset: QuerySet[Channel]) -> None:
-        channels_switched.send(Channel, channels=list(queryset), enabled=False)
-        channels_switch(channel_ids=list(queryset.values_list("pk", flat=True)), enabled=False)
+        self.switch(list(queryset), enabled=False)
 
     @admin.action(description=_("Switch on"))
     def switch_on(self, request: HttpRequest, queryset: QuerySet[Channel]) -> None:
-        channels_switched.send(Channel, channels=list(queryset), enabled=True)
-        channels_switch(channel_ids=list(queryset.values_list("pk", flat=True)), enabled=True)
+        self.switch(list(queryset), enabled=True)
+
+    def switch(self, channels: list[Channel], *, enabled: bool) -> None:
+        channels_switch(channel_ids=[c.pk for c in channels], enabled=enabled)
 
 
 @admin.register(ChannelModel)

@@ -65,6 +65,15 @@ class ChannelConfig:
 
 
 @dataclass(frozen=True)
+class Callback:
+    """Where an upstream that calls back (BFL's webhook) tells us a task is done, and
+    the secret it must send back. Built by the caller, who owns the route."""
+
+    url: str
+    secret: str
+
+
+@dataclass(frozen=True)
 class ProviderRequest:
     """Validated public parameters, in our vocabulary; adapters translate them."""
 
@@ -72,6 +81,7 @@ class ProviderRequest:
     params: dict[str, Any]
     images: dict[str, list[InputImage]] = field(default_factory=dict)
     request_id: str = ""
+    callback: Callback | None = None  # None: no public address to call back on
 
 
 @dataclass(frozen=True)

@@ -14,22 +14,17 @@
 - One task makes one image.
 - Auth: `Authorization: Bearer <key>` as the reseller documents it; BFL's own
   host wants `x-key: <key>` (channel option `"auth": "x-key"`).
-- Webhooks (channel option `"webhook": true` and `DARKROOM_PUBLIC_URL` set): the
-  task also carries `webhook_url` (our endpoint, naming the generation) and a
-  `webhook_secret` (our `callback_secret`, derived from SECRET_KEY and the generation
-  id); the endpoint (generations/callbacks) checks it and polls at once instead of
-  waiting for the next scheduled poll.
+- Webhooks (channel option `"webhook": true` and a request that carries a
+  `Callback`): the task also carries `webhook_url` and `webhook_secret`, both made by
+  the caller (generations.callbacks.links); the endpoint checks the secret and polls
+  at once instead of waiting for the next scheduled poll.
 """
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
-
-from django.conf import settings
 
 from common.sizes import nearest_ratio, parse_size
 
@@ -78,12 +73,6 @@ MODELS: dict[str, Inputs] = {
     ),
 }
 MODERATED = {"Request Moderated", "Content Moderated"}
-
-
-def callback_secret(generation_id: str) -> str:
-    """The per-task secret BFL sends back to our callback (its field `webhook_secret`)."""
-    key = f"darkroom-bfl-webhook:{settings.SECRET_KEY}".encode()
-    return hmac.new(key, generation_id.encode(), hashlib.sha256).hexdigest()
 
 
 class BFLProvider(Provider):
@@ -173,13 +162,9 @@ class BFLProvider(Provider):
         return body
 
     def webhook(self, request: ProviderRequest) -> dict[str, str]:
-        base = self.channel.options.get("webhook_base") or settings.DARKROOM_PUBLIC_URL
-        if not self.channel.options.get("webhook") or not base or not request.request_id:
+        if not self.channel.options.get("webhook") or request.callback is None:
             return {}
-        return {
-            "webhook_url": f"{base.rstrip('/')}/providers/webhooks/bfl/{request.request_id}/",
-            "webhook_secret": callback_secret(request.request_id),
-        }
+        return {"webhook_url": request.callback.url, "webhook_secret": request.callback.secret}
 
     def auth(self) -> dict[str, str]:
         if self.channel.options.get("auth") == "x-key":

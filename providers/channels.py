@@ -20,7 +20,7 @@ from django.conf import settings
 from django.db.models import Q
 from django.utils import timezone
 
-from .base import ChannelConfig
+from .base import ChannelConfig, ProviderError
 from .models import ChannelModel
 from .registry import is_supported
 
@@ -67,14 +67,18 @@ def channels_for(model: str, *, only: str | None = None) -> list[ChannelConfig]:
     return [resolve(r) for r in ordered]
 
 
-def channel_named(model: str, name: str) -> ChannelConfig | None:
-    """The channel an in-flight job was accepted by, whatever its state now."""
+def channel_named(model: str, name: str) -> ChannelConfig:
+    """The channel an in-flight job was accepted by, even if switched off since."""
     route = (
         ChannelModel.objects.select_related("channel")
         .filter(model=model, channel__name=name)
         .first()
     )
-    return resolve(route) if route is not None else None
+    if route is None:
+        raise ProviderError(
+            f"channel {name!r} no longer serves {model}", code="no_channel", retryable=False
+        )
+    return resolve(route)
 
 
 def _weighted_key(weight: int) -> float:

@@ -1,16 +1,19 @@
-"""Channel writes: seeding from the catalog, health (failures, cooling off), admin keys."""
+"""Channel writes: seeding from the catalog, health (failures, cooling off), admin keys
+and their rotation."""
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+from cryptography.fernet import InvalidToken
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
 from .base import ProviderError
 from .catalog import Catalog, get_catalog
+from .crypto import rotate
 from .models import Channel, ChannelFailure, ChannelModel
 
 
@@ -143,3 +146,25 @@ def channel_reenable(*, channel: Channel) -> None:
     Channel.objects.filter(pk=channel.pk).update(
         consecutive_failures=0, disabled_until=None, disabled_reason=""
     )
+
+
+def channel_keys_rotate() -> int:
+    """Re-encrypt every stored channel key under the newest field encryption key.
+
+    All or nothing: a key no configured secret decrypts raises ValueError and nothing
+    is changed. Returns how many keys were re-encrypted.
+    """
+    table = connection.ops.quote_name(Channel._meta.db_table)
+    # Raw SQL on purpose: the model field would decrypt on read and encrypt on write.
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(f"SELECT id, api_key FROM {table} WHERE api_key <> ''")  # noqa: S608
+        rows = cursor.fetchall()
+        for pk, token in rows:
+            try:
+                fresh = rotate(token)
+            except InvalidToken:
+                raise ValueError(
+                    f"channel {pk}: no configured key decrypts it; nothing was changed"
+                ) from None
+            cursor.execute(f"UPDATE {table} SET api_key = %s WHERE id = %s", [fresh, pk])  # noqa: S608
+    return len(rows)

@@ -78,7 +78,6 @@ MODELS = {
         ),
     )
 }
-COMMON = frozenset({"prompt", "model", "seed", "guidance_scale", "response_format"})
 # Every optional field ModelVerse knows; others (OpenAI's `user`, `quality`...) pass silently.
 KNOWN = frozenset(
     {"n", "image", "images", "size", "strength", "steps", "aspect_ratio", "negative_prompt"}

@@ -10,10 +10,8 @@ kill and restart these processes; the fixture stops whatever is left.
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 import subprocess
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,8 +19,9 @@ from typing import Any
 
 import pytest
 
-from accounts.services import quota_status
+from accounts.quota import quota_status
 from generations.models import Generation
+from tests.harness import RedisServer, wait_all_finished, wait_for_log, wait_until  # noqa: F401
 from tests.live import (
     BIN,
     QUEUE,
@@ -31,42 +30,13 @@ from tests.live import (
     Worker,
     _env,
     database_url,
-    free_port,
     point_app_at,
     restore_app,
     start_worker,
     stop,
-    wait_for_port,
 )
 
 APPLICATION_NAME = "darkroom-chaos"
-
-
-class RedisServer:
-    """redis-server on its own port, no persistence: a restart comes back empty."""
-
-    def __init__(self, port: int, log: Path) -> None:
-        self.port, self.log = port, log
-        self.proc: subprocess.Popen[Any] | None = None
-        self.start()
-
-    @property
-    def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
-
-    def start(self) -> None:
-        binary = shutil.which("redis-server")
-        if binary is None:
-            pytest.skip("needs redis-server on PATH (apt-get install redis-server)")
-        command = [binary, "--port", str(self.port), "--bind", "127.0.0.1"]
-        command += ["--save", "", "--appendonly", "no", "--daemonize", "no"]
-        self.proc = subprocess.Popen(command, stdout=self.log.open("a"), stderr=subprocess.STDOUT)
-        wait_for_port(self.port, self.proc)
-
-    def kill(self) -> None:
-        assert self.proc is not None
-        self.proc.kill()
-        self.proc.wait()
 
 
 @dataclass
@@ -102,7 +72,7 @@ def chaos(
 ) -> Iterator[Chaos]:
     from config.celery import app
 
-    redis = RedisServer(free_port(), tmp_path / "redis.log")
+    redis = RedisServer(tmp_path / "redis.log")
     env = _env(
         {
             # Named, so a fault test can cut the worker's and beat's sessions and no other.
@@ -140,12 +110,11 @@ def _start_beat(env: dict[str, str], tmp: Path) -> subprocess.Popen[Any]:
     proc = subprocess.Popen(
         command, cwd=ROOT, stdout=log.open("w"), stderr=subprocess.STDOUT, env=env
     )
-    deadline = time.monotonic() + 60
-    while "Starting..." not in log.read_text(errors="replace"):
-        if proc.poll() is not None or time.monotonic() > deadline:
-            stop(proc)
-            raise RuntimeError(f"beat did not start:\n{log.read_text()[-3000:]}")
-        time.sleep(0.2)
+    try:
+        wait_for_log(proc, log, "Starting...")
+    except RuntimeError:
+        stop(proc)
+        raise
     return proc
 
 
@@ -161,26 +130,6 @@ def _our_children(*, but: int) -> list[str]:
             cmdline = (stat.parent / "cmdline").read_bytes().replace(b"\0", b" ")
             alive.append(cmdline.decode(errors="replace"))
     return alive
-
-
-def wait_all_finished(jobs: list[Generation], *, within: float) -> None:
-    """Wait until every job finished; fail, naming the unfinished ones, past `within` seconds."""
-    deadline = time.monotonic() + within
-    pending = [job.pk for job in jobs]
-    while pending and time.monotonic() < deadline:
-        finished = Generation.objects.filter(pk__in=pending, status__in=Generation.FINISHED)
-        done = set(finished.values_list("pk", flat=True))
-        pending = [pk for pk in pending if pk not in done]
-        time.sleep(0.5)
-    left = Generation.objects.filter(pk__in=pending).values_list("pk", "status", "attempts")
-    assert not pending, f"{len(pending)} job(s) unfinished after {within}s: {list(left)}"
-
-
-def wait_until(condition: Any, *, within: float, what: str) -> None:
-    deadline = time.monotonic() + within
-    while not condition():
-        assert time.monotonic() < deadline, f"not {what} after {within}s"
-        time.sleep(0.2)
 
 
 def upstream_calls(simulator: Simulator, tag: str) -> int:

@@ -62,7 +62,7 @@ def enqueued(monkeypatch: pytest.MonkeyPatch) -> list[str]:
         sent.append(str(generation_id))
         return True
 
-    monkeypatch.setattr("generations.services.publish", publish)
+    monkeypatch.setattr("generations.publishing.publish", publish)
     return sent
 
 
@@ -70,6 +70,14 @@ def enqueued(monkeypatch: pytest.MonkeyPatch) -> list[str]:
 def _media_root(settings: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
     settings.MEDIA_ROOT = tmp_path_factory.mktemp("media")
     yield
+
+
+@pytest.fixture(autouse=True)
+def _fresh_readiness() -> None:
+    """/readyz reuses its last round of checks for a few seconds; each test starts anew."""
+    from config.ops import health
+
+    health.forget()
 
 
 @pytest.fixture(autouse=True)

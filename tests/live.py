@@ -12,14 +12,10 @@ so parallel runs on one Redis never steal each other's tasks.
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
-import threading
-import time
 import uuid
-from collections import Counter
-from collections.abc import Callable, Collection, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -28,60 +24,20 @@ import pytest
 from django.conf import settings
 from django.db import connection
 
+from tests.harness import (  # noqa: F401  (the one harness; tests import these from here too)
+    PeakSampler,
+    free_port,
+    stop,
+    wait_all_finished,
+    wait_for_log,
+    wait_for_port,
+    wait_until,
+)
 from tests.needs import missing
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 QUEUE = f"darkroom-test-{uuid.uuid4().hex[:8]}"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def wait_for_port(port: int, proc: subprocess.Popen[Any], timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"process exited with {proc.returncode} before listening")
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-            return
-        except OSError:
-            time.sleep(0.1)
-    raise RuntimeError(f"nothing listened on port {port} within {timeout}s")
-
-
-def stop(proc: subprocess.Popen[Any]) -> None:
-    proc.terminate()
-    try:
-        proc.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
-
-
-class PeakSampler:
-    """The highest value `read()` gave, read every `every` seconds while the block ran."""
-
-    def __init__(self, read: Callable[[], float], every: float) -> None:
-        self.read, self.every, self._stop = read, every, threading.Event()
-        self.peak: float = 0
-
-    def __enter__(self) -> PeakSampler:
-        self._thread = threading.Thread(target=self._run, daemon=True)
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join()
-
-    def _run(self) -> None:
-        while not self._stop.wait(self.every):
-            self.peak = max(self.peak, self.read())
 
 
 def database_url() -> str:
@@ -243,14 +199,7 @@ def _drop_broker_pool(app: Any) -> None:
 
 
 def _wait_ready(proc: subprocess.Popen[Any], log: Path, timeout: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"worker exited:\n{log.read_text()[-3000:]}")
-        if " ready." in log.read_text(errors="replace"):
-            return
-        time.sleep(0.2)
-    raise RuntimeError(f"worker not ready in {timeout}s:\n{log.read_text()[-3000:]}")
+    wait_for_log(proc, log, " ready.", timeout)
 
 
 def _env(extra: dict[str, str]) -> dict[str, str]:
@@ -263,43 +212,18 @@ def _env(extra: dict[str, str]) -> dict[str, str]:
 
 
 def wait_finished(generation: Any, timeout: float = 60.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+    def finished() -> Any:
         generation.refresh_from_db()
-        if generation.is_finished:
-            return generation
-        time.sleep(0.2)
-    raise AssertionError(f"generation {generation.pk} still {generation.status} after {timeout}s")
+        return generation if generation.is_finished else None
 
-
-def wait_all_finished(ids: Collection[Any], timeout: float) -> None:
-    """Wait until every generation in `ids` has finished; fail naming how many did not.
-
-    A batch that outlives `timeout` is a failure that says so, not a quiet return that
-    surfaces later as a confusing count or quota mismatch.
-    """
-    from generations.models import Generation
-
-    deadline = time.monotonic() + timeout
-    while True:
-        unfinished = Generation.objects.filter(pk__in=ids, finished_at__isnull=True)
-        if not unfinished.exists():
-            return
-        if time.monotonic() >= deadline:
-            statuses = Counter(unfinished.values_list("status", flat=True))
-            raise AssertionError(
-                f"{sum(statuses.values())} of {len(ids)} jobs still unfinished after "
-                f"{timeout:g}s: {dict(sorted(statuses.items()))}"
-            )
-        time.sleep(0.5)
+    return wait_until(finished, within=timeout, what=f"generation {generation.pk} finished")
 
 
 def wait_thumbnail(image: Any, timeout: float = 30.0) -> Any:
     """The image once its thumbnail is stored (the worker makes it after the answer)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+
+    def stored() -> Any:
         image.refresh_from_db()
-        if image.thumbnail:
-            return image
-        time.sleep(0.1)
-    raise AssertionError(f"image {image.pk} still has no thumbnail after {timeout}s")
+        return image if image.thumbnail else None
+
+    return wait_until(stored, within=timeout, what=f"image {image.pk} thumbnailed", every=0.1)

@@ -3,7 +3,6 @@ moto's standalone S3 server (spoken to over HTTP, as a real store is) and Redis.
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -12,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from tests.harness import RedisServer
 from tests.live import BIN, free_port, stop, wait_for_port
 
 BUCKET = "darkroom-test"
@@ -79,28 +79,11 @@ def s3_server(tmp_path: Path) -> Iterator[S3Server]:
             stop(proc)
 
 
-@dataclass
-class RedisServer:
-    url: str
-    proc: subprocess.Popen[Any]
-
-
 @pytest.fixture
 def own_redis(tmp_path: Path) -> Iterator[RedisServer]:
     """A Redis of this test's own (never the shared one), on a free port, no persistence."""
-    binary = shutil.which("redis-server")
-    if binary is None:
-        pytest.skip("redis-server is not installed")
-    port = free_port()
-    log = (tmp_path / "redis.log").open("w")
-    proc = subprocess.Popen(
-        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
+    redis = RedisServer(tmp_path / "redis.log")
     try:
-        wait_for_port(port, proc)
-        yield RedisServer(f"redis://127.0.0.1:{port}/0", proc)
+        yield redis
     finally:
-        if proc.poll() is None:
-            stop(proc)
+        redis.stop()

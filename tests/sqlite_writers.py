@@ -34,7 +34,7 @@ def main() -> None:
 def _run(user: Any) -> dict[str, Any]:
     from django.db import connection
 
-    from accounts.services import quota_set_limit, quota_status
+    from accounts.quota import quota_set_limit, quota_status
     from generations.models import Generation
 
     model = "black-forest-labs/flux.1-dev"

@@ -8,8 +8,8 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
-from accounts.quota_changes import quota_update
-from accounts.services import quota_reserve, quota_settle, quota_status
+from accounts.quota import quota_reserve, quota_settle, quota_status
+from accounts.quota.changes import quota_update
 from generations.models import Generation, Image, ReferenceImage
 from generations.services import generation_create
 from tests.audit_helpers import quota_audit

@@ -13,8 +13,8 @@ from django.test import Client
 from django.urls import reverse
 
 from accounts.models import ApiKey, GroupQuota, ModelQuotaPolicy, Period, Quota
-from accounts.quota_changes import group_quota_update, quota_grant, quota_update
-from accounts.services import quota_reserve, quota_settle, quota_status
+from accounts.quota import quota_reserve, quota_settle, quota_status
+from accounts.quota.changes import group_quota_update, quota_grant, quota_update
 from common.errors import QuotaExceeded
 from generations.api.auth import key_for
 from generations.api.errors import AuthenticationFailed

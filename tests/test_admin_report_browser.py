@@ -88,7 +88,7 @@ def test_an_admin_grants_images_from_the_people_list(
 ) -> None:
     from playwright.sync_api import expect
 
-    from accounts.services import quota_status
+    from accounts.quota import quota_status
 
     django_user_model.objects.create_superuser("root", "root@example.com", "pw-root-9876")
     ana = django_user_model.objects.create_user("ana")

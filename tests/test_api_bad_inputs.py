@@ -12,7 +12,7 @@ import pytest
 from django.test import AsyncClient
 
 from accounts.api_keys import api_key_issue
-from accounts.services import quota_set_limit, quota_status
+from accounts.quota import quota_set_limit, quota_status
 from generations.api.sync import run_sync
 from generations.models import Generation, Webhook
 from tests.test_api_requests import DEV, KeyClient, anyio_backend, upload  # noqa: F401

@@ -9,7 +9,6 @@ job ends once, charged once, with nothing left reserved.
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -20,8 +19,9 @@ import pytest
 from openai import OpenAI
 
 from accounts.api_keys import api_key_issue
-from accounts.services import quota_set_limit, quota_status
+from accounts.quota import quota_set_limit, quota_status
 from generations.models import Generation
+from tests.harness import wait_until
 from tests.live import Simulator, Worker, free_port
 from tests.live_api import ApiServer, server_env, start_api, stop
 
@@ -91,7 +91,12 @@ def test_a_web_process_killed_while_ten_clients_wait_charges_each_job_once(
     threads = [threading.Thread(target=call, args=(i,)) for i in range(10)]
     for thread in threads:
         thread.start()
-    _wait_until(lambda: Generation.objects.filter(user=user).count() == 10, "10 jobs")
+    wait_until(
+        lambda: Generation.objects.filter(user=user).count() == 10,
+        within=60,
+        what="10 jobs",
+        every=0.1,
+    )
     api.proc.kill()  # SIGKILL: no graceful shutdown, every waiting connection drops
     api.proc.wait()
     server[0] = start_api(env(), tmp_path / "api.log", port=api.port)
@@ -152,11 +157,3 @@ def test_a_call_while_the_broker_is_down_reserves_once_however_often_the_sdk_ret
     assert generation.status == Generation.Status.QUEUED  # committed: the relay queues it
     assert settled(user) == (0, 2)
     assert "committed but not published" in api.output()
-
-
-def _wait_until(done: Any, what: str, timeout: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not done():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"not reached within {timeout}s: {what}")
-        time.sleep(0.1)

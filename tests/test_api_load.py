@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from accounts.api_keys import api_key_issue
-from accounts.services import quota_set_limit
+from accounts.quota import quota_set_limit
 from generations.models import Generation
 from tests.live import Simulator, start_worker, stop
 from tests.live_api import ApiServer, generate_many, running_api, server_env, thread_sampler

@@ -13,7 +13,7 @@ from django.test import AsyncClient
 from django.utils import timezone
 
 from accounts.api_keys import api_key_issue
-from accounts.services import quota_status
+from accounts.quota import quota_status
 from generations.api.sync import run_sync
 from generations.api.tasks import UNSENT_AFTER, deliver_webhook, requeue_unsent_webhooks
 from generations.models import Generation, Webhook

@@ -20,7 +20,7 @@ from openai.types import ImageEditCompletedEvent, ImageGenCompletedEvent
 from PIL import Image as PILImage
 
 from accounts.api_keys import api_key_issue
-from accounts.services import quota_status
+from accounts.quota import quota_status
 from accounts.webhooks import webhook_signing_secret
 from generations.models import Generation
 from tests.images import png_bytes

@@ -20,7 +20,7 @@ from openai._streaming import SSEDecoder
 from openai.types import ImageEditCompletedEvent, ImageGenCompletedEvent
 
 from accounts.api_keys import api_key_issue
-from accounts.services import quota_status
+from accounts.quota import quota_status
 from generations.api import streaming
 from generations.api.sync import run_sync
 from generations.models import Generation

@@ -14,7 +14,7 @@ from django.urls import reverse
 
 from accounts.api_keys import api_key_issue
 from accounts.models import ApiKey, AuditEntry, GroupPolicy
-from accounts.quota_changes import quota_grant
+from accounts.quota.changes import quota_grant
 from generations.models import Generation, Image
 from providers.models import Channel
 from tests.images import png_bytes

@@ -58,3 +58,43 @@ def test_a_real_result_backend_stays_one_per_thread() -> None:
 
 def test_darkroom_keeps_no_task_results() -> None:
     assert isinstance(app.backend, DisabledBackend)
+
+
+def test_the_filesystem_broker_keeps_its_exchange_table_under_var_broker(
+    tmp_path: Any,
+) -> None:
+    """kombu writes `control/<exchange>.exchange` wherever the process started unless
+    told where: the embedded broker keeps it under var/broker/ with its queue."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    code = (
+        "import django; django.setup(); "
+        "from celery import current_app; "
+        "from generations.publishing import RUN_TASK; "
+        "current_app.tasks[RUN_TASK].apply_async(('00000000-0000-0000-0000-000000000000',)); "
+        "from django.conf import settings; "
+        "print(settings.CELERY_BROKER_TRANSPORT_OPTIONS['control_folder'])"
+    )
+    env = {
+        **os.environ,
+        "CELERY_BROKER_URL": "filesystem://",
+        "DJANGO_SETTINGS_MODULE": "config.settings",
+        "PYTHONPATH": str(root),
+    }
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    folder = Path(done.stdout.strip())
+    assert folder == root / "var" / "broker" / "control"
+    assert list(folder.glob("*.exchange"))
+    assert not (tmp_path / "control").exists()

@@ -10,7 +10,7 @@ import pytest
 from django.core.management import call_command
 from django.utils import timezone
 
-from accounts.services import quota_set_limit, quota_status
+from accounts.quota import quota_set_limit, quota_status
 from generations.models import Generation
 from providers.catalog import ModelSpec, get_catalog
 from providers.models import Channel, ChannelModel
@@ -223,7 +223,7 @@ def test_generate_command_forces_a_database_channel(
     # Run the job in place of the worker, at once (the test's transaction never commits).
     monkeypatch.setattr("generations.services.transaction.on_commit", lambda fn, **kw: fn())
     monkeypatch.setattr(
-        "generations.services.enqueue",
+        "generations.publishing.enqueue",
         lambda generation_id, channel=None: run_to_end(
             Generation.objects.get(pk=generation_id), channel=channel
         ),

@@ -17,7 +17,7 @@ import psycopg
 import pytest
 from django.db import connection
 
-from accounts.services import quota_set_limit
+from accounts.quota import quota_set_limit
 from generations.models import Generation
 from generations.services import generation_create
 from tests.chaos import (

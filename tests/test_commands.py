@@ -9,7 +9,7 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
-from accounts.services import quota_status
+from accounts.quota import quota_status
 from simulator.server import SimulatorServer
 
 DEV = "black-forest-labs/flux.1-dev"

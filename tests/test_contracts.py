@@ -1,7 +1,8 @@
 """Contract tests: each adapter reads the upstream answers its documents show.
 
-Every `tests/fixtures/<format>/answer_*.json` holds one exchange as the seed documents
-(/work/shared/seeds, restated in UPSTREAMS.md) show it: what we ask (method and path,
+Every `tests/fixtures/<format>/answer_*.json` holds one exchange as the upstreams'
+documents show it (`tests/fixtures/upstream_docs/seeds/`, restated in English in
+`tests/fixtures/upstream_docs/UPSTREAMS.md`): what we ask (method and path,
 and the documented request fields), what the upstream answers (status, headers, body,
 or no answer at all), and what the adapter must make of it: a finished result, a job
 still pending with the state to poll with, or a `ProviderError` with its code and

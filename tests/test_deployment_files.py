@@ -133,3 +133,94 @@ def test_dependency_floors_and_stubs() -> None:
         assert floor in deps
     assert "cryptography>=46.0.5" in deps and "redis>=" in deps
     assert "django-stubs>=5.2,<6" in project["optional-dependencies"]["dev"]
+
+
+# --- Safe on a public host (issue 19, item 12) ------------------------------------------
+
+_VAR = re.compile(r"\$\{(\w+)(?::([?-])([^}]*))?\}")
+
+
+def interpolate(text: str, dotenv: dict[str, str]) -> str:
+    """compose's ${VAR}, ${VAR:-default} and ${VAR:?error}, read from .env; KeyError when a
+    required variable is unset, as `docker compose up` refuses to start then."""
+
+    def one(match: re.Match[str]) -> str:
+        name, kind, rest = match.groups()
+        value = dotenv.get(name, "")
+        if value:
+            return value
+        if kind == "?":
+            raise KeyError(f"{name}: {rest}")
+        return rest if kind == "-" else ""
+
+    return _VAR.sub(one, text.replace("$$", "\0")).replace("\0", "$")
+
+
+def test_compose_refuses_to_start_without_every_password() -> None:
+    text = (ROOT / "compose.yaml").read_text()
+    passwords = {
+        "SECRET_KEY": "k" + secrets_token(),
+        "POSTGRES_PASSWORD": secrets_token(),
+        "DARKROOM_APP_DB_PASSWORD": secrets_token(),
+        "MINIO_ROOT_USER": "darkroom-minio",
+        "MINIO_ROOT_PASSWORD": secrets_token(),
+    }
+    interpolate(text, passwords)  # all given: it starts
+    for name in passwords:
+        with pytest.raises(KeyError, match=name):
+            interpolate(text, {k: v for k, v in passwords.items() if k != name})
+    # No password or key anywhere has a default to fall back on.
+    for name, kind, default in _VAR.findall(text):
+        if re.search(r"PASSWORD|SECRET|_KEY|MINIO_ROOT_USER", name):
+            assert kind == "?", f"{name} has a default: {default!r}"
+
+
+def test_the_object_store_is_published_on_loopback_only(compose: dict[str, Any]) -> None:
+    minio = compose["services"]["minio"]
+    published = [interpolate(p, {}) for p in minio["ports"]]
+    assert published == ["127.0.0.1:9000:9000"]  # the S3 API browsers fetch; no console
+    for name, service in compose["services"].items():
+        if name not in ("web", "minio"):
+            assert "ports" not in service, name
+
+
+def test_the_app_connects_as_its_own_role_and_migrations_as_the_owner(
+    compose: dict[str, Any],
+) -> None:
+    services = compose["services"]
+    for name in ("web", "worker", "beat"):
+        assert services[name]["environment"]["DATABASE_URL"].startswith("postgres://darkroom_app:")
+    migrate = services["migrate"]
+    assert migrate["environment"]["DATABASE_URL"].startswith("postgres://darkroom:")
+    assert "manage.py db_app_role" in _command(migrate)
+    assert services["db"]["environment"]["POSTGRES_USER"] == "darkroom"
+
+
+def secrets_token() -> str:
+    import secrets
+
+    return secrets.token_urlsafe(40)
+
+
+def test_check_deploy_is_clean_under_the_compose_settings(
+    compose: dict[str, Any], tmp_path: Path
+) -> None:
+    """The environment compose hands web, with the README's production .env beside it."""
+    from tests.test_ops_security import _run, readme_production_env
+
+    dotenv = readme_production_env()
+    dotenv.update(
+        SECRET_KEY=secrets_token(),
+        POSTGRES_PASSWORD=secrets_token(),
+        DARKROOM_APP_DB_PASSWORD=secrets_token(),
+        MINIO_ROOT_USER="darkroom-minio",
+        MINIO_ROOT_PASSWORD=secrets_token(),
+    )
+    web = yaml.safe_load(interpolate((ROOT / "compose.yaml").read_text(), dotenv))["services"][
+        "web"
+    ]
+    env = {**dotenv, **{k: str(v) for k, v in web["environment"].items()}}  # compose's win
+    env["MEDIA_ROOT"] = str(tmp_path)
+    result = _run(["manage.py", "check", "--deploy", "--fail-level", "WARNING"], env)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "no issues" in result.stdout

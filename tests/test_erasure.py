@@ -12,7 +12,7 @@ from django.urls import reverse
 
 from accounts.api_keys import api_key_issue
 from accounts.models import ApiKey, AuditEntry, ErasureRequest, User
-from accounts.services import quota_status
+from accounts.quota import quota_status
 from generations.erasure import erase_person
 from generations.models import Generation
 from tests.portal_helpers import FLUX_DEV, make_generation

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from accounts.services import quota_status
+from accounts.quota import quota_status
 from common.errors import InvalidRequest, ModelNotFound
 from generations.models import Generation
 from generations.services import generation_create
@@ -52,7 +52,7 @@ def test_a_request_refused_its_quota_keeps_no_reference_files(
 ) -> None:
     from pathlib import Path
 
-    from accounts.services import quota_set_limit
+    from accounts.quota import quota_set_limit
     from common.errors import QuotaExceeded
 
     quota_set_limit(user=user, model=MULTI, limit=0)
@@ -125,9 +125,9 @@ def test_a_process_that_only_sets_django_up_queues_jobs() -> None:
     # The web process never imports generations.tasks itself: the app's ready() must.
     code = (
         "import django; django.setup(); "
-        "from generations.models import Generation; "
-        "from generations.signals import generation_queued; "
-        "print(generation_queued.has_listeners(Generation))"
+        "from celery import current_app; "
+        "from generations.publishing import RUN_TASK; "
+        "print(RUN_TASK in current_app.tasks)"
     )
     done = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True

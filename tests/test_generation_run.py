@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 import pytest
 
-from accounts.services import quota_status
+from accounts.quota import quota_status
 from generations import services
 from generations.dispatch import generation_run
 from generations.models import Generation
@@ -193,3 +193,29 @@ def test_the_sweeper_fails_and_refunds_a_job_whose_worker_died(create: Any, user
     assert left(user) == (0, 0, 10)
     assert sweep_stuck(older_than_seconds=0) == 0  # running it twice refunds once
     assert left(user) == (0, 0, 10)
+
+
+def test_a_job_settles_where_it_reserved_even_once_its_pool_is_gone(
+    sim: SimulatorServer, create: Any, user: Any, admin_client: Any
+) -> None:
+    """Deleting a group whose pool holds a running job's images releases that hold with
+    the pool; the job never falls back on the person's own quota, whose other jobs
+    keep what they reserved."""
+    from django.contrib.auth.models import Group
+
+    from accounts.models import Quota
+    from accounts.quota.pools import pool_set
+
+    group = Group.objects.create(name="designers")
+    group.user_set.add(user)
+    pool_set(actor=None, group=group, model=DEV, size=5, period="monthly", mode="overflow")
+    Quota.objects.create(user=user, model=DEV, used=8)  # 2 of their own 10 left
+    own = create(n=2, size="256x256")  # held on their own quota
+    pooled = create(n=3, size="256x256")  # too many for their own: held in the pool
+    response = admin_client.post(f"/admin/auth/group/{group.pk}/delete/", {"post": "yes"})
+    assert response.status_code == 302 and not Group.objects.filter(pk=group.pk).exists()
+
+    assert run_to_end(pooled).status == Generation.Status.SUCCEEDED
+    assert left(user) == (8, 2, 0)  # the pool's images were not charged to their own quota
+    assert run_to_end(own).status == Generation.Status.SUCCEEDED
+    assert left(user) == (10, 0, 0)

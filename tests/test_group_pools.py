@@ -13,8 +13,8 @@ from django.db import connection
 from django.utils import timezone
 
 from accounts.models import AuditEntry, GroupPool, Quota
-from accounts.pools import pool_left, pool_set
-from accounts.services import quota_status
+from accounts.quota import quota_status
+from accounts.quota.pools import pool_left, pool_set
 from common.errors import QuotaExceeded
 from generations.models import Generation
 from generations.services import generation_create, generation_fail, generation_succeed

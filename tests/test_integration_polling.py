@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from accounts.services import quota_set_limit, quota_status
+from accounts.quota import quota_set_limit, quota_status
 from generations.models import Generation
 from tests.batches import max_overlap, submit_batch
 from tests.live import Simulator, Worker, wait_all_finished
@@ -36,7 +36,7 @@ def test_polling_jobs_all_finish_and_overlap_on_a_two_thread_worker(
     live_simulator.control("POST", "config", json={"job_seconds": 5.0}).raise_for_status()
 
     ids = submit_batch(user, model=MODEL, count=JOBS, tag="polling")
-    wait_all_finished(ids, timeout=300)
+    wait_all_finished(ids, within=300)
 
     jobs = list(Generation.objects.filter(pk__in=ids))
     assert [j.status for j in jobs] == [Generation.Status.SUCCEEDED] * JOBS, {

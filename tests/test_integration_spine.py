@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from PIL import Image as PILImage
 
-from accounts.services import quota_status
+from accounts.quota import quota_status
 from generations.models import Generation
 from generations.services import generation_create
 from tests.live import Simulator, Worker, wait_finished, wait_thumbnail

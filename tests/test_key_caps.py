@@ -13,9 +13,9 @@ from django.test import Client
 from django.utils import timezone
 
 from accounts.api_keys import api_key_issue
-from accounts.api_keys.caps import key_cap_status
 from accounts.models import ApiKey, Quota
-from accounts.services import quota_status
+from accounts.quota import quota_status
+from accounts.quota.caps import key_cap_status
 from common.errors import KeyQuotaExceeded
 from generations.models import Generation
 from generations.services import generation_create, generation_fail, generation_succeed
@@ -141,8 +141,8 @@ def test_concurrent_requests_through_one_key_get_exactly_its_cap(
 def test_cap_changes_are_audited_and_leave_the_counters_alone(
     user: Any, admin_user: Any, enqueued: list
 ) -> None:
-    from accounts.api_keys.caps import key_cap_set
     from accounts.models import AuditEntry
+    from accounts.quota.caps import key_cap_set
 
     key, _ = _key(user, image_cap=3)
     _make(user, key, n=2)

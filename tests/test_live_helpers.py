@@ -23,7 +23,7 @@ def test_it_fails_naming_the_jobs_still_unfinished_at_the_deadline(user: Any) ->
     done = finished(make_generation(user))
     stuck = [make_generation(user, status=s).pk for s in ("queued", "running", "running")]
     with pytest.raises(AssertionError) as info:
-        wait_all_finished([done, *stuck], timeout=0.2)
+        wait_all_finished([done, *stuck], within=0.2)
     assert str(info.value) == (
         "3 of 4 jobs still unfinished after 0.2s: {'queued': 1, 'running': 2}"
     )
@@ -31,4 +31,4 @@ def test_it_fails_naming_the_jobs_still_unfinished_at_the_deadline(user: Any) ->
 
 def test_it_returns_once_every_job_finished(user: Any) -> None:
     jobs = [make_generation(user), make_generation(user, status=Generation.Status.FAILED)]
-    wait_all_finished([finished(j) for j in jobs], timeout=0.2)
+    wait_all_finished([finished(j) for j in jobs], within=0.2)

@@ -30,8 +30,7 @@ def test_healthz_answers_any_host_without_touching_anything(client: Client) -> N
 def test_readyz_is_ok_when_every_dependency_answers(client: Client) -> None:
     response = client.get("/readyz", HTTP_HOST="web-2.internal")
     assert response.status_code == 200
-    assert response.json()["failed"] == []
-    assert set(response.json()["checks"]) == {"database", "broker", "cache", "storage"}
+    assert response.json() == {"status": "ok", "failed": []}
 
 
 @pytest.mark.django_db
@@ -46,11 +45,9 @@ def test_readyz_names_what_failed_with_503(client: Client, settings: Any) -> Non
     finally:
         restore_app(app, saved)
     assert response.status_code == 503
-    body = response.json()
-    assert body["status"] == "unavailable"
-    assert body["failed"] == ["broker", "cache"]
-    assert body["checks"]["database"] == "ok" and body["checks"]["storage"] == "ok"
-    assert "Connection" in body["checks"]["cache"] or "Error" in body["checks"]["cache"]
+    # The parts only: the why (addresses, ports, user names) is in the log, not the answer.
+    assert response.json() == {"status": "unavailable", "failed": ["broker", "cache"]}
+    assert "127.0.0.1" not in response.content.decode()
 
 
 def test_probes_skip_the_https_redirect(client: Client, settings: Any) -> None:
@@ -66,9 +63,10 @@ def test_other_paths_still_refuse_an_unknown_host(client: Client) -> None:
 @pytest.mark.django_db
 def test_metrics_need_the_bearer_token_when_one_is_set(client: Client, settings: Any) -> None:
     settings.DARKROOM_METRICS_TOKEN = "s3cret-scrape"
-    assert client.get("/metrics").status_code == 401
-    assert client.get("/metrics", HTTP_AUTHORIZATION="Bearer wrong").status_code == 401
-    ok = client.get("/metrics", HTTP_AUTHORIZATION="Bearer s3cret-scrape")
+    outside = {"REMOTE_ADDR": "203.0.113.9"}  # not a private network: the token decides
+    assert client.get("/metrics", **outside).status_code == 401
+    assert client.get("/metrics", HTTP_AUTHORIZATION="Bearer wrong", **outside).status_code == 401
+    ok = client.get("/metrics", HTTP_AUTHORIZATION="Bearer s3cret-scrape", **outside)
     assert ok.status_code == 200
     assert b"darkroom_jobs_queued" in ok.content
 
@@ -95,7 +93,7 @@ def test_metrics_count_generations_images_upstream_calls_and_jobs(
 
 @pytest.mark.django_db
 def test_metrics_count_quota_refusals(client: Client, user: Any, enqueued: list) -> None:
-    from accounts.services import quota_set_limit
+    from accounts.quota import quota_set_limit
 
     quota_set_limit(user=user, model=DEV, limit=1)
     before = _scrape(client)

@@ -82,7 +82,7 @@ def test_an_api_request_keeps_the_callers_request_id_and_logs_the_job_under_it(
 def test_a_submission_refused_its_quota_logs_no_job(
     client: Client, user: Any, enqueued: list, json_lines: io.StringIO
 ) -> None:
-    from accounts.services import quota_set_limit
+    from accounts.quota import quota_set_limit
 
     quota_set_limit(user=user, model=DEV, limit=0)
     key = api_key_issue(user=user, name="logs")[1]

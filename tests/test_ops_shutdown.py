@@ -13,6 +13,7 @@ import pytest
 
 from accounts.api_keys import api_key_issue
 from generations.models import Generation
+from tests.harness import wait_until
 from tests.live import BIN, ROOT, _env, database_url, free_port, wait_for_port
 from tests.servers import RedisServer
 
@@ -54,10 +55,7 @@ def test_a_waiting_api_call_gets_its_job_id_when_the_web_process_stops(
 
         client = threading.Thread(target=call)
         client.start()
-        deadline = time.monotonic() + 30
-        while not Generation.objects.exists() and time.monotonic() < deadline:
-            time.sleep(0.2)
-        job = Generation.objects.get()
+        job = wait_until(Generation.objects.first, within=30, what="the job committed")
         time.sleep(1.0)  # the request is now waiting on its job
         web.send_signal(signal.SIGTERM)
         client.join(timeout=90)

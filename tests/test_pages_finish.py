@@ -19,8 +19,8 @@ from django_otp.oath import TOTP
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from accounts.api_keys import api_key_issue
-from accounts.api_keys.caps import key_cap_set
 from accounts.models import AuditEntry
+from accounts.quota.caps import key_cap_set
 from generations.models import Generation
 from generations.services import generation_create, generation_succeed
 from tests.images import png_bytes
@@ -233,7 +233,7 @@ def test_manage_py_prints_no_axes_banner_nor_kombu_hostname_warning(tmp_path: Pa
     env = {
         "PATH": "/usr/bin:/bin",
         "HOME": str(tmp_path),
-        "SECRET_KEY": "tests-only",
+        "SECRET_KEY": "tests-only-insecure-key-subprocess",
         "DATABASE_URL": f"sqlite:///{tmp_path}/db.sqlite3",
     }
     done = subprocess.run(

@@ -8,7 +8,7 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
-from accounts.services import quota_status
+from accounts.quota import quota_status
 from generations.models import Generation, Image
 from tests.images import png_bytes
 from tests.portal_helpers import FLUX_DEV, make_generation
@@ -72,3 +72,34 @@ def test_a_form_with_101_files_is_a_400_that_spends_nothing(
     )
     assert response.status_code == 400
     assert not Generation.objects.exists() and enqueued == []
+
+
+MULTI = "black-forest-labs/flux-kontext-pro/multi"  # takes reference images
+
+
+@pytest.mark.parametrize("ref", ["²", "1" * 30, "-1", "99999"])
+def test_reusing_a_reference_that_is_not_there_is_a_form_error_that_spends_nothing(
+    signed_in: Any, user: Any, enqueued: list, ref: str
+) -> None:
+    """ "²" passes str.isdigit(); 30 digits overflow a bigint: each once crashed the page
+    (SQLite) or ran and charged the job without the picture the person meant (PostgreSQL)."""
+    kept = make_generation(user, reference=True).references.get()
+    before = Generation.objects.count()
+    response = signed_in.post(
+        reverse("generate"), {"model": MULTI, "prompt": "a kite", "ref": [str(kept.pk), ref]}
+    )
+    assert response.status_code == 400
+    assert b"A reference image you picked is no longer available" in response.content
+    assert Generation.objects.count() == before and enqueued == []
+    assert quota_status(user=user, model=MULTI).reserved == 0
+
+
+def test_reusing_someone_elses_reference_is_refused_not_dropped(
+    signed_in: Any, user: Any, other_user: Any, enqueued: list
+) -> None:
+    theirs = make_generation(other_user, reference=True).references.get()
+    response = signed_in.post(
+        reverse("generate"), {"model": MULTI, "prompt": "a kite", "ref": [str(theirs.pk)]}
+    )
+    assert response.status_code == 400
+    assert not Generation.objects.filter(user=user).exists() and enqueued == []

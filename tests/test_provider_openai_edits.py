@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from accounts.services import quota_set_limit
+from accounts.quota import quota_set_limit
 from generations.models import Generation
 from simulator.server import SimulatorServer
 from tests.images import png_bytes

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from accounts.services import quota_set_limit, quota_status
+from accounts.quota import quota_set_limit, quota_status
 from generations.dispatch import generation_run
 from generations.models import Generation
 from simulator.server import SimulatorServer

@@ -9,7 +9,7 @@ from django.core.management import call_command
 from django.db import connection
 
 from accounts.models import Quota
-from accounts.services import quota_reserve, quota_set_limit, quota_settle, quota_status
+from accounts.quota import quota_reserve, quota_set_limit, quota_settle, quota_status
 from common.errors import ModelNotFound, QuotaExceeded
 from generations.services import generation_create
 

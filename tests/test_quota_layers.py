@@ -12,7 +12,8 @@ from django.template import Context, Template
 from django.utils import timezone
 
 from accounts.models import Period, Quota
-from accounts.quota_changes import (
+from accounts.quota import quota_reserve, quota_settle, quota_status, usage_for_user
+from accounts.quota.changes import (
     group_quota_update,
     model_period_set,
     quota_grant,
@@ -20,8 +21,7 @@ from accounts.quota_changes import (
     quota_set_unlimited,
     quota_update,
 )
-from accounts.selectors import layered_for, period_start, usage_for_user
-from accounts.services import quota_reserve, quota_settle, quota_status
+from accounts.quota.layers import layered_for, period_start
 from accounts.tasks import reset_quota_periods
 from common.errors import QuotaExceeded
 from providers.catalog import get_catalog

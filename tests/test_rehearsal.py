@@ -14,7 +14,6 @@ import json
 import re
 import signal
 import subprocess
-import time
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +23,7 @@ import pytest
 from accounts.api_keys import api_key_issue
 from accounts.models import Quota
 from generations.models import Generation, Image
+from tests.harness import wait_until
 from tests.live import BIN, QUEUE, ROOT, _env, database_url, free_port, start_worker, stop
 from tests.live import wait_for_port as wait_port
 from tests.servers import BUCKET, S3_ENV, RedisServer, S3Server
@@ -144,16 +144,6 @@ def cluster(
         c.close()
 
 
-def _until(check: Any, timeout: float, what: str) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(0.5)
-    raise AssertionError(f"{what}: not within {timeout}s")
-
-
 def test_two_webs_two_workers_one_beat_survive_losing_a_worker_and_a_web(
     cluster: Cluster, s3_server: S3Server, user: Any
 ) -> None:
@@ -163,7 +153,11 @@ def test_two_webs_two_workers_one_beat_survive_losing_a_worker_and_a_web(
     metrics_b = free_port()
     cluster.worker("worker-b", metrics_port=metrics_b)
     beat_1 = cluster.beat("beat-1")
-    _until(lambda: "Acquired lock" in cluster.log("beat-1"), 60, "the first beat took the lock")
+    wait_until(
+        lambda: "Acquired lock" in cluster.log("beat-1"),
+        within=60,
+        what="the first beat took the lock",
+    )
     beat_2 = cluster.beat("beat-2")
 
     key = api_key_issue(user=user, name="rehearsal")[1]
@@ -181,10 +175,10 @@ def test_two_webs_two_workers_one_beat_survive_losing_a_worker_and_a_web(
         jobs[response.json()["id"]] = f"rehearsal-{i}"
 
     # Mid-run: each worker holds upstream calls (2 s each); kill one of each kind.
-    _until(
+    wait_until(
         lambda: Generation.objects.filter(status=Generation.Status.RUNNING).count() >= 2,
-        30,
-        "jobs running",
+        within=30,
+        what="jobs running",
     )
     worker_a.send_signal(signal.SIGKILL)
     web_b.send_signal(signal.SIGKILL)
@@ -197,7 +191,12 @@ def test_two_webs_two_workers_one_beat_survive_losing_a_worker_and_a_web(
         ]
         return all(s["status"] in ("succeeded", "failed") for s in states)
 
-    _until(finished, 120, "every job finished (a killed worker's jobs come back to the queue)")
+    wait_until(
+        finished,
+        within=120,
+        what="every job finished (a killed worker's jobs come back to the queue)",
+        every=0.5,
+    )
 
     # The killed worker held jobs it never finished; the other worker finished them.
     held = _unfinished_jobs(cluster.json_lines("worker-a"))
@@ -214,10 +213,10 @@ def test_two_webs_two_workers_one_beat_survive_losing_a_worker_and_a_web(
     quota = Quota.objects.get(user=user, model=DEV)
     assert (quota.used, quota.reserved) == (JOBS, 0)
     # Every image and its thumbnail (made just after the job's answer) is in the bucket.
-    _until(
+    wait_until(
         lambda: not Image.objects.filter(generation__in=generations, thumbnail="").exists(),
-        60,
-        "every thumbnail made",
+        within=60,
+        what="every thumbnail made",
     )
     images = list(Image.objects.filter(generation__in=generations))
     assert {name for i in images for name in (i.file.name, i.thumbnail.name)} <= s3_server.keys()
@@ -243,7 +242,11 @@ def test_two_webs_two_workers_one_beat_survive_losing_a_worker_and_a_web(
 
     # The beat lock: the waiting beat takes over once the first one stops.
     beat_1.send_signal(signal.SIGTERM)
-    _until(lambda: "Acquired lock" in cluster.log("beat-2"), 45, "the second beat took over")
+    wait_until(
+        lambda: "Acquired lock" in cluster.log("beat-2"),
+        within=45,
+        what="the second beat took over",
+    )
     assert beat_2.poll() is None
 
 

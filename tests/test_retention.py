@@ -17,7 +17,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from accounts.models import AuditEntry, GroupPolicy
-from accounts.services import quota_status
+from accounts.quota import quota_status
 from generations.models import Generation
 from generations.tasks import purge_expired_generations
 from tests.portal_helpers import FLUX_DEV, make_generation

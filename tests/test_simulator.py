@@ -25,6 +25,7 @@ from PIL import Image
 
 from simulator import SimulatorServer
 from simulator.transport import SimHandler
+from tests.harness import free_port, wait_for_port, wait_until
 
 KEY = "test-key"
 AUTH = {"Authorization": f"Bearer {KEY}"}
@@ -434,10 +435,7 @@ def test_it_stops_even_while_a_request_hangs() -> None:
 
     hung = threading.Thread(target=call, daemon=True)
     hung.start()
-    deadline = time.monotonic() + 30
-    while not server.requests():
-        assert time.monotonic() < deadline, "the request never reached the simulator"
-        time.sleep(0.05)
+    wait_until(server.requests, within=30, what="the request reached the simulator", every=0.05)
 
     stopper = threading.Thread(target=server.stop, daemon=True)
     stopper.start()
@@ -684,12 +682,6 @@ def peak_in_flight(server: SimulatorServer, want: int, timeout: float = 60.0) ->
     raise AssertionError(f"only {peak} of {want} requests arrived within {timeout:g}s")
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def test_the_command_serves_until_interrupted() -> None:
     port = free_port()
     # A database nobody can reach: the command must not need one.
@@ -708,15 +700,7 @@ def test_the_command_serves_until_interrupted() -> None:
     )
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                httpx.get(f"{url}/_sim/health", timeout=1).raise_for_status()
-                break
-            except httpx.TransportError:
-                assert proc.poll() is None, proc.communicate()
-                assert time.monotonic() < deadline, "simulator did not start"
-                time.sleep(0.2)
+        wait_for_port(port, proc)
         response = httpx.post(
             f"{url}/v1/images/generations",
             json={"model": DEV, "prompt": "x", "size": "256x256"},

@@ -15,7 +15,7 @@ from PIL import Image as PILImage
 
 from accounts.api_keys import api_key_issue
 from accounts.models import GroupPolicy
-from accounts.services import quota_status
+from accounts.quota import quota_status
 from generations.models import Generation, Image
 from generations.storage_use import storage_use
 from tests.portal_helpers import FLUX_DEV, make_generation

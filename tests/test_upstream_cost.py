@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from accounts.services import quota_status
+from accounts.quota import quota_status
 from generations import results
 from generations.models import Generation
 from providers.models import Channel

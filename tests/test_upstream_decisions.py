@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from accounts.services import quota_set_limit, quota_status
+from accounts.quota import quota_set_limit, quota_status
 from generations.models import Generation
 from simulator import bfl as sim_bfl
 from simulator import modelverse as sim_modelverse

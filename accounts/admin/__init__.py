@@ -1,8 +1,8 @@
 """The accounts admin: importing each module registers its ModelAdmins with the site."""
 
-# Every admin here is an interface over accounts.services and accounts.quota_changes. No
+# Every admin here is an interface over accounts.services and accounts.quota. No
 # quota row is ever saved from a form: every edit and bulk action calls a service that
 # locks the row and writes only the columns it changes (plus an audit row), so a
 # concurrent request's `used`/`reserved` can't be overwritten.
 
-from . import api_keys, audit, governance, people, quotas  # noqa: F401
+from . import api_keys, audit, channels, governance, people, quotas  # noqa: F401

@@ -15,9 +15,9 @@ from django.utils.translation import gettext_lazy as _
 from rest_framework_api_key.admin import APIKeyModelAdmin
 from rest_framework_api_key.models import APIKey
 
-from ..api_keys.caps import CAP_FIELDS, key_cap_set
 from ..api_keys.services import api_key_audit, api_keys_revoke
 from ..models import ApiKey
+from ..quota.caps import CAP_FIELDS, key_cap_set
 from .forms import acting_user, catalog_choices
 
 # The library registers its own (unused) APIKey model; one "API keys" entry is enough.

@@ -17,7 +17,8 @@ from providers.catalog import get_catalog
 from providers.labels import model_label
 
 from ..models import GroupQuota, ModelQuotaPolicy, Period, Quota, User
-from ..selectors import LayerCache
+from ..quota import budget
+from ..quota.layers import LayerCache
 
 
 def catalog_choices() -> list[tuple[str, str]]:
@@ -25,7 +26,7 @@ def catalog_choices() -> list[tuple[str, str]]:
 
 
 def layer_text(source: str) -> str:
-    """Where a limit or period comes from (accounts.selectors.Layered), in the admin's language."""
+    """Where a limit or period comes from (a `Layered` source), in the admin's language."""
     if source.startswith("group "):
         return _("group %(name)s") % {"name": source.removeprefix("group ")}
     names = {
@@ -92,7 +93,7 @@ class NearLimitFilter(admin.SimpleListFilter):
             limit = layers.resolve(user_id=quota.user_id, model=quota.model, quota=quota).limit
             if limit is None:
                 continue
-            left = max(0, limit - quota.used - quota.reserved)
+            left = budget.left(limit, quota.used, quota.reserved) or 0
             if left == 0 or (self.value() == "low" and left * 5 <= limit):
                 wanted.append(quota.pk)
         return queryset.filter(pk__in=wanted)

@@ -1,4 +1,8 @@
-"""People and groups in the admin: their quota actions, the group's quota inline, deactivation."""
+"""People and groups in the admin: their quota actions, the group's quota inline, deactivation.
+
+The people admin is registered once, by generations.admin_people, which adds the
+columns and actions that reach into generations (storage used, erasure).
+"""
 
 from __future__ import annotations
 
@@ -17,10 +21,11 @@ from django.template.loader import render_to_string
 from django.utils.safestring import SafeString
 from django.utils.translation import gettext_lazy as _
 
-from .. import quota_changes, services
+from .. import services
 from ..models import DirectoryGroup, GroupPool, GroupQuota, Quota, User
-from ..pools import pool_set
-from ..selectors import quota_overview
+from ..quota import changes as quota_changes
+from ..quota import quota_overview
+from ..quota.pools import pool_set
 from .forms import (
     GroupQuotaForm,
     PersonQuotaForm,
@@ -67,7 +72,6 @@ class QuotaPermissionMixin:
         return request.user.has_perm(QUOTA_PERM)
 
 
-@admin.register(User)
 class UserAdmin(QuotaPermissionMixin, DjangoUserAdmin):
     action_form = QuotaActionForm
     inlines = [PersonQuotaInline]

@@ -12,9 +12,10 @@ from django.utils.translation import gettext_lazy as _
 
 from providers.catalog import get_catalog
 
-from .. import quota_changes
 from ..models import GroupQuota, ModelQuotaPolicy, Period, Quota
-from ..selectors import LayerCache, Layered, layered_for
+from ..quota import budget
+from ..quota import changes as quota_changes
+from ..quota.layers import LayerCache, Layered, layered_for
 from .forms import (
     CatalogModelFilter,
     GrantActionForm,
@@ -114,7 +115,8 @@ class QuotaAdmin(admin.ModelAdmin):
         if not obj.pk:
             return "-"
         limit = _layered(obj).limit
-        return "∞" if limit is None else str(max(0, limit - obj.used - obj.reserved))
+        left = budget.left(limit, obj.used, obj.reserved)
+        return "∞" if left is None else str(left)
 
     @admin.display(description=_("period"))
     def period(self, obj: Quota) -> str:

@@ -6,7 +6,7 @@ from typing import Any
 
 from django import template
 
-from accounts.selectors import usage_for_user
+from accounts.quota import usage_for_user
 from providers.labels import model_label
 
 register = template.Library()

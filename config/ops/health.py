@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import logging
+import threading
+import time
 import uuid
 from collections.abc import Callable
 
@@ -10,6 +13,7 @@ from django.core.files.storage import default_storage
 from django.db import connection
 
 PROBE_TIMEOUT = 3
+log = logging.getLogger(__name__)
 
 
 def check_database() -> None:
@@ -46,14 +50,37 @@ CHECKS: dict[str, Callable[[], None]] = {
 }
 
 
-def readiness() -> dict[str, str]:
-    """Each dependency's state: "ok" or why it failed (its exception, one line)."""
-    results: dict[str, str] = {}
+# Answers are reused this long: a probe storm costs one round of checks, not a broker
+# connection and an S3 request per call.
+CACHE_SECONDS = 5.0
+_lock = threading.Lock()
+_last: tuple[float, list[str]] | None = None
+
+
+def _run_checks() -> list[str]:
+    failed = []
     for name, check in CHECKS.items():
         try:
             check()
         except Exception as exc:
-            results[name] = f"{type(exc).__name__}: {exc}".splitlines()[0][:300]
-        else:
-            results[name] = "ok"
-    return results
+            # The why (addresses, user names) is for the operator's log, not the caller.
+            log.warning("readiness: %s failed: %s: %s", name, type(exc).__name__, exc)
+            failed.append(name)
+    return failed
+
+
+def failed_parts() -> list[str]:
+    """The dependencies that did not answer, from a round at most CACHE_SECONDS old."""
+    global _last
+    with _lock:  # concurrent probes wait for one round instead of each running their own
+        now = time.monotonic()
+        if _last is None or now - _last[0] >= CACHE_SECONDS:
+            _last = (now, _run_checks())
+        return list(_last[1])
+
+
+def forget() -> None:
+    """Drop the cached round (tests, and nothing else, need a fresh one at once)."""
+    global _last
+    with _lock:
+        _last = None

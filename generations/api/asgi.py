@@ -26,6 +26,8 @@ from asgiref.sync import ThreadSensitiveContext
 from django.conf import settings
 from django.core.handlers.asgi import ASGIHandler
 
+from . import gate
+
 API_PREFIX = "/v1/"
 # Pages under /v1 that people read in the portal: they need its session, language and
 # sign-in, so they go through the whole middleware.
@@ -62,7 +64,17 @@ class SharedThreadForApi:
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         path = scope.get("path", "")
         if scope["type"] == "http" and path.startswith(API_PREFIX) and path not in PORTAL_PATHS:
-            async with ThreadSensitiveContext(executor=self.executor):
-                await self.api(scope, receive, send)
+            await self._api(scope, receive, send)
         else:
             await self.app(scope, receive, send)
+
+    async def _api(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        refused = await gate.refusal(scope)  # before a byte of the body is read
+        if refused is not None:
+            await gate.send_error(scope, send, refused)
+            return
+        try:
+            async with ThreadSensitiveContext(executor=self.executor):
+                await self.api(scope, gate.limited(receive), send)
+        except gate.BodyTooLarge:  # raised while Django read the body: nothing was sent yet
+            await gate.send_error(scope, send, gate.too_large())

@@ -118,5 +118,6 @@ def docs_page(request: HttpRequest) -> HttpResponse:
             "models": model_docs(),
             "ignored": sorted(IGNORED_FIELDS),
             "rate_limit": settings.DARKROOM_API_RATE_LIMIT,
+            "max_body_mib": settings.DARKROOM_API_MAX_BODY_BYTES // 2**20,
         },
     )

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import logging
 
+from django.core.exceptions import DisallowedHost, SuspiciousOperation
 from django.db import InterfaceError, OperationalError
 from django.http import JsonResponse
 
-from common.errors import DarkroomError
+from common.errors import DarkroomError, InvalidRequest
 
 log = logging.getLogger(__name__)
 
@@ -97,6 +98,16 @@ def api_error(exc: Exception) -> DarkroomError:
     """The exception as the error the API tells; an unexpected one is logged and hidden."""
     if isinstance(exc, DarkroomError):
         return exc
+    if isinstance(exc, DisallowedHost):
+        # The caller named a host we do not serve: their mistake, and a retry cannot fix it.
+        return InvalidRequest(
+            "The Host header names a host this server does not serve.",
+            param=None,
+            code="invalid_host",
+        )
+    if isinstance(exc, SuspiciousOperation):
+        log.warning("suspicious request refused: %s", exc)
+        return InvalidRequest("The request is malformed.", code="invalid_request")
     if isinstance(exc, UNAVAILABLE):
         log.warning("the database is unavailable: %r", exc)
         return ServiceUnavailable("The service is briefly unavailable; try again shortly.")

@@ -10,10 +10,12 @@ import logging
 from datetime import datetime
 from typing import Any
 
-from accounts.api_keys.caps import KeyCapStatus, key_cap_applies, key_cap_status
 from accounts.models import ApiKey, GroupPool
-from accounts.pools import pool_left
-from accounts.selectors import Usage, next_period_start, quota_overview, usage_for_model
+from accounts.quota import QuotaStatus, quota_overview
+from accounts.quota.caps import KeyCapStatus, key_cap_applies, key_cap_status
+from accounts.quota.layers import next_period_start
+from accounts.quota.pools import pool_left
+from accounts.quota.status import usage_for_model
 from providers.catalog import get_catalog
 
 from .errors import UNAVAILABLE
@@ -65,12 +67,12 @@ def quota_headers_or_none(key: ApiKey | None, model: str) -> dict[str, str]:
         return {}
 
 
-def _source(usage: Usage) -> dict[str, Any]:
+def _source(usage: QuotaStatus) -> dict[str, Any]:
     kind, _, group = usage.layered.source.partition(" ")
     return {"source": kind, "group": group or None}
 
 
-def _model_row(usage: Usage) -> dict[str, Any]:
+def _model_row(usage: QuotaStatus) -> dict[str, Any]:
     return {
         "object": "quota",
         "model": usage.model,

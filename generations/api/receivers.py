@@ -12,7 +12,7 @@ from django.dispatch import receiver
 from redis.exceptions import RedisError
 
 from generations.models import Generation, Webhook
-from generations.services import PUBLISH_ERRORS
+from generations.publishing import PUBLISH_ERRORS
 from generations.signals import generation_finished
 
 from .tasks import deliver_webhook  # imported here so the worker registers it

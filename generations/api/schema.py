@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from django.urls import URLPattern, URLResolver, get_resolver, path, re_path
 from django.urls.resolvers import RegexPattern
 from drf_spectacular.types import OpenApiTypes
@@ -24,8 +25,10 @@ from drf_spectacular.utils import (
 from rest_framework import serializers
 from rest_framework.views import APIView
 
+from common.images import MIME
+
 S = serializers
-IMAGE_TYPES = ("image/png", "image/jpeg", "image/webp")
+IMAGE_TYPES = tuple(MIME.values())
 IDEMPOTENCY = OpenApiParameter(
     "Idempotency-Key",
     OpenApiTypes.STR,
@@ -244,12 +247,22 @@ STREAM = OpenApiResponse(
     OpenApiTypes.STR,
     description=("With `stream: true`: `text/event-stream`, keep-alive comments, then the events."),
 )
+# A request with a body: what the ASGI gate (gate.py) refuses before reading it.
+TOO_LARGE = {
+    413: OpenApiResponse(
+        Error,
+        description=f"request_too_large: the body is over {settings.DARKROOM_API_MAX_BODY_BYTES} "
+        "bytes (DARKROOM_API_MAX_BODY_BYTES, 60 MiB by default), refused as soon as "
+        "Content-Length says so or that many bytes arrived",
+    )
+}
 # Keys are statuses or (status, media type); mypy cannot infer the mix.
 IMAGE_ANSWERS: dict[Any, Any] = {
     200: ImagesResponse,
     (200, "text/event-stream"): STREAM,
     202: Job,
     **ERRORS,
+    **TOO_LARGE,
 }
 
 
@@ -277,7 +290,7 @@ class VariationsDoc(APIView):
     @extend_schema(
         operation_id="createImageVariation",
         request={"multipart/form-data": VariationRequest},
-        responses={200: ImagesResponse, 202: Job, **ERRORS},
+        responses={200: ImagesResponse, 202: Job, **ERRORS, **TOO_LARGE},
         parameters=[IDEMPOTENCY, PREFER, ASYNC, *QUOTA_HEADERS],
     )
     def post(self, request: object) -> None: ...

@@ -1,14 +1,13 @@
 """API writes: submit one /v1/images call as a generation, at most once per call.
 
 A call is one job however often it is sent: with an Idempotency-Key, per key
-and body (`_once`); without one, the official SDK's own retries (it sends
-`x-stainless-retry-count: 1, 2...` on a retry, and no idempotency header) join
-the job their first attempt created, while it has not failed (`_sdk_call`).
+and body (`_claim`, `_replay`); without one, the official SDK's own retries (it
+sends `x-stainless-retry-count: 1, 2...` on a retry, and no idempotency header)
+join the job their first attempt created, while it has not failed (`_unanswered`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import timedelta
 
 from django.conf import settings
@@ -19,7 +18,7 @@ from accounts.models import ApiKey
 from common.errors import InvalidRequest
 from common.net import FetchError, check_untrusted_url
 from generations.models import Generation, IdempotencyRecord, Webhook
-from generations.services import PreparedRequest, generation_prepare, generation_submit
+from generations.services import PreparedRequest, generation_prepare, generation_submission
 from generations.validation import get_model
 
 from .errors import IdempotencyConflict, ModelNotAllowed
@@ -44,52 +43,45 @@ def api_generation_submit(
     (>= 1) of a call whose job is still alive gets that job, not a new one.
     Raises DarkroomError subclasses (400/403/404/409/429) before anything is spent.
     """
-    if not idempotency_key and retry_count:
-        earlier = _unanswered(key, call.fingerprint)
-        if earlier is not None:
-            return earlier
+    idem = idempotency_key[:255]
+    sdk_call = not idem and retry_count is not None
+    if sdk_call and retry_count and (earlier := _unanswered(key, call.fingerprint)):
+        return earlier
+    # Validation and reference-image fetches happen here, before any transaction:
+    # the idempotency record's transaction below must not stay open across a fetch.
+    request = _prepare(key, call)
+    _forget_expired(key, idem=idem, sdk_call=sdk_call)
+    with transaction.atomic():
+        # The idempotency record comes first: a concurrent request with the same key
+        # blocks on its unique index until this transaction ends, then sees it (or,
+        # if this one rolled back, takes its place). So only one of them reserves quota.
+        record = _claim(key, idem, call.fingerprint) if idem else None
+        if idem and record is None:
+            return _replay(key, idem, call.fingerprint)
+        with generation_submission(
+            user=key.user, request=request, source=Generation.Source.API, extra={"api_key": key}
+        ) as generation:
+            if call.webhook_url:
+                Webhook.objects.create(
+                    generation=generation, url=call.webhook_url, base_url=base_url
+                )
+            if record is not None:
+                record.generation = generation
+                record.save(update_fields=["generation"])
+            elif sdk_call:
+                _remember_sdk_call(key, call.fingerprint, generation)
+    return generation
+
+
+def _prepare(key: ApiKey, call: ImageCall) -> PreparedRequest:
+    """The call checked against its model (looked up once) and the key, images read."""
     spec = get_model(call.model)
     if not key.allows(spec.name):
         raise ModelNotAllowed(f"This API key may not use the model '{spec.name}'.", param="model")
     params, images = model_inputs(call, spec)
     if call.webhook_url:
         _check_webhook_url(call.webhook_url)
-    # Validation and reference-image fetches happen here, before any transaction:
-    # the idempotency record's transaction below must not stay open across a fetch.
-    request = generation_prepare(model=spec.name, prompt=call.prompt, params=params, images=images)
-
-    def create(then: Callable[[Generation], None] | None = None) -> Generation:
-        return _submit(key, call, request, base_url, then)
-
-    if idempotency_key:
-        return _once(key, idempotency_key[:255], call.fingerprint, create)
-    if retry_count is not None:
-        return _sdk_call(key, call.fingerprint, create)
-    return create()
-
-
-def _submit(
-    key: ApiKey,
-    call: ImageCall,
-    request: PreparedRequest,
-    base_url: str,
-    then: Callable[[Generation], None] | None,
-) -> Generation:
-    """Queue the job; its webhook and `then` (an idempotency record) in the same transaction."""
-
-    def with_row(generation: Generation) -> None:
-        if call.webhook_url:
-            Webhook.objects.create(generation=generation, url=call.webhook_url, base_url=base_url)
-        if then is not None:
-            then(generation)
-
-    return generation_submit(
-        user=key.user,
-        request=request,
-        source=Generation.Source.API,
-        extra={"api_key": key},
-        with_row=with_row,
-    )
+    return generation_prepare(model=spec, prompt=call.prompt, params=params, images=images)
 
 
 def api_call_answered(*, key: ApiKey, generation: Generation) -> None:
@@ -99,23 +91,29 @@ def api_call_answered(*, key: ApiKey, generation: Generation) -> None:
     ).delete()
 
 
-def _sdk_call(key: ApiKey, fingerprint: str, create: Callable[..., Generation]) -> Generation:
-    """Create the job and remember it as this key's unanswered call with this body."""
-    cutoff = timezone.now() - timedelta(seconds=settings.DARKROOM_API_RETRY_WINDOW)
-    IdempotencyRecord.objects.filter(
-        user=key.user_id, key__startswith=SDK_CALL, generation__created_at__lt=cutoff
-    ).delete()
+def _forget_expired(key: ApiKey, *, idem: str, sdk_call: bool) -> None:
+    """Drop the records that no longer make a call the same job."""
+    if idem:
+        cutoff = timezone.now() - timedelta(seconds=settings.DARKROOM_API_IDEMPOTENCY_TTL)
+        IdempotencyRecord.objects.filter(user=key.user, key=idem, created_at__lt=cutoff).delete()
+    elif sdk_call:
+        cutoff = timezone.now() - timedelta(seconds=settings.DARKROOM_API_RETRY_WINDOW)
+        IdempotencyRecord.objects.filter(
+            user=key.user_id, key__startswith=SDK_CALL, generation__created_at__lt=cutoff
+        ).delete()
 
-    def remember(generation: Generation) -> None:
-        # One record per key and body: of two identical calls in flight at once, a
-        # retry joins the newer one's job (still charged once, never twice).
-        IdempotencyRecord.objects.update_or_create(
-            user=key.user,
-            key=_call_name(key, fingerprint),
-            defaults={"body_hash": fingerprint, "generation": generation},
-        )
 
-    return create(remember)
+def _remember_sdk_call(key: ApiKey, fingerprint: str, generation: Generation) -> None:
+    """Remember the job as this key's unanswered call with this body.
+
+    One record per key and body: of two identical calls in flight at once, a retry
+    joins the newer one's job (still charged once, never twice).
+    """
+    IdempotencyRecord.objects.update_or_create(
+        user=key.user,
+        key=_call_name(key, fingerprint),
+        defaults={"body_hash": fingerprint, "generation": generation},
+    )
 
 
 def _unanswered(key: ApiKey, fingerprint: str) -> Generation | None:
@@ -147,30 +145,15 @@ def _check_webhook_url(url: str) -> None:
         ) from exc
 
 
-def _once(key: ApiKey, idem: str, body_hash: str, create: Callable[..., Generation]) -> Generation:
-    """Create under the key, or return what an earlier request with it created.
-
-    The record is inserted before anything else in the transaction that creates
-    the job: a concurrent request with the same key blocks on the unique index
-    until that transaction ends, then sees its record (or, if it failed and
-    rolled back, takes its place). So only one of them ever reserves quota.
-    """
-    cutoff = timezone.now() - timedelta(seconds=settings.DARKROOM_API_IDEMPOTENCY_TTL)
-    IdempotencyRecord.objects.filter(user=key.user, key=idem, created_at__lt=cutoff).delete()
-    with transaction.atomic():
-        try:
-            with transaction.atomic():
-                record = IdempotencyRecord.objects.create(
-                    user=key.user, key=idem, body_hash=body_hash, generation=None
-                )
-        except IntegrityError:
-            return _replay(key, idem, body_hash)
-
-        def remember(generation: Generation) -> None:
-            record.generation = generation
-            record.save(update_fields=["generation"])
-
-        return create(remember)
+def _claim(key: ApiKey, idem: str, body_hash: str) -> IdempotencyRecord | None:
+    """Insert the Idempotency-Key's record; None if an earlier request holds it."""
+    try:
+        with transaction.atomic():
+            return IdempotencyRecord.objects.create(
+                user=key.user, key=idem, body_hash=body_hash, generation=None
+            )
+    except IntegrityError:
+        return None
 
 
 def _replay(key: ApiKey, idem: str, body_hash: str) -> Generation:

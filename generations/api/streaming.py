@@ -82,7 +82,7 @@ async def events(generation_id: UUID, *, kind: str, base: str) -> AsyncIterator[
         async for line in _keepalives(generation_id):
             yield line
         for image_id in await run_sync(_image_ids, generation_id):
-            yield sse(f"{kind}.completed", await run_sync(completed_event, image_id, kind, base))
+            yield await run_sync(_completed_sse, image_id, kind, base)
     except Exception as exc:  # the 200 is already sent: a failure can only be an event now
         yield sse("error", api_error(exc).envelope())
 
@@ -104,6 +104,11 @@ def _image_ids(generation_id: UUID) -> list[UUID]:
     generation = Generation.objects.get(pk=generation_id)
     require_succeeded(generation)
     return list(generation.images.order_by("index").values_list("pk", flat=True))
+
+
+def _completed_sse(image_id: UUID, kind: str, base: str) -> bytes:
+    # Encoded in the thread too: an image's b64_json is megabytes of JSON.
+    return sse(f"{kind}.completed", completed_event(image_id, kind, base))
 
 
 def completed_event(image_id: UUID, kind: str, base: str) -> dict[str, Any]:

@@ -8,7 +8,7 @@ from celery import shared_task
 
 from common.net import FetchError
 from generations.models import Webhook
-from generations.services import PUBLISH_ERRORS
+from generations.publishing import PUBLISH_ERRORS
 
 from .webhooks import deliver, delivery_failed, webhooks_unsent
 

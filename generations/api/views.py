@@ -19,6 +19,7 @@ from providers.catalog import get_catalog
 from .auth import authenticate, bearer_token, key_for
 from .errors import UNAVAILABLE, NotFound, WaitTimedOut, error_response
 from .files import image_file_response
+from .gate import SCOPE_KEY
 from .handling import endpoint, not_found, parse_request, sdk_retry_count, wants_async
 from .quota import quota_body, quota_headers_or_none
 from .ratelimit import rate_limit_hit
@@ -86,7 +87,8 @@ def _with_headers(response: HttpResponseBase, headers: dict[str, str]) -> HttpRe
 def _accept(request: HttpRequest, token: str, seen: _Seen, *, respond_async: bool) -> _Accepted:
     """Everything before the wait, in one trip to a thread (each trip takes and gives
     back a pooled connection): key, rate limit, body, submission, and the 202 body."""
-    key = key_for(token)
+    # The ASGI gate (gate.py) checked the key before the body was read; reuse its answer.
+    key = getattr(request, "scope", {}).get(SCOPE_KEY) or key_for(token)
     call = None
     try:
         rate_limit_hit(key.pk)
@@ -136,12 +138,12 @@ async def _answer(accepted: _Accepted) -> tuple[HttpResponseBase, dict[str, str]
         response["Preference-Applied"] = "respond-async"
         return response, accepted.quota
     await wait_finished(generation.pk, timeout=settings.DARKROOM_API_WAIT_CEILING)
-    body, limits = await run_sync(_finished_body, accepted)
-    if isinstance(body, WaitTimedOut):
-        body.retryable = accepted.joinable
-    if isinstance(body, Exception):
-        return error_response(body), limits
-    return JsonResponse(body), limits
+    answer, limits = await run_sync(_finished_response, accepted)
+    if isinstance(answer, WaitTimedOut):
+        answer.retryable = accepted.joinable
+    if isinstance(answer, Exception):
+        return error_response(answer), limits
+    return answer, limits
 
 
 def _answered(accepted: _Accepted) -> None:
@@ -153,9 +155,10 @@ def _answered(accepted: _Accepted) -> None:
         log.warning("could not mark job %s answered: %r", accepted.generation.pk, exc)
 
 
-def _finished_body(accepted: _Accepted) -> tuple[dict[str, object] | Exception, dict[str, str]]:
+def _finished_response(accepted: _Accepted) -> tuple[JsonResponse | Exception, dict[str, str]]:
     """The answer (or its error), the call marked answered and the quota as it now
-    stands (a failed job's images are back), in the same trip to a thread."""
+    stands (a failed job's images are back), in the same trip to a thread; encoded there
+    too: 4 x 8 MB of b64_json on the event loop would stall every other request."""
     limits = quota_headers_or_none(accepted.key, accepted.call.model)
     generation = Generation.objects.get(pk=accepted.generation.pk)
     try:
@@ -163,7 +166,7 @@ def _finished_body(accepted: _Accepted) -> tuple[dict[str, object] | Exception, 
     except Exception as exc:  # not answered: an SDK retry of a timed-out wait joins the job
         return exc, limits
     _answered(accepted)
-    return body, limits
+    return JsonResponse(body), limits
 
 
 @endpoint("GET")
@@ -172,17 +175,17 @@ async def job(request: HttpRequest, job_id: UUID) -> HttpResponseBase:
     response_format = request.GET.get("response_format", "url")
     if response_format not in ("url", "b64_json"):
         raise InvalidRequest("'response_format' must be url or b64_json.", param="response_format")
-    body, limits = await run_sync(_job_body, key, job_id, response_format, base_url(request))
-    return _with_headers(JsonResponse(body), limits)
+    return await run_sync(_job_response, key, job_id, response_format, base_url(request))
 
 
-def _job_body(
-    key: ApiKey, job_id: UUID, response_format: str, base: str
-) -> tuple[dict[str, object], dict[str, str]]:
+def _job_response(key: ApiKey, job_id: UUID, response_format: str, base: str) -> HttpResponseBase:
+    """Built in the thread: a b64_json answer is megabytes of JSON to encode."""
     generation = Generation.objects.filter(pk=job_id, user_id=key.user_id).first()
-    if generation is None:
+    # A key limited to some models sees only their jobs: the rest are not there for it.
+    if generation is None or not key.allows(generation.model):
         raise NotFound(f"No job {job_id}.", param="job_id")
-    return job_body(generation, response_format, base), quota_headers_or_none(key, generation.model)
+    response = JsonResponse(job_body(generation, response_format, base))
+    return _with_headers(response, quota_headers_or_none(key, generation.model))
 
 
 @endpoint("GET")

@@ -14,6 +14,7 @@ from django.core.files.uploadedfile import UploadedFile
 from django.core.validators import MaxLengthValidator
 from django.utils.translation import gettext_lazy as _
 
+from common.images import MIME
 from providers.catalog import ModelSpec, ParamSpec, get_catalog
 from providers.labels import model_label
 
@@ -185,7 +186,7 @@ class GenerateForm(forms.Form):
 
     def _add_image_fields(self, p: ParamSpec) -> None:
         many = p.type == "images"
-        attrs = {"accept": "image/png,image/jpeg,image/webp", "data-dropzone": p.name}
+        attrs = {"accept": ",".join(MIME.values()), "data-dropzone": p.name}
         self.fields[p.name] = (
             MultipleFileField(required=False, widget=MultipleFileInput(attrs=attrs))
             if many

@@ -24,10 +24,8 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 from django.views.decorators.http import require_GET, require_POST
 
-from accounts.models import GroupPool, User
-from accounts.pools import pool_left
-from accounts.selectors import quota_overview
-from accounts.services import quota_status
+from accounts.models import User
+from accounts.quota import quota_overview, quota_status
 from common.errors import DarkroomError
 from common.streaming import field_chunks, streaming_response
 from providers.catalog import ModelSpec, get_catalog
@@ -35,6 +33,7 @@ from providers.labels import model_label
 
 from .. import selectors
 from ..models import Generation, ReferenceImage
+from ..references import references_by_param
 from ..results import add_thumbnails
 from ..services import generation_create
 from . import services as portal_services
@@ -69,23 +68,7 @@ class ModelOption:
 def _model_options(user: User) -> list[ModelOption]:
     """The model picker: every model with the images this person can still ask for
     (their own left, plus the best group pool they may draw from)."""
-    pools: dict[str, list[GroupPool]] = {}
-    for pool in GroupPool.objects.filter(group__user=user).select_related("group"):
-        pools.setdefault(pool.model, []).append(pool)
-    return [
-        ModelOption(u.model, model_label(u.model), _usable(u.left, pools.get(u.model, [])))
-        for u in quota_overview(user)
-    ]
-
-
-def _usable(own: int | None, pools: list[GroupPool]) -> int | None:
-    if not pools:
-        return own
-    only = [p for p in pools if p.mode == GroupPool.Mode.ONLY]
-    best = max(pool_left(p) for p in only or pools)
-    if only:
-        return best
-    return None if own is None else own + best
+    return [ModelOption(u.model, model_label(u.model), u.usable) for u in quota_overview(user)]
 
 
 def _generate_context(
@@ -136,16 +119,22 @@ def generate_fields(request: HttpRequest) -> HttpResponse:
 def _generate_submit(request: HttpRequest) -> HttpResponse:
     spec = _spec(request.POST.get("model"))
     form = GenerateForm(spec, request.POST, request.FILES)
-    references = selectors.references_for_reuse(_user(request), request.POST.getlist("ref"))
+    reused = selectors.references_for_reuse(_user(request), request.POST.getlist("ref"))
+    references = reused or []
     generation = None
-    if form.is_valid():
+    valid = form.is_valid()
+    if reused is None:
+        form.add_error(
+            None, _("A reference image you picked is no longer available: pick it again.")
+        )
+    elif valid:
         try:
             generation = generation_create(
                 user=_user(request),
                 model=spec.name,
                 prompt=form.cleaned_data["prompt"],
                 params=form.params(),
-                images=form.image_sources(_reference_bytes(references)),
+                images=form.image_sources(references_by_param(references)),
                 source=Generation.Source.PORTAL,
             )
         except DarkroomError as exc:
@@ -168,14 +157,6 @@ def _generate_submit(request: HttpRequest) -> HttpResponse:
         _generate_context(request, form, references),
         status=400,
     )
-
-
-def _reference_bytes(references: list[ReferenceImage]) -> dict[str, list[bytes]]:
-    found: dict[str, list[bytes]] = {}
-    for ref in references:
-        with ref.file.open("rb") as fh:
-            found.setdefault(ref.param, []).append(fh.read())
-    return found
 
 
 @login_required

@@ -14,6 +14,7 @@ from django.utils import timezone
 
 from common.images import ImageInfo
 
+from ..references import read_references
 from .keys import signing_material
 
 if TYPE_CHECKING:
@@ -109,14 +110,11 @@ def _channel(generation: Generation) -> str:
 
 
 def _references(generation: Generation) -> list[tuple[str, str, bytes]]:
-    found = []
-    # all() uses references the caller prefetched; sorted here, not by another query.
-    for ref in sorted(generation.references.all(), key=lambda r: (r.param, r.position)):
-        with ref.file.open("rb") as fh:
-            content = fh.read()
-        mime = {"PNG": "image/png", "JPEG": "image/jpeg", "WEBP": "image/webp"}[ref.format]
-        found.append((f"{ref.param} {ref.position + 1}", mime, content))
-    return found
+    # all() uses references the caller prefetched.
+    return [
+        (f"{ref.param} {ref.position + 1}", ref.mime, ref.data)
+        for ref in read_references(generation.references.all())
+    ]
 
 
 def _version() -> str:

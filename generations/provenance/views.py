@@ -9,11 +9,10 @@ from django.http import HttpRequest, JsonResponse
 from django.views.decorators.http import require_GET
 
 from accounts.models import User
+from common.images import MIME
 from generations import selectors
 
 from .reading import ManifestMissing, read_manifest
-
-_MIME = {"PNG": "image/png", "JPEG": "image/jpeg", "WEBP": "image/webp"}
 
 
 @login_required
@@ -23,7 +22,7 @@ def image_credentials(request: HttpRequest, pk: Any) -> JsonResponse:
     with image.file.open("rb") as fh:
         data = fh.read()
     try:
-        manifest = read_manifest(data, _MIME[image.format])
+        manifest = read_manifest(data, MIME[image.format])
     except ManifestMissing:
         return JsonResponse({"error": "This image carries no content credentials."}, status=404)
     return JsonResponse(manifest, json_dumps_params={"indent": 2})

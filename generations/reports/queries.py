@@ -22,7 +22,8 @@ from django.db.models.functions import TruncDate
 from django.utils import timezone
 
 from accounts.models import Quota, User
-from accounts.selectors import LayerCache
+from accounts.quota import budget
+from accounts.quota.layers import LayerCache
 from providers.catalog import get_catalog
 
 from ..models import Generation, Image
@@ -197,7 +198,8 @@ def quota_balance(r: DateRange) -> list[QuotaRow]:
             if limit is None:
                 unlimited += 1
             else:
-                left += max(0, limit - (quota.used + quota.reserved if quota else 0))
+                counts = (quota.used, quota.reserved) if quota else (0, 0)
+                left += budget.left(limit, *counts) or 0
         used, held = totals.get(spec.name, (0, 0))
         rows.append(
             QuotaRow(

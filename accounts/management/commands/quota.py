@@ -13,7 +13,7 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from accounts.models import User
-from accounts.services import QuotaStatus, quota_set_limit, quota_status
+from accounts.quota import QuotaStatus, quota_set_limit, quota_status
 from common.errors import DarkroomError
 from providers.catalog import get_catalog
 

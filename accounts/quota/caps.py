@@ -1,24 +1,19 @@
 """Per-key caps: at most N images per period through one API key, race-free.
 
-Like personal quotas (accounts.services): a reservation is one conditional UPDATE
-(`used + reserved + n <= cap`, judged by the database under the row lock), and the
-settlement runs once per generation, under the generation's own quota_state guard.
-A new period starts by one idempotent UPDATE that zeroes `cap_used` only on rows
-still counting from before the period's start.
+The counters move through the budget algebra (accounts.quota.budget) like a person's
+quota; settlement is once per generation, under the generation's quota_state guard.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from django.db.models import F, Value
-from django.db.models.functions import Greatest
-
 from common.errors import KeyQuotaExceeded
 
 from ..models import ApiKey, User
-from ..quota_changes import audit_quota_change
-from ..selectors import period_start
+from . import budget
+from .budget import KEY
+from .changes import audit_quota_change
 
 CAP_FIELDS = ("image_cap", "cap_period", "cap_model")
 
@@ -33,7 +28,7 @@ class KeyCapStatus:
 
     @property
     def left(self) -> int:
-        return max(0, self.cap - self.used - self.reserved)
+        return budget.left(self.cap, self.used, self.reserved) or 0
 
 
 def key_cap_applies(key: ApiKey, model: str) -> bool:
@@ -43,25 +38,18 @@ def key_cap_applies(key: ApiKey, model: str) -> bool:
 def key_cap_status(key: ApiKey) -> KeyCapStatus | None:
     if key.image_cap is None:
         return None
-    _roll_period(key)
-    fresh = ApiKey.objects.values("cap_used", "cap_reserved").get(pk=key.pk)
-    return KeyCapStatus(
-        key.image_cap, fresh["cap_used"], fresh["cap_reserved"], key.cap_model, key.cap_period
-    )
+    budget.roll(KEY, key.pk, period=key.cap_period)
+    used, reserved = budget.counters(KEY, key.pk)
+    return KeyCapStatus(key.image_cap, used, reserved, key.cap_model, key.cap_period)
 
 
 def key_cap_reserve(*, key: ApiKey, model: str, n: int) -> int:
     """Hold n images under the key's cap; 0 if no cap applies. Refuses the request whole."""
     if not key_cap_applies(key, model):
         return 0
-    _roll_period(key)
+    budget.roll(KEY, key.pk, period=key.cap_period)
     cap = key.image_cap or 0
-    held = (
-        ApiKey.objects.filter(pk=key.pk, image_cap=cap)
-        .filter(cap_used__lte=Value(cap - n) - F("cap_reserved"))
-        .update(cap_reserved=F("cap_reserved") + n)
-    )
-    if held != 1:
+    if not budget.reserve(KEY, ApiKey.objects.filter(pk=key.pk, image_cap=cap), limit=cap, n=n):
         status = key_cap_status(key)
         left = status.left if status else 0
         raise KeyQuotaExceeded(
@@ -74,18 +62,9 @@ def key_cap_reserve(*, key: ApiKey, model: str, n: int) -> int:
 
 def key_cap_settle(*, key_id: object, reserved: int, used: int) -> None:
     """Turn a reservation into images made under the cap and give the rest back."""
-    if not reserved:
-        return
-    ApiKey.objects.filter(pk=key_id).update(
-        cap_reserved=Greatest(F("cap_reserved") - reserved, Value(0)),
-        cap_used=F("cap_used") + min(used, reserved),
-    )
-
-
-def _roll_period(key: ApiKey) -> None:
-    start = period_start(key.cap_period)
-    if start is not None:
-        ApiKey.objects.filter(pk=key.pk, cap_since__lt=start).update(cap_used=0, cap_since=start)
+    if reserved:
+        rows = ApiKey.objects.filter(pk=key_id)
+        budget.settle(KEY, rows, reserved=reserved, used=min(used, reserved))
 
 
 def _per(key: ApiKey) -> str:

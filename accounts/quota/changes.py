@@ -17,9 +17,11 @@ from django.utils import timezone
 
 from providers.catalog import get_catalog
 
-from .audit import audit_record
-from .models import AuditEntry, GroupQuota, ModelQuotaPolicy, Period, Quota, User
-from .selectors import LayerCache, Layered, catalog_free_quota, layered_for, period_start
+from ..audit import audit_record
+from ..models import AuditEntry, GroupQuota, ModelQuotaPolicy, Period, Quota, User
+from . import budget
+from .budget import PERSON
+from .layers import LayerCache, Layered, catalog_free_quota, layered_for, period_start
 
 log = logging.getLogger(__name__)
 
@@ -299,11 +301,12 @@ def quota_reset_periods(*, now: datetime | None = None) -> int:
 
 
 def _reset_for_period(pk: int, start: datetime, period: str) -> int:
+    """Reset one row under its lock, so the audit entry names the `used` it cleared."""
     with transaction.atomic():
         locked = Quota.objects.select_for_update().get(pk=pk)
         if locked.used_since >= start:
             return 0  # another run reset it first
-        Quota.objects.filter(pk=pk).update(used=0, used_since=start, updated_at=timezone.now())
+        budget.roll(PERSON, pk, period=period, now=start, updated_at=timezone.now())
         if not locked.used:
             return 0
         audit_quota_change(

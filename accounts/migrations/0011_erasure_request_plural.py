@@ -6,7 +6,7 @@ from django.db import migrations
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('accounts', '0009_verbose_names'),
+        ('accounts', '0010_audit_truncate'),
     ]
 
     operations = [
