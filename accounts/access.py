@@ -1,5 +1,6 @@
-"""Staff-only pages for people who are signed in but not staff: the portal's 403 page,
-not Django's admin sign-in form ("You are authenticated as ..., but are not authorized")."""
+"""Staff-only portal pages (the reports): people signed in but not staff get the portal's
+403 page, not Django's admin sign-in form ("You are authenticated as ..., but are not
+authorized"). The admin's own sign-in URL does the same (accounts.views.admin_login)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,6 @@ from collections.abc import Callable
 from functools import wraps
 from typing import Any
 
-from django.contrib import admin
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponseBase
@@ -26,11 +26,3 @@ def staff_only(view: Callable[..., HttpResponseBase]) -> Callable[..., HttpRespo
         return view(request, *args, **kwargs)
 
     return wrapper
-
-
-def admin_login(request: HttpRequest) -> HttpResponseBase:
-    """The admin's sign-in URL: a signed-in person who is not staff gets the 403 page."""
-    user = request.user
-    if user.is_authenticated and not user.is_staff:
-        raise PermissionDenied
-    return admin.site.login(request)

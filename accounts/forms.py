@@ -7,6 +7,7 @@ from django.conf import settings
 from django.contrib.auth.forms import AuthenticationForm, UserCreationForm
 from django.utils.translation import gettext_lazy as _
 
+from . import signin
 from .models import User
 
 
@@ -56,17 +57,11 @@ class InviteForm(forms.Form):
         return email
 
 
-def password_login_allowed(username: str) -> bool:
-    """With DARKROOM_PASSWORD_LOGIN off, only the break-glass account signs in by password."""
-    if settings.DARKROOM_PASSWORD_LOGIN:
-        return True
-    glass = settings.DARKROOM_BREAK_GLASS_USERNAME
-    return bool(glass) and username == glass
-
-
 class LoginForm(AuthenticationForm):
+    """The one password form (the admin's sign-in redirects here); accounts.signin decides."""
+
     def clean(self) -> dict[str, Any]:
-        if not password_login_allowed(self.data.get("username", "")):
+        if not signin.password_allowed_for_username(self.data.get("username", "")):
             raise forms.ValidationError(
                 _("Password sign-in is switched off here: use single sign-on."),
                 code="password_login_off",
@@ -75,8 +70,7 @@ class LoginForm(AuthenticationForm):
 
     def confirm_login_allowed(self, user: Any) -> None:
         super().confirm_login_allowed(user)
-        if not settings.DARKROOM_PASSWORD_LOGIN and not user.is_staff:
-            # The break-glass account exists for staff to repair single sign-on.
+        if not signin.password_allowed(user):
             raise forms.ValidationError(
                 _("Password sign-in is switched off here: use single sign-on."),
                 code="password_login_off",

@@ -1,10 +1,11 @@
 """Two-factor sign-in with a TOTP app for local accounts (django-otp).
 
-A person with a confirmed TOTP device signs in in two steps: the password (Django's
-view) puts them in `mfa_pending`, the code from their app signs them in. With
-DARKROOM_STAFF_MFA, staff who signed in with a password and have no verified
-device are sent to set one up before any other page. People who came through
-single sign-on are left to their identity provider's own second factor.
+A person with a confirmed TOTP device signs in in two steps: the password (the portal's
+view) puts them in `mfa_pending`, the code from their app signs them in. Whatever way a
+session was signed in, the middleware below holds it to accounts.signin's rules: a
+person with a device who has not given its code in this session is asked for it (a
+step-up), and under DARKROOM_STAFF_MFA staff without a device are sent to set one up,
+unless the identity provider vouched for a second factor.
 """
 
 from __future__ import annotations
@@ -12,23 +13,22 @@ from __future__ import annotations
 from typing import Any
 
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction, sync_to_async
-from django.conf import settings
 from django.contrib.auth import login
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.urls import reverse
+from django.utils.http import urlencode
 from django_otp import login as otp_login
-from django_otp import user_has_device
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from .models import User
+from .signin import has_second_factor, second_factor_step
 
 PENDING = "mfa_pending"  # session: (user id, auth backend) awaiting the second step
-SSO_SESSION = "darkroom_sso"  # session: signed in through the identity provider
 
 
 def needs_second_step(user: User) -> bool:
-    return user_has_device(user, confirmed=True)
+    return has_second_factor(user)
 
 
 def start_second_step(request: HttpRequest, user: Any) -> None:
@@ -46,16 +46,33 @@ def pending_user(request: HttpRequest) -> User | None:
     return user
 
 
+def step_up_user(request: HttpRequest) -> User | None:
+    """A signed-in person who still owes their code (signed in by another way in)."""
+    if second_factor_step(request) != "verify":
+        return None
+    user = request.user
+    return user if isinstance(user, User) else None
+
+
 def finish_second_step(request: HttpRequest, code: str) -> bool:
     """Check the code against the pending person's devices; sign them in if it fits."""
     user = pending_user(request)
     if user is None:
-        return False
+        return _finish_step_up(request, code)
     device = _matching_device(user, code)
     if device is None:
         return False
     del request.session[PENDING]
     login(request, user)
+    otp_login(request, device)
+    return True
+
+
+def _finish_step_up(request: HttpRequest, code: str) -> bool:
+    user = step_up_user(request)
+    device = _matching_device(user, code) if user is not None else None
+    if device is None:
+        return False
     otp_login(request, device)
     return True
 
@@ -92,21 +109,12 @@ def _matching_device(user: User, code: str) -> TOTPDevice | None:
     return None
 
 
-def must_set_up(request: HttpRequest) -> bool:
-    user = getattr(request, "user", None)
-    if not settings.DARKROOM_STAFF_MFA or user is None or not user.is_authenticated:
-        return False
-    if not user.is_staff or request.session.get(SSO_SESSION):
-        return False
-    return not user.is_verified()
-
-
 EXEMPT_PREFIXES = ("/accounts/2fa/", "/accounts/logout/", "/static/", "/i18n/")
 
 
 class StaffMfaMiddleware:
-    """With DARKROOM_STAFF_MFA, a password-signed-in staff member without a verified
-    device sees only the two-factor set-up page (and sign-out)."""
+    """A signed-in session that still owes its second factor (accounts.signin) sees only
+    the code page, or the set-up page for staff under DARKROOM_STAFF_MFA, and sign-out."""
 
     sync_capable = True
     async_capable = True
@@ -128,6 +136,11 @@ class StaffMfaMiddleware:
         return blocked or await self.get_response(request)
 
     def _redirect(self, request: HttpRequest) -> HttpResponse | None:
-        if request.path.startswith(EXEMPT_PREFIXES) or not must_set_up(request):
+        if request.path.startswith(EXEMPT_PREFIXES):
             return None
-        return redirect(f"{reverse('mfa')}?required=1")
+        step = second_factor_step(request)
+        if step == "verify":
+            return redirect(f"{reverse('mfa_verify')}?{urlencode({'next': request.path})}")
+        if step == "set_up":
+            return redirect(f"{reverse('mfa')}?required=1")
+        return None

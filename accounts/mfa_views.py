@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 
 import segno
+from allauth.socialaccount.models import SocialAccount
 from django import forms
 from django.conf import settings
 from django.contrib import messages
@@ -78,7 +79,7 @@ def _throttled(form: CodeForm, user: User, *, confirmed: bool) -> bool:
 
 def verify(request: HttpRequest) -> HttpResponse:
     """Step two of signing in: the code from the person's app."""
-    user = mfa.pending_user(request)
+    user = mfa.pending_user(request) or mfa.step_up_user(request)
     if user is None:
         return redirect("login")
     form = CodeForm(request.POST or None)
@@ -111,6 +112,8 @@ def manage(request: HttpRequest) -> HttpResponse:
         context["qr"] = mark_safe(segno.make(device.config_url).svg_inline(scale=4))  # noqa: S308
         context["secret"] = _base32(device.bin_key)
     context["staff_must"] = settings.DARKROOM_STAFF_MFA and user.is_staff
+    context["sso_name"] = settings.DARKROOM_OIDC_NAME if settings.DARKROOM_OIDC_ISSUER else ""
+    context["sso_linked"] = SocialAccount.objects.filter(user=user).exists()
     return render(request, "registration/mfa.html", context)
 
 

@@ -27,7 +27,7 @@ urlpatterns = [
     ),
     path(
         "password/reset/<uidb64>/<token>/",
-        auth_views.PasswordResetConfirmView.as_view(),
+        views.PasswordResetConfirmView.as_view(),
         name="password_reset_confirm",
     ),
     path(
@@ -36,6 +36,7 @@ urlpatterns = [
         name="password_reset_complete",
     ),
     path("signup/", views.signup, name="signup"),
+    path("signup/confirm/<str:token>/", views.signup_confirm, name="signup_confirm"),
     path("invite/", views.invite, name="invite"),
     path("usage/", views.usage, name="usage"),
     path("sso/", include("accounts.sso.urls")),

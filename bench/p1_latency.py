@@ -24,7 +24,17 @@ from pathlib import Path
 
 import httpx
 
-from bench.stack import BIN, Stack, free_port, quantile, setup_django, stack, summary
+from bench.stack import (
+    BIN,
+    Stack,
+    cpu_seconds,
+    free_port,
+    quantile,
+    setup_django,
+    stack,
+    summary,
+)
+from tests.harness import wait_for_port
 
 PROMPT = "a lighthouse at dusk"
 MODEL = "black-forest-labs/flux.1-dev"
@@ -89,7 +99,8 @@ def start_litellm(s: Stack, simulator: str) -> str | None:
     # Not our DATABASE_URL or REDIS_URL: LiteLLM would take them for its own.
     env = {k: v for k, v in s.env.items() if k not in ("DATABASE_URL", "REDIS_URL")}
     command = [binary, "--config", str(config), "--port", str(port)]
-    s.start("litellm", command, port, env=env)
+    proc = s.start("litellm", command, env=env)
+    wait_for_port(port, proc, timeout=180)  # its imports take a minute on a loaded machine
     return f"http://127.0.0.1:{port}"
 
 
@@ -128,10 +139,18 @@ def main() -> None:
             for name, proc in (("web", s.web_proc), ("worker", s.worker_proc)):
                 s.profile(proc, name, 30, Path(args.profile))
         found: dict[str, list[float]] = {name: [] for name in subjects}
+        # CPU per image of each process that handles one: the worker does the job's
+        # work (download, check, sign, store, thumbnail, settle), LiteLLM relays.
+        procs = {"darkroom worker": s.worker_proc, "darkroom web": s.web_proc}
+        if litellm:
+            procs["litellm"] = next(p for p in s.procs if "litellm" in str(p.args))
+        before = {name: cpu_seconds(p.pid) for name, p in procs.items()}
         for _ in range(args.rounds):
             for name, run in subjects.items():
                 found[name].append(run())
+        cpu = {n: (cpu_seconds(p.pid) - before[n]) * 1000 / args.rounds for n, p in procs.items()}
     report(found, args.rounds)
+    print("CPU per image: " + ", ".join(f"{n} {ms:.1f} ms" for n, ms in cpu.items()))
     breakdown(key, moments)
 
 

@@ -1,47 +1,78 @@
-"""Benchmark: 200 slow requests to the simulator at once (run explicitly).
+"""The direct wave of P2, for the simulator alone: asyncio against threaded transport.
 
-    .venv/bin/pytest bench/simulator_load.py -s -p no:cacheprovider
+    .venv/bin/python -m bench.simulator_load [--clients 1000] [--latency 10] [--rounds 2]
 
-Prints the wall time of COUNT concurrent requests, each held LATENCY seconds
-upstream, as a multiple of one request's time alone measured in the same run:
-near 1x means the simulator serves them all at once; COUNTx would mean one at a
-time. The suite keeps a functional version (tests/test_simulator.py:
-test_it_serves_slow_requests_at_once).
+Two simulator processes (`manage.py simulator --latency L`, one of them `--threaded`,
+a thread per connection as before), and waves of C requests sent at once to each in
+turn, interleaved. Efficiency = completed per second / (C / L): 1.0 is the physical
+limit. Prints each transport's efficiency, errors and the simulator's peak threads and
+memory. The suite keeps a functional version (tests/test_simulator.py:
+test_waiting_calls_hold_no_thread_each).
 """
 
 from __future__ import annotations
 
+import argparse
 import asyncio
-import time
+import os
 
-import httpx
-
-from simulator import SimulatorServer
-from tests.live_api import DEV
-
-COUNT, LATENCY = 200, 2.0
-KEY = "bench-key"  # the key this bench's own simulator accepts
-AUTH = {"Authorization": f"Bearer {KEY}"}
+from bench.p1_latency import SIM_KEY
+from bench.p2_waits import latency_fault, wave
+from bench.stack import BIN, Stack, cpu_seconds, free_port, rss_mb, stack
+from tests.harness import PeakSampler
 
 
-async def timed(url: str, count: int) -> float:
-    body = {"model": DEV, "prompt": "load", "size": "256x256"}
-    limits = httpx.Limits(max_connections=count + 50)
-    async with httpx.AsyncClient(limits=limits, timeout=300) as c:
-        started = time.monotonic()
-        answers = await asyncio.gather(
-            *(c.post(f"{url}/v1/images/generations", json=body, headers=AUTH) for _ in range(count))
-        )
-    assert [a.status_code for a in answers] == [200] * count
-    return time.monotonic() - started
+def simulator(s: Stack, name: str, *extra: str) -> tuple[str, int]:
+    port = free_port()
+    command = [str(BIN / "python"), "manage.py", "simulator", "--port", str(port), *extra]
+    proc = s.start(name, command, port)
+    return f"http://127.0.0.1:{port}", proc.pid
 
 
-def test_bench() -> None:
-    with SimulatorServer(keys=KEY, latency=LATENCY) as server:
-        alone = asyncio.run(timed(server.url, 1))
-        together = asyncio.run(timed(server.url, COUNT))
+def threads_of(pid: int) -> int:
+    with open(f"/proc/{pid}/status") as fh:
+        return int(next(line.split()[1] for line in fh if line.startswith("Threads:")))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--clients", type=int, default=1000)
+    parser.add_argument("--latency", type=float, default=10.0)
+    parser.add_argument("--rounds", type=int, default=2)
+    args = parser.parse_args()
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+    rows: dict[str, list[str]] = {"asyncio": [], "threaded": []}
+    with stack() as s:
+        sims = {
+            "asyncio": simulator(s, "sim-asyncio"),
+            "threaded": simulator(s, "sim-threaded", "--threaded"),
+        }
+        for url, _ in sims.values():
+            latency_fault(url, args.latency)
+        for _ in range(args.rounds):
+            for name, (url, pid) in sims.items():
+                cpu = cpu_seconds(pid)
+                with (
+                    PeakSampler(lambda p=pid: threads_of(p), every=0.2) as threads,
+                    PeakSampler(lambda p=pid: rss_mb(p), every=0.5) as rss,
+                ):
+                    row = asyncio.run(
+                        wave(f"{url}/v1/images/generations", SIM_KEY, args.clients, 600)
+                    )
+                efficiency = row["done"] / row["wall"] / (args.clients / args.latency)
+                used = (cpu_seconds(pid) - cpu) * 1000 / args.clients
+                rows[name].append(
+                    f"{efficiency:.2f} ({row['errors']} errors, {threads.peak:.0f} threads, "
+                    f"{rss.peak:.0f} MB, {used:.1f} ms CPU per call)"
+                )
     print(
-        f"\n{COUNT} requests at once, {LATENCY:g}s upstream latency each:\n"
-        f"  one alone: {alone:.2f}s | all {COUNT}: {together:.2f}s "
-        f"= {together / alone:.2f}x one alone (one at a time would be {COUNT}x)"
+        f"\nsimulator alone: {args.clients} requests at once, {args.latency:g}s upstream "
+        f"latency each; efficiency 1.0 = C/L"
     )
+    for name, runs in rows.items():
+        print(f"  {name:9} " + " | ".join(runs))
+    print(f"load average {os.getloadavg()[0]:.1f} (1 min) at the end")
+
+
+if __name__ == "__main__":
+    main()

@@ -161,7 +161,9 @@ def thumbnail_of(img: Image.Image, size: int) -> bytes:
     thumb = img if img.mode == mode else img.convert(mode)
     thumb.thumbnail((size, size), Image.Resampling.LANCZOS)
     out = io.BytesIO()
-    thumb.save(out, format="WEBP", quality=80, method=4)
+    # method 2, not 4: a third of the encoding CPU (12 -> 4 ms for a 384 px thumbnail,
+    # bench P6) for a file ~6 % larger; every image the worker stores pays it.
+    thumb.save(out, format="WEBP", quality=80, method=2)
     return out.getvalue()
 
 

@@ -166,6 +166,8 @@ if DARKROOM_SIGNUP not in {"closed", "open", "domains", "invite"}:
     raise ImproperlyConfigured("DARKROOM_SIGNUP must be closed, open, domains or invite.")
 DARKROOM_SIGNUP_DOMAINS = [d.lower() for d in env.list("DARKROOM_SIGNUP_DOMAINS", default=[])]
 DARKROOM_INVITE_MAX_AGE = env.int("DARKROOM_INVITE_MAX_AGE", default=7 * 24 * 3600)
+# A self-signup works only once its address is confirmed by the link mailed to it.
+DARKROOM_SIGNUP_CONFIRM_MAX_AGE = env.int("DARKROOM_SIGNUP_CONFIRM_MAX_AGE", default=48 * 3600)
 
 # --- Identity: single sign-on, password sign-in, lockouts -------------------------
 AUTHENTICATION_BACKENDS = [
@@ -204,7 +206,8 @@ SOCIALACCOUNT_AUTO_SIGNUP = True
 SOCIALACCOUNT_LOGIN_ON_GET = False  # the button POSTs, with the CSRF token
 SOCIALACCOUNT_STORE_TOKENS = False
 # A person who already has an account with the same, provider-verified e-mail is
-# linked to it, not duplicated.
+# linked to it, not duplicated; never a staff, superuser or break-glass account, nor an
+# unconfirmed self-signup (accounts.sso.adapter).
 SOCIALACCOUNT_EMAIL_AUTHENTICATION = True
 SOCIALACCOUNT_EMAIL_AUTHENTICATION_AUTO_CONNECT = True
 ACCOUNT_EMAIL_VERIFICATION = "none"
@@ -212,9 +215,11 @@ ACCOUNT_LOGIN_METHODS = {"username"}
 # false: only single sign-on, except for the break-glass staff account named here.
 DARKROOM_PASSWORD_LOGIN = env.bool("DARKROOM_PASSWORD_LOGIN", default=True)
 DARKROOM_BREAK_GLASS_USERNAME = env("DARKROOM_BREAK_GLASS_USERNAME", default="")
-# true: staff signing in with a password must use a TOTP app (single sign-on staff rely on
-# their identity provider's own second factor).
+# true: staff must use a TOTP app, however they sign in, unless the identity provider's
+# ID token says it checked a second factor (amr / acr values below; "*": trust any SSO).
 DARKROOM_STAFF_MFA = env.bool("DARKROOM_STAFF_MFA", default=False)
+DARKROOM_OIDC_MFA_AMR = env.list("DARKROOM_OIDC_MFA_AMR", default=["mfa"])
+DARKROOM_OIDC_MFA_ACR = env.list("DARKROOM_OIDC_MFA_ACR", default=[])
 OTP_TOTP_ISSUER = env("DARKROOM_MFA_ISSUER", default="Darkroom")
 # After this many failed sign-ins for one account, or from one address, further tries
 # are refused for the cool-off period (django-axes; staff lift lockouts in the admin).
@@ -239,8 +244,20 @@ if env("DARKROOM_PROXY_COUNT", default=""):
     )
 # A header a client wrote is never an address: REMOTE_ADDR only (set as said above).
 AXES_IPWARE_META_PRECEDENCE_ORDER = ["REMOTE_ADDR"]
-# Password-reset mail; the console backend prints it (demo), set SMTP in production.
-EMAIL_BACKEND = env("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
+# Password-reset and signup-confirmation mail: printed by the console backend unless
+# EMAIL_HOST names an SMTP server (EMAIL_PORT, EMAIL_HOST_USER, EMAIL_HOST_PASSWORD,
+# EMAIL_USE_TLS); EMAIL_BACKEND overrides both.
+EMAIL_HOST = env("EMAIL_HOST", default="localhost")
+EMAIL_PORT = env.int("EMAIL_PORT", default=25)
+EMAIL_HOST_USER = env("EMAIL_HOST_USER", default="")
+EMAIL_HOST_PASSWORD = env("EMAIL_HOST_PASSWORD", default="")
+EMAIL_USE_TLS = env.bool("EMAIL_USE_TLS", default=False)
+EMAIL_BACKEND = env(
+    "EMAIL_BACKEND",
+    default="django.core.mail.backends.smtp.EmailBackend"
+    if env("EMAIL_HOST", default="")
+    else "django.core.mail.backends.console.EmailBackend",
+)
 DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="darkroom@localhost")
 
 LANGUAGE_CODE = "en"
@@ -454,6 +471,18 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,
 }
+
+# --- The portal's live stream (/live/, server-sent events) -------------------------
+# Redis channel the worker publishes the person whose job changed on (Redis broker only).
+DARKROOM_LIVE_CHANNEL = env("DARKROOM_LIVE_CHANNEL", default="darkroom:portal")
+# Without Redis (or while its subscription is down) the web re-reads open streams' jobs
+# this often; with Redis, every DARKROOM_LIVE_RECHECK seconds for a message pub/sub lost.
+DARKROOM_LIVE_POLL_INTERVAL = env.float("DARKROOM_LIVE_POLL_INTERVAL", default=1.0)
+DARKROOM_LIVE_RECHECK = env.float("DARKROOM_LIVE_RECHECK", default=10.0)
+# A comment line this often keeps proxies and browsers from closing an idle stream.
+DARKROOM_LIVE_HEARTBEAT = env.float("DARKROOM_LIVE_HEARTBEAT", default=15.0)
+# false: pages poll as before (kept for comparison benches and for proxies that buffer).
+DARKROOM_PORTAL_LIVE = env.bool("DARKROOM_PORTAL_LIVE", default=True)
 
 # --- OpenAI-compatible API (/v1) ---------------------------------------------------
 # How long a synchronous API call waits for its job before answering 504 with the job id.

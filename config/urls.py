@@ -3,7 +3,7 @@ from django.contrib import admin
 from django.urls import URLPattern, URLResolver, include, path
 from django.utils.translation import gettext_lazy as _
 
-from accounts.access import admin_login
+from accounts import views as account_views
 
 admin.site.site_header = "Darkroom"
 admin.site.site_title = "Darkroom"
@@ -13,8 +13,10 @@ admin.site.index_title = _("Administration")
 admin.site.enable_nav_sidebar = False
 
 urlpatterns: list[URLPattern | URLResolver] = [
-    # Before the admin's own: a signed-in person who is not staff gets the portal's 403.
-    path("admin/login/", admin_login),
+    # The admin's own sign-in form checks only a password; every way in goes through the
+    # portal's, which applies the sign-in rules (accounts.signin). `next` rides along.
+    # A signed-in person who is not staff gets the portal's 403 there.
+    path("admin/login/", account_views.admin_login),
     path("admin/", admin.site.urls),
     path("accounts/", include("accounts.urls")),
     path("accounts/api-keys/", include("accounts.api_keys.urls")),

@@ -35,7 +35,7 @@ from .callbacks.links import bfl_callback
 from .models import Generation
 from .references import read_references
 from .results import download_results
-from .services import generation_fail, generation_succeed
+from .services import announce, generation_fail, generation_succeed
 
 
 @dataclass(frozen=True)
@@ -62,6 +62,8 @@ def generation_run(
     try:
         # References read once: the upstream request and the signature both list them.
         generation = Generation.objects.prefetch_related("references").get(pk=generation_id)
+        if generation.step == 0 and not generation.attempts:
+            announce(generation)  # its first step: the card turns "running"
         return _end_step(generation_id, _advance(generation, channel_name))
     except LeaseLost:
         return StepResult()

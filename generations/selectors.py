@@ -1,6 +1,8 @@
 """Portal reads. Every query starts from `visible_generations(user)`, so a person can
-only ever reach their own generations and images (staff: everyone's); anything
-else is simply not found (404), never a file."""
+only ever reach their own generations and images; anything else is simply not found
+(404), never a file. Staff reach other people's only as far as their Django
+permissions go (view or delete generation, image, reference image); a superuser has
+them all. Reading one of someone else's images is audited (portal.services)."""
 
 from __future__ import annotations
 
@@ -26,14 +28,21 @@ PAGE_SIZE = 24
 MAX_PAGE = 1_000_000
 
 
+def may_reach_others(user: User, action: str, model: str) -> bool:
+    """Staff whose permissions cover `action` ("view", "delete") on other people's `model`."""
+    return user.is_staff and user.has_perm(f"generations.{action}_{model}")
+
+
 def visible_generations(user: User) -> QuerySet[Generation]:
     generations = Generation.objects.all()
-    return generations if user.is_staff else generations.filter(user=user)
+    everyone = may_reach_others(user, "view", "generation")
+    return generations if everyone else generations.filter(user=user)
 
 
-def visible_images(user: User) -> QuerySet[Image]:
-    images = Image.objects.select_related("generation")
-    return images if user.is_staff else images.filter(generation__user=user)
+def visible_images(user: User, action: str = "view") -> QuerySet[Image]:
+    images = Image.objects.select_related("generation", "generation__user")
+    everyone = may_reach_others(user, action, "image")
+    return images if everyone else images.filter(generation__user=user)
 
 
 def _as_uuid(value: Any) -> UUID | None:
@@ -58,18 +67,18 @@ def generation_for(user: User, pk: Any) -> Generation:
     return get_object_or_404(generations, pk=_id_or_404(pk))
 
 
-def image_for(user: User, pk: Any) -> Image:
-    return get_object_or_404(visible_images(user), pk=_id_or_404(pk))
+def image_for(user: User, pk: Any, action: str = "view") -> Image:
+    return get_object_or_404(visible_images(user, action), pk=_id_or_404(pk))
 
 
 def reference_for(user: User, pk: Any) -> ReferenceImage:
-    references = ReferenceImage.objects.all()
-    if not user.is_staff:
+    references = ReferenceImage.objects.select_related("generation__user")
+    if not may_reach_others(user, "view", "referenceimage"):
         references = references.filter(generation__user=user)
     return get_object_or_404(references, pk=pk)
 
 
-def images_for(user: User, ids: list[Any]) -> QuerySet[Image]:
+def images_for(user: User, ids: list[Any], action: str = "view") -> QuerySet[Image]:
     """The given images that the person may see; unknown or foreign ids drop out.
 
     A malformed id is no image's id: only a tampered form sends one, and the
@@ -78,7 +87,8 @@ def images_for(user: User, ids: list[Any]) -> QuerySet[Image]:
     uuids = [u for u in map(_as_uuid, ids) if u is not None]
     if len(uuids) < len(ids):
         raise BadRequest("An image id in the selection is malformed.")
-    return visible_images(user).filter(pk__in=uuids).order_by("-generation__created_at", "index")
+    chosen = visible_images(user, action).filter(pk__in=uuids)
+    return chosen.order_by("-generation__created_at", "index")
 
 
 def recent_generations(user: User, limit: int = 8) -> list[Generation]:
@@ -147,7 +157,7 @@ def gallery_page(
     says whether more follow, so no COUNT over a person's whole history is needed.
     """
     # "everyone" is a staff view; for anyone else it is dropped, not just ignored.
-    filters = replace(filters, everyone=filters.everyone and user.is_staff)
+    filters = replace(filters, everyone=filters.everyone and _sees_everyones_history(user))
     cursor = Cursor.decode(after) if after else None
     generations = _filtered(user, filters)
     if page > MAX_PAGE:
@@ -184,8 +194,12 @@ def _after(
     return generations.filter(Q(has_star=False) & older)
 
 
+def _sees_everyones_history(user: User) -> bool:
+    return may_reach_others(user, "view", "generation") and may_reach_others(user, "view", "image")
+
+
 def _filtered(user: User, f: GalleryFilters) -> QuerySet[Generation]:
-    everyone = f.everyone and user.is_staff
+    everyone = f.everyone and _sees_everyones_history(user)
     generations = Generation.objects.all() if everyone else Generation.objects.filter(user=user)
     if f.q:
         # On PostgreSQL a trigram index on UPPER(prompt) serves this (migration 0006).
@@ -246,7 +260,8 @@ _MAX_ID_DIGITS = 18
 
 
 def references_for_reuse(user: User, ids: list[str]) -> list[ReferenceImage] | None:
-    """Reference images the person may reuse (their own, or any for staff), by id.
+    """Reference images the person may reuse (their own, or others' for staff allowed to
+    view them), by id.
 
     None when any id is malformed, unknown or not theirs: the job must not run without
     a picture the person meant to send ("²" passes str.isdigit(), 30 digits overflow).
@@ -257,7 +272,7 @@ def references_for_reuse(user: User, ids: list[str]) -> list[ReferenceImage] | N
             return None
         wanted.add(int(raw))
     references = ReferenceImage.objects.filter(pk__in=wanted)
-    if not user.is_staff:
+    if not may_reach_others(user, "view", "referenceimage"):
         references = references.filter(generation__user=user)
     found = list(references.order_by("param", "position"))
     return found if len(found) == len(wanted) else None

@@ -29,7 +29,7 @@ from .leases import initial_lease
 from .models import Generation, ReferenceImage
 from .references import LoadedImage, load_images
 from .results import add_thumbnails, discard_images, store_images
-from .signals import generation_finished
+from .signals import generation_changed, generation_finished
 from .storage_use import storage_check
 from .validation import CleanRequest, validate_request
 
@@ -81,6 +81,7 @@ def generation_submission(
             yield generation
             _hold_quota(generation, request.clean)
             transaction.on_commit(lambda: publishing.enqueue(generation.pk, channel=channel))
+            transaction.on_commit(lambda: announce(generation))
     except BaseException:
         for reference in written:  # nothing committed: keep no files for it
             reference.file.delete(save=False)
@@ -189,6 +190,7 @@ def generation_succeed(
         raise
     release_connection()  # a thumbnail is CPU work: hold no pooled connection through it
     add_thumbnails(stored)  # after the commit: the answer does not wait for them
+    announce(generation)  # only now: a card shown "done" must have its thumbnail
     return True
 
 
@@ -236,6 +238,18 @@ def _finish(generation: Generation, status: str, *, used: int, **fields: Any) ->
             key_reserved=generation.key_quota_reserved,
         )
     transaction.on_commit(lambda: generation_finished.send(Generation, generation=generation))
+    if status == Generation.Status.FAILED:
+        transaction.on_commit(lambda: announce(generation))
+
+
+def announce(generation: Generation) -> None:
+    """Tell the person's open pages their job changed (generations.portal.live)."""
+    try:
+        generation_changed.send(
+            Generation, generation_id=str(generation.pk), user_id=generation.user_id
+        )
+    except Exception:  # pages re-read on their own: a lost notice only delays a card
+        log.warning("could not announce a change of %s", generation.pk, exc_info=True)
 
 
 def sweep_stuck(*, older_than_seconds: int) -> int:

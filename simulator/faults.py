@@ -45,7 +45,7 @@ import itertools
 import math
 import re
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Generator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -83,6 +83,10 @@ _ids = itertools.count(1)
 
 # Interruptible sleep given by the server: True if cut short (stop, client gone).
 Wait = Callable[[float], bool]
+# A request's handling as steps: it yields the seconds it wants to wait and is sent
+# back True if the wait was cut short (server stop, client gone), then returns its
+# answer. The threaded transport waits in its thread, the asyncio one on the loop.
+Steps = Generator[float, bool, "Response | None"]
 
 
 class FaultSpecError(ValueError):
@@ -246,7 +250,7 @@ class FaultQueue:
         return fault
 
 
-def apply(fault: Fault, req: SimRequest, fmt: Format | None, wait: Wait) -> Response | None:
+def apply(fault: Fault, req: SimRequest, fmt: Format | None) -> Steps:
     """The fault's answer, or None to let the handler answer (after any effect)."""
     custom = fmt.fault_response(req, fault) if fmt is not None else None
     if custom is PROCEED:
@@ -255,12 +259,13 @@ def apply(fault: Fault, req: SimRequest, fmt: Format | None, wait: Wait) -> Resp
         return custom
     p, kind = fault.params, fault.kind
     if kind == "latency":
-        return Response(drop=True) if wait(p.get("seconds", 1.0)) else None
+        cut = yield p.get("seconds", 1.0)
+        return Response(drop=True) if cut else None
     if kind == "expired_link":
         req.expire_links = True
         return None
     if kind == "hang":
-        wait(min(p.get("seconds", HANG_LIMIT), HANG_LIMIT))
+        yield min(p.get("seconds", HANG_LIMIT), HANG_LIMIT)
         return Response(drop=True)
     if kind == "disconnect":
         return Response(drop=True)

@@ -2,9 +2,10 @@
 
 `Simulator` is the transport-free part: the route table, bearer auth, faults,
 the control API, request recording (recording.py) and expiring file links
-(files.py). `SimulatorServer` puts it on a socket (transport.py's
-ThreadingHTTPServer: one thread per connection, so hundreds of slow requests
-can be in flight at once) and runs it in a background thread.
+(files.py). `SimulatorServer` puts it on a socket and serves it from a background
+thread: aio.py's asyncio server by default (a waiting call holds no thread, so a
+thousand slow calls cost a thousand coroutines), or transport.py's
+ThreadingHTTPServer (one thread per connection) with `threaded=True`.
 
 Shared endpoints, whatever the formats:
 - `GET|HEAD /files/<token>.<ext>`: a result image. No auth (the unguessable
@@ -23,11 +24,12 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Iterable
+from collections.abc import Generator, Iterable
 from types import TracebackType
 from typing import Any
 
 from . import faults as faultlib
+from .aio import AsyncSimServer
 from .bfl import BFLFormat
 from .chat import ChatFormat
 from .core import Format, Response, Route, SimRequest, json_response, plain_error, route
@@ -141,18 +143,34 @@ class Simulator:
     # -- dispatch --
 
     def handle(self, req: SimRequest, wait: faultlib.Wait) -> Response:
+        """Answer in this thread, waiting (latency, faults) with `wait`."""
+        steps = self.steps(req)
+        try:
+            seconds = next(steps)
+            while True:
+                seconds = steps.send(wait(seconds))
+        except StopIteration as done:
+            return done.value
+
+    def steps(self, req: SimRequest) -> Generator[float, bool, Response]:
+        """The request's handling, yielding each wait it needs (see faults.Steps)."""
         if req.path.startswith("/_sim/"):
             return self._dispatch_control(req)
         found = self._find(req)
         req.record = self.recorder.start(req, None if isinstance(found, Response) else found[1])
         response = Response(drop=True)
         try:
-            response = found if isinstance(found, Response) else self._run(*found, req, wait)
+            if isinstance(found, Response):
+                response = found
+            else:
+                response = yield from self._run(*found, req)
         finally:
             self.recorder.finish(req.record, None if response.drop else response.status)
         return response
 
-    def _run(self, rt: Route, fmt: Format | None, req: SimRequest, wait: faultlib.Wait) -> Response:
+    def _run(
+        self, rt: Route, fmt: Format | None, req: SimRequest
+    ) -> Generator[float, bool, Response]:
         if fmt is not None:
             if fmt.credential(req) not in self.keys:
                 return fmt.error(
@@ -162,7 +180,7 @@ class Simulator:
                     code="invalid_api_key",
                     type="authentication_error",
                 )
-            if self.latency and wait(self.latency):
+            if self.latency and (yield self.latency):
                 return Response(drop=True)
         model = fmt.model_of(req) if fmt is not None else None
         fault = self.faults.take(req.path, model, api=fmt is not None)
@@ -170,7 +188,7 @@ class Simulator:
             fault = self.faults.from_prompt(fmt.prompt_of(req))
         if fault is not None:
             req.record["fault"] = fault.kind
-            answer = faultlib.apply(fault, req, fmt, wait)
+            answer = yield from faultlib.apply(fault, req, fmt)
             if answer is not None:
                 return answer
         try:
@@ -296,6 +314,7 @@ class SimulatorServer:
         public_url: str | None = None,
         formats: Iterable[type[Format]] | None = None,
         job_seconds: float = 1.0,
+        threaded: bool = False,
     ) -> None:
         self.sim = Simulator(
             keys=[keys] if isinstance(keys, str) else keys,
@@ -305,18 +324,33 @@ class SimulatorServer:
             formats=formats,
             job_seconds=job_seconds,
         )
-        self._httpd = SimHTTPServer((host, port), self.sim)
+        # asyncio by default: a waiting call holds no thread. `threaded=True` keeps the
+        # thread-per-connection transport, for comparison (bench/simulator_load.py).
+        self._httpd: SimHTTPServer | None = None
+        self._aio: AsyncSimServer | None = None
+        if threaded:
+            self._httpd = SimHTTPServer((host, port), self.sim)
+        else:
+            self._aio = AsyncSimServer((host, port), self.sim)
         self._thread: threading.Thread | None = None
 
     @property
     def url(self) -> str:
-        return f"http://{self._httpd.url_host}:{self._httpd.server_port}"
+        server = self._aio or self._httpd
+        assert server is not None
+        return f"http://{server.url_host}:{server.server_port}"
 
     @property
     def port(self) -> int:
-        return self._httpd.server_port
+        server = self._aio or self._httpd
+        assert server is not None
+        return int(server.server_port)
 
     def start(self) -> SimulatorServer:
+        if self._aio is not None:
+            self._aio.start()
+            return self
+        assert self._httpd is not None
         self._thread = threading.Thread(
             target=self._httpd.serve_forever,
             kwargs={"poll_interval": 0.05},
@@ -328,6 +362,10 @@ class SimulatorServer:
 
     def stop(self) -> None:
         self.sim.stop_event.set()
+        if self._aio is not None:
+            self._aio.stop()
+            return
+        assert self._httpd is not None
         if self._thread is not None:
             self._httpd.shutdown()
             self._thread.join(timeout=10)

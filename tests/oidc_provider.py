@@ -9,14 +9,17 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urljoin, urlsplit
 
 import pytest
+import requests
 
 from tests.live import free_port, stop, wait_for_port
 from tests.needs import missing
@@ -119,3 +122,59 @@ def oidc_provider_factory(tmp_path: Path) -> Iterator[Any]:
     yield start
     for provider in started:
         stop(provider.proc)
+
+
+# --- Signing in without a browser ------------------------------------------------------
+# The provider's development sign-in and consent pages are plain HTML forms, so a
+# requests session can walk them: Darkroom is reached through Django's test client
+# (as 127.0.0.1: the provider takes http redirect URIs on loopback only).
+CALLBACK = "/accounts/sso/oidc/sso/login/callback/"
+DARKROOM = "http://127.0.0.1"
+
+
+def sso_client() -> Any:
+    from django.test import Client
+
+    return Client(SERVER_NAME="127.0.0.1")
+
+
+def sso_sign_in(client: Any, login: str, *, process: str = "login") -> Any:
+    """Press "Sign in with …" (or "Link …" with process=connect), sign in at the provider
+    as `login`, consent, and bring the code back; returns Darkroom's answer to it."""
+    start = client.post("/accounts/sso/oidc/sso/login/", {"process": process})
+    assert start.status_code == 302, start.content[:500]
+    back = _walk_provider(start["Location"], login)
+    parts = urlsplit(back)
+    return client.get(f"{parts.path}?{parts.query}")
+
+
+def _walk_provider(url: str, login: str) -> str:
+    session = requests.Session()
+    data: dict[str, str] | None = None
+    for _ in range(12):
+        if data is None:
+            answer = session.get(url, allow_redirects=False, timeout=10)
+        else:
+            answer = session.post(url, data=data, allow_redirects=False, timeout=10)
+        data = None
+        if answer.is_redirect:
+            url = urljoin(url, answer.headers["location"])
+            if url.startswith(DARKROOM + CALLBACK):
+                return url
+            continue
+        url, data = _form(url, answer.text, login)
+    raise AssertionError(f"the provider never sent the browser back: {url}")
+
+
+def _form(url: str, html: str, login: str) -> tuple[str, dict[str, str]]:
+    found = re.search(r'<form[^>]*action="([^"]*)"[^>]*>(.*?)</form>', html, re.S)
+    assert found, html[-1000:]
+    fields: dict[str, str] = {}
+    for tag in re.findall(r"<input[^>]*>", found.group(2)):
+        name = re.search(r'name="([^"]*)"', tag)
+        value = re.search(r'value="([^"]*)"', tag)
+        if name:
+            fields[name.group(1)] = value.group(1) if value else ""
+    if "login" in fields:
+        fields.update(login=login, password="any password")
+    return urljoin(url, found.group(1)), fields

@@ -56,10 +56,11 @@ def test_staff_read_the_usage_report_and_export_it(
     total = Image.objects.count()
 
     page.goto(f"{live_server.url}/reports/usage/")
-    expect(page).to_have_url(re.compile(r"/admin/login/"))  # staff only: sign in first
+    # Staff only: sign in first, on the portal's form (the admin's sign-in sends there).
+    expect(page).to_have_url(re.compile(r"/accounts/login/"))
     page.get_by_label("Username").fill("root")
     page.get_by_label("Password").fill("pw-root-9876")
-    page.get_by_role("button", name="Log in").click()
+    page.get_by_role("button", name="Sign in").click()
     expect(page.get_by_role("heading", name="Usage report")).to_be_visible()
 
     page.get_by_label("From", exact=True).fill("2026-03-01")
@@ -97,7 +98,7 @@ def test_an_admin_grants_images_from_the_people_list(
     page.goto(f"{live_server.url}/admin/accounts/user/")
     page.get_by_label("Username").fill("root")
     page.get_by_label("Password").fill("pw-root-9876")
-    page.get_by_role("button", name="Log in").click()
+    page.get_by_role("button", name="Sign in").click()
     page.get_by_role("row", name=re.compile(r"\bana\b")).get_by_role("checkbox").check()
     page.locator("select[name=action]").select_option(label="Grant N more images of the model")
     # The action bar's own inputs (Django wraps each in its label, beside the menu).

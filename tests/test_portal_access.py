@@ -7,6 +7,7 @@ from io import BytesIO
 from typing import Any
 
 import pytest
+from django.contrib.auth.models import Permission
 from django.urls import reverse
 
 from generations.models import Image
@@ -108,7 +109,10 @@ def test_it_zips_only_ones_own_images(client: Any, user: Any, bobs: Any) -> None
 
 
 def test_it_lets_staff_see_everyones_images(client: Any, django_user_model: Any, bobs: Any) -> None:
+    # As far as their permissions go (tests/test_staff_permissions.py has the rest).
     staff = django_user_model.objects.create_user("carol", "carol@example.com", "pw", is_staff=True)
+    codenames = ["view_generation", "view_image", "view_referenceimage"]
+    staff.user_permissions.add(*Permission.objects.filter(codename__in=codenames))
     client.force_login(staff)
     image = bobs.images.first()
     for url in _image_urls(image):

@@ -88,7 +88,7 @@ def test_it_queues_a_job_and_shows_it_at_once(
     assert generation.params["size"] == "1024x768" and generation.n == 2
     body = response.content.decode()
     assert 'hx-swap-oob="afterbegin:#jobs"' in body
-    assert f'id="job-{generation.pk}"' in body and "every 1s" in body  # polls until finished
+    assert f'id="job-{generation.pk}"' in body and "data-poll-url" in body  # live until finished
     assert "free images left of 10" in body and "<strong>8</strong>" in body
 
 

@@ -670,6 +670,42 @@ def test_it_serves_slow_requests_at_once() -> None:
     assert statuses == [200] * AT_ONCE
 
 
+WAITING = 100
+
+
+def test_waiting_calls_hold_no_thread_each() -> None:
+    """The asyncio transport holds a slow call as a coroutine: WAITING calls in flight at
+    once add no thread (the threaded transport added one per connection)."""
+
+    async def run(server: SimulatorServer) -> tuple[list[int], int]:
+        body = {"model": DEV, "prompt": "load", "size": "256x256"}
+        limits = httpx.Limits(max_connections=WAITING + 5)
+        async with httpx.AsyncClient(timeout=120, limits=limits) as c:
+            calls = [
+                asyncio.ensure_future(
+                    c.post(f"{server.url}/v1/images/generations", json=body, headers=AUTH)
+                )
+                for _ in range(WAITING)
+            ]
+            await asyncio.to_thread(peak_in_flight, server, WAITING)  # starts one pool thread
+            during = threading.active_count()
+            return [r.status_code for r in await asyncio.gather(*calls)], during
+
+    before = threading.active_count()
+    with SimulatorServer(keys=KEY, latency=5.0) as server:
+        statuses, during = asyncio.run(run(server))
+
+    assert statuses == [200] * WAITING
+    assert during - before <= 2  # the server's loop thread and the watcher, not WAITING
+
+
+def test_the_threaded_transport_still_answers() -> None:
+    with SimulatorServer(keys=KEY, threaded=True) as server, httpx.Client(timeout=10) as c:
+        response = generate(c, server, model=DEV, prompt="x", size="256x256")
+
+    assert response.status_code == 200
+
+
 def peak_in_flight(server: SimulatorServer, want: int, timeout: float = 60.0) -> int:
     """The most requests unanswered at one moment, watched until `want` or the first answer."""
     deadline, peak = time.monotonic() + timeout, 0

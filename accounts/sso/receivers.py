@@ -8,7 +8,7 @@ from allauth.account.signals import user_logged_in
 from django.conf import settings
 from django.dispatch import receiver
 
-from ..mfa import SSO_SESSION
+from ..signin import PROVIDER_MFA, provider_did_mfa
 from .groups import claimed_groups, directory_groups_sync
 
 
@@ -17,9 +17,9 @@ def sync_groups_on_sso(sender: Any, request: Any, user: Any, **kwargs: Any) -> N
     sociallogin = kwargs.get("sociallogin")
     if sociallogin is None:
         return  # a password sign-in: nothing from the directory
-    # Their second factor, if any, is the identity provider's (accounts.mfa).
-    request.session[SSO_SESSION] = True
     data = sociallogin.account.extra_data or {}
     claims = {**(data.get("id_token") or {}), **(data.get("userinfo") or {})}
+    # Only a provider that says it checked a second factor (amr/acr) stands in for ours.
+    request.session[PROVIDER_MFA] = provider_did_mfa(claims)
     names = claimed_groups(claims, settings.DARKROOM_OIDC_GROUPS_CLAIM)
     directory_groups_sync(user=user, names=names)

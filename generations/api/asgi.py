@@ -32,6 +32,8 @@ API_PREFIX = "/v1/"
 # Pages under /v1 that people read in the portal: they need its session, language and
 # sign-in, so they go through the whole middleware.
 PORTAL_PATHS = frozenset({"/v1/docs"})
+# The portal's server-sent-events stream (generations.portal.live_views).
+LIVE_PATH = "/live/"
 
 # What a bearer-key call needs: request id, timing and metrics (first, as in
 # settings.MIDDLEWARE), HTTPS and header hardening, and the audit log's client address.
@@ -57,14 +59,21 @@ class ApiHandler(ASGIHandler):
 
 
 class SharedThreadForApi:
+    """/v1 through ApiHandler, and the portal's live stream (LIVE_PATH, open as long as
+    its page) through the full stack: both on one shared thread each, not one per request."""
+
     def __init__(self, app: Any) -> None:
         self.app, self.api = app, ApiHandler()
         self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="api-sync")
+        self.live_executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="live-sync")
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
-        path = scope.get("path", "")
-        if scope["type"] == "http" and path.startswith(API_PREFIX) and path not in PORTAL_PATHS:
+        path = scope.get("path", "") if scope["type"] == "http" else ""
+        if path.startswith(API_PREFIX) and path not in PORTAL_PATHS:
             await self._api(scope, receive, send)
+        elif path == LIVE_PATH:
+            async with ThreadSensitiveContext(executor=self.live_executor):
+                await self.app(scope, receive, send)
         else:
             await self.app(scope, receive, send)
 

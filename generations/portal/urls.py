@@ -1,7 +1,7 @@
 from django.urls import path
 
 from ..provenance import views as provenance_views
-from . import data_views, views
+from . import data_views, live_views, views
 
 urlpatterns = [
     path("", views.generate, name="generate"),
@@ -11,6 +11,7 @@ urlpatterns = [
     path("generate/fields/", views.generate_fields, name="generate_fields"),
     path("jobs/<uuid:pk>/", views.generation_card, name="generation_card"),
     path("history/", views.gallery, name="gallery"),
+    path("live/", live_views.live_stream, name="live_stream"),
     path("history/tiles/", views.generation_tiles, name="generation_tiles"),
     path("images/<uuid:pk>/", views.image_detail, name="image_detail"),
     path("images/<uuid:pk>/original/", views.image_file, name="image_file"),

@@ -215,7 +215,7 @@ def gallery(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_GET
 def image_detail(request: HttpRequest, pk: Any) -> HttpResponse:
-    image = selectors.image_for(_user(request), pk)
+    image = portal_services.image_open(user=_user(request), image_id=pk, how="page")
     generation = selectors.generation_for(_user(request), image.generation_id)
     spec = get_catalog().get(generation.model)
     references = list(generation.references.all())
@@ -262,7 +262,7 @@ def _serve(
 @login_required
 @require_GET
 def image_file(request: HttpRequest, pk: Any) -> HttpResponseBase:
-    image = selectors.image_for(_user(request), pk)
+    image = portal_services.image_open(user=_user(request), image_id=pk, how="original")
     name = portal_services.zip_name(image) if request.GET.get("download") else None
     return _serve(request, image.file, download_name=name)
 
@@ -270,7 +270,7 @@ def image_file(request: HttpRequest, pk: Any) -> HttpResponseBase:
 @login_required
 @require_GET
 def image_thumbnail(request: HttpRequest, pk: Any) -> HttpResponseBase:
-    image = selectors.image_for(_user(request), pk)
+    image = portal_services.image_open(user=_user(request), image_id=pk, how="thumbnail")
     if not image.thumbnail:  # its worker stopped between the answer and the thumbnail
         add_thumbnails([image])
     return _serve(request, image.thumbnail or image.file)
@@ -279,7 +279,7 @@ def image_thumbnail(request: HttpRequest, pk: Any) -> HttpResponseBase:
 @login_required
 @require_GET
 def reference_file(request: HttpRequest, pk: int) -> HttpResponseBase:
-    reference = selectors.reference_for(_user(request), pk)
+    reference = portal_services.reference_open(user=_user(request), reference_id=pk)
     return _serve(request, reference.file)
 
 
@@ -296,7 +296,7 @@ def image_star(request: HttpRequest, pk: Any) -> HttpResponse:
 @login_required
 @require_POST
 def image_delete(request: HttpRequest, pk: Any) -> HttpResponse:
-    image = selectors.image_for(_user(request), pk)
+    image = selectors.image_for(_user(request), pk, action="delete")
     portal_services.images_delete(user=_user(request), image_ids=[image.pk])
     messages.success(request, _("Image deleted."))
     return redirect("gallery")

@@ -10,7 +10,7 @@ from django.views.decorators.http import require_GET
 
 from accounts.models import User
 from common.images import MIME
-from generations import selectors
+from generations.portal import services as portal_services
 
 from .reading import ManifestMissing, read_manifest
 
@@ -18,7 +18,8 @@ from .reading import ManifestMissing, read_manifest
 @login_required
 @require_GET
 def image_credentials(request: HttpRequest, pk: Any) -> JsonResponse:
-    image = selectors.image_for(cast(User, request.user), pk)
+    user = cast(User, request.user)
+    image = portal_services.image_open(user=user, image_id=pk, how="credentials")
     with image.file.open("rb") as fh:
         data = fh.read()
     try:

@@ -7,6 +7,8 @@ from django import template
 from django.conf import settings
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.html import format_html
+from django.utils.safestring import SafeString
 from django.utils.timesince import timesince
 from django.utils.translation import gettext
 
@@ -17,6 +19,16 @@ from ..portal.forms import param_label as _param_label
 from ..portal.text import failure_text
 
 register = template.Library()
+
+
+@register.simple_tag
+def live_stream_attrs() -> SafeString:
+    """The body's pointer to the live stream, with the moment the page was rendered:
+    the first stream starts there, so a change between render and connect is kept."""
+    if not settings.DARKROOM_PORTAL_LIVE:
+        return format_html("")
+    since = f"{timezone.now().timestamp():.6f}"
+    return format_html(' data-live-url="{}" data-live-since="{}"', reverse("live_stream"), since)
 
 
 @register.simple_tag

@@ -267,19 +267,87 @@
     });
   }
 
-  // Running tiles: one request for all of them every 2 s, not one poll per tile.
-  let pollTimer = null;
+  // Live status: one server-sent-events stream per page (data-live-url on the body)
+  // carries this person's job changes, rendered; cards and tiles poll only while it is
+  // down (or when the server has it switched off).
+  let liveUp = false;
+  let lastEventId = "";
+  function swapIn(old, html) {
+    const holder = document.createElement("template");
+    holder.innerHTML = html;
+    const fresh = holder.content.firstElementChild;
+    if (!fresh) return;
+    old.replaceWith(fresh);
+    if (window.htmx) window.htmx.process(fresh);
+  }
+  function applyJob(data) {
+    const card = document.getElementById("job-" + data.id);
+    if (card && card.dataset.status !== data.status) swapIn(card, data.card);
+    const tile = document.getElementById("gen-" + data.id);
+    if (tile && tile.dataset.status !== data.status) {
+      swapIn(tile, data.tile);
+      shapeTiles(document);
+      updateSelection();
+    }
+    const model = document.querySelector("#generate-form [name=model]");
+    const row = document.getElementById("submit-row");
+    if (data.quota && row && model && model.value === data.model) swapIn(row, data.quota);
+  }
+  function connectLive() {
+    const url = document.body.dataset.liveUrl;
+    if (!url || !window.EventSource) return;
+    const since = lastEventId || document.body.dataset.liveSince || "";
+    const source = new EventSource(url + "?since=" + encodeURIComponent(since));
+    source.addEventListener("open", () => {
+      liveUp = true;
+      document.body.dataset.live = "up";
+      clearTimeout(cardTimer); clearTimeout(tileTimer);
+    });
+    source.addEventListener("job", (event) => {
+      lastEventId = event.lastEventId || lastEventId;
+      applyJob(JSON.parse(event.data));
+    });
+    source.addEventListener("error", () => {
+      liveUp = false;
+      document.body.dataset.live = "down";
+      pollCards(); pollPendingTiles();
+      // The browser retries by itself unless the server refused the stream outright.
+      if (source.readyState === EventSource.CLOSED) setTimeout(connectLive, 5000);
+    });
+  }
+
+  // While the stream is down: each running card asks every second.
+  let cardTimer = null;
+  function pollCards() {
+    clearTimeout(cardTimer);
+    if (liveUp || !document.querySelector(".job[data-poll-url]")) return;
+    cardTimer = setTimeout(async () => {
+      if (liveUp) return;
+      try {
+        await Promise.all(Array.from(document.querySelectorAll(".job[data-poll-url]")).map(async (card) => {
+          const response = await fetch(card.dataset.pollUrl, { credentials: "same-origin" });
+          if (response.ok && !liveUp) swapIn(card, await response.text());
+        }));
+      } finally {
+        pollCards();
+      }
+    }, 1000);
+  }
+
+  // While the stream is down: running tiles, one request for all of them every 2 s.
+  let tileTimer = null;
   function pollPendingTiles() {
-    clearTimeout(pollTimer);
+    clearTimeout(tileTimer);
     const grid = document.querySelector("[data-tiles-url]");
     const pending = Array.from(document.querySelectorAll("[data-pending]"));
-    if (!grid || !pending.length) return;
-    pollTimer = setTimeout(async () => {
+    if (liveUp || !grid || !pending.length) return;
+    tileTimer = setTimeout(async () => {
+      if (liveUp) return;
       const query = new URLSearchParams();
       pending.forEach((el) => query.append("id", el.dataset.pending));
       try {
         const response = await fetch(grid.dataset.tilesUrl + "?" + query, { credentials: "same-origin" });
-        if (response.ok) {
+        if (response.ok && !liveUp) {
           const holder = document.createElement("template");
           holder.innerHTML = await response.text();
           holder.content.querySelectorAll(".gen").forEach((fresh) => {
@@ -335,10 +403,12 @@
   });
 
   document.addEventListener("htmx:afterSettle", (event) => {
-    enhanceSliders(event.target); shapeTiles(document); updateSelection(); pollPendingTiles();
+    enhanceSliders(event.target); shapeTiles(document); updateSelection(); pollCards(); pollPendingTiles();
   });
   document.addEventListener("DOMContentLoaded", () => {
     document.querySelectorAll("[data-model-allow]").forEach(renderAllowChips);
-    enhanceSliders(document); shapeTiles(document); updateSelection(); pollPendingTiles();
+    enhanceSliders(document); shapeTiles(document); updateSelection();
+    connectLive(); // once it opens, the polls below are called off before they send
+    pollCards(); pollPendingTiles();
   });
 })();

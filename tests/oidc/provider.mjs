@@ -17,7 +17,7 @@ const provider = new Provider(`http://127.0.0.1:${port}`, {
     response_types: ['code'],
   }],
   claims: {
-    openid: ['sub'],
+    openid: ['sub', 'amr', 'acr'], // amr/acr: a person's entry may say the provider did MFA
     email: ['email', 'email_verified'],
     profile: ['name', 'groups'],
   },

@@ -45,13 +45,18 @@ class Command(BaseCommand):
             help="Seconds an asynchronous job (Replicate, BFL) runs before it is done.",
         )
         parser.add_argument(
+            "--threaded",
+            action="store_true",
+            help="A thread per connection (the old transport), for comparison benches.",
+        )
+        parser.add_argument(
             "--public-url",
             default=None,
             help="Base URL put in result links (default: the Host the client used).",
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
-        # A thread and a socket per call in flight: a thousand slow calls need more
+        # A socket per call in flight: a thousand slow calls need more
         # descriptors than a 1024 soft limit (raised up to the hard limit).
         soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
         wanted = 65536 if hard == resource.RLIM_INFINITY else min(65536, hard)
@@ -66,6 +71,7 @@ class Command(BaseCommand):
             keys=options["keys"] or [settings.DARKROOM_SIMULATOR_KEY],
             public_url=options["public_url"],
             job_seconds=options["job_seconds"],
+            threaded=options["threaded"],
         )
         stop = threading.Event()
         # honcho and docker stop with SIGTERM; treat it like Ctrl-C.

@@ -1,0 +1,266 @@
+"""P5: the portal's live status, by push (the /live/ stream) against polling.
+
+    .venv/bin/python -m bench.p5_live [--jobs 30] [--streams 1000] [--skip-streams]
+
+Brings up Redis and two web processes on the bench database: one with the stream (the
+default) and one with DARKROOM_PORTAL_LIVE=false (today's polling: cards every 1 s,
+tiles every 2 s). No worker: this process finishes each job itself through the same
+service the worker calls (generation_succeed: store, thumbnail, then announce), so the
+figures are the portal's path alone.
+
+1. Finish -> shown, in Chromium: for each of --jobs jobs, interleaved push / polling, a
+   card waits a random 0.2-1.2 s, the job finishes, and the page records (Date.now())
+   the moment the card's <img> has loaded. Figure: shown - finished_at, p50 / p95.
+2. Status requests (GET /jobs/..., /history/tiles/) sent while one job runs 10 s, on
+   the generate page and the gallery, both modes.
+3. --streams open streams for one person on the push web process: threads and memory
+   added, CPU used while idle for 10 s, and the time from one change of that person
+   to the last stream receiving it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import os
+import random
+import statistics
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from bench.p2_waits import LANE
+from bench.stack import Stack, cpu_seconds, quantile, rss_mb, setup_django, stack
+from tests.browser import CHROMIUM, CHROMIUM_ARGS
+from tests.images import png_bytes
+
+MODEL = "black-forest-labs/flux.1-dev"
+STATUS_PATHS = ("/jobs/", "/history/tiles/")
+# Records when each finished card's image has loaded, by job id.
+SHOWN_SCRIPT = """
+window.__shown = {};
+new MutationObserver(() => {
+  document.querySelectorAll('.job[data-status=succeeded] img').forEach((img) => {
+    const id = img.closest('.job').id.slice(4);
+    const mark = () => { if (!window.__shown[id]) window.__shown[id] = Date.now(); };
+    if (img.complete && img.naturalWidth) mark(); else img.addEventListener('load', mark);
+  });
+}).observe(document, { subtree: true, childList: true, attributes: true });
+"""
+
+
+def person() -> Any:
+    from accounts.models import User
+    from accounts.quota import quota_set_limit
+
+    user, _ = User.objects.get_or_create(username="bench-p5")
+    quota_set_limit(user=user, model=MODEL, limit=10_000_000)
+    return user
+
+
+def session_cookie(user: Any) -> str:
+    from django.test import Client
+
+    client = Client()
+    client.force_login(user)
+    return str(client.cookies["sessionid"].value)
+
+
+def submit(user: Any, prompt: str) -> Any:
+    from generations.services import generation_create
+
+    return generation_create(
+        user=user, model=MODEL, prompt=prompt, params={"size": "512x512"}, source="portal"
+    )
+
+
+def finish(job: Any) -> float:
+    """Finish the job as the worker would; its finished_at, in ms since the epoch."""
+    from generations.models import Generation
+    from generations.services import generation_succeed
+
+    generation_succeed(generation=job, images=[png_bytes(512, 512)], channel="modelverse")
+    finished = Generation.objects.values_list("finished_at", flat=True).get(pk=job.pk)
+    return finished.timestamp() * 1000
+
+
+def bring_up(s: Stack) -> tuple[dict[str, str], Any]:
+    s.redis()
+    # Before Django starts here: this process publishes to that Redis and stores files
+    # where the web processes serve them.
+    os.environ["CELERY_BROKER_URL"] = s.env["CELERY_BROKER_URL"]
+    s.env["MEDIA_ROOT"] = os.environ["MEDIA_ROOT"] = str(s.dir / "media")
+    setup_django()
+    s.env["DEBUG"] = "true"  # static files from the app, as in the demo
+    push = s.web()
+    push_proc = s.web_proc
+    s.env["DARKROOM_PORTAL_LIVE"] = "false"
+    poll = s.web()
+    s.env.pop("DARKROOM_PORTAL_LIVE")
+    return {"push": push, "poll": poll}, push_proc
+
+
+def open_page(browser: Any, base: str, cookie: str) -> Any:
+    # bypass_csp: only for the measuring script (wait_for_function evaluates a string)
+    context = browser.new_context(viewport={"width": 1360, "height": 900}, bypass_csp=True)
+    context.add_cookies([{"name": "sessionid", "value": cookie, "url": base}])
+    context.add_init_script(SHOWN_SCRIPT)
+    page = context.new_page()
+    page.set_default_timeout(30_000)
+    return page
+
+
+def shown_after_finish(page: Any, base: str, user: Any, mode: str, i: int) -> float:
+    job = submit(user, f"p5 {mode} {i}")
+    page.goto(base + "/")
+    page.wait_for_selector(f"#job-{job.pk}")
+    if mode == "push":
+        page.wait_for_selector("body[data-live=up]")
+    time.sleep(random.uniform(0.2, 1.2))
+    finished = finish(job)
+    page.wait_for_function(f"window.__shown['{job.pk}']")
+    return float(page.evaluate(f"window.__shown['{job.pk}']")) - finished
+
+
+def status_requests(page: Any, base: str, user: Any, path: str, seconds: float) -> int:
+    from generations.models import Generation
+    from generations.services import generation_fail
+
+    for pk in Generation.objects.filter(user=user, status__in=["queued", "running"]).values_list(
+        "pk", flat=True
+    ):
+        generation_fail(generation_id=pk, code="bench", message="left from an earlier run")
+    submit(user, "p5 running")  # the one job running on the page
+    sent: list[str] = []
+    page.on("request", lambda r: sent.append(r.url))
+    page.goto(base + path)
+    page.wait_for_timeout(seconds * 1000)  # not time.sleep: events arrive while it waits
+    return len([u for u in sent if any(p in u for p in STATUS_PATHS)])
+
+
+def browser_figures(urls: dict[str, str], jobs: int) -> None:
+    from playwright.sync_api import sync_playwright
+
+    user = person()
+    cookie = session_cookie(user)
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        pages = {mode: open_page(browser, base, cookie) for mode, base in urls.items()}
+        for mode, base in urls.items():  # warm up: templates, thumbnails, connections
+            shown_after_finish(pages[mode], base, user, mode, -1)
+        delays: dict[str, list[float]] = {"push": [], "poll": []}
+        for i in range(jobs):
+            for mode, base in urls.items():
+                delays[mode].append(shown_after_finish(pages[mode], base, user, mode, i))
+        print(f"\nP5 finish -> image shown in Chromium, {jobs} jobs each, interleaved")
+        for mode, values in delays.items():
+            print(
+                f"  {mode:5} p50 {statistics.median(values):7.0f} ms | p95 "
+                f"{quantile(values, 0.95):7.0f} ms | min {min(values):5.0f} | "
+                f"max {max(values):5.0f}"
+            )
+        ratio = statistics.median(delays["push"]) / statistics.median(delays["poll"])
+        print(f"  push / poll p50 ratio {ratio:.2f}")
+        print("\nP5 status requests while one job runs 10 s")
+        for mode, base in urls.items():
+            for path in ("/", "/history/"):
+                page = open_page(browser, base, cookie)
+                count = status_requests(page, base, user, path, 10.0)
+                page.context.close()
+                print(f"  {mode:5} {path:10} {count} requests")
+        browser.close()
+
+
+# --- many streams ----------------------------------------------------------------------
+
+
+def threads_of(pid: int) -> int:
+    status = Path(f"/proc/{pid}/status").read_text()
+    return int(next(line.split()[1] for line in status.splitlines() if line.startswith("Threads:")))
+
+
+async def hold_streams(base: str, cookie: str, count: int, pid: int, user: Any) -> dict[str, Any]:
+    from asgiref.sync import sync_to_async
+
+    from generations.services import generation_fail
+
+    lanes = -(-count // LANE)
+    limits = httpx.Limits(max_connections=LANE, max_keepalive_connections=LANE)
+    figures: dict[str, Any] = {}
+    async with contextlib.AsyncExitStack() as stack:
+        pool = [
+            await stack.enter_async_context(
+                httpx.AsyncClient(cookies={"sessionid": cookie}, timeout=120, limits=limits)
+            )
+            for _ in range(lanes)
+        ]
+        first = await stack.enter_async_context(pool[0].stream("GET", f"{base}/live/"))
+        await anext(first.aiter_raw())  # the shared pools exist from here on
+        figures["threads0"], figures["rss0"] = threads_of(pid), rss_mb(pid)
+        streams = []
+        for i in range(count):
+            response = await stack.enter_async_context(
+                pool[i % lanes].stream("GET", f"{base}/live/")
+            )
+            streams.append(response.aiter_raw())
+        await asyncio.gather(*(anext(s) for s in streams))  # every stream is open
+        await asyncio.sleep(2)
+        figures["threads1"], figures["rss1"] = threads_of(pid), rss_mb(pid)
+        cpu0 = cpu_seconds(pid)
+        await asyncio.sleep(10)
+        figures["idle_cpu"] = (cpu_seconds(pid) - cpu0) / 10
+        job = await sync_to_async(submit)(user, "p5 fan-out")
+        await asyncio.sleep(1.5)  # its "queued" reached every stream
+        ids = str(job.pk)
+
+        async def received(chunks: Any) -> float:
+            async for chunk in chunks:
+                if ids.encode() in chunk and b'"failed"' in chunk:
+                    return time.monotonic()
+            return float("nan")
+
+        waiting = [asyncio.ensure_future(received(s)) for s in streams]
+        started = time.monotonic()
+        await sync_to_async(generation_fail)(generation_id=job.pk, code="x", message="fan-out")
+        ends = await asyncio.gather(*waiting)
+        figures["fanout_last"] = (max(ends) - started) * 1000
+        figures["fanout_p50"] = (statistics.median(ends) - started) * 1000
+    return figures
+
+
+def stream_figures(pid: int, base: str, count: int) -> None:
+    user = person()
+    figures = asyncio.run(hold_streams(base, session_cookie(user), count, pid, user))
+    threads = figures["threads1"] - figures["threads0"]
+    print(f"\nP5 {count} open streams of one person on one web process")
+    print(
+        f"  threads added {threads} ({threads / count:.3f} per stream) | memory added "
+        f"{figures['rss1'] - figures['rss0']:.0f} MB | idle CPU {figures['idle_cpu'] * 100:.1f} %"
+        f" of a core | one change to every stream: median {figures['fanout_p50']:.0f} ms, "
+        f"last {figures['fanout_last']:.0f} ms"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--jobs", type=int, default=30)
+    parser.add_argument("--streams", type=int, default=1000)
+    parser.add_argument("--skip-browser", action="store_true")
+    parser.add_argument("--skip-streams", action="store_true")
+    args = parser.parse_args()
+    # Playwright's sync API runs an event loop in this thread; our ORM calls stay sync.
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    with stack() as s:
+        urls, push_proc = bring_up(s)
+        if not args.skip_browser:
+            browser_figures(urls, args.jobs)
+        if not args.skip_streams:
+            stream_figures(push_proc.pid, urls["push"], args.streams)
+    print(f"\nload average {os.getloadavg()[0]:.1f} (1 min) at the end")
+
+
+if __name__ == "__main__":
+    main()
