@@ -1,8 +1,12 @@
-"""Database connections around long waits."""
+"""Database helpers: connections around long waits, appending to a JSON list in place."""
 
 from __future__ import annotations
 
+import json
+from typing import Any
+
 from django.db import connection
+from django.db.models import F, Func, JSONField
 
 
 def release_connection() -> None:
@@ -14,3 +18,24 @@ def release_connection() -> None:
     """
     if not connection.in_atomic_block:
         connection.close()
+
+
+class JSONAppend(Func):
+    """`column || [item]` for a JSON list column, in the UPDATE itself: two writers
+    appending at once both keep their entry (no read-modify-write)."""
+
+    output_field = JSONField()
+
+    def __init__(self, column: str, item: Any) -> None:
+        super().__init__(F(column))
+        self.item = item
+
+    def as_sql(
+        self, compiler: Any, connection: Any, *args: Any, **extra: Any
+    ) -> tuple[str, list[Any]]:
+        column, params = compiler.compile(self.get_source_expressions()[0])
+        if connection.vendor == "postgresql":
+            sql = f"(COALESCE({column}, '[]'::jsonb) || %s::jsonb)"
+            return sql, [*params, json.dumps([self.item])]
+        sql = f"json_insert(COALESCE({column}, '[]'), '$[#]', json(%s))"
+        return sql, [*params, json.dumps(self.item)]

@@ -349,8 +349,9 @@ DARKROOM_RELAY_INTERVAL = env.float("DARKROOM_RELAY_INTERVAL", default=15.0)
 DARKROOM_LEASE_SECONDS = env.int("DARKROOM_LEASE_SECONDS", default=60)
 if DARKROOM_LEASE_SECONDS * 2 > CELERY_VISIBILITY_TIMEOUT:
     raise ImproperlyConfigured("CELERY_VISIBILITY_TIMEOUT must exceed 2 x DARKROOM_LEASE_SECONDS.")
-# How long a worker keeps retrying a database write it must not lose (a paid-for result).
-DARKROOM_DB_RETRY_SECONDS = env.int("DARKROOM_DB_RETRY_SECONDS", default=120)
+# Where a worker keeps the bytes of a paid result while the object store does not answer
+# (generations.spool); a job resumed on this host stores them instead of paying again.
+DARKROOM_SPOOL_DIR = Path(env("DARKROOM_SPOOL_DIR", default=str(VAR_DIR / "spool")))
 # DARKROOM_BEAT_LOCK=true (Redis broker): RedBeat keeps the schedule in Redis and holds a
 # lock there, so a second beat (another machine, a rolling restart) waits instead of ticking
 # too. Opt-in: RedBeat's beat exits when Redis goes away (run it under a restart policy, as

@@ -4,6 +4,14 @@
 (failing over on retryable errors) or polls an asynchronous upstream, and
 either finishes the generation (generations.services) or says when to run
 again. It is safe to call twice for the same id.
+
+Fencing: the step runs under the lease token its claim took (`lease_token`). Before
+each upstream call the token is checked and the call marked sent in one locked
+transaction, which also counts every call recorded (the attempt cap); after an
+answer, nothing is scheduled or sent again unless the token is still ours. A paid
+answer that comes after the lease moved on is still stored if the job is unfinished:
+the worker that took the step over does not send again while that call may still be
+in flight. Attempts are appended in the UPDATE itself, never read-modify-written.
 """
 
 from __future__ import annotations
@@ -13,10 +21,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
-from django.db.models import F
+from django.db import transaction
+from django.db.models import Case, DateTimeField, F, Value, When
 from django.utils import timezone
 
-from common.db import release_connection
+from common.db import JSONAppend, release_connection
 from providers.base import (
     ChannelConfig,
     Completed,
@@ -36,6 +45,7 @@ from .models import Generation
 from .references import read_references
 from .results import download_results
 from .services import announce, generation_fail, generation_succeed
+from .spool import Spooled, spool_drop, spool_read, spool_write
 
 
 @dataclass(frozen=True)
@@ -64,7 +74,7 @@ def generation_run(
         generation = Generation.objects.prefetch_related("references").get(pk=generation_id)
         if generation.step == 0 and not generation.attempts:
             announce(generation)  # its first step: the card turns "running"
-        return _end_step(generation_id, _advance(generation, channel_name))
+        return _end_step(generation, _advance(generation, channel_name))
     except LeaseLost:
         return StepResult()
     finally:
@@ -82,7 +92,9 @@ def generation_interrupted(*, generation_id: Any) -> StepResult:
         "the upstream call ran past the task's time limit", code="upstream_timeout", retryable=True
     )
     try:
-        return _end_step(generation_id, _after_failure(generation, timeout))
+        return _end_step(generation, _after_failure(generation, timeout))
+    except LeaseLost:
+        return StepResult()
     finally:
         leases.forget(generation_id)
 
@@ -92,17 +104,40 @@ def _advance(generation: Generation, channel_name: str | None) -> StepResult:
         if generation.upstream_state:
             return _poll(generation)
         if generation.upstream_sent_at:
-            _resume_interrupted(generation)
+            return _resume(generation, channel_name)
         return _submit(generation, channel_name)
     except ProviderError as exc:
         return _after_failure(generation, exc)
 
 
-def _end_step(generation_id: Any, result: StepResult) -> StepResult:
+def _end_step(generation: Generation, result: StepResult) -> StepResult:
     if result.delay is None:
         return result
-    step = leases.release(generation_id, delay=result.delay)
+    step = leases.release(generation.pk, delay=result.delay, token=generation.lease_token)
     return StepResult(delay=result.delay, step=step) if step is not None else StepResult()
+
+
+def _resume(generation: Generation, channel_name: str | None) -> StepResult:
+    """An earlier lease sent a call upstream and its answer is not stored."""
+    spooled = spool_read(generation.pk)
+    if spooled is not None:  # paid for and kept on this host: store it, pay nothing more
+        _store_paid(generation, spooled)
+        return StepResult()
+    wait = _in_flight_for(generation)
+    if wait > 0:
+        # Its worker may be late rather than dead (a heartbeat that missed renewals):
+        # its answer, paid for, may still come. Look again once it cannot.
+        return StepResult(delay=min(wait, retry.max_countdown()))
+    _resume_interrupted(generation)
+    return _submit(generation, channel_name)
+
+
+def _in_flight_for(generation: Generation) -> float:
+    """Seconds the call marked sent may still be in flight: its timeout, then a lease
+    for its worker to store the answer once the database answers again."""
+    assert generation.upstream_sent_at is not None
+    window = float(settings.DARKROOM_UPSTREAM_TIMEOUT) + leases.lease_seconds()
+    return generation.upstream_sent_at.timestamp() + window - time.time()
 
 
 def _resume_interrupted(generation: Generation) -> None:
@@ -113,23 +148,18 @@ def _resume_interrupted(generation: Generation) -> None:
     never paid for twice silently and never more often than the retry cap allows.
     """
     may_retry = retry.may_retry(generation.retries)
-    note = {
-        "channel": generation.channel,
-        "format": "",
-        "phase": "resume",
-        "at": timezone.now().isoformat(),
-        "ok": False,
-        "code": "interrupted_after_send",
-        "message": (
-            "The worker stopped after sending this request upstream and before storing "
-            + ("the answer; it was sent again." if may_retry else "the answer.")
-        ),
-    }
-    generation.attempts = [*generation.attempts, note]
-    Generation.objects.filter(pk=generation.pk).update(
-        attempts=generation.attempts, upstream_sent_at=None, retries=F("retries") + 1
+    message = "The worker stopped after sending this request upstream and before storing " + (
+        "the answer; it was sent again." if may_retry else "the answer."
     )
+    note = attempt_entry(
+        "resume", channel=generation.channel, code="interrupted_after_send", message=message
+    )
+    if not _append_attempt(
+        generation, note, fenced=True, upstream_sent_at=None, retries=F("retries") + 1
+    ):
+        raise LeaseLost(str(generation.pk))
     generation.retries += 1
+    generation.upstream_sent_at = None
     if not may_retry:
         raise ProviderError(
             "the worker stopped after the upstream call was sent; not sending it again",
@@ -157,14 +187,13 @@ def _submit(generation: Generation, channel_name: str | None) -> StepResult:
             _record_attempt(generation, channel, skipped)
             last_error = last_error if last_error and last_error.retryable else skipped
             continue
-        if not retry.may_call_upstream(generation.attempts):
-            raise _gave_up(generation, last_error)
-        _mark_sent(generation, channel)
+        _mark_sent(generation, channel, last_error)
         try:
             release_connection()  # none held while the upstream takes its time
             outcome = provider.submit(request)
         except ProviderError as exc:
             _record_attempt(generation, channel, exc)
+            _check_lease(generation)  # moved on: its new holder decides what comes next
             if not _fails_over(exc):
                 raise
             called.append(exc)
@@ -209,18 +238,8 @@ def _gave_up(generation: Generation, last_error: ProviderError | None) -> Provid
         code=last_error.code if last_error else "upstream_unavailable",
         retryable=False,
     )
-    generation.attempts = [
-        *generation.attempts,
-        {
-            "channel": "",
-            "phase": "gave_up",
-            "at": timezone.now().isoformat(),
-            "ok": False,
-            "code": "max_upstream_attempts",
-            "message": exc.message,
-        },
-    ]
-    Generation.objects.filter(pk=generation.pk).update(attempts=generation.attempts)
+    note = attempt_entry("gave_up", code="max_upstream_attempts", message=exc.message)
+    _append_attempt(generation, note, fenced=False)
     return exc
 
 
@@ -228,14 +247,37 @@ class LeaseLost(Exception):
     """Another worker took this job over (our lease ran out): stop, pay nothing more."""
 
 
-def _mark_sent(generation: Generation, channel: ChannelConfig) -> None:
-    # Durable before the call: if this worker dies mid-call, the next one knows.
-    marked = Generation.objects.filter(pk=generation.pk, lease_owner=leases.owner()).update(
-        upstream_sent_at=timezone.now(), channel=channel.name
-    )
-    if not marked:
+def _mark_sent(
+    generation: Generation, channel: ChannelConfig, last_error: ProviderError | None
+) -> None:
+    """Re-check the fencing token and the cap, then mark the call sent, durably before
+    it goes out (if this worker dies mid-call, the next one knows); all under the row
+    lock, so the cap counts every call any worker recorded."""
+    now = timezone.now()
+    with transaction.atomic():
+        row = (
+            Generation.objects.select_for_update()
+            .filter(pk=generation.pk, lease_token=generation.lease_token)
+            .filter(status__in=leases.UNFINISHED)
+            .values("attempts")
+            .first()
+        )
+        if row is None:
+            raise LeaseLost(str(generation.pk))
+        generation.attempts = row["attempts"]
+        allowed = retry.may_call_upstream(generation.attempts)
+        if allowed:
+            Generation.objects.filter(pk=generation.pk).update(
+                upstream_sent_at=now, channel=channel.name
+            )
+    if not allowed:
+        raise _gave_up(generation, last_error)
+    generation.upstream_sent_at, generation.channel = now, channel.name
+
+
+def _check_lease(generation: Generation) -> None:
+    if not leases.still_held(generation.pk, generation.lease_token):
         raise LeaseLost(str(generation.pk))
-    generation.channel = channel.name
 
 
 def _fails_over(exc: ProviderError) -> bool:
@@ -247,8 +289,11 @@ def _fails_over(exc: ProviderError) -> bool:
 
 def _deadline(generation: Generation, provider: Provider) -> float:
     """When polling gives up: the format's own limit, never past the job's deadline."""
-    job_end = generation.created_at.timestamp() + settings.DARKROOM_JOB_DEADLINE
-    return min(time.time() + provider.deadline(), job_end)
+    return min(time.time() + provider.deadline(), _job_end(generation))
+
+
+def _job_end(generation: Generation) -> float:
+    return generation.created_at.timestamp() + settings.DARKROOM_JOB_DEADLINE
 
 
 # Failures of one poll request (not of the job): poll again later, same task.
@@ -280,7 +325,11 @@ def _poll(generation: Generation) -> StepResult:
             channel_failed(name=channel.name, error=exc, person=generation.user_id)
             wait = min(retry.backoff(1, exc.retry_after), max(0.0, deadline - time.time()) + 0.1)
             return StepResult(delay=wait)
+        # The upstream accepted the task and then failed it (BFL's `Error`, Replicate's
+        # `failed`): it may have billed it, so it is a failed attempt, never re-submitted.
+        exc.retryable = False
         _record_attempt(generation, channel, exc, phase="poll")
+        _check_lease(generation)
         raise
     return _handle_outcome(generation, channel, outcome, deadline=deadline)
 
@@ -289,20 +338,7 @@ def _handle_outcome(
     generation: Generation, channel: ChannelConfig, outcome: Completed | Pending, *, deadline: float
 ) -> StepResult:
     if isinstance(outcome, Pending):
-        # The upstream accepted (and will bill) the job: keep its id through a hiccup.
-        retry.on_database_errors(
-            lambda: Generation.objects.filter(pk=generation.pk).update(
-                channel=channel.name,
-                upstream_id=outcome.upstream_id,
-                upstream_state={
-                    "channel": channel.name,
-                    "state": outcome.state,
-                    "deadline": deadline,
-                },
-                upstream_sent_at=None,
-            )
-        )
-        return StepResult(delay=min(outcome.poll_after, retry.max_countdown()))
+        return _keep_pending(generation, channel, outcome, deadline=deadline)
     # Downloaded in this very step: upstream links expire (BFL's in ~10 minutes).
     try:
         release_connection()  # none held through the download and the image work
@@ -312,26 +348,64 @@ def _handle_outcome(
             generation.attempts
         )
         _record_attempt(generation, channel, exc, phase="download")
+        _check_lease(generation)
         raise
-    # The upstream has been paid: a database hiccup now must not lose the images.
-    retry.on_database_errors(
-        lambda: generation_succeed(
-            generation=generation,
-            images=images,
-            channel=channel.name,
-            upstream_id=outcome.upstream_id,
-        )
-    )
+    _store_paid(generation, Spooled(images, channel.name, outcome.upstream_id))
     return StepResult()
 
 
+def _keep_pending(
+    generation: Generation, channel: ChannelConfig, outcome: Pending, *, deadline: float
+) -> StepResult:
+    # The upstream accepted (and will bill) the job: keep its id through an outage, even
+    # if our lease moved on, as long as no other call was sent since ours.
+    kept = retry.until_stored(
+        lambda: Generation.objects.filter(
+            pk=generation.pk,
+            status__in=leases.UNFINISHED,
+            upstream_sent_at=generation.upstream_sent_at,
+        ).update(
+            channel=channel.name,
+            upstream_id=outcome.upstream_id,
+            upstream_state={"channel": channel.name, "state": outcome.state, "deadline": deadline},
+            upstream_sent_at=None,
+        ),
+        until=_job_end(generation),
+    )
+    if not kept:
+        raise LeaseLost(str(generation.pk))
+    generation.upstream_sent_at = None
+    _check_lease(generation)
+    return StepResult(delay=min(outcome.poll_after, retry.max_countdown()))
+
+
+def _store_paid(generation: Generation, result: Spooled) -> None:
+    """The upstream has been paid: store the images through a database or object-store
+    outage (spooled locally meanwhile) until the job's deadline. Stored even if the
+    lease moved on, as long as the job is unfinished."""
+    retry.until_stored(
+        lambda: generation_succeed(
+            generation=generation,
+            images=result.images,
+            channel=result.channel,
+            upstream_id=result.upstream_id,
+        ),
+        until=_job_end(generation),
+        on_failure=lambda: spool_write(generation.pk, result),
+    )
+    spool_drop(generation.pk)
+
+
 def _after_failure(generation: Generation, exc: ProviderError) -> StepResult:
+    _check_lease(generation)  # moved on: what comes next is its new holder's to decide
     if exc.retryable and retry.may_retry(generation.retries):
         if retry.may_call_upstream(generation.attempts):
             # The failure is known (not an interruption): the next step submits afresh.
-            Generation.objects.filter(pk=generation.pk).update(
-                retries=F("retries") + 1, upstream_state=None, upstream_sent_at=None
-            )
+            retried = Generation.objects.filter(
+                pk=generation.pk, lease_token=generation.lease_token
+            ).update(retries=F("retries") + 1, upstream_state=None, upstream_sent_at=None)
+            if not retried:
+                raise LeaseLost(str(generation.pk))
             return StepResult(delay=retry.backoff(generation.retries, exc.retry_after))
         exc = _gave_up(generation, exc)
     generation_fail(generation_id=generation.pk, code=exc.code, message=exc.message)
@@ -351,6 +425,52 @@ def _provider_request(generation: Generation) -> ProviderRequest:
     )
 
 
+def attempt_entry(
+    phase: str,
+    *,
+    channel: str = "",
+    fmt: str = "",
+    error: ProviderError | None = None,
+    code: str | None = None,
+    message: str | None = None,
+) -> dict[str, Any]:
+    """One entry of a job's `attempts`; every place that records one builds it here.
+
+    `code` / `message` stand for an outcome that is not an upstream's error (a resume,
+    giving up); an entry with neither them nor `error` is a call that succeeded.
+    """
+    entry: dict[str, Any] = {
+        "channel": channel,
+        "format": fmt,
+        "phase": phase,
+        "at": timezone.now().isoformat(),
+        "ok": error is None and code is None,
+        "code": code if code is not None else (error.code if error else ""),
+        "message": message if message is not None else (error.message if error else ""),
+    }
+    if error is not None and error.retry_after:
+        entry["retry_after"] = error.retry_after
+    return entry
+
+
+def _append_attempt(
+    generation: Generation, entry: dict[str, Any], *, fenced: bool, **fields: Any
+) -> bool:
+    """Append `entry` in the UPDATE itself (a late worker's entry never overwrites
+    another's); `fenced`: only while our lease token holds. False if nothing matched.
+    Kept through a database outage, up to the job's deadline: it may record a call
+    that cost money."""
+    rows = Generation.objects.filter(pk=generation.pk)
+    if fenced:
+        rows = rows.filter(lease_token=generation.lease_token)
+    updated = retry.until_stored(
+        lambda: rows.update(attempts=JSONAppend("attempts", entry), **fields),
+        until=_job_end(generation),
+    )
+    generation.attempts = [*generation.attempts, entry]
+    return bool(updated)
+
+
 def _record_attempt(
     generation: Generation,
     channel: ChannelConfig,
@@ -358,25 +478,14 @@ def _record_attempt(
     *,
     phase: str = "submit",
 ) -> None:
-    attempt: dict[str, Any] = {
-        "channel": channel.name,
-        "format": channel.format,
-        "phase": phase,
-        "at": timezone.now().isoformat(),
-        "ok": error is None,
-        "code": error.code if error else "",
-        "message": error.message if error else "",
-    }
-    if error is not None and error.retry_after:
-        attempt["retry_after"] = error.retry_after
-    attempts = [*generation.attempts, attempt]
-    # A failed call is accounted for by this attempt; a successful one stays "sent"
-    # until its outcome is stored. Kept through a database hiccup: it records a call
-    # that may have cost money.
-    sent = F("upstream_sent_at") if error is None else None
-    retry.on_database_errors(
-        lambda: Generation.objects.filter(pk=generation.pk).update(
-            attempts=attempts, upstream_sent_at=sent
-        )
-    )
-    generation.attempts = attempts
+    entry = attempt_entry(phase, channel=channel.name, fmt=channel.format, error=error)
+    if error is None:
+        # A successful call stays "sent" until its outcome is stored.
+        _append_attempt(generation, entry, fenced=False)
+        return
+    # A failed call is accounted for by this entry: clear its "sent" mark, if the mark
+    # is still ours (never another worker's, for a call of its own).
+    ours = When(upstream_sent_at=generation.upstream_sent_at, then=Value(None))
+    unmarked = Case(ours, default=F("upstream_sent_at"), output_field=DateTimeField())
+    _append_attempt(generation, entry, fenced=False, upstream_sent_at=unmarked)
+    generation.upstream_sent_at = None

@@ -5,11 +5,14 @@ The row is the truth and a broker message only a nudge (a transactional outbox):
 - A job is committed `queued` with a lease that nobody holds, ending
   `DARKROOM_LEASE_SECONDS` later; its message is published on commit.
 - A worker runs a step only after `claim()` took the lease with one conditional
-  UPDATE (same step, lease free, expired or already this process's), so two
-  workers never run the same step. While it runs, the heartbeat thread renews
-  every lease this process holds in one UPDATE.
+  UPDATE (same step, lease free, expired or already this process's), which also
+  bumps `lease_token`, the fencing token. While it runs, the heartbeat thread
+  renews every lease this process holds in one UPDATE. A heartbeat can be late
+  (the database away, no pooled connection free): the relay then gives the step
+  to another worker, and the late one finds its token moved on at its next write
+  (generations.dispatch re-checks it before sending and after every answer).
 - After the step, `release()` bumps the step, drops the owner and sets the lease
-  to end a grace period after the next step is due.
+  to end a grace period after the next step is due; only with the step's token.
 - `relay()` (run by beat) publishes again every unfinished
   job whose lease ended: never picked up, its message lost with the broker, its
   worker dead. The new message carries the row's step, so the old one, if it
@@ -76,6 +79,7 @@ def claim(generation_id: Any, step: int | None) -> bool:
             lease_expires_at=now + timedelta(seconds=lease_seconds()),
             status=Generation.Status.RUNNING,
             started_at=Coalesce(F("started_at"), now),
+            lease_token=F("lease_token") + 1,
         )
     except BaseException:
         forget(generation_id)
@@ -87,11 +91,12 @@ def claim(generation_id: Any, step: int | None) -> bool:
     return True
 
 
-def release(generation_id: Any, *, delay: float) -> int | None:
-    """End this step: the next one is due in `delay` seconds. Its step number, or None
-    if the lease was lost meanwhile (the relay gave the job to someone else)."""
+def release(generation_id: Any, *, delay: float, token: int) -> int | None:
+    """End this step (the lease `token` took): the next one is due in `delay` seconds.
+    Its step number, or None if the lease moved on meanwhile (the relay gave the job to
+    someone else)."""
     due = timezone.now() + timedelta(seconds=delay + lease_seconds())
-    rows = Generation.objects.filter(pk=generation_id, lease_owner=owner(), status__in=UNFINISHED)
+    rows = Generation.objects.filter(pk=generation_id, lease_token=token, status__in=UNFINISHED)
     moved = rows.update(step=F("step") + 1, lease_owner="", lease_expires_at=due)
     if not moved:
         log.warning("generation %s: lease lost before the step ended", generation_id)
@@ -99,10 +104,10 @@ def release(generation_id: Any, *, delay: float) -> int | None:
     return int(Generation.objects.values_list("step", flat=True).get(pk=generation_id))
 
 
-def holds(generation_id: Any) -> bool:
-    """Does this process still hold the job's lease (checked before paying upstream)?"""
+def still_held(generation_id: Any, token: int) -> bool:
+    """Is `token` still the step's fencing token (nobody claimed the job since)?"""
     return Generation.objects.filter(
-        pk=generation_id, lease_owner=owner(), status__in=UNFINISHED
+        pk=generation_id, lease_token=token, status__in=UNFINISHED
     ).exists()
 
 

@@ -77,6 +77,9 @@ class Generation(models.Model):
     # Which step a message is for: bumped after every step, so a stale or duplicate
     # message (a redelivery, a relay nudge that raced the original) is dropped.
     step = models.PositiveIntegerField(default=0)
+    # The fencing token: bumped by every claim of the lease. A worker whose token is no
+    # longer the row's (the relay gave its step away) sends nothing and schedules nothing.
+    lease_token = models.PositiveIntegerField(default=0)
     # Set just before a submit is sent upstream, cleared once its outcome is stored: a
     # resumed job that finds it set knows the upstream may have done (and billed) the work.
     upstream_sent_at = models.DateTimeField(null=True, blank=True)

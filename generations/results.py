@@ -81,35 +81,46 @@ def _download_failed(exc: FetchError) -> ProviderError:
 
 
 def store_images(generation: Generation, images: list[bytes]) -> list[Image]:
-    """Write the files to storage; return unsaved Image rows (thumbnails: add_thumbnails)."""
+    """Write the files to storage; return unsaved Image rows (thumbnails: add_thumbnails).
+
+    All or nothing: if one image fails (unusable, or the store refused it), the files
+    already written for the others are removed before the error goes on.
+    """
     stored: list[Image] = []
-    for index, data in enumerate(images):
-        try:
-            info, picture = inspect_checked(data, param="image")
-        except InvalidRequest as exc:
-            discard_images(stored)
-            raise ProviderError(
-                f"upstream sent an unusable image: {exc.message}",
-                code="upstream_bad_response",
-                retryable=True,
-            ) from exc
-        original = data
-        data, info, credentials = sign_original(generation, data, info)
-        image = Image(
-            generation=generation,
-            index=index,
-            width=info.width,
-            height=info.height,
-            format=info.format,
-            bytes=info.bytes,
-            sha256=info.sha256,
-            **credentials.fields(),
-        )
-        image.file.save(f"image.{info.ext}", ContentFile(data), save=False)
-        # Signing adds a manifest, never pixels: the unsigned original makes the thumbnail.
-        _decoded[image] = original if picture is None else picture
-        stored.append(image)
+    try:
+        for index, data in enumerate(images):
+            stored.append(_store_one(generation, index, data))
+    except BaseException:
+        discard_images(stored)
+        raise
     return stored
+
+
+def _store_one(generation: Generation, index: int, data: bytes) -> Image:
+    try:
+        info, picture = inspect_checked(data, param="image")
+    except InvalidRequest as exc:
+        raise ProviderError(
+            f"upstream sent an unusable image: {exc.message}",
+            code="upstream_bad_response",
+            retryable=True,
+        ) from exc
+    original = data
+    data, info, credentials = sign_original(generation, data, info)
+    image = Image(
+        generation=generation,
+        index=index,
+        width=info.width,
+        height=info.height,
+        format=info.format,
+        bytes=info.bytes,
+        sha256=info.sha256,
+        **credentials.fields(),
+    )
+    image.file.save(f"image.{info.ext}", ContentFile(data), save=False)
+    # Signing adds a manifest, never pixels: the unsigned original makes the thumbnail.
+    _decoded[image] = original if picture is None else picture
+    return image
 
 
 def add_thumbnails(images: list[Image]) -> None:
@@ -142,6 +153,11 @@ def _thumbnail(image: Image) -> bytes:
 
 
 def discard_images(images: list[Image]) -> None:
+    """Remove the files of images never committed; one that cannot go is logged and left
+    (a store that is away refuses the delete too), never raised over the real error."""
     for image in images:
-        image.file.delete(save=False)
-        image.thumbnail.delete(save=False)
+        for field in (image.file, image.thumbnail):
+            try:
+                field.delete(save=False)
+            except Exception:
+                log.warning("could not remove %s", field.name, exc_info=True)

@@ -8,6 +8,7 @@ import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+from botocore.exceptions import BotoCoreError, ClientError
 from django.conf import settings
 from django.db import InterfaceError, OperationalError, connections
 
@@ -17,6 +18,8 @@ T = TypeVar("T")
 # Infrastructure errors: the database or the broker went away for a while. Retried
 # with backoff, never counted against a job's upstream attempts.
 DATABASE_ERRORS = (OperationalError, InterfaceError)
+# What the database or the object store raises while away (S3 through boto, files).
+STORAGE_ERRORS = (*DATABASE_ERRORS, BotoCoreError, ClientError, OSError)
 
 
 def max_countdown() -> float:
@@ -62,29 +65,33 @@ def may_regenerate_expired(attempts: list[dict[str, Any]]) -> bool:
     return not any(a.get("code") == "result_expired" for a in attempts)
 
 
-def on_database_errors(work: Callable[[], T]) -> T:
-    """Run `work`, retrying it with backoff while the database refuses or drops us.
-
-    For work that must not be lost once done upstream (storing a paid-for result).
-    Gives up after DARKROOM_DB_RETRY_SECONDS, leaving the job to the relay.
-    """
-    give_up = time.monotonic() + settings.DARKROOM_DB_RETRY_SECONDS
-    attempt = 0
-    while True:
-        try:
-            return work()
-        except DATABASE_ERRORS:
-            if time.monotonic() > give_up:
-                raise
-            attempt += 1
-            log.warning("database unavailable, retrying (attempt %d)", attempt)
-            _drop_broken_connections()
-            time.sleep(min(10.0, 0.5 * 2**attempt))
-
-
 def _drop_broken_connections() -> None:
     # A connection the error left unusable is replaced on next use. Never inside a
     # transaction: that one is the caller's to roll back.
     for conn in connections.all(initialized_only=True):
         if not conn.in_atomic_block:
             conn.close_if_unusable_or_obsolete()
+
+
+def until_stored(
+    work: Callable[[], T], *, until: float, on_failure: Callable[[], None] | None = None
+) -> T:
+    """Run `work`, retrying with backoff while the database or the object store is away,
+    until `until` (epoch seconds: the job's deadline).
+
+    For a result the upstream was paid for: giving up on it would pay for it again.
+    `on_failure` runs once, at the first failure (to keep the bytes somewhere safe).
+    """
+    attempt = 0
+    while True:
+        try:
+            return work()
+        except STORAGE_ERRORS as exc:
+            if time.time() > until:
+                raise
+            attempt += 1
+            log.warning("could not store a paid result (%r), retrying (attempt %d)", exc, attempt)
+            if attempt == 1 and on_failure is not None:
+                on_failure()
+            _drop_broken_connections()
+            time.sleep(min(10.0, 0.5 * 2**attempt))

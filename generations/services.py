@@ -168,10 +168,18 @@ def _save_references(
 def generation_succeed(
     *, generation: Generation, images: list[bytes], channel: str, upstream_id: str = ""
 ) -> bool:
-    """Store the images and commit their quota; False (and nothing kept) if already finished."""
+    """Store the images and commit their quota; False (and nothing kept) if already finished.
+
+    Once the transaction commits, the files are the person's and charged for: what
+    runs after the commit (the receivers of generation_finished, the thumbnails)
+    never deletes them, whatever it raises.
+    """
     stored = store_images(generation, images)
+    committed: list[bool] = []
     try:
         with transaction.atomic():
+            # Registered first, so it runs first among the commit's callbacks.
+            transaction.on_commit(lambda: committed.append(True))
             locked = Generation.objects.select_for_update().get(pk=generation.pk)
             if locked.is_finished:
                 discard_images(stored)
@@ -186,8 +194,10 @@ def generation_succeed(
                 upstream_id=upstream_id or locked.upstream_id,
             )
     except BaseException:
-        discard_images(stored)  # nothing committed: keep no files for it
-        raise
+        if not committed:
+            discard_images(stored)  # nothing committed: keep no files for it
+            raise
+        log.exception("generation %s: after its result was committed", generation.pk)
     release_connection()  # a thumbnail is CPU work: hold no pooled connection through it
     add_thumbnails(stored)  # after the commit: the answer does not wait for them
     announce(generation)  # only now: a card shown "done" must have its thumbnail
@@ -237,9 +247,23 @@ def _finish(generation: Generation, status: str, *, used: int, **fields: Any) ->
             key_id=generation.api_key_id,
             key_reserved=generation.key_quota_reserved,
         )
-    transaction.on_commit(lambda: generation_finished.send(Generation, generation=generation))
+    transaction.on_commit(lambda: _announce_finished(generation))
     if status == Generation.Status.FAILED:
         transaction.on_commit(lambda: announce(generation))
+
+
+def _announce_finished(generation: Generation) -> None:
+    """Tell the receivers (metrics, waiters, webhooks); one failing is logged, never raised:
+    the outcome is committed. An unqueued webhook is queued again by
+    generations.api.tasks.requeue_unsent_webhooks."""
+    for receiver, result in generation_finished.send_robust(Generation, generation=generation):
+        if isinstance(result, Exception):
+            log.error(
+                "generation %s: %r failed after the outcome was committed",
+                generation.pk,
+                receiver,
+                exc_info=result,
+            )
 
 
 def announce(generation: Generation) -> None:

@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from cryptography.fernet import InvalidToken
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import F, Q
+from django.db.models import Count, F, Q
 from django.utils import timezone
 
 from .base import ProviderError
@@ -78,10 +78,11 @@ CHANNEL_FAULTS = {
 def channel_failed(*, name: str, error: ProviderError, person: int | None = None) -> bool:
     """Count a channel fault; past the threshold, cool the channel off. True if it just did.
 
-    The threshold alone is not enough: the failures in the last
-    DARKROOM_CHANNEL_FAILURE_WINDOW seconds must also come from
-    DARKROOM_CHANNEL_FAILURE_PEOPLE different people (`person`: the job owner), so
-    one person's requests that an upstream chokes on cannot take it off for everyone.
+    What counts is the failures since the last success within the last
+    DARKROOM_CHANNEL_FAILURE_WINDOW seconds, by distinct people (`person`: the job
+    owner): they must come from DARKROOM_CHANNEL_FAILURE_PEOPLE different people, and
+    each person counts for at most their share of DARKROOM_CHANNEL_FAILURE_THRESHOLD,
+    so one person's requests that an upstream chokes on cannot take it off for everyone.
     """
     if error.code not in CHANNEL_FAULTS:
         return False
@@ -98,12 +99,23 @@ def channel_failed(*, name: str, error: ProviderError, person: int | None = None
     window_start = now - timedelta(seconds=settings.DARKROOM_CHANNEL_FAILURE_WINDOW)
     ChannelFailure.objects.filter(channel=channel, at__lt=window_start).delete()
     ChannelFailure.objects.create(channel=channel, person=person, at=now)
-    if channel.consecutive_failures < settings.DARKROOM_CHANNEL_FAILURE_THRESHOLD:
-        return False
-    people = ChannelFailure.objects.filter(channel=channel).values("person").distinct().count()
-    if people < settings.DARKROOM_CHANNEL_FAILURE_PEOPLE:
+    if not _enough_people_failed(channel):
         return False
     return _cool_off(channel, now, message)
+
+
+def _enough_people_failed(channel: Channel) -> bool:
+    threshold = settings.DARKROOM_CHANNEL_FAILURE_THRESHOLD
+    people = max(1, settings.DARKROOM_CHANNEL_FAILURE_PEOPLE)
+    share = -(-threshold // people)  # ceil: what one person may count for
+    per_person = (
+        ChannelFailure.objects.filter(channel=channel)
+        .values("person")
+        .annotate(n=Count("id"))
+        .values_list("n", flat=True)
+    )
+    counts = list(per_person)
+    return len(counts) >= people and sum(min(n, share) for n in counts) >= threshold
 
 
 def _cool_off(channel: Channel, now: datetime, message: str) -> bool:

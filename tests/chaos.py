@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -49,17 +50,34 @@ class Chaos:
     beat: subprocess.Popen[Any]
     started: list[subprocess.Popen[Any]] = field(default_factory=list)
 
-    def new_worker(self, concurrency: int = 8) -> Worker:
-        """A worker with default settings (lease, retries), as an operator would start."""
+    def new_worker(self, concurrency: int = 8, name: str | None = None, **env: str) -> Worker:
+        """A worker with default settings (lease, retries), as an operator would start;
+        `env` overrides some (a smaller pool, a shorter lease)."""
         log = self.tmp / f"worker-{len(self.started)}.log"
-        worker = start_worker(self.env, log, concurrency=concurrency)
+        worker = start_worker({**self.env, **env}, log, concurrency=concurrency, name=name)
         self.started.append(worker.proc)
         self.worker = worker
         return worker
 
+    def stop_consuming(self, name: str) -> None:
+        """The worker `name@host` takes no new message; it finishes what it runs."""
+        _control("cancel_consumer", name)
+
+    def start_consuming(self, name: str) -> None:
+        _control("add_consumer", name)
+
     def kill_worker(self) -> None:
         self.worker.proc.send_signal(signal.SIGKILL)
         self.worker.proc.wait()
+
+
+def _control(command: str, name: str) -> None:
+    # Through the broker, not the database: works while PostgreSQL refuses.
+    from config.celery import app
+
+    node = f"{name}@{socket.gethostname()}"
+    replies = getattr(app.control, command)(QUEUE, destination=[node], reply=True, timeout=10)
+    assert replies, f"{node} did not answer {command}"
 
 
 @pytest.fixture
@@ -83,6 +101,12 @@ def chaos(
             "DARKROOM_SIMULATOR_URL": live_simulator.url,
             # Beat's relay ticks every few seconds here (15 s by default) to keep runs short.
             "DARKROOM_RELAY_INTERVAL": "3",
+            "DARKROOM_SPOOL_DIR": str(tmp_path / "spool"),
+            # A call marked sent is sent again only once it cannot be in flight: this
+            # plus the lease after it (180 + 60 s by default). 180 s here: well above the
+            # 90 s outage plus the pool's reconnect, and a dead worker's call is re-sent
+            # within the killed-worker test's wait.
+            "DARKROOM_UPSTREAM_TIMEOUT": "120",
         }
     )
     settings.DARKROOM_SIMULATOR_URL = live_simulator.url

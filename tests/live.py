@@ -134,10 +134,15 @@ def live_worker(
         restore_app(app, saved)
 
 
-def start_worker(env: dict[str, str], log: Path, concurrency: int) -> Worker:
-    """`celery -A config worker` on this session's queue, returned once it is ready."""
+def start_worker(
+    env: dict[str, str], log: Path, concurrency: int, name: str | None = None
+) -> Worker:
+    """`celery -A config worker` on this session's queue, returned once it is ready.
+
+    `name`: its node name (`name@host`), for sending it control commands alone."""
     command = [str(BIN / "celery"), "-A", "config", "worker", "--pool", "threads"]
     command += ["--concurrency", str(concurrency), "-Q", QUEUE]
+    command += ["--hostname", f"{name}@%h"] if name else []
     command += ["--without-gossip", "--without-mingle", "--loglevel", "INFO"]
     proc = subprocess.Popen(
         command, cwd=ROOT, stdout=log.open("w"), stderr=subprocess.STDOUT, env=env

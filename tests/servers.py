@@ -26,11 +26,22 @@ S3_ENV = {
 class S3Server:
     url: str
     proc: subprocess.Popen[Any]
+    log: Path
 
     def client(self) -> Any:
         import boto3
 
         return boto3.client("s3", endpoint_url=self.url, region_name="us-east-1", **_keys())
+
+    def stop(self) -> None:
+        """The store goes away (moto keeps nothing: a restart comes back empty)."""
+        stop(self.proc)
+
+    def start_again(self) -> None:
+        """Back on the same address, with its bucket."""
+        port = int(self.url.rsplit(":", 1)[1])
+        self.proc = _start_moto(port, self.log)
+        self.client().create_bucket(Bucket=BUCKET)
 
     def keys(self) -> set[str]:
         listed = self.client().list_objects_v2(Bucket=BUCKET)
@@ -61,22 +72,32 @@ def _keys() -> dict[str, str]:
 @pytest.fixture
 def s3_server(tmp_path: Path) -> Iterator[S3Server]:
     """moto_server in its own process, with an empty private bucket."""
-    moto = BIN / "moto_server"
-    if not moto.exists():
-        pytest.skip("moto_server missing: install the dev extra (moto[s3,server])")
     port = free_port()
-    log = (tmp_path / "moto.log").open("w")
-    proc = subprocess.Popen(
-        [str(moto), "-H", "127.0.0.1", "-p", str(port)], stdout=log, stderr=subprocess.STDOUT
-    )
+    log = tmp_path / "moto.log"
+    server = S3Server(f"http://127.0.0.1:{port}", _start_moto(port, log), log)
     try:
-        wait_for_port(port, proc)
-        server = S3Server(f"http://127.0.0.1:{port}", proc)
         server.client().create_bucket(Bucket=BUCKET)
         yield server
     finally:
-        if proc.poll() is None:
-            stop(proc)
+        if server.proc.poll() is None:
+            stop(server.proc)
+
+
+def _start_moto(port: int, log: Path) -> subprocess.Popen[Any]:
+    moto = BIN / "moto_server"
+    if not moto.exists():
+        pytest.skip("moto_server missing: install the dev extra (moto[s3,server])")
+    proc = subprocess.Popen(
+        [str(moto), "-H", "127.0.0.1", "-p", str(port)],
+        stdout=log.open("a"),
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        wait_for_port(port, proc)
+    except BaseException:
+        stop(proc)
+        raise
+    return proc
 
 
 @pytest.fixture

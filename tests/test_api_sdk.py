@@ -257,6 +257,29 @@ def test_it_raises_the_sdk_error_class_and_code_for_each_refusal(
     assert (status.used, status.reserved) == (8, 0)  # refusals spent nothing, none retried
 
 
+@pytest.mark.parametrize(
+    ("fault", "code"), [("moderation", "moderation_blocked"), ("bad_request", "invalid_request")]
+)
+def test_a_request_refused_for_itself_is_sent_to_one_channel_only(
+    client: OpenAI, live_simulator: Simulator, user: Any, fault: str, code: str
+) -> None:
+    live_simulator.fault(fault, times=-1)  # every channel would refuse it again
+    with pytest.raises(openai.APIStatusError) as refused:
+        client.images.generate(model=DEV, prompt=f"refused {fault}", size="256x256")
+
+    assert refused.value.code == code
+    calls = [
+        r
+        for r in live_simulator.requests()
+        if r["method"] == "POST" and "refused" in str(r.get("json")) and "/_sim/" not in r["path"]
+    ]
+    job = Generation.objects.get(user=user)
+    assert len(calls) == 1, [r["path"] for r in calls]  # no fail-over for the request's fault
+    assert [(a["channel"], a["ok"]) for a in job.attempts] == [("modelverse", False)]
+    status = quota_status(user=user, model=DEV)
+    assert (status.used, status.reserved) == (0, 0)
+
+
 def test_it_creates_one_job_for_twenty_concurrent_retries(
     live_api: ApiServer, key: str, user: Any
 ) -> None:

@@ -19,6 +19,7 @@ from django.db import connection
 
 from accounts.quota import quota_set_limit
 from generations.models import Generation
+from generations.publishing import publish
 from generations.services import generation_create
 from tests.chaos import (
     APPLICATION_NAME,
@@ -110,6 +111,92 @@ def test_a_database_refusing_connections_loses_nothing(chaos: Chaos, user: Any) 
     assert_settled(user, jobs, chaos.simulator)
 
 
+def late_sync_jobs(user: Any, tags: list[str], seconds: float) -> dict[str, Generation]:
+    quota_set_limit(user=user, model=SYNC, limit=20)
+    prompt = "{} [sim:fault=latency,seconds=" + str(seconds) + "]"
+    return {
+        tag: generation_create(user=user, model=SYNC, prompt=prompt.format(tag), params={})
+        for tag in tags
+    }
+
+
+def assert_paid_once(chaos: Chaos, jobs: dict[str, Generation]) -> None:
+    for tag, job in jobs.items():
+        job.refresh_from_db()
+        assert upstream_calls(chaos.simulator, tag) == 1, (tag, job.attempts)
+        assert not [a for a in job.attempts if a["phase"] == "resume"], (tag, job.attempts)
+
+
+def test_a_sync_call_in_flight_through_90s_of_refused_connections_is_paid_once(
+    chaos: Chaos, user: Any
+) -> None:
+    # A second worker takes what the relay publishes again once the database is back
+    # (the first one, whose heartbeat missed every renewal, only finishes its calls).
+    chaos.new_worker(concurrency=4, name="takeover")
+    chaos.stop_consuming("takeover")
+    jobs = late_sync_jobs(user, ["chaos-late-0", "chaos-late-1"], seconds=15)
+    wait_until(lambda: in_flight(chaos, jobs), within=60, what="every call in flight")
+
+    with database_refusing():
+        chaos.start_consuming("takeover")
+        chaos.stop_consuming("celery")
+        time.sleep(90)  # past the lease: the relay gives both jobs away when it is back
+
+    wait_all_finished(list(jobs.values()), within=240)
+    assert_settled(user, jobs, chaos.simulator)
+    assert_paid_once(chaos, jobs)
+
+
+def test_a_heartbeat_starved_of_connections_never_pays_twice(
+    chaos: Chaos, user: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    chaos.kill_worker()  # idle; replaced by one whose only pooled connection we can take
+    chaos.new_worker(
+        concurrency=4, name="starved", DARKROOM_DB_POOL_SIZE="1", DARKROOM_LEASE_SECONDS="9"
+    )
+    chaos.new_worker(concurrency=4, name="takeover")
+    chaos.stop_consuming("takeover")
+    jobs = late_sync_jobs(user, ["chaos-starved"], seconds=25)
+    job = jobs["chaos-starved"]
+    wait_until(lambda: in_flight(chaos, jobs), within=60, what="the call in flight")
+
+    with monkeypatch.context() as m:  # its message is sent below, once its row is locked
+        m.setattr("generations.publishing.publish", lambda *args, **kwargs: True)
+        jobs.update(late_sync_jobs(user, ["chaos-blocker"], seconds=0))
+    blocker = jobs["chaos-blocker"]
+    with row_locked(blocker):
+        # The starved worker's thread claiming it waits on the lock holding the pool's
+        # one connection: the heartbeat gets none, and the lease runs out mid-call.
+        publish(blocker.pk, step=0)
+        chaos.start_consuming("takeover")
+        chaos.stop_consuming("starved")
+        wait_until(
+            lambda: Generation.objects.get(pk=job.pk).lease_token > 1,
+            within=120,
+            what="the late worker's job taken over",
+        )
+
+    wait_all_finished(list(jobs.values()), within=240)
+    assert_settled(user, jobs, chaos.simulator)
+    assert_paid_once(chaos, jobs)
+
+
+@contextmanager
+def row_locked(generation: Generation) -> Iterator[None]:
+    """A transaction elsewhere holds the job's row lock: every UPDATE of it waits."""
+    s = connection.settings_dict
+    other = _admin_connection(dbname=s["NAME"])
+    try:
+        other.autocommit = False
+        other.execute(
+            "SELECT 1 FROM generations_generation WHERE id = %s FOR UPDATE", [generation.pk]
+        )
+        yield
+    finally:
+        other.rollback()
+        other.close()
+
+
 @contextmanager
 def database_refusing() -> Iterator[None]:
     """The test database takes no new connection and drops the worker's and beat's.
@@ -136,10 +223,10 @@ def database_refusing() -> Iterator[None]:
         connection.close()
 
 
-def _admin_connection() -> psycopg.Connection[Any]:
+def _admin_connection(dbname: str = "postgres") -> psycopg.Connection[Any]:
     s = connection.settings_dict
     return psycopg.connect(
-        dbname="postgres",
+        dbname=dbname,
         user=s.get("USER") or "postgres",
         password=s.get("PASSWORD") or None,
         host=s.get("HOST") or "127.0.0.1",

@@ -62,6 +62,14 @@ def expire_lease(generation: Generation) -> None:
     )
 
 
+def long_ago(generation: Generation) -> None:
+    """The call marked sent went out long enough ago that it cannot be in flight now."""
+    Generation.objects.filter(pk=generation.pk).update(
+        upstream_sent_at=timezone.now() - timedelta(hours=1),
+        lease_expires_at=timezone.now() - timedelta(seconds=1),
+    )
+
+
 def submits(sim: SimulatorServer, path: str) -> int:
     sent = httpx.get(f"{sim.url}/_sim/requests", params={"path": path}).json()["requests"]
     return sum(1 for r in sent if r["method"] == "POST")
@@ -144,7 +152,12 @@ def test_a_dead_workers_sync_job_is_sent_again_and_says_so(
 
     expire_lease(job)
     as_worker(monkeypatch, "worker-b")
-    assert generation_run(generation_id=job.pk, channel_name="modelverse", step=0).delay is None
+    # Until the call cannot be in flight any more, worker-b waits for worker-a's answer.
+    later = generation_run(generation_id=job.pk, channel_name="modelverse", step=0)
+    assert later.delay is not None and submits(sim, "/v1/images/generations") == 1
+    long_ago(job)
+    again = generation_run(generation_id=job.pk, channel_name="modelverse", step=later.step)
+    assert again.delay is None
 
     job.refresh_from_db()
     assert job.status == Generation.Status.SUCCEEDED
@@ -160,7 +173,8 @@ def test_a_resumed_job_past_its_retries_is_refunded_not_sent_again(
     sim: SimulatorServer, job: Generation, user: Any, settings: Any
 ) -> None:
     Generation.objects.filter(pk=job.pk).update(
-        upstream_sent_at=timezone.now(), retries=settings.DARKROOM_TASK_MAX_RETRIES
+        upstream_sent_at=timezone.now() - timedelta(hours=1),
+        retries=settings.DARKROOM_TASK_MAX_RETRIES,
     )
 
     assert generation_run(generation_id=job.pk, channel_name="modelverse").delay is None
@@ -288,3 +302,36 @@ def test_the_heartbeat_outlives_a_database_that_refuses_even_the_close(
         wait_until(lambda: len(beats) >= 3, within=10, what="three beats", every=0.05)
     finally:
         leases.forget(job.pk)
+
+
+def test_a_late_workers_paid_answer_is_stored_and_the_new_holder_never_sends(
+    sim: SimulatorServer, job: Generation, user: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from generations import dispatch
+
+    release = dispatch.release_connection
+    taken_over: list[Any] = []
+
+    def heartbeat_late_mid_call() -> None:
+        release()
+        if taken_over:
+            return
+        # worker-a's call goes out now and its heartbeat misses its renewals: the relay
+        # gives the step away, and worker-b finds the call marked sent.
+        leases.forget(job.pk)
+        expire_lease(job)
+        assert leases.relay() == 1
+        as_worker(monkeypatch, "worker-b")
+        taken_over.append(generation_run(generation_id=job.pk, channel_name="modelverse", step=0))
+        as_worker(monkeypatch, "worker-a")
+
+    as_worker(monkeypatch, "worker-a")
+    monkeypatch.setattr(dispatch, "release_connection", heartbeat_late_mid_call)
+    assert generation_run(generation_id=job.pk, channel_name="modelverse", step=0).delay is None
+
+    job.refresh_from_db()
+    assert taken_over[0].delay is not None  # worker-b waits for the answer in flight
+    assert job.status == Generation.Status.SUCCEEDED and job.lease_token == 2
+    assert submits(sim, "/v1/images/generations") == 1
+    assert [(a["phase"], a["ok"]) for a in job.attempts] == [("submit", True)]
+    assert used_reserved(user) == (2, 0) and job.images.count() == 2

@@ -116,11 +116,19 @@ def test_a_task_not_found_fails_and_is_not_retried(
     assert len(sent(sim, "/flux/v1/flux-pro-1.1")) == 1
 
 
-def test_a_task_in_error_is_made_again(sim: SimulatorServer, user: Any, enqueued: list) -> None:
+def test_a_task_in_error_is_a_failed_attempt_never_made_again(
+    sim: SimulatorServer, user: Any, enqueued: list
+) -> None:
     sim.add_fault("task_error", path="/flux/v1/flux-pro-1.1")
     generation = run_to_end(create(user, PRO11), channel=CH)
-    assert generation.status == Generation.Status.SUCCEEDED
-    assert len(sent(sim, "/flux/v1/flux-pro-1.1")) == 2
+    assert (generation.status, generation.error_code) == ("failed", "upstream_failed")
+    assert len(sent(sim, "/flux/v1/flux-pro-1.1")) == 1  # BFL may have billed it: once
+    assert [(a["phase"], a["ok"]) for a in generation.attempts] == [
+        ("submit", True),
+        ("poll", False),
+    ]
+    quota = quota_status(user=user, model=PRO11)
+    assert (quota.used, quota.reserved) == (0, 0)
 
 
 def test_bfls_own_host_gets_the_key_as_x_key(

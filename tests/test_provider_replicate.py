@@ -140,14 +140,15 @@ def test_a_prediction_the_upstream_lost_is_not_found_and_refunded(
     assert quota_status(user=user, model=DEV).reserved == 0
 
 
-def test_a_crashed_prediction_is_made_again(
+def test_a_crashed_prediction_is_a_failed_attempt_never_made_again(
     sim: SimulatorServer, user: Any, enqueued: list
 ) -> None:
     sim.add_fault("task_error", path="/replicate/v1/models/")
     generation = run_to_end(create(user, DEV), channel=CH)
-    assert generation.status == Generation.Status.SUCCEEDED
-    assert len(sent(sim, "/replicate/v1/models/")) == 2
-    assert generation.attempts[-1]["ok"] and generation.retries == 1
+    assert (generation.status, generation.error_code) == ("failed", "upstream_failed")
+    assert len(sent(sim, "/replicate/v1/models/")) == 1
+    assert not generation.attempts[-1]["ok"] and generation.retries == 0
+    assert quota_status(user=user, model=DEV).reserved == 0
 
 
 def test_a_failing_poll_polls_again_without_a_new_prediction(

@@ -117,3 +117,23 @@ def test_requests_refused_for_their_own_content_do_not_count_against_the_channel
             assert refused.status == Generation.Status.FAILED
     modelverse = Channel.objects.get(name="modelverse")
     assert (modelverse.consecutive_failures, modelverse.cooling_off()) == (0, False)
+
+
+def test_cooling_off_counts_distinct_people_not_one_persons_many_failures(
+    sim: SimulatorServer, user: Any, other_user: Any, enqueued: list, settings: Any
+) -> None:
+    settings.DARKROOM_MAX_UPSTREAM_ATTEMPTS = 1  # each job meets modelverse once
+    choke = "a fox [sim:fault=500]"  # every channel answers it 500
+
+    def fail_once(person: Any) -> None:
+        failed = run_to_end(create(person, DEV, prompt=choke), max_steps=30)
+        assert failed.status == Generation.Status.FAILED
+
+    for _ in range(5):
+        fail_once(user)
+    fail_once(other_user)  # one person's five plus another's one: still serving
+    assert not Channel.objects.get(name="modelverse").cooling_off()
+
+    fail_once(other_user)
+    fail_once(other_user)  # three of each person's share (5 / 2 people): cools off
+    assert Channel.objects.get(name="modelverse").cooling_off()
