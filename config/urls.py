@@ -15,6 +15,7 @@ admin.site.enable_nav_sidebar = False
 urlpatterns: list[URLPattern | URLResolver] = [
     # The admin's own sign-in form checks only a password; every way in goes through the
     # portal's, which applies the sign-in rules (accounts.signin). `next` rides along.
+    # A signed-in person who is not staff gets the portal's 403 there.
     path("admin/login/", account_views.admin_login),
     path("admin/", admin.site.urls),
     path("accounts/", include("accounts.urls")),

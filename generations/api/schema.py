@@ -48,6 +48,24 @@ ASYNC = OpenApiParameter(
     description="Same as `Prefer: respond-async`.",
 )
 
+_QUOTA_HEADERS = {
+    "x-darkroom-quota-model": "The model the quota headers speak of.",
+    "x-darkroom-quota-limit": "The person's images for this model per period, or `unlimited`.",
+    "x-darkroom-quota-remaining": "Images left for this model now (held ones counted as spent), "
+    "or `unlimited`.",
+    "x-darkroom-quota-reset": "Unix time the period resets; absent when it never resets.",
+    "x-darkroom-key-cap-limit": "The API key's own cap, when one applies to this model.",
+    "x-darkroom-key-cap-remaining": "Images left under the key's cap.",
+    "x-darkroom-key-cap-reset": "Unix time the key's cap resets; absent when it never resets.",
+}
+# On every answer whose key and model are known: successes, 202s, refusals (429) alike.
+QUOTA_HEADERS = [
+    OpenApiParameter(
+        name, OpenApiTypes.STR, OpenApiParameter.HEADER, description=text, response=True
+    )
+    for name, text in _QUOTA_HEADERS.items()
+]
+
 Error = inline_serializer(
     "Error",
     {
@@ -104,6 +122,64 @@ Model = inline_serializer(
 )
 ModelList = inline_serializer(
     "ModelList", {"object": S.CharField(default="list"), "data": Model.__class__(many=True)}
+)
+_LEFT = "Images left now, `null` when unlimited."
+_RESETS = "Unix time the period resets; `null` when it never does."
+ModelQuota = inline_serializer(
+    "ModelQuota",
+    {
+        "object": S.CharField(default="quota"),
+        "model": S.CharField(),
+        "label": S.CharField(),
+        "limit": S.IntegerField(allow_null=True, help_text="`null`: unlimited."),
+        "used": S.IntegerField(help_text="Images made this period."),
+        "in_progress": S.IntegerField(help_text="Images held by jobs still running."),
+        "left": S.IntegerField(allow_null=True, help_text=_LEFT),
+        "period": S.ChoiceField(["never", "daily", "weekly", "monthly"]),
+        "resets_at": S.IntegerField(allow_null=True, help_text=_RESETS),
+        "source": S.ChoiceField(
+            ["person", "group", "catalog"],
+            help_text="Where the limit comes from: set for this person, by a group, "
+            "or everyone's free images.",
+        ),
+        "group": S.CharField(allow_null=True, help_text="The group, when `source` is group."),
+    },
+)
+KeyCap = inline_serializer(
+    "KeyCap",
+    {
+        "limit": S.IntegerField(),
+        "used": S.IntegerField(),
+        "in_progress": S.IntegerField(),
+        "left": S.IntegerField(),
+        "model": S.CharField(allow_null=True, help_text="`null`: across models."),
+        "period": S.ChoiceField(["never", "daily", "weekly", "monthly"]),
+        "resets_at": S.IntegerField(allow_null=True, help_text=_RESETS),
+    },
+)
+Pool = inline_serializer(
+    "GroupPool",
+    {
+        "group": S.CharField(),
+        "model": S.CharField(),
+        "size": S.IntegerField(),
+        "left": S.IntegerField(),
+        "period": S.ChoiceField(["never", "daily", "weekly", "monthly"]),
+        "mode": S.ChoiceField(
+            ["overflow", "only"],
+            help_text="overflow: drawn once the person's own images are spent; "
+            "only: instead of them.",
+        ),
+    },
+)
+QuotaList = inline_serializer(
+    "QuotaList",
+    {
+        "object": S.CharField(default="list"),
+        "data": ModelQuota.__class__(many=True),
+        "key_cap": KeyCap.__class__(allow_null=True, help_text="`null`: the key has no cap."),
+        "pools": Pool.__class__(many=True, help_text="Images the person's groups share."),
+    },
 )
 
 _COMMON: dict[str, serializers.Field] = {
@@ -213,7 +289,8 @@ ERRORS = {
         403: "model_not_allowed / storage_full (the person's storage cap is reached)",
         404: "model_not_found",
         409: "idempotency_key_reused",
-        429: "insufficient_quota / rate_limit_exceeded / upstream_rate_limited (with Retry-After)",
+        429: "insufficient_quota / key_quota_exceeded / rate_limit_exceeded / "
+        "upstream_rate_limited (with Retry-After)",
         502: "upstream_error",
         503: "service_unavailable (the database did not answer; nothing reserved; Retry-After)",
         504: "wait_timeout (names the job id) or upstream_timeout",
@@ -247,7 +324,7 @@ class GenerationsDoc(APIView):
         operation_id="createImage",
         request=GenerationRequest,
         responses=IMAGE_ANSWERS,
-        parameters=[IDEMPOTENCY, PREFER, ASYNC],
+        parameters=[IDEMPOTENCY, PREFER, ASYNC, *QUOTA_HEADERS],
     )
     def post(self, request: object) -> None: ...
 
@@ -257,7 +334,7 @@ class EditsDoc(APIView):
         operation_id="createImageEdit",
         request={"multipart/form-data": EditRequest, "application/json": EditRequest},
         responses=IMAGE_ANSWERS,
-        parameters=[IDEMPOTENCY, PREFER, ASYNC],
+        parameters=[IDEMPOTENCY, PREFER, ASYNC, *QUOTA_HEADERS],
     )
     def post(self, request: object) -> None: ...
 
@@ -267,7 +344,7 @@ class VariationsDoc(APIView):
         operation_id="createImageVariation",
         request={"multipart/form-data": VariationRequest},
         responses={200: ImagesResponse, 202: Job, **ERRORS, **TOO_LARGE},
-        parameters=[IDEMPOTENCY, PREFER, ASYNC],
+        parameters=[IDEMPOTENCY, PREFER, ASYNC, *QUOTA_HEADERS],
     )
     def post(self, request: object) -> None: ...
 
@@ -286,8 +363,20 @@ class ImageFileDoc(APIView):
 
 
 class JobDoc(APIView):
-    @extend_schema(operation_id="getImageJob", responses={200: Job, **ERRORS})
+    @extend_schema(
+        operation_id="getImageJob", responses={200: Job, **ERRORS}, parameters=QUOTA_HEADERS
+    )
     def get(self, request: object, job_id: str) -> None: ...
+
+
+class QuotaDoc(APIView):
+    @extend_schema(
+        operation_id="getQuota",
+        description="The key owner's images per model (the portal's \"Your usage\"), for the "
+        "models the key may use, with the key's own cap and the group pools they share.",
+        responses={200: QuotaList, **ERRORS},
+    )
+    def get(self, request: object) -> None: ...
 
 
 class ModelsDoc(APIView):
@@ -326,6 +415,7 @@ DOCS: dict[str, type[APIView]] = {
     "images-variations": VariationsDoc,
     "job": JobDoc,
     "models": ModelsDoc,
+    "quota": QuotaDoc,
     "model": ModelDoc,
     "image-file": ImageFileDoc,
     "presets": PresetsDoc,

@@ -12,6 +12,7 @@ urlpatterns = [
     path("presets", presets.presets, name="presets"),
     path("presets/<int:preset_id>", presets.preset, name="preset"),
     path("models", views.models, name="models"),
+    path("quota", views.quota, name="quota"),
     # [\s\S], not `.`: an id or path with a newline in it is a 404 envelope too.
     re_path(r"^models/(?P<model_id>[\s\S]+)$", views.model, name="model"),
     path("files/images/<str:token>.<str:ext>", views.image_file, name="image-file"),

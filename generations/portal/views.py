@@ -225,6 +225,7 @@ def image_detail(request: HttpRequest, pk: Any) -> HttpResponse:
     image = portal_services.image_open(user=_user(request), image_id=pk, how="page")
     generation = selectors.generation_for(_user(request), image.generation_id)
     spec = get_catalog().get(generation.model)
+    references = list(generation.references.all())
     return render(
         request,
         "generations/image_detail.html",
@@ -232,9 +233,19 @@ def image_detail(request: HttpRequest, pk: Any) -> HttpResponse:
             "image": image,
             "generation": generation,
             "spec": spec,
-            "references": list(generation.references.all()),
+            "references": references,
+            "params": applied_params(generation.params, has_references=bool(references)),
         },
     )
+
+
+# Parameters that act on a reference image: without one the upstream ignores them.
+_WITH_REFERENCES = frozenset({"strength"})
+
+
+def applied_params(params: dict[str, Any], *, has_references: bool) -> dict[str, Any]:
+    """The parameters that shaped the image: a text-only job lists no reference strength."""
+    return {k: v for k, v in params.items() if has_references or k not in _WITH_REFERENCES}
 
 
 def _serve(

@@ -7,12 +7,13 @@ import csv
 from datetime import date, timedelta
 
 from django import forms
-from django.contrib.admin.views.decorators import staff_member_required
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_GET
+
+from accounts.access import staff_only
 
 from . import queries
 from .charts import stacked_bars
@@ -51,7 +52,7 @@ def _range(request: HttpRequest) -> tuple[RangeForm, queries.DateRange]:
     return form, queries.DateRange(today - timedelta(days=DEFAULT_DAYS - 1), today)
 
 
-@staff_member_required
+@staff_only
 @require_GET
 def usage_report(request: HttpRequest) -> HttpResponse:
     form, date_range = _range(request)
@@ -73,7 +74,7 @@ def usage_report(request: HttpRequest) -> HttpResponse:
     )
 
 
-@staff_member_required
+@staff_only
 @require_GET
 def usage_csv(request: HttpRequest, table: str) -> HttpResponse:
     if table not in queries.CSV_TABLES:
