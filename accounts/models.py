@@ -9,6 +9,8 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from rest_framework_api_key.models import AbstractAPIKey, APIKeyManager
 
+from .audit_labels import action_label
+
 
 class User(AbstractUser):
     """Custom from the first migration, so fields can be added without pain."""
@@ -168,7 +170,7 @@ class AuditEntry(models.Model):
         verbose_name_plural = _("audit log")
 
     def __str__(self) -> str:
-        return f"{self.actor_name or 'system'} {self.action} {self.subject}"
+        return f"{self.actor_name or _('system')} · {action_label(self.action)} · {self.subject}"
 
     def save(self, *args: Any, **kwargs: Any) -> None:
         if self.pk is not None:
@@ -337,6 +339,7 @@ class ErasureRequest(models.Model):
     class Meta:
         ordering = ["-requested_at"]
         verbose_name = _("erasure request")
+        verbose_name_plural = _("erasure requests")
 
     def __str__(self) -> str:
         return f"{self.user} ({'done' if self.done_at else 'open'})"

@@ -13,6 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction, sync_to_async
+from django.http import HttpResponse
 from whitenoise.middleware import WhiteNoiseMiddleware
 
 
@@ -37,5 +38,21 @@ class AsyncCapableWhiteNoiseMiddleware(WhiteNoiseMiddleware):
         else:
             static_file = self.files.get(request.path_info)
         if static_file is not None:
-            return await sync_to_async(self.serve)(static_file, request)
+            return await sync_to_async(self._serve_whole)(static_file, request)
         return await self.get_response(request)
+
+    def _serve_whole(self, static_file: Any, request: Any) -> HttpResponse:
+        """WhiteNoise's answer read whole in the thread: its file response streams a sync
+        iterator, which Django under ASGI consumes with a warning on every file. The
+        portal's static files are a few tens of KB each."""
+        served = self.serve(static_file, request)
+        if not served.streaming:
+            return served
+        try:
+            body = b"".join(served.streaming_content)
+        finally:
+            served.close()
+        whole = HttpResponse(body, status=served.status_code)
+        for name, value in served.items():
+            whole[name] = value
+        return whole

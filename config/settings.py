@@ -53,12 +53,14 @@ INSTALLED_APPS = [
     "allauth.socialaccount",
     "allauth.socialaccount.providers.openid_connect",
     # Password-guessing lockouts (per account and per address), staff lift them in the admin.
-    "axes",
+    "accounts.third_party_apps.AxesConfig",
     # Optional TOTP two-factor for local accounts (required of staff with DARKROOM_STAFF_MFA).
     "django_otp",
-    "django_otp.plugins.otp_totp",
+    "accounts.third_party_apps.TotpConfig",
     "accounts",
+    "boards",
     "generations",
+    "presets",
     "providers",
     "config.ops",
     "csp",
@@ -228,6 +230,8 @@ AXES_FAILURE_LIMIT = env.int("DARKROOM_LOGIN_FAILURE_LIMIT", default=5)
 AXES_COOLOFF_TIME = env.float("DARKROOM_LOGIN_COOLOFF_HOURS", default=0.25)
 AXES_LOCKOUT_PARAMETERS = ["ip_address", "username"]
 AXES_RESET_ON_SUCCESS = True
+# Its start-up banner ("AXES: BEGIN ...") printed on every manage.py call.
+AXES_VERBOSE = False
 # Every failure is kept (AccessFailureLog) for the audit, even after a lockout is lifted.
 AXES_ENABLE_ACCESS_FAILURE_LOG = True
 AXES_LOCKOUT_CALLABLE = "accounts.lockout.lockout_response"
@@ -305,6 +309,10 @@ CELERY_BROKER_URL = env("CELERY_BROKER_URL", default="filesystem://")
 # Redis redelivers an unacked task after this; every retry countdown stays below it.
 CELERY_VISIBILITY_TIMEOUT = env.int("CELERY_VISIBILITY_TIMEOUT", default=3600)
 if CELERY_BROKER_URL.startswith("filesystem://"):
+    # The folder broker has no host; naming one keeps kombu from warning "No hostname was
+    # supplied" on every publish.
+    if CELERY_BROKER_URL.rstrip("/") == "filesystem:":
+        CELERY_BROKER_URL = "filesystem://localhost/"
     _broker_dir = VAR_DIR / "broker"
     for _sub in ("queue", "processed", "control"):
         (_broker_dir / _sub).mkdir(parents=True, exist_ok=True)

@@ -15,11 +15,15 @@ admin.site.enable_nav_sidebar = False
 urlpatterns: list[URLPattern | URLResolver] = [
     # The admin's own sign-in form checks only a password; every way in goes through the
     # portal's, which applies the sign-in rules (accounts.signin). `next` rides along.
+    # A signed-in person who is not staff gets the portal's 403 there.
     path("admin/login/", account_views.admin_login),
     path("admin/", admin.site.urls),
     path("accounts/", include("accounts.urls")),
     path("accounts/api-keys/", include("accounts.api_keys.urls")),
+    # Before generations' /v1 routes, whose catch-all answers every unknown path.
+    path("v1/", include("boards.api.urls")),
     path("v1/", include("generations.api.urls")),
+    path("boards/", include("boards.urls")),
     path("providers/", include("generations.callbacks.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
     path("reports/", include("generations.reports.urls")),

@@ -7,6 +7,8 @@ user row renamed `erased-<id>` so those rows still add up in reports.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from django.db import transaction
 from django.db.models.functions import Coalesce, Now
 from django.utils import timezone
@@ -14,10 +16,14 @@ from django.utils import timezone
 from accounts.api_keys.services import api_keys_revoke
 from accounts.audit import audit_person
 from accounts.models import ApiKey, ErasureRequest, User
+from presets.models import Preset
 
 from .models import Generation, IdempotencyRecord, Webhook
 from .purging import Removed, purge_generation
 from .services import generation_fail
+
+# What apps above this one (boards) erase of a person's own, inside the erasure's transaction.
+ERASE_ALSO: list[Callable[[User], object]] = []
 
 
 def erase_person(*, actor: User | None, user: User, reason: str = "") -> Removed:
@@ -39,6 +45,9 @@ def erase_person(*, actor: User | None, user: User, reason: str = "") -> Removed
         _anonymise_generations(user)
         api_keys_revoke(keys=ApiKey.objects.filter(user=user).select_related("user"))
         ApiKey.objects.filter(user=user).delete()
+        Preset.objects.filter(owner=user).delete()  # their prompts, named by them
+        for erase in ERASE_ALSO:
+            erase(user)
         _anonymise_user(user)
         ErasureRequest.objects.filter(user=user, done_at__isnull=True).update(
             done_at=timezone.now()

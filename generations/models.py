@@ -56,6 +56,18 @@ class Generation(models.Model):
         related_name="generations",
     )
 
+    # The prompt library's preset it was made from (kept as null once the preset goes).
+    preset = models.ForeignKey(
+        "presets.Preset",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="generations",
+        verbose_name=_("preset"),
+    )
+    # Jobs sent together by "Compare" (one prompt, several models) share this id.
+    comparison = models.UUIDField(_("comparison"), null=True, blank=True, db_index=True)
+
     status = models.CharField(
         _("status"), max_length=10, choices=Status.choices, default=Status.QUEUED
     )

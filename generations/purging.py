@@ -7,12 +7,13 @@ Works the same on every storage backend: it only calls Storage.delete.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from django.core.files.storage import Storage
 from django.db import transaction
-from django.db.models import F
+from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 
 from .models import Generation, Image, ReferenceImage
@@ -32,6 +33,21 @@ class Removed:
         self.generations += other.generations
 
 
+# Images retention keeps besides starred ones, as filters on Image that apps above this
+# one add when they load (boards: images on a shared board). Erasure ignores them.
+KEEP_ALSO: list[Callable[[], Q]] = []
+
+
+def kept_by_others(images: QuerySet[Image]) -> set[Any]:
+    """The ids among `images` that another app asks retention to keep."""
+    if not KEEP_ALSO:
+        return set()
+    keep = Q(pk__in=[])
+    for condition in KEEP_ALSO:
+        keep |= condition()
+    return set(images.filter(keep).values_list("pk", flat=True))
+
+
 def purge_generation(
     generation: Generation, *, keep_starred: bool, dry_run: bool = False
 ) -> Removed:
@@ -40,7 +56,8 @@ def purge_generation(
     with transaction.atomic():
         # Locked, so an image starred meanwhile is either kept or starred after it went.
         images = list(generation.images.select_for_update())
-        going = [i for i in images if not (keep_starred and i.starred)]
+        others = kept_by_others(generation.images.all()) if keep_starred else set()
+        going = [i for i in images if not (keep_starred and (i.starred or i.pk in others))]
         kept = len(images) - len(going)
         references = [] if kept else list(generation.references.select_for_update())
         removed = Removed(

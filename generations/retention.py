@@ -18,7 +18,7 @@ from accounts.models import User
 from accounts.policies import retention_days_for
 
 from .models import Generation, Image
-from .purging import Removed, purge_generation
+from .purging import Removed, kept_by_others, purge_generation
 
 
 @dataclass
@@ -70,7 +70,7 @@ def _expired(user: User, cutoff: datetime) -> QuerySet[Generation]:
 def removal_date(image: Image) -> datetime | None:
     """When retention will remove this image (None: kept, starred or forever)."""
     days = retention_days_for(image.generation.user)
-    if not days or image.starred:
+    if not days or image.starred or kept_by_others(Image.objects.filter(pk=image.pk)):
         return None
     return image.generation.created_at + timedelta(days=days)
 

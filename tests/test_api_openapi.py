@@ -9,6 +9,7 @@ import pytest
 from django.test import Client
 from django.urls import URLPattern
 
+from boards.api import urls as board_urls
 from generations.api import urls
 from generations.api.schema import UNDOCUMENTED
 
@@ -21,7 +22,7 @@ def _routes() -> dict[str, str]:
     """Route name -> route string, for every named /v1 route."""
     return {
         p.name: str(p.pattern)
-        for p in urls.urlpatterns
+        for p in [*board_urls.urlpatterns, *urls.urlpatterns]
         if isinstance(p, URLPattern) and p.name and p.name not in UNDOCUMENTED
     }
 
@@ -46,7 +47,7 @@ def _document(client: Client) -> dict:
 
 def test_every_v1_route_is_in_the_openapi_document_and_nothing_else(client: Client) -> None:
     routes = _routes()
-    assert {"images-variations", "image-file"} <= set(routes)
+    assert {"images-variations", "image-file", "boards", "board-image", "presets"} <= set(routes)
     assert set(_document(client)["paths"]) == {_openapi_path(r) for r in routes.values()}
 
 

@@ -202,6 +202,23 @@ def test_it_raises_rate_limit_error_past_the_keys_requests_per_minute(
     assert headers["x-should-retry"] == "true" and 1 <= int(headers["retry-after"]) <= 60
 
 
+def test_a_finished_call_tells_the_sdk_its_quota_and_the_docs_speak_the_readers_language(
+    client: OpenAI, live_api: ApiServer, key: str
+) -> None:
+    raw = client.images.with_raw_response.generate(model=DEV, prompt="a lighthouse", n=2)
+
+    assert len(raw.parse().data) == 2
+    assert (raw.headers["x-darkroom-quota-limit"], raw.headers["x-darkroom-quota-remaining"]) == (
+        "10",
+        "8",
+    )
+    quota = httpx.get(f"{live_api.url}/quota", headers={"Authorization": f"Bearer {key}"})
+    assert {row["model"]: row["used"] for row in quota.json()["data"]}[DEV] == 2
+    # /v1/docs is a portal page: through the real ASGI app it gets the session's language.
+    docs = httpx.get(f"{live_api.url}/docs", cookies={"django_language": "zh-hans"})
+    assert docs.status_code == 200 and '<html lang="zh-hans">' in docs.text
+
+
 def test_it_lists_models(client: OpenAI) -> None:
     ids = [m.id for m in client.models.list()]
     assert DEV in ids and MULTI in ids

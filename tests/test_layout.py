@@ -1,7 +1,7 @@
 """The import arrows point one way, read from the source with `ast`.
 
-config -> generations -> accounts -> providers -> common: an app may import the apps
-to its right, never one to its left. The simulator is a stand-alone fake of the
+config -> boards -> generations -> presets -> accounts -> providers -> common: an app may
+import the apps to its right, never one to its left. The simulator is a stand-alone fake of the
 upstreams: it imports no app and no app imports it. Lazy imports inside functions
 count (hiding an arrow in a function does not turn it round); imports under
 `if TYPE_CHECKING:` count for the arrows but not for cycles, since they never run.
@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-LAYERS = ["config", "generations", "accounts", "providers", "common"]
+LAYERS = ["config", "boards", "generations", "presets", "accounts", "providers", "common"]
 STANDALONE = "simulator"
 PACKAGES = [*LAYERS, STANDALONE]
 

@@ -83,6 +83,8 @@ def test_the_admin_reads_like_darkroom(
 
     # Staff reach the admin and the report from the portal's navigation.
     page = chromium.open(root, size, lang, "/")
+    if size == "phone":  # on a phone the navigation is behind the menu button
+        page.locator(".nav-toggle").click()
     nav = page.get_by_role("navigation", name=_t(lang, "Main", "主导航"))
     expect(nav.get_by_role("link", name=_t(lang, "Reports", "报告"))).to_be_visible()
     nav.get_by_role("link", name=_t(lang, "Admin", "管理后台")).click()

@@ -18,7 +18,9 @@ from django.utils import timezone
 
 from accounts.models import AuditEntry, GroupPolicy
 from accounts.quota import quota_status
+from boards.models import Board, BoardImage
 from generations.models import Generation
+from generations.retention import removal_date
 from generations.tasks import purge_expired_generations
 from tests.portal_helpers import FLUX_DEV, make_generation
 
@@ -170,3 +172,22 @@ def test_reports_count_the_same_images_after_a_purge(user: Any, settings: Any, p
 
     assert not Generation.objects.filter(images__isnull=False).exists()
     assert after == before and before["people"][1][2] == 5
+
+
+def test_it_keeps_an_image_on_a_shared_board_like_a_starred_one(
+    user: Any, settings: Any, purge: Any
+) -> None:
+    settings.DARKROOM_RETENTION_DAYS = 30
+    old = _aged(make_generation(user, images=3), 40)
+    shared_image, private_image, loose = old.images.all()
+    shared = Board.objects.create(owner=user, name="team", shared_everyone=True)
+    private = Board.objects.create(owner=user, name="mine")
+    BoardImage.objects.create(board=shared, image=shared_image)
+    BoardImage.objects.create(board=private, image=private_image)
+    assert removal_date(shared_image) is None and removal_date(private_image) is not None
+
+    purge()
+
+    assert list(old.images.all()) == [shared_image]  # a private board keeps nothing
+    assert shared.items.count() == 1 and private.items.count() == 0
+    assert loose.pk not in {i.pk for i in old.images.all()}

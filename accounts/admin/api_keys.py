@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django import forms
 from django.contrib import admin
 from django.db.models import QuerySet
 from django.http import HttpRequest
@@ -17,24 +18,103 @@ from rest_framework_api_key.models import APIKey
 from ..api_keys.services import api_key_audit, api_keys_revoke
 from ..models import ApiKey
 from ..quota.caps import CAP_FIELDS, key_cap_set
-from .forms import acting_user
+from .forms import acting_user, catalog_choices
 
 # The library registers its own (unused) APIKey model; one "API keys" entry is enough.
 if admin.site.is_registered(APIKey):
     admin.site.unregister(APIKey)
 
 
+class ApiKeyForm(forms.ModelForm):
+    """Models are picked from the catalog, never typed: a typo would silently allow nothing."""
+
+    allowed_models = forms.MultipleChoiceField(
+        label=_("allowed models"),
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        help_text=_("None ticked: every model."),
+    )
+    cap_model = forms.ChoiceField(label=_("capped model"), required=False)
+
+    class Meta:
+        model = ApiKey
+        fields = [
+            "name",
+            "user",
+            "expiry_date",
+            "revoked",
+            "allowed_models",
+            "image_cap",
+            "cap_period",
+            "cap_model",
+        ]
+        # The library's fields carry no translated names.
+        labels = {
+            "name": _("name"),
+            "user": _("person"),
+            "expiry_date": _("expires"),
+            "revoked": _("revoked"),
+        }
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        choices = catalog_choices()
+        allowed, capped = self.fields["allowed_models"], self.fields["cap_model"]
+        assert isinstance(allowed, forms.ChoiceField) and isinstance(capped, forms.ChoiceField)
+        allowed.choices = choices
+        capped.choices = [("", _("all models")), *choices]
+
+    def clean_allowed_models(self) -> list[str]:
+        return list(self.cleaned_data["allowed_models"])
+
+
 @admin.register(ApiKey)
 class ApiKeyAdmin(APIKeyModelAdmin):
-    list_display = (*APIKeyModelAdmin.list_display, "user", "last_used_at", "cap_display")  # type: ignore[assignment]
-    list_filter = (*APIKeyModelAdmin.list_filter, "revoked")  # type: ignore[assignment]
+    form = ApiKeyForm
+    list_display = (  # type: ignore[assignment]
+        "key_prefix",
+        "key_name",
+        "key_created",
+        "expiry_date",
+        "key_expired",
+        "key_revoked",
+        "user",
+        "last_used_at",
+        "cap_display",
+    )
+    list_filter = ("created", "revoked")  # type: ignore[assignment]
     search_fields = (*APIKeyModelAdmin.search_fields, "user__username", "user__email")  # type: ignore[assignment]
     raw_id_fields = ("user",)
     actions = ("revoke",)
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
-        # The counters move only through reservations and settlements.
-        return (*super().get_readonly_fields(request, obj), "cap_used", "cap_reserved", "cap_since")
+        # The counters move only through reservations and settlements; last use only by use.
+        counters = ("last_used_at", "cap_used", "cap_reserved", "cap_since")
+        shown = [
+            f if f != "prefix" else "key_prefix" for f in super().get_readonly_fields(request, obj)
+        ]
+        return (*shown, *counters)
+
+    # The library's columns carry English names; these carry ours, translated.
+    @admin.display(description=_("prefix"), ordering="prefix")
+    def key_prefix(self, key: ApiKey) -> str:
+        return key.prefix
+
+    @admin.display(description=_("name"), ordering="name")
+    def key_name(self, key: ApiKey) -> str:
+        return key.name
+
+    @admin.display(description=_("created"), ordering="created")
+    def key_created(self, key: ApiKey) -> Any:
+        return key.created
+
+    @admin.display(description=_("expired"), boolean=True)
+    def key_expired(self, key: ApiKey) -> bool:
+        return key.has_expired
+
+    @admin.display(description=_("revoked"), boolean=True, ordering="revoked")
+    def key_revoked(self, key: ApiKey) -> bool:
+        return key.revoked
 
     @admin.display(description=_("cap"))
     def cap_display(self, key: ApiKey) -> str:
@@ -69,6 +149,6 @@ class ApiKeyAdmin(APIKeyModelAdmin):
                 reason="changed in the admin",
             )
 
-    @admin.action(description="Revoke the selected keys")
+    @admin.action(description=_("Revoke the selected keys"))
     def revoke(self, request: HttpRequest, queryset: QuerySet[ApiKey]) -> None:
         api_keys_revoke(keys=queryset.select_related("user"))

@@ -11,6 +11,7 @@ from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from ..audit_labels import ACTION_LABELS, TARGET_LABELS, action_label, target_label
 from ..models import AuditEntry
 from .forms import CatalogModelFilter
 
@@ -45,6 +46,32 @@ def audit_csv(entries: QuerySet[AuditEntry]) -> HttpResponse:
     return response
 
 
+class _LabelledFilter(admin.SimpleListFilter):
+    """A filter over a text column whose values are shown through a label table."""
+
+    labels: dict[str, Any] = {}
+    field = ""
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        values = AuditEntry.objects.order_by().values_list(self.field, flat=True).distinct()
+        return sorted(((v, str(self.labels.get(v, v))) for v in values if v), key=lambda c: c[1])
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
+        return queryset.filter(**{self.field: self.value()}) if self.value() else queryset
+
+
+class ActionFilter(_LabelledFilter):
+    title = _("action")
+    parameter_name = "action"
+    labels, field = ACTION_LABELS, "action"
+
+
+class TargetFilter(_LabelledFilter):
+    title = _("target type")
+    parameter_name = "target_type"
+    labels, field = TARGET_LABELS, "target_type"
+
+
 @admin.register(AuditEntry)
 class AuditEntryAdmin(admin.ModelAdmin):
     """Read-only: admins with view permission read it; nobody adds, edits or deletes."""
@@ -52,8 +79,8 @@ class AuditEntryAdmin(admin.ModelAdmin):
     list_display = [
         "at",
         "actor_label",
-        "action",
-        "target_type",
+        "action_display",
+        "target_display",
         "subject",
         "model",
         "field",
@@ -63,19 +90,46 @@ class AuditEntryAdmin(admin.ModelAdmin):
         "ip",
     ]
     list_filter = [
-        "action",
-        "target_type",
+        ActionFilter,
+        TargetFilter,
         CatalogModelFilter,
         "field",
         ("at", admin.DateFieldListFilter),
     ]
     search_fields = ["subject", "actor_name", "model", "reason", "target_id", "ip"]
+    # An entry's page: the action and target type in the reader's language too.
+    fields = [
+        "at",
+        "actor_name",
+        "action_display",
+        "target_display",
+        "target_id",
+        "subject",
+        "user",
+        "group",
+        "model",
+        "field",
+        "old_value",
+        "new_value",
+        "detail",
+        "reason",
+        "ip",
+    ]
+    readonly_fields = ["at", "action_display", "target_display"]
     date_hierarchy = "at"
     actions = ["export_csv"]
 
     @admin.display(description=_("changed by"), ordering="actor_name")
     def actor_label(self, obj: AuditEntry) -> str:
-        return obj.actor_name or "system"
+        return obj.actor_name or str(_("system"))
+
+    @admin.display(description=_("action"), ordering="action")
+    def action_display(self, obj: AuditEntry) -> str:
+        return action_label(obj.action)
+
+    @admin.display(description=_("target type"), ordering="target_type")
+    def target_display(self, obj: AuditEntry) -> str:
+        return target_label(obj.target_type)
 
     @admin.action(description=_("Export selected entries as CSV"), permissions=["view"])
     def export_csv(self, request: HttpRequest, queryset: QuerySet[AuditEntry]) -> HttpResponse:

@@ -10,10 +10,11 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from django import forms
+from django.apps import apps
 from django.contrib import admin
 from django.contrib.auth.admin import GroupAdmin as DjangoGroupAdmin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
-from django.contrib.auth.models import Group
+from django.contrib.auth.models import Group, Permission
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.template.loader import render_to_string
@@ -270,6 +271,29 @@ class GroupPoolInline(admin.TabularInline):
 
 admin.site.unregister(Group)
 
+_PERMISSION_VERBS = {
+    "add": _("can add"),
+    "change": _("can change"),
+    "delete": _("can delete"),
+    "view": _("can view"),
+}
+
+
+def permission_label(permission: Permission) -> str:
+    """Django stores a permission's name in English at migrate time ("Can view audit
+    entry"); this one is made in the reader's language from the model's own name."""
+    verb = _PERMISSION_VERBS.get(permission.codename.split("_", 1)[0])
+    model = permission.content_type.model_class()
+    if verb is None or model is None:
+        return str(permission)
+    app = apps.get_app_config(permission.content_type.app_label).verbose_name
+    return f"{app} | {model._meta.verbose_name} | {verb}"
+
+
+class PermissionChoices(forms.ModelMultipleChoiceField):
+    def label_from_instance(self, obj: Any) -> str:
+        return permission_label(obj)
+
 
 @admin.register(Group)
 class GroupAdmin(QuotaPermissionMixin, DjangoGroupAdmin):
@@ -277,6 +301,11 @@ class GroupAdmin(QuotaPermissionMixin, DjangoGroupAdmin):
     inlines = [GroupQuotaInline, GroupPoolInline, DirectoryGroupInline]
     list_display = ["name", "member_count"]
     actions = ["grant_members", "set_group_unlimited", "reset_members_used"]
+
+    def formfield_for_manytomany(self, db_field: Any, request: Any, **kwargs: Any) -> Any:
+        if db_field.name == "permissions":
+            kwargs["form_class"] = PermissionChoices
+        return super().formfield_for_manytomany(db_field, request, **kwargs)
 
     def save_formset(self, request: HttpRequest, form: Any, formset: Any, change: bool) -> None:
         if formset.model is GroupPool:

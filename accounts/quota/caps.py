@@ -96,6 +96,7 @@ def key_cap_set(
             old="none" if current[field] is None else str(current[field]),
             new="none" if wanted[field] is None else str(wanted[field]),
             reason=reason,
+            target=("api key", key.prefix),
         )
     if changed:
         ApiKey.objects.filter(pk=key.pk).update(**{f: wanted[f] for f in changed})

@@ -45,15 +45,18 @@ def audit_quota_change(
     reason: str = "",
     user: User | None = None,
     group: Group | None = None,
+    target: tuple[str, str] | None = None,
 ) -> AuditEntry:
+    """`target`: (type, id) when the change is to something else than a quota (a key)."""
     subject = user.get_username() if user is not None else f"group {group.name if group else ''}"
-    target = user if user is not None else group
+    owner = user if user is not None else group
+    target_type, target_id = target or ("quota", str(owner.pk) if owner is not None else "")
     return audit_record(
         action=action,
         subject=subject,
         actor=actor,
-        target_type="quota",
-        target_id=target.pk if target is not None else "",
+        target_type=target_type,
+        target_id=target_id,
         user=user,
         group=group,
         model=model,

@@ -76,6 +76,24 @@ def quota_status(*, user: User, model: str) -> QuotaStatus:
     )
 
 
+def usage_for_model(*, user: User, model: str) -> QuotaStatus:
+    """One catalog model for one person, as `quota_overview` has it. Reads only."""
+    spec = get_catalog().get(model)
+    if spec is None:
+        catalog_free_quota(model)  # raises ModelNotFound
+    quota = Quota.objects.filter(user=user, model=model).first()
+    layered = layered_for(user=user, model=model, quota=quota)
+    return QuotaStatus(
+        model,
+        layered,
+        quota.used if quota else 0,
+        quota.reserved if quota else 0,
+        label=spec.label if spec else model,
+        resets_at=next_period_start(layered.period),
+        pool=pool_view(pools_for(user=user, model=model)),
+    )
+
+
 def quota_overview(user: User) -> list[QuotaStatus]:
     """Every catalog model for one person. Reads only: creates no quota rows."""
     quotas = {q.model: q for q in Quota.objects.filter(user=user)}

@@ -29,6 +29,9 @@ from django.core.handlers.asgi import ASGIHandler
 from . import gate
 
 API_PREFIX = "/v1/"
+# Pages under /v1 that people read in the portal: they need its session, language and
+# sign-in, so they go through the whole middleware.
+PORTAL_PATHS = frozenset({"/v1/docs"})
 # The portal's server-sent-events stream (generations.portal.live_views).
 LIVE_PATH = "/live/"
 
@@ -66,7 +69,7 @@ class SharedThreadForApi:
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         path = scope.get("path", "") if scope["type"] == "http" else ""
-        if path.startswith(API_PREFIX):
+        if path.startswith(API_PREFIX) and path not in PORTAL_PATHS:
             await self._api(scope, receive, send)
         elif path == LIVE_PATH:
             async with ThreadSensitiveContext(executor=self.live_executor):

@@ -32,7 +32,18 @@ def _item(image: Image, response_format: str, base: str) -> dict[str, Any]:
         with image.file.open("rb") as fh:
             b64 = base64.b64encode(fh.read()).decode("ascii")
     # `url` is always there: clients that read data[0].url break on b64-only answers.
-    return {"url": image_url(image, base), "b64_json": b64, "revised_prompt": None}
+    # `id` is the portal's image id: a tool puts what it made on a board with it.
+    return {
+        "id": str(image.pk),
+        "url": image_url(image, base),
+        "b64_json": b64,
+        "revised_prompt": None,
+    }
+
+
+def image_item(image: Image, base: str) -> dict[str, Any]:
+    """One image as every /v1 answer shows it (url form), e.g. on a board."""
+    return _item(image, "url", base)
 
 
 def require_succeeded(generation: Generation) -> None:
@@ -62,6 +73,9 @@ def job_body(generation: Generation, response_format: str, base: str) -> dict[st
         "object": "image.job",
         "status": generation.status,
         "model": generation.model,
+        # What it ran with: a preset's template comes back filled.
+        "prompt": generation.prompt,
+        "preset": generation.preset_id,
         "created": int(generation.created_at.timestamp()),
         "completed_at": int(generation.finished_at.timestamp()) if generation.finished_at else None,
         "data": None,

@@ -50,6 +50,24 @@ ASYNC = OpenApiParameter(
     description="Same as `Prefer: respond-async`.",
 )
 
+_QUOTA_HEADERS = {
+    "x-darkroom-quota-model": "The model the quota headers speak of.",
+    "x-darkroom-quota-limit": "The person's images for this model per period, or `unlimited`.",
+    "x-darkroom-quota-remaining": "Images left for this model now (held ones counted as spent), "
+    "or `unlimited`.",
+    "x-darkroom-quota-reset": "Unix time the period resets; absent when it never resets.",
+    "x-darkroom-key-cap-limit": "The API key's own cap, when one applies to this model.",
+    "x-darkroom-key-cap-remaining": "Images left under the key's cap.",
+    "x-darkroom-key-cap-reset": "Unix time the key's cap resets; absent when it never resets.",
+}
+# On every answer whose key and model are known: successes, 202s, refusals (429) alike.
+QUOTA_HEADERS = [
+    OpenApiParameter(
+        name, OpenApiTypes.STR, OpenApiParameter.HEADER, description=text, response=True
+    )
+    for name, text in _QUOTA_HEADERS.items()
+]
+
 Error = inline_serializer(
     "Error",
     {
@@ -67,6 +85,9 @@ Error = inline_serializer(
 ImageItem = inline_serializer(
     "Image",
     {
+        "id": S.UUIDField(
+            help_text="The image's id (the portal's image page uses it; boards take it)."
+        ),
         "url": S.URLField(
             help_text="Signed, long-lived URL of our stored copy; no session needed."
         ),
@@ -84,6 +105,8 @@ Job = inline_serializer(
         "object": S.CharField(default="image.job"),
         "status": S.ChoiceField(["queued", "running", "succeeded", "failed"]),
         "model": S.CharField(),
+        "prompt": S.CharField(help_text="The prompt it ran with (a preset's, filled)."),
+        "preset": S.IntegerField(allow_null=True, help_text="The preset it came from."),
         "created": S.IntegerField(),
         "completed_at": S.IntegerField(allow_null=True),
         "data": ImageItem.__class__(many=True, allow_null=True),
@@ -101,6 +124,64 @@ Model = inline_serializer(
 )
 ModelList = inline_serializer(
     "ModelList", {"object": S.CharField(default="list"), "data": Model.__class__(many=True)}
+)
+_LEFT = "Images left now, `null` when unlimited."
+_RESETS = "Unix time the period resets; `null` when it never does."
+ModelQuota = inline_serializer(
+    "ModelQuota",
+    {
+        "object": S.CharField(default="quota"),
+        "model": S.CharField(),
+        "label": S.CharField(),
+        "limit": S.IntegerField(allow_null=True, help_text="`null`: unlimited."),
+        "used": S.IntegerField(help_text="Images made this period."),
+        "in_progress": S.IntegerField(help_text="Images held by jobs still running."),
+        "left": S.IntegerField(allow_null=True, help_text=_LEFT),
+        "period": S.ChoiceField(["never", "daily", "weekly", "monthly"]),
+        "resets_at": S.IntegerField(allow_null=True, help_text=_RESETS),
+        "source": S.ChoiceField(
+            ["person", "group", "catalog"],
+            help_text="Where the limit comes from: set for this person, by a group, "
+            "or everyone's free images.",
+        ),
+        "group": S.CharField(allow_null=True, help_text="The group, when `source` is group."),
+    },
+)
+KeyCap = inline_serializer(
+    "KeyCap",
+    {
+        "limit": S.IntegerField(),
+        "used": S.IntegerField(),
+        "in_progress": S.IntegerField(),
+        "left": S.IntegerField(),
+        "model": S.CharField(allow_null=True, help_text="`null`: across models."),
+        "period": S.ChoiceField(["never", "daily", "weekly", "monthly"]),
+        "resets_at": S.IntegerField(allow_null=True, help_text=_RESETS),
+    },
+)
+Pool = inline_serializer(
+    "GroupPool",
+    {
+        "group": S.CharField(),
+        "model": S.CharField(),
+        "size": S.IntegerField(),
+        "left": S.IntegerField(),
+        "period": S.ChoiceField(["never", "daily", "weekly", "monthly"]),
+        "mode": S.ChoiceField(
+            ["overflow", "only"],
+            help_text="overflow: drawn once the person's own images are spent; "
+            "only: instead of them.",
+        ),
+    },
+)
+QuotaList = inline_serializer(
+    "QuotaList",
+    {
+        "object": S.CharField(default="list"),
+        "data": ModelQuota.__class__(many=True),
+        "key_cap": KeyCap.__class__(allow_null=True, help_text="`null`: the key has no cap."),
+        "pools": Pool.__class__(many=True, help_text="Images the person's groups share."),
+    },
 )
 
 _COMMON: dict[str, serializers.Field] = {
@@ -127,7 +208,55 @@ _COMMON: dict[str, serializers.Field] = {
     "aspect_ratio": S.CharField(required=False),
     "strength": S.FloatField(required=False),
 }
-GenerationRequest = inline_serializer("GenerationRequest", _COMMON)
+GenerationRequest = inline_serializer(
+    "GenerationRequest",
+    {
+        **_COMMON,
+        "prompt": S.CharField(required=False, help_text="Required unless a preset gives it."),
+        "model": S.CharField(
+            required=False, help_text="A catalog model id (GET /v1/models); a preset gives one."
+        ),
+        "preset": S.IntegerField(
+            required=False,
+            help_text="A preset's id (GET /v1/presets): its model, parameters and prompt; "
+            "fields sent alongside override them.",
+        ),
+        "preset_values": S.DictField(
+            required=False, help_text="The preset template's slot values, by slot name."
+        ),
+    },
+)
+SharedWith = S.JSONField(
+    required=False, help_text='"private" (the default), "everyone", or a list of group names.'
+)
+Preset = inline_serializer(
+    "Preset",
+    {
+        "id": S.IntegerField(),
+        "object": S.CharField(default="preset"),
+        "name": S.CharField(),
+        "model": S.CharField(),
+        "params": S.DictField(),
+        "template": S.CharField(help_text="The prompt, with `{slot}` names."),
+        "slots": S.ListField(child=S.CharField()),
+        "owner": S.CharField(),
+        "shared_with": SharedWith,
+        "created": S.IntegerField(),
+    },
+)
+PresetList = inline_serializer(
+    "PresetList", {"object": S.CharField(default="list"), "data": Preset.__class__(many=True)}
+)
+PresetRequest = inline_serializer(
+    "PresetRequest",
+    {
+        "name": S.CharField(),
+        "model": S.CharField(),
+        "params": S.DictField(required=False),
+        "template": S.CharField(),
+        "shared_with": SharedWith,
+    },
+)
 EditRequest = inline_serializer(
     "EditRequest",
     {
@@ -162,7 +291,7 @@ ERRORS = {
         403: "model_not_allowed / storage_full (the person's storage cap is reached)",
         404: "model_not_found",
         409: "idempotency_key_reused",
-        429: "insufficient_quota / budget_exhausted / rate_limit_exceeded / "
+        429: "insufficient_quota / key_quota_exceeded / budget_exhausted / rate_limit_exceeded / "
         "upstream_rate_limited (with Retry-After)",
         502: "upstream_error",
         503: "service_unavailable (the database did not answer; nothing reserved; Retry-After)",
@@ -197,7 +326,7 @@ class GenerationsDoc(APIView):
         operation_id="createImage",
         request=GenerationRequest,
         responses=IMAGE_ANSWERS,
-        parameters=[IDEMPOTENCY, PREFER, ASYNC],
+        parameters=[IDEMPOTENCY, PREFER, ASYNC, *QUOTA_HEADERS],
     )
     def post(self, request: object) -> None: ...
 
@@ -207,7 +336,7 @@ class EditsDoc(APIView):
         operation_id="createImageEdit",
         request={"multipart/form-data": EditRequest, "application/json": EditRequest},
         responses=IMAGE_ANSWERS,
-        parameters=[IDEMPOTENCY, PREFER, ASYNC],
+        parameters=[IDEMPOTENCY, PREFER, ASYNC, *QUOTA_HEADERS],
     )
     def post(self, request: object) -> None: ...
 
@@ -217,7 +346,7 @@ class VariationsDoc(APIView):
         operation_id="createImageVariation",
         request={"multipart/form-data": VariationRequest},
         responses={200: ImagesResponse, 202: Job, **ERRORS, **TOO_LARGE},
-        parameters=[IDEMPOTENCY, PREFER, ASYNC],
+        parameters=[IDEMPOTENCY, PREFER, ASYNC, *QUOTA_HEADERS],
     )
     def post(self, request: object) -> None: ...
 
@@ -236,8 +365,20 @@ class ImageFileDoc(APIView):
 
 
 class JobDoc(APIView):
-    @extend_schema(operation_id="getImageJob", responses={200: Job, **ERRORS})
+    @extend_schema(
+        operation_id="getImageJob", responses={200: Job, **ERRORS}, parameters=QUOTA_HEADERS
+    )
     def get(self, request: object, job_id: str) -> None: ...
+
+
+class QuotaDoc(APIView):
+    @extend_schema(
+        operation_id="getQuota",
+        description="The key owner's images per model (the portal's \"Your usage\"), for the "
+        "models the key may use, with the key's own cap and the group pools they share.",
+        responses={200: QuotaList, **ERRORS},
+    )
+    def get(self, request: object) -> None: ...
 
 
 class ModelsDoc(APIView):
@@ -329,6 +470,25 @@ class OrganizationImagesUsageDoc(APIView):
     def get(self, request: object) -> None: ...
 
 
+class PresetsDoc(APIView):
+    @extend_schema(operation_id="listPresets", responses={200: PresetList, **ERRORS})
+    def get(self, request: object) -> None: ...
+
+    @extend_schema(
+        operation_id="createPreset", request=PresetRequest, responses={201: Preset, **ERRORS}
+    )
+    def post(self, request: object) -> None: ...
+
+
+class PresetDoc(APIView):
+    @extend_schema(
+        operation_id="deletePreset",
+        description="Only the preset's owner may delete it (others: 403).",
+        responses={204: None, **ERRORS},
+    )
+    def delete(self, request: object, preset_id: int) -> None: ...
+
+
 # The doc view of each /v1 route, by the route's name in urls.py.
 DOCS: dict[str, type[APIView]] = {
     "images-generations": GenerationsDoc,
@@ -336,11 +496,17 @@ DOCS: dict[str, type[APIView]] = {
     "images-variations": VariationsDoc,
     "job": JobDoc,
     "models": ModelsDoc,
+    "quota": QuotaDoc,
     "model": ModelDoc,
     "image-file": ImageFileDoc,
     "organization-costs": OrganizationCostsDoc,
     "organization-usage-images": OrganizationImagesUsageDoc,
+    "presets": PresetsDoc,
+    "preset": PresetDoc,
 }
+# The URL namespaces whose named routes make up /v1; apps above this one (boards) add
+# theirs, with their doc views in DOCS, when they load.
+API_NAMESPACES: list[str] = ["api"]
 # Operations that need no key (the signed URL is the credential).
 PUBLIC_OPERATIONS = frozenset({"getImageFile"})
 # Routes about the document itself; the unnamed catch-all (404 envelope) is left out too.
@@ -353,16 +519,16 @@ def patterns() -> list[URLPattern]:
     Read from the project's URL resolver (where urls.py is mounted, under its "api"
     namespace), not by importing urls.py, which imports the docs view that calls this.
     """
-    api = next(
+    found = [
         r
         for r in get_resolver().url_patterns
-        if isinstance(r, URLResolver) and r.namespace == "api"
-    )
-    named = {p.name: p for p in api.url_patterns if isinstance(p, URLPattern) and p.name}
+        if isinstance(r, URLResolver) and r.namespace in API_NAMESPACES
+    ]
     return [
-        _same_route(f"{api.pattern}", p, DOCS[name])
-        for name, p in named.items()
-        if name not in UNDOCUMENTED
+        _same_route(f"{api.pattern}", p, DOCS[p.name])
+        for api in found
+        for p in api.url_patterns
+        if isinstance(p, URLPattern) and p.name and p.name not in UNDOCUMENTED
     ]
 
 

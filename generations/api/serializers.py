@@ -26,6 +26,8 @@ IMAGE_FIELDS = ("image", "image[]", "images", "images[]")
 
 
 OPTION_FIELDS = ("response_format", "stream", "webhook_url")
+# The prompt library: a preset id and its slot values, resolved before the model's checks.
+PRESET_FIELDS = ("preset", "preset_values")
 # No field of an image request nests deeper than a few levels ({"images": [{"image_url":
 # {"url": ...}}]}); a deeper body is refused before anything walks it recursively.
 MAX_JSON_DEPTH = 32
@@ -55,6 +57,8 @@ class ImageCall:
     response_format: str = "url"
     stream: bool = False
     webhook_url: str = ""
+    preset: Any = None
+    preset_values: Any = None
     fingerprint: str = ""  # same request body -> same fingerprint (Idempotency-Key)
 
 
@@ -158,7 +162,8 @@ def _call(data: dict[str, Any], images: list[Any], mask: Any, *, path: str) -> I
             f"'{name}': {' '.join(str(p) for p in problems)}", param=name, code="invalid_value"
         )
     clean = options.validated_data
-    fields = {k: v for k, v in data.items() if k not in ("model", "prompt", *OPTION_FIELDS)}
+    skip = ("model", "prompt", *OPTION_FIELDS, *PRESET_FIELDS)
+    fields = {k: v for k, v in data.items() if k not in skip}
     return ImageCall(
         model=data.get("model"),
         prompt=data.get("prompt"),
@@ -168,6 +173,8 @@ def _call(data: dict[str, Any], images: list[Any], mask: Any, *, path: str) -> I
         response_format=clean.get("response_format") or "url",
         stream=bool(clean.get("stream")),
         webhook_url=clean.get("webhook_url") or "",
+        preset=data.get("preset"),
+        preset_values=data.get("preset_values"),
         fingerprint=_fingerprint(path, data, images, mask),
     )
 

@@ -23,6 +23,7 @@ from generations.validation import get_model
 
 from .errors import IdempotencyConflict, ModelNotAllowed
 from .mapping import model_inputs
+from .presets import call_with_preset
 from .serializers import ImageCall
 
 # Names the IdempotencyRecord of a call sent without an Idempotency-Key, until answered.
@@ -47,6 +48,7 @@ def api_generation_submit(
     sdk_call = not idem and retry_count is not None
     if sdk_call and retry_count and (earlier := _unanswered(key, call.fingerprint)):
         return earlier
+    call = call_with_preset(key.user, call)
     # Validation and reference-image fetches happen here, before any transaction:
     # the idempotency record's transaction below must not stay open across a fetch.
     request = _prepare(key, call)
@@ -59,7 +61,10 @@ def api_generation_submit(
         if idem and record is None:
             return _replay(key, idem, call.fingerprint)
         with generation_submission(
-            user=key.user, request=request, source=Generation.Source.API, extra={"api_key": key}
+            user=key.user,
+            request=request,
+            source=Generation.Source.API,
+            extra={"api_key": key, "preset_id": call.preset},
         ) as generation:
             if call.webhook_url:
                 Webhook.objects.create(

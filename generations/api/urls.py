@@ -1,6 +1,6 @@
 from django.urls import path, re_path
 
-from . import docs, organization, views
+from . import docs, organization, presets, views
 
 app_name = "api"
 
@@ -9,7 +9,10 @@ urlpatterns = [
     path("images/edits", views.images, name="images-edits"),
     path("images/variations", views.images, name="images-variations"),
     path("images/jobs/<uuid:job_id>", views.job, name="job"),
+    path("presets", presets.presets, name="presets"),
+    path("presets/<int:preset_id>", presets.preset, name="preset"),
     path("models", views.models, name="models"),
+    path("quota", views.quota, name="quota"),
     # [\s\S], not `.`: an id or path with a newline in it is a 404 envelope too.
     re_path(r"^models/(?P<model_id>[\s\S]+)$", views.model, name="model"),
     path("files/images/<str:token>.<str:ext>", views.image_file, name="image-file"),

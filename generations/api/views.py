@@ -4,7 +4,7 @@ holds no thread (see waiting.py and asgi.py); blocking calls go through run_sync
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from uuid import UUID
 
 from django.conf import settings
@@ -21,6 +21,7 @@ from .errors import UNAVAILABLE, NotFound, WaitTimedOut, error_response
 from .files import image_file_response
 from .gate import SCOPE_KEY
 from .handling import endpoint, not_found, parse_request, sdk_retry_count, wants_async
+from .quota import quota_body, quota_headers_or_none
 from .ratelimit import rate_limit_hit
 from .responses import base_url, images_body, job_body, model_item, models_body
 from .serializers import ImageCall
@@ -29,7 +30,7 @@ from .streaming import stream_kind, stream_response
 from .sync import run_sync
 from .waiting import wait_finished
 
-__all__ = ["image_file", "images", "job", "model", "models", "not_found"]
+__all__ = ["image_file", "images", "job", "model", "models", "not_found", "quota"]
 
 log = logging.getLogger(__name__)
 
@@ -39,16 +40,28 @@ async def images(request: HttpRequest) -> HttpResponseBase:
     """POST /v1/images/generations, /v1/images/edits and /v1/images/variations.
 
     Every answer after the job exists names it in `x-darkroom-job-id`, errors too,
-    so a client that loses the answer can still find its job.
+    so a client that loses the answer can still find its job. Every answer whose key
+    and model are known carries the caller's quota for that model (api.quota).
     """
     token = bearer_token(request)
-    accepted = await run_sync(_accept, request, token, respond_async=wants_async(request))
+    seen = _Seen()
     try:
-        response = await _answer(accepted)
+        accepted = await run_sync(_accept, request, token, seen, respond_async=wants_async(request))
     except Exception as exc:
-        response = error_response(exc)
+        return _with_headers(error_response(exc), seen.quota)
+    try:
+        response, limits = await _answer(accepted)
+    except Exception as exc:
+        response, limits = error_response(exc), accepted.quota
     response["x-darkroom-job-id"] = str(accepted.generation.pk)
-    return response
+    return _with_headers(response, limits)
+
+
+@dataclass
+class _Seen:
+    """What _accept learnt before it failed, so a refusal carries the quota too."""
+
+    quota: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -62,15 +75,33 @@ class _Accepted:
     stream_kind: str = ""
     job_body: dict[str, object] | None = None  # the 202 body, for respond-async
     error: Exception | None = None  # raised after the job existed: answered with its id
+    quota: dict[str, str] = field(default_factory=dict)  # the headers as of acceptance
 
 
-def _accept(request: HttpRequest, token: str, *, respond_async: bool) -> _Accepted:
+def _with_headers(response: HttpResponseBase, headers: dict[str, str]) -> HttpResponseBase:
+    for name, value in headers.items():
+        response[name] = value
+    return response
+
+
+def _accept(request: HttpRequest, token: str, seen: _Seen, *, respond_async: bool) -> _Accepted:
     """Everything before the wait, in one trip to a thread (each trip takes and gives
     back a pooled connection): key, rate limit, body, submission, and the 202 body."""
     # The ASGI gate (gate.py) checked the key before the body was read; reuse its answer.
     key = getattr(request, "scope", {}).get(SCOPE_KEY) or key_for(token)
-    rate_limit_hit(key.pk)
-    call = parse_request(request)
+    call = None
+    try:
+        rate_limit_hit(key.pk)
+        call = parse_request(request)
+        return _submit(request, key, call, respond_async=respond_async)
+    except Exception:
+        seen.quota = quota_headers_or_none(key, call.model if call else "")
+        raise
+
+
+def _submit(
+    request: HttpRequest, key: ApiKey, call: ImageCall, *, respond_async: bool
+) -> _Accepted:
     # Checked before submitting, so a stream the endpoint cannot give spends nothing.
     kind = stream_kind(request) if call.stream else ""
     idem = request.headers.get("Idempotency-Key", "")
@@ -81,6 +112,7 @@ def _accept(request: HttpRequest, token: str, *, respond_async: bool) -> _Accept
     )
     sdk_call = not idem and retry_count is not None
     accepted = _Accepted(key, generation, call, base, bool(idem) or sdk_call, sdk_call, kind)
+    accepted = replace(accepted, quota=quota_headers_or_none(key, call.model))
     if not respond_async or call.stream:
         return accepted
     try:
@@ -91,7 +123,7 @@ def _accept(request: HttpRequest, token: str, *, respond_async: bool) -> _Accept
     return replace(accepted, job_body=body)
 
 
-async def _answer(accepted: _Accepted) -> HttpResponseBase:
+async def _answer(accepted: _Accepted) -> tuple[HttpResponseBase, dict[str, str]]:
     generation, call, base = accepted.generation, accepted.call, accepted.base
     if accepted.error is not None:
         raise accepted.error
@@ -99,18 +131,19 @@ async def _answer(accepted: _Accepted) -> HttpResponseBase:
         stream = stream_response(generation.pk, kind=accepted.stream_kind, base=base)
         if accepted.remembered:
             await run_sync(_answered, accepted)
-        return stream
+        return stream, accepted.quota
     if accepted.job_body is not None:
         response = JsonResponse(accepted.job_body, status=202)
         response["Location"] = reverse("api:job", args=[generation.pk])
         response["Preference-Applied"] = "respond-async"
-        return response
+        return response, accepted.quota
     await wait_finished(generation.pk, timeout=settings.DARKROOM_API_WAIT_CEILING)
-    try:
-        return await run_sync(_finished_response, accepted)
-    except WaitTimedOut as exc:
-        exc.retryable = accepted.joinable
-        raise
+    answer, limits = await run_sync(_finished_response, accepted)
+    if isinstance(answer, WaitTimedOut):
+        answer.retryable = accepted.joinable
+    if isinstance(answer, Exception):
+        return error_response(answer), limits
+    return answer, limits
 
 
 def _answered(accepted: _Accepted) -> None:
@@ -122,13 +155,18 @@ def _answered(accepted: _Accepted) -> None:
         log.warning("could not mark job %s answered: %r", accepted.generation.pk, exc)
 
 
-def _finished_response(accepted: _Accepted) -> JsonResponse:
-    """The answer, and the call marked answered, in the same trip to a thread; encoded
-    there too: 4 x 8 MB of b64_json on the event loop would stall every other request."""
+def _finished_response(accepted: _Accepted) -> tuple[JsonResponse | Exception, dict[str, str]]:
+    """The answer (or its error), the call marked answered and the quota as it now
+    stands (a failed job's images are back), in the same trip to a thread; encoded there
+    too: 4 x 8 MB of b64_json on the event loop would stall every other request."""
+    limits = quota_headers_or_none(accepted.key, accepted.call.model)
     generation = Generation.objects.get(pk=accepted.generation.pk)
-    body = images_body(generation, accepted.call.response_format, accepted.base)
+    try:
+        body = images_body(generation, accepted.call.response_format, accepted.base)
+    except Exception as exc:  # not answered: an SDK retry of a timed-out wait joins the job
+        return exc, limits
     _answered(accepted)
-    return JsonResponse(body)
+    return JsonResponse(body), limits
 
 
 @endpoint("GET")
@@ -140,13 +178,21 @@ async def job(request: HttpRequest, job_id: UUID) -> HttpResponseBase:
     return await run_sync(_job_response, key, job_id, response_format, base_url(request))
 
 
-def _job_response(key: ApiKey, job_id: UUID, response_format: str, base: str) -> JsonResponse:
+def _job_response(key: ApiKey, job_id: UUID, response_format: str, base: str) -> HttpResponseBase:
     """Built in the thread: a b64_json answer is megabytes of JSON to encode."""
     generation = Generation.objects.filter(pk=job_id, user_id=key.user_id).first()
     # A key limited to some models sees only their jobs: the rest are not there for it.
     if generation is None or not key.allows(generation.model):
         raise NotFound(f"No job {job_id}.", param="job_id")
-    return JsonResponse(job_body(generation, response_format, base))
+    response = JsonResponse(job_body(generation, response_format, base))
+    return _with_headers(response, quota_headers_or_none(key, generation.model))
+
+
+@endpoint("GET")
+async def quota(request: HttpRequest) -> HttpResponseBase:
+    """GET /v1/quota: the key owner's images per model, within the key's allowed models."""
+    key = await authenticate(request)
+    return JsonResponse(await run_sync(quota_body, key))
 
 
 @endpoint("GET")

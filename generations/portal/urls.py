@@ -1,7 +1,7 @@
 from django.urls import path
 
 from ..provenance import views as provenance_views
-from . import data_views, live_views, views
+from . import data_views, live_views, views, workspace
 
 urlpatterns = [
     path("", views.generate, name="generate"),
@@ -9,6 +9,9 @@ urlpatterns = [
     path("accounts/data/", data_views.my_data, name="my_data"),
     path("accounts/data/erase/", data_views.my_data_erase, name="my_data_erase"),
     path("generate/fields/", views.generate_fields, name="generate_fields"),
+    path("presets/save/", workspace.preset_save, name="preset_save"),
+    path("compare/", workspace.compare, name="compare"),
+    path("compare/<uuid:pk>/", workspace.compare_detail, name="compare_detail"),
     path("jobs/<uuid:pk>/", views.generation_card, name="generation_card"),
     path("history/", views.gallery, name="gallery"),
     path("live/", live_views.live_stream, name="live_stream"),

@@ -37,6 +37,7 @@ from ..references import references_by_param
 from ..results import add_thumbnails
 from ..services import generation_create
 from . import services as portal_services
+from . import workspace
 from .forms import GalleryFilterForm, GenerateForm
 from .text import error_text
 
@@ -72,9 +73,13 @@ def _model_options(user: User) -> list[ModelOption]:
 
 
 def _generate_context(
-    request: HttpRequest, form: GenerateForm, references: list[ReferenceImage]
+    request: HttpRequest,
+    form: GenerateForm,
+    references: list[ReferenceImage],
+    preset: Any = None,
 ) -> dict[str, Any]:
     return {
+        **workspace.picker_context(_user(request), preset),
         "form": form,
         "spec": form.spec,
         "model_options": _model_options(_user(request)),
@@ -88,7 +93,7 @@ def _generate_context(
 def generate(request: HttpRequest) -> HttpResponse:
     if request.method == "POST":
         return _generate_submit(request)
-    initial: dict[str, Any] = {}
+    initial, preset = workspace.preset_initial(_user(request), request.GET)
     references: list[ReferenceImage] = []
     reuse = request.GET.get("reuse")
     if reuse:
@@ -98,7 +103,7 @@ def generate(request: HttpRequest) -> HttpResponse:
     spec = _spec(initial.get("model") or request.GET.get("model"), _user(request))
     form = GenerateForm(spec, initial={"model": spec.name, **initial})
     return render(
-        request, "generations/generate.html", _generate_context(request, form, references)
+        request, "generations/generate.html", _generate_context(request, form, references, preset)
     )
 
 
@@ -129,13 +134,15 @@ def _generate_submit(request: HttpRequest) -> HttpResponse:
         )
     elif valid:
         try:
+            prompt, preset = workspace.prompt_with_slots(_user(request), request.POST)
             generation = generation_create(
                 user=_user(request),
                 model=spec.name,
-                prompt=form.cleaned_data["prompt"],
+                prompt=prompt,
                 params=form.params(),
                 images=form.image_sources(references_by_param(references)),
                 source=Generation.Source.PORTAL,
+                extra={"preset": preset} if preset else None,
             )
         except DarkroomError as exc:
             field = exc.param if exc.param in form.fields else None
@@ -218,6 +225,7 @@ def image_detail(request: HttpRequest, pk: Any) -> HttpResponse:
     image = portal_services.image_open(user=_user(request), image_id=pk, how="page")
     generation = selectors.generation_for(_user(request), image.generation_id)
     spec = get_catalog().get(generation.model)
+    references = list(generation.references.all())
     return render(
         request,
         "generations/image_detail.html",
@@ -225,9 +233,19 @@ def image_detail(request: HttpRequest, pk: Any) -> HttpResponse:
             "image": image,
             "generation": generation,
             "spec": spec,
-            "references": list(generation.references.all()),
+            "references": references,
+            "params": applied_params(generation.params, has_references=bool(references)),
         },
     )
+
+
+# Parameters that act on a reference image: without one the upstream ignores them.
+_WITH_REFERENCES = frozenset({"strength"})
+
+
+def applied_params(params: dict[str, Any], *, has_references: bool) -> dict[str, Any]:
+    """The parameters that shaped the image: a text-only job lists no reference strength."""
+    return {k: v for k, v in params.items() if has_references or k not in _WITH_REFERENCES}
 
 
 def _serve(

@@ -12,6 +12,7 @@ from datetime import date
 
 from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
+from django.utils.translation import gettext as _
 
 # Colour-blind-safe (Okabe-Ito, without its black: the page is dark), then greys for a
 # long tail of models. Text and gridlines use currentColor, so the chart follows the page.
@@ -99,7 +100,7 @@ def stacked_bars(days: list[date], series: dict[str, list[int]], *, title: str) 
         parts.append(
             f'<text x="{WIDTH / 2}" y="{TOP + plot_h / 2}" text-anchor="middle" '
             f'fill="currentColor" fill-opacity=".6" font-size="14">'
-            f"No images in this range</text>"
+            f"{escape(_('No images in this range'))}</text>"
         )
     parts.append("</svg>")
     return mark_safe("".join(parts))  # noqa: S308 - every text above went through escape()

@@ -7,13 +7,13 @@ import csv
 from datetime import date, timedelta
 
 from django import forms
-from django.contrib.admin.views.decorators import staff_member_required
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_GET
 
+from accounts.access import staff_only
 from providers.pricing import currency
 
 from . import queries, spend
@@ -53,7 +53,7 @@ def _range(request: HttpRequest) -> tuple[RangeForm, queries.DateRange]:
     return form, queries.DateRange(today - timedelta(days=DEFAULT_DAYS - 1), today)
 
 
-@staff_member_required
+@staff_only
 @require_GET
 def usage_report(request: HttpRequest) -> HttpResponse:
     form, date_range = _range(request)
@@ -75,7 +75,7 @@ def usage_report(request: HttpRequest) -> HttpResponse:
     )
 
 
-@staff_member_required
+@staff_only
 @require_GET
 def usage_csv(request: HttpRequest, table: str) -> HttpResponse:
     if table not in queries.CSV_TABLES:
@@ -108,7 +108,7 @@ SPEND_TABLES = (
 )
 
 
-@staff_member_required
+@staff_only
 @require_GET
 def spend_report(request: HttpRequest) -> HttpResponse:
     form, date_range = _range(request)
@@ -133,7 +133,7 @@ def spend_report(request: HttpRequest) -> HttpResponse:
     return render(request, "reports/spend.html", context, status=400 if form.errors else 200)
 
 
-@staff_member_required
+@staff_only
 @require_GET
 def spend_csv(request: HttpRequest, table: str) -> HttpResponse:
     if table not in spend.CSV_TABLES:

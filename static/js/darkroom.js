@@ -8,8 +8,33 @@
       if (target) handler(event, target);
     });
 
+  // On a phone the main navigation folds into a menu button (CSS shows the button only
+  // where scripts run; without them the items wrap onto lines of their own).
+  document.documentElement.classList.add("js");
+  on("click", "[data-nav-toggle]", (event, button) => {
+    const nav = document.getElementById(button.getAttribute("aria-controls"));
+    const open = button.getAttribute("aria-expanded") !== "true";
+    button.setAttribute("aria-expanded", String(open));
+    if (nav) nav.classList.toggle("is-open", open);
+  });
+
   // Selects and filters that submit their form as soon as they change.
   on("change", "[data-autosubmit]", (event, el) => el.form && el.form.requestSubmit());
+
+  // The generate form's "Save preset": the same fields, posted plainly to another URL
+  // (a native submit, so htmx's handler for generating does not take it).
+  on("click", "[data-preset-save]", (event, button) => {
+    const form = button.form;
+    form.action = button.dataset.presetSave;
+    HTMLFormElement.prototype.submit.call(form);
+  });
+  // The preset picker's search: hide presets whose name, model and template miss it.
+  on("input", "[data-preset-search]", (event, input) => {
+    const words = input.value.toLowerCase().trim();
+    document.querySelectorAll("[data-preset-option]").forEach((item) => {
+      item.hidden = Boolean(words) && !item.dataset.presetOption.includes(words);
+    });
+  });
 
   // Confirm destructive buttons.
   on("click", "[data-confirm]", (event, el) => {
@@ -74,8 +99,20 @@
     });
     const urls = field.querySelector("textarea[data-url-preview]");
     (urls ? urls.value.split(/\s+/) : []).filter((u) => /^https?:\/\//i.test(u)).forEach((url) => {
-      box.appendChild(previewFigure(url, url, { url: url }));
+      const fig = previewFigure(url, url, { url: url });
+      fig.dataset.why = privateHost(url) ? field.dataset.msgPrivate : field.dataset.msgNoPreview;
+      box.appendChild(fig);
     });
+  }
+
+  // The server refuses these (the SSRF guard, common/net.py); say so before it has to.
+  function privateHost(url) {
+    let host;
+    try { host = new URL(url).hostname.replace(/^\[|\]$/g, "").toLowerCase(); } catch (err) { return false; }
+    return host === "localhost" || host.endsWith(".localhost") || host.endsWith(".local") ||
+      host.endsWith(".internal") || host === "::1" || /^(fc|fd|fe80)/.test(host) ||
+      /^(127|10|0)\./.test(host) || /^192\.168\./.test(host) || /^169\.254\./.test(host) ||
+      /^172\.(1[6-9]|2\d|3[01])\./.test(host);
   }
 
   function previewFigure(src, label, data) {
@@ -84,7 +121,16 @@
     Object.entries(data).forEach(([k, v]) => { fig.dataset[k] = v; });
     const img = document.createElement("img");
     img.src = src; img.alt = label;
-    img.addEventListener("error", () => fig.classList.add("is-broken"));
+    img.addEventListener("error", () => {
+      fig.classList.add("is-broken");
+      if (fig.dataset.why) {
+        const why = document.createElement("figcaption");
+        why.className = "preview-why";
+        why.textContent = fig.dataset.why;
+        fig.title = fig.dataset.why;
+        fig.appendChild(why);
+      }
+    });
     const remove = document.createElement("button");
     remove.type = "button"; remove.className = "preview-remove"; remove.textContent = "×";
     remove.setAttribute("aria-label", (document.documentElement.lang.startsWith("zh") ? "移除 " : "Remove ") + label);
@@ -342,12 +388,15 @@
     lightboxIndex = (index + links.length) % links.length;
     const link = links[lightboxIndex];
     const img = box.querySelector(".lightbox-img");
-    img.src = new URL("original/", link.href).href; // the detail page's original, full size
+    // The detail page's original, full size (a board page names its own, data-original).
+    img.src = link.dataset.original || new URL("original/", link.href).href;
     img.alt = link.dataset.prompt || "";
     box.querySelector(".lightbox-label").textContent = link.dataset.label || "";
     box.querySelector(".lightbox-prompt").textContent = link.dataset.prompt || "";
     box.querySelector(".lightbox-count").textContent = (lightboxIndex + 1) + " / " + links.length;
     box.querySelector(".lightbox-details").href = link.getAttribute("href");
+    const onBoard = box.querySelector("[data-board-image]"); // "Add to board" in the lightbox
+    if (onBoard) onBoard.value = link.dataset.image || "";
     if (!box.open) box.showModal();
   }
   on("click", "a[data-lightbox]", (event, link) => {

@@ -9,7 +9,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('auth', '0012_alter_user_first_name_max_length'),
-        ('generations', '0012_generation_lease_token'),
+        ('generations', '0013_generation_preset_comparison'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

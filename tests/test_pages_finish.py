@@ -1,0 +1,250 @@
+"""Issue 24's finishing touches, through the real routes: staff pages refuse non-staff with
+the portal's 403, two-factor says when the throttle speaks and audits on/off, the admin's
+API key form picks models from the catalog, the audit log speaks zh-hans, jobs without
+images say why, "Your usage" reads like the portal, static files and manage.py are quiet.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.http import HttpResponse
+from django.test import Client, RequestFactory
+from django_otp.oath import TOTP
+from django_otp.plugins.otp_totp.models import TOTPDevice
+
+from accounts.api_keys import api_key_issue
+from accounts.models import AuditEntry
+from accounts.quota.caps import key_cap_set
+from generations.models import Generation
+from generations.services import generation_create, generation_succeed
+from tests.images import png_bytes
+
+pytestmark = pytest.mark.django_db
+
+ROOT = Path(__file__).resolve().parent.parent
+DEV = "black-forest-labs/flux.1-dev"
+KMAX = "black-forest-labs/flux-kontext-max"
+ZH = {"HTTP_ACCEPT_LANGUAGE": "zh-hans"}
+
+
+def _code(device: TOTPDevice, steps_ahead: int = 0) -> str:
+    totp = TOTP(device.bin_key, device.step, device.t0, device.digits, device.drift)
+    totp.time += steps_ahead * device.step
+    return f"{totp.token():06d}"
+
+
+# --- staff pages ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("path", ["/reports/usage/", "/admin/", "/admin/accounts/user/"])
+def test_a_person_who_is_not_staff_gets_the_portals_403(user: Any, path: str) -> None:
+    client = Client()
+    client.force_login(user)
+
+    page = client.get(path, follow=True)
+
+    assert page.status_code == 403
+    body = page.content.decode()
+    assert "You can't open this page" in body and "not authorized" not in body
+
+
+def test_signed_out_people_are_sent_to_sign_in_and_staff_get_in(admin_user: Any) -> None:
+    assert Client().get("/reports/usage/")["Location"].startswith("/accounts/login/")
+    assert "/admin/login/" in Client().get("/admin/")["Location"]
+    client = Client()
+    client.force_login(admin_user)
+    assert client.get("/reports/usage/").status_code == 200
+    assert client.get("/admin/").status_code == 200
+
+
+# --- two-factor ----------------------------------------------------------------------
+
+
+def test_a_right_code_right_after_a_wrong_one_is_told_to_wait(user: Any) -> None:
+    device = TOTPDevice.objects.create(user=user, name="phone", confirmed=True)
+    client = Client()
+    client.post("/accounts/login/", {"username": "alice", "password": "pw-alice-123"})
+
+    wrong = client.post("/accounts/2fa/verify/", {"code": "000000"}).content.decode()
+    early = client.post("/accounts/2fa/verify/", {"code": _code(device)}).content.decode()
+
+    assert "That code is not right" in wrong and "Wait 1 second before the next try" in wrong
+    assert "A wrong code pauses checking: wait 1 second" in early
+    assert "That code is not right" not in early  # the throttle, not the code, refused it
+    assert "_auth_user_id" not in client.session
+
+
+def test_turning_two_factor_on_and_off_is_audited_and_off_needs_a_code(
+    client: Client, user: Any, settings: Any
+) -> None:
+    settings.OTP_TOTP_THROTTLE_FACTOR = 0
+    client.force_login(user)
+    client.get("/accounts/2fa/")
+    device = TOTPDevice.objects.get(user=user)
+    assert client.post("/accounts/2fa/", {"code": _code(device)}).status_code == 302
+    assert "Two-factor sign-in is on." in client.get("/accounts/2fa/").content.decode()
+
+    refused = client.post("/accounts/2fa/", {"code": "000000"})
+    assert refused.status_code == 200 and TOTPDevice.objects.filter(user=user).exists()
+    off = client.post("/accounts/2fa/", {"code": _code(device, 1)}, follow=True)
+
+    page = off.content.decode()
+    assert "Two-factor sign-in is off" in page and "<svg" not in page
+    assert not TOTPDevice.objects.filter(user=user).exists()  # no fresh secret made
+    actions = AuditEntry.objects.filter(user=user).values_list("action", "actor_name")
+    assert [a for a in actions if a[0].startswith("two-factor")] == [
+        ("two-factor off", "alice"),
+        ("two-factor on", "alice"),
+    ]
+
+
+# --- the admin's forms and the audit log -----------------------------------------------
+
+
+def test_the_api_key_form_picks_models_from_the_catalog_and_shows_last_use_read_only(
+    admin_user: Any, user: Any
+) -> None:
+    key, _ = api_key_issue(user=user, name="ci")
+    client = Client()
+    client.force_login(admin_user)
+    url = f"/admin/accounts/apikey/{key.pk}/change/"
+
+    form = client.get(url).content.decode()
+
+    assert f'type="checkbox" name="allowed_models" value="{DEV}"' in form
+    assert '<select name="cap_model"' in form and f'<option value="{KMAX}"' in form
+    assert 'name="last_used_at"' not in form
+    data = {
+        "name": "ci",
+        "user": user.pk,
+        "allowed_models": [DEV, KMAX],
+        "image_cap": "5",
+        "cap_period": "never",
+        "cap_model": KMAX,
+        "_save": "Save",
+    }
+    assert client.post(url, data).status_code == 302
+    key.refresh_from_db()
+    assert (key.allowed_models, key.cap_model, key.image_cap) == ([DEV, KMAX], KMAX, 5)
+    bad = client.post(url, {**data, "cap_model": "no/such-model"})
+    assert bad.status_code == 200 and "no/such-model" in bad.content.decode()
+
+
+def test_a_key_cap_change_is_logged_against_the_key(user: Any, admin_user: Any) -> None:
+    key, _ = api_key_issue(user=user, name="ci")
+    key_cap_set(actor=admin_user, key=key, image_cap=3, cap_period="never", cap_model="")
+    entry = AuditEntry.objects.get(action="key cap")
+    assert (entry.target_type, entry.target_id) == ("api key", key.prefix)
+
+
+def test_the_audit_log_and_the_admin_index_speak_chinese(admin_user: Any, user: Any) -> None:
+    api_key_issue(user=user, name="ci")
+    client = Client()
+    client.force_login(admin_user)
+
+    index = client.get("/admin/", **ZH).content.decode()
+    log = client.get("/admin/accounts/auditentry/", **ZH).content.decode()
+    entry = AuditEntry.objects.get(action="key created")
+    one = client.get(f"/admin/accounts/auditentry/{entry.pk}/change/", **ZH).content.decode()
+    keys = client.get("/admin/accounts/apikey/", **ZH).content.decode()
+
+    for english in ("Axes", "OTP_TOTP", "Audit log", "TOTP devices", "Access attempts"):
+        assert english not in index
+    assert "审计日志" in index and "登录锁定" in index and "两步验证" in index
+    assert "创建密钥" in log and "key created" not in log
+    assert "审计条目" in one and "key created" not in one and "audit entry" not in one
+    for english in ("Prefix", "Has expired", "Revoke the selected keys"):
+        assert english not in keys
+
+
+# --- portal pages ----------------------------------------------------------------------
+
+
+def test_a_job_whose_images_were_all_deleted_says_so(client: Client, user: Any) -> None:
+    client.force_login(user)
+    job = generation_create(user=user, model=DEV, prompt="a fox", params={})
+    generation_succeed(generation=job, images=[png_bytes()], channel="sim")
+    job.images.all().delete()
+
+    card = client.get(f"/jobs/{job.pk}/").content.decode()
+
+    assert "Its images were deleted." in card
+
+
+def test_a_text_only_image_lists_no_reference_strength(client: Client, user: Any) -> None:
+    client.force_login(user)
+    job = generation_create(user=user, model=DEV, prompt="a fox", params={"strength": 0.8})
+    generation_succeed(generation=job, images=[png_bytes()], channel="sim")
+    image = Generation.objects.get().images.get()
+
+    page = client.get(f"/images/{image.pk}/").content.decode()
+
+    assert "Reference strength" not in page and "Seed" in page
+
+
+def test_your_usage_has_one_heading_a_styled_table_and_translated_model_names(
+    client: Client, user: Any
+) -> None:
+    client.force_login(user)
+    english = client.get("/accounts/usage/").content.decode()
+    chinese = client.get("/accounts/usage/", **ZH).content.decode()
+
+    assert english.count("<h1>Your usage</h1>") == 1
+    assert '<h2 id="usage-title">Your usage' not in english  # not twice over the table
+    assert 'class="table usage-table"' in english
+    assert "several references" in english and "several references" not in chinese
+    assert "多张参考图" in chinese and "你的用量" in chinese
+
+
+# --- quiet operations ----------------------------------------------------------------
+
+
+def test_static_files_are_served_whole_on_the_async_path(settings: Any) -> None:
+    """A streamed file response with a sync iterator makes Django under ASGI warn
+    "StreamingHttpResponse must consume synchronous iterators" on every CSS file."""
+    from common.static_middleware import AsyncCapableWhiteNoiseMiddleware
+
+    async def portal(request: Any) -> HttpResponse:
+        return HttpResponse("not a static file")
+
+    settings.WHITENOISE_USE_FINDERS = True
+    middleware = AsyncCapableWhiteNoiseMiddleware(portal)
+    request = RequestFactory().get("/static/css/darkroom.css")
+
+    response = asyncio.run(middleware(request))
+
+    assert response.status_code == 200 and not response.streaming
+    assert b".topbar" in response.content
+    assert response["Content-Type"].startswith("text/css")
+
+
+def test_manage_py_prints_no_axes_banner_nor_kombu_hostname_warning(tmp_path: Path) -> None:
+    script = (
+        "from config.celery import app\n"
+        "with app.connection_for_write() as conn: conn._info()\n"
+        "print('broker', app.conf.broker_url)"
+    )
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "HOME": str(tmp_path),
+        "SECRET_KEY": "tests-only-insecure-key-subprocess",
+        "DATABASE_URL": f"sqlite:///{tmp_path}/db.sqlite3",
+    }
+    done = subprocess.run(
+        [sys.executable, "manage.py", "shell", "-c", script],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    output = done.stdout + done.stderr
+    assert done.returncode == 0, output
+    assert "broker filesystem://localhost/" in output
+    assert "AXES: BEGIN" not in output and "No hostname" not in output

@@ -1,0 +1,237 @@
+"""Boards, presets and "Compare" in the portal, through Django's test client."""
+
+from __future__ import annotations
+
+import zipfile
+from io import BytesIO
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+from django.contrib.auth.models import Group, Permission
+from django.test import Client
+from django.urls import reverse
+
+from accounts.models import AuditEntry, User
+from accounts.quota import quota_status
+from boards.models import Board
+from generations.erasure import erase_person
+from generations.models import Generation
+from presets.models import Preset
+from tests.portal_helpers import FLUX_DEV, make_generation
+
+pytestmark = pytest.mark.django_db
+
+KONTEXT_T2I = "black-forest-labs/flux-kontext-pro/text-to-image"
+SCHNELL = "black-forest-labs/flux-schnell"  # no free images in the catalog
+
+
+@pytest.fixture
+def team(django_user_model: Any) -> dict[str, Client]:
+    """Signed-in clients: alice and bob share the group "studio"; carol is in none."""
+    group = Group.objects.create(name="studio")
+    clients = {}
+    for name in ("alice", "bob", "carol"):
+        person = django_user_model.objects.create_user(name, f"{name}@ex.com", "pw-1234567")
+        if name != "carol":
+            person.groups.add(group)
+        clients[name] = Client()
+        clients[name].force_login(person)
+    return clients
+
+
+def _person(name: str) -> User:
+    return User.objects.get(username=name)
+
+
+def _shared_board(team: dict[str, Client], images: int = 2) -> tuple[Board, list[str]]:
+    generation = make_generation(_person("alice"), images=images, prompt="a red kite")
+    ids = [str(i.pk) for i in generation.images.all()]
+    group = Group.objects.get(name="studio")
+    made = team["alice"].post(
+        reverse("boards"), {"name": "Kites", "sharing": "groups", "groups": [group.pk]}
+    )
+    board = Board.objects.get(name="Kites")
+    assert made.status_code == 302 and made["Location"] == reverse("board_detail", args=[board.pk])
+    added = team["alice"].post(
+        reverse("board_add"), {"board": board.pk, "image": ids, "next": reverse("gallery")}
+    )
+    assert added.status_code == 302 and board.items.count() == images
+    return board, ids
+
+
+def test_a_board_shared_with_a_group_is_read_only_for_a_member(team: dict[str, Client]) -> None:
+    board, ids = _shared_board(team)
+    listing = team["bob"].get(reverse("boards")).content.decode()
+    assert "Kites" in listing and "studio" in listing
+    page = team["bob"].get(reverse("board_detail", args=[board.pk])).content.decode()
+    assert "a red kite" in page and "Read-only" in page and "Remove" not in page
+    thumb = team["bob"].get(reverse("board_image_thumbnail", args=[board.pk, ids[0]]))
+    assert thumb.status_code == 200
+
+    zipped = team["bob"].get(reverse("board_download", args=[board.pk]))
+    with zipfile.ZipFile(BytesIO(b"".join(zipped.streaming_content))) as archive:  # type: ignore[attr-defined]
+        assert len(archive.namelist()) == 2
+
+    removing = team["bob"].post(reverse("board_remove", args=[board.pk, ids[0]]))
+    assert removing.status_code == 403 and board.items.count() == 2
+    assert team["bob"].post(reverse("board_delete", args=[board.pk])).status_code == 403
+
+
+def test_a_member_remixes_from_a_shared_board_into_their_own_form(team: dict[str, Client]) -> None:
+    board, ids = _shared_board(team)
+    remix = team["bob"].get(reverse("board_remix", args=[board.pk, ids[0]]))
+    assert remix.status_code == 302
+    query = parse_qs(urlsplit(remix["Location"]).query)
+    assert (query["model"], query["prompt"]) == ([FLUX_DEV], ["a red kite"])
+    form = team["bob"].get(remix["Location"]).content.decode()
+    assert "a red kite</textarea>" in form
+
+
+def test_someone_outside_the_group_does_not_see_the_board(team: dict[str, Client]) -> None:
+    board, ids = _shared_board(team)
+    assert "Kites" not in team["carol"].get(reverse("boards")).content.decode()
+    assert team["carol"].get(reverse("board_detail", args=[board.pk])).status_code == 404
+    file = team["carol"].get(reverse("board_image_file", args=[board.pk, ids[0]]))
+    assert file.status_code == 404
+    assert team["carol"].get(reverse("board_remix", args=[board.pk, ids[0]])).status_code == 404
+
+
+def test_the_gallery_and_image_page_offer_the_owners_boards(team: dict[str, Client]) -> None:
+    _, ids = _shared_board(team)
+    gallery = team["alice"].get(reverse("gallery")).content.decode()
+    assert f'formaction="{reverse("board_add")}"' in gallery and "Kites" in gallery
+    detail = team["alice"].get(reverse("image_detail", args=[ids[0]])).content.decode()
+    assert "Add to board" in detail
+
+
+def test_a_group_preset_is_used_by_a_member_from_the_generate_page(
+    team: dict[str, Client], enqueued: list[str]
+) -> None:
+    saved = team["alice"].post(
+        reverse("preset_save"),
+        {
+            "model": FLUX_DEV,
+            "prompt": "Product shot of {product} on {background}",
+            "size": "512x512",
+            "n": 1,
+            "preset_name": "Product shot",
+            "preset_share": "group:studio",
+        },
+    )
+    preset = Preset.objects.get()
+    assert saved["Location"].endswith(f"?preset={preset.pk}")
+    assert (preset.model, preset.params["size"]) == (FLUX_DEV, "512x512")
+
+    page = team["bob"].get(reverse("generate"), {"preset": preset.pk}).content.decode()
+    assert "Product shot of {product} on {background}</textarea>" in page
+    assert 'name="slot_product"' in page and 'name="slot_background"' in page
+    made = team["bob"].post(
+        reverse("generate"),
+        {
+            "model": FLUX_DEV,
+            "prompt": "Product shot of {product} on {background}",
+            "size": "512x512",
+            "n": 1,
+            "preset": preset.pk,
+            "slot_product": "a teapot",
+            "slot_background": "slate",
+        },
+    )
+    assert made.status_code == 302
+    generation = Generation.objects.get(user=_person("bob"))
+    assert (generation.prompt, generation.preset_id) == (
+        "Product shot of a teapot on slate",
+        preset.pk,
+    )
+
+    carol = team["carol"].get(reverse("generate"), {"preset": preset.pk}).content.decode()
+    assert "slot_product" not in carol and "Product shot" not in carol
+
+
+def test_a_missing_slot_is_a_form_error_and_spends_nothing(
+    team: dict[str, Client], enqueued: list[str]
+) -> None:
+    preset = Preset.objects.create(
+        owner=_person("alice"), name="P", model=FLUX_DEV, template="A {thing}"
+    )
+    answer = team["alice"].post(
+        reverse("generate"),
+        {"model": FLUX_DEV, "prompt": "A {thing}", "n": 1, "preset": preset.pk, "slot_thing": ""},
+    )
+    assert answer.status_code == 400 and "thing" in answer.content.decode()
+    assert enqueued == [] and not Generation.objects.exists()
+
+
+def test_compare_sends_one_prompt_to_three_models_and_says_why_one_is_refused(
+    team: dict[str, Client], enqueued: list[str]
+) -> None:
+    answer = team["alice"].post(
+        reverse("compare"), {"prompt": "a lighthouse", "models": [FLUX_DEV, KONTEXT_T2I, SCHNELL]}
+    )
+    assert answer.status_code == 302
+    jobs = list(Generation.objects.filter(user=_person("alice")))
+    assert sorted(j.model for j in jobs) == sorted([FLUX_DEV, KONTEXT_T2I])
+    assert len({j.comparison for j in jobs}) == 1 and jobs[0].comparison is not None
+    for model in (FLUX_DEV, KONTEXT_T2I):  # each charged to its own quota
+        assert quota_status(user=_person("alice"), model=model).reserved == 1
+    page = team["alice"].get(answer["Location"]).content.decode()
+    refused = page.split("compare-refused", 1)[1]
+    assert "No free images left for this model." in refused
+
+    history = team["alice"].get(reverse("gallery")).content.decode()
+    assert answer["Location"] in history  # grouped: each tile links to its comparison
+
+
+def test_compare_wants_two_to_four_models(team: dict[str, Client], enqueued: list[str]) -> None:
+    answer = team["alice"].post(reverse("compare"), {"prompt": "x", "models": [FLUX_DEV]})
+    assert answer.status_code == 400 and "Choose 2 to 4 models." in answer.content.decode()
+    assert enqueued == []
+
+
+def test_the_report_counts_generations_per_preset(
+    team: dict[str, Client], admin_client: Client
+) -> None:
+    preset = Preset.objects.create(
+        owner=_person("alice"), name="Product shot", model=FLUX_DEV, template="A {thing}"
+    )
+    for _ in range(2):
+        Generation.objects.filter(pk=make_generation(_person("bob")).pk).update(preset=preset)
+    make_generation(_person("bob"))  # not from a preset
+    page = admin_client.get(reverse("usage_report")).content.decode()
+    row = page.split('id="presets-title"', 1)[1]
+    assert "<td>Product shot</td><td>alice</td><td>2</td><td>2</td>" in row
+    csv = admin_client.get(reverse("usage_csv", args=["presets"])).content.decode()
+    assert csv.splitlines() == ["preset,owner,generations,images", "Product shot,alice,2,2"]
+
+
+def test_staff_with_the_permission_may_edit_a_board_and_it_is_audited(
+    team: dict[str, Client], django_user_model: Any
+) -> None:
+    board, ids = _shared_board(team)
+    staff = django_user_model.objects.create_user("sam", "sam@ex.com", "pw-1234567", is_staff=True)
+    plain_staff = Client()
+    plain_staff.force_login(staff)
+    assert plain_staff.get(reverse("board_detail", args=[board.pk])).status_code == 404
+    staff.user_permissions.add(Permission.objects.get(codename="change_board"))
+    allowed = Client()
+    allowed.force_login(staff)
+    removed = allowed.post(reverse("board_remove", args=[board.pk, ids[0]]))
+    assert removed.status_code == 302 and board.items.count() == 1
+    entry = AuditEntry.objects.get(action="board image removed")
+    assert (entry.actor, entry.user, entry.detail["image"]) == (staff, _person("alice"), ids[0])
+
+
+def test_erasure_takes_a_persons_boards_presets_and_their_images_off_others_boards(
+    team: dict[str, Client],
+) -> None:
+    board, _ = _shared_board(team)  # alice's
+    bobs = Board.objects.create(owner=_person("bob"), name="Bob's picks", shared_everyone=True)
+    bobs.images.add(*make_generation(_person("alice"), images=1).images.all())
+    Preset.objects.create(owner=_person("alice"), name="P", model=FLUX_DEV, template="x")
+
+    erase_person(actor=None, user=_person("alice"))
+
+    assert not Board.objects.filter(pk=board.pk).exists()
+    assert not Preset.objects.exists()
+    assert bobs.items.count() == 0  # the erased person's image left bob's board
