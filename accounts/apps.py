@@ -8,8 +8,4 @@ class AccountsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from . import (
-            audit_receivers,  # noqa: F401  (connects the audit signal receivers)
-            signin,  # noqa: F401  (notes at each sign-in whether a code is owed)
-        )
-        from .sso import receivers  # noqa: F401  (connects the sign-in receiver)
+        from accounts.sso import receivers  # noqa: F401  (connects the sign-in receiver)

@@ -12,8 +12,8 @@ from typing import Any
 
 from django.contrib.auth.models import Group
 
-from .audit_context import current_ip, current_user
-from .models import AuditEntry, User
+from accounts.audit_context import current_ip, current_user
+from accounts.models import AuditEntry, User
 
 _FROM_REQUEST: Any = object()
 

@@ -14,7 +14,7 @@ from asgiref.sync import iscoroutinefunction
 from django.http import HttpRequest
 from django.utils.decorators import sync_and_async_middleware
 
-from .models import User
+from accounts.models import User
 
 _request: ContextVar[HttpRequest | None] = ContextVar("darkroom_audit_request", default=None)
 

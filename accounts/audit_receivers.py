@@ -13,8 +13,8 @@ from django.db.models.signals import post_save
 from django.dispatch import receiver
 from django.http import HttpRequest
 
-from .audit import audit_person, audit_record
-from .models import User
+from accounts.audit import audit_person, audit_record
+from accounts.models import User
 
 _ADMIN_VERBS = {ADDITION: "added", CHANGE: "changed", DELETION: "deleted"}
 

@@ -24,7 +24,7 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 
-from .models import User
+from accounts.models import User
 
 _SALT = "darkroom.accounts.confirm-email"
 

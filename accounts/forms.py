@@ -7,8 +7,8 @@ from django.conf import settings
 from django.contrib.auth.forms import AuthenticationForm, UserCreationForm
 from django.utils.translation import gettext_lazy as _
 
-from . import signin
-from .models import User
+from accounts import signin
+from accounts.models import User
 
 
 def signup_allowed_for(email: str) -> bool:

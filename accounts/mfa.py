@@ -21,8 +21,8 @@ from django.utils.http import urlencode
 from django_otp import login as otp_login
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from .models import User
-from .signin import has_second_factor, second_factor_step
+from accounts.models import User
+from accounts.signin import has_second_factor, second_factor_step
 
 PENDING = "mfa_pending"  # session: (user id, auth backend) awaiting the second step
 

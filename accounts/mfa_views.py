@@ -20,9 +20,9 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from . import mfa
-from .audit import audit_person
-from .models import User
+from accounts import mfa
+from accounts.audit import audit_person
+from accounts.models import User
 
 
 class CodeForm(forms.Form):

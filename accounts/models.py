@@ -9,7 +9,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from rest_framework_api_key.models import AbstractAPIKey, APIKeyManager
 
-from .audit_labels import action_label
+from accounts.audit_labels import action_label
 
 
 class User(AbstractUser):

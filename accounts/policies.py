@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from django.conf import settings
 
-from .models import GroupPolicy, User
+from accounts.models import GroupPolicy, User
 
 MB = 1024 * 1024
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.db.models import QuerySet, Sum
 from django.db.models.functions import Coalesce
 
-from .models import ApiKey, User
+from accounts.models import ApiKey, User
 
 
 def api_keys_for(user: User) -> QuerySet[ApiKey]:

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from .audit import audit_person
-from .models import User
+from accounts.audit import audit_person
+from accounts.models import User
 
 
 def user_set_active(*, actor: User | None, user: User, active: bool) -> bool:

@@ -84,7 +84,7 @@ def second_factor_step(request: HttpRequest) -> Step | None:
 
 
 @receiver(user_logged_in, dispatch_uid="signin_owes_code")
-def _note_second_factor(sender: Any, request: HttpRequest | None, user: Any, **kwargs: Any) -> None:
+def _note_second_factor(sender: Any, request: HttpRequest | None, user: Any, **kwargs: Any) -> None:  # noqa: ARG001
     """Looked up once per sign-in, however it happened, not on every request. A provider's
     word from an earlier sign-in in this session does not carry over (allauth's own
     user_logged_in, sent after this one, records it again for a single sign-on)."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from celery import shared_task
 
-from .quota import changes as quota_changes
+from accounts.quota import changes as quota_changes
 
 
 @shared_task

@@ -10,7 +10,7 @@ accounts/forms.py and accounts/invites.py).
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
-from . import mfa_views, views
+from accounts import mfa_views, views
 
 urlpatterns = [
     path("login/", views.LoginView.as_view(), name="login"),

@@ -19,12 +19,12 @@ from django.urls import reverse
 from django.utils.http import urlencode
 from django.utils.translation import gettext as _
 
-from . import confirmation, mfa
-from .forms import InviteForm, LoginForm, SignupForm
-from .invites import invite_email, invite_token
-from .lockout import login_context
-from .models import GroupPool, User
-from .quota.pools import pool_left
+from accounts import confirmation, mfa
+from accounts.forms import InviteForm, LoginForm, SignupForm
+from accounts.invites import invite_email, invite_token
+from accounts.lockout import login_context
+from accounts.models import GroupPool, User
+from accounts.quota.pools import pool_left
 
 
 def signup(request: HttpRequest) -> HttpResponse:

@@ -13,7 +13,7 @@ import hmac
 
 from django.conf import settings
 
-from .models import User
+from accounts.models import User
 
 
 def webhook_signing_secret(user: User) -> str:

@@ -182,7 +182,8 @@ def breakdown(key: str, moments: list[tuple[float, float]]) -> None:
     rows = list(Generation.objects.filter(api_key=api_key).order_by("created_at"))
     steps: dict[str, list[float]] = {}
     for (sent, received), g in zip(moments, rows, strict=True):
-        assert g.started_at and g.finished_at
+        assert g.started_at
+        assert g.finished_at
         marks = [sent, g.created_at.timestamp(), g.started_at.timestamp()]
         marks += [g.finished_at.timestamp(), received]
         names = [

@@ -5,9 +5,8 @@ from django.db.models import Count, QuerySet
 from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 
+from boards.models import Board
 from presets.admin_audit import AuditedOwnedAdmin
-
-from .models import Board
 
 
 @admin.register(Board)

@@ -10,10 +10,9 @@ from django.db.models import Count, Q, QuerySet
 from django.http import Http404
 
 from accounts.models import User
+from boards.models import Board, BoardImage
 from generations.models import Image
 from presets.sharing import visible_q, with_group_names
-
-from .models import Board, BoardImage
 
 PAGE_SIZE = 48
 

@@ -10,12 +10,11 @@ from django.db import transaction
 
 from accounts.audit import audit_record
 from accounts.models import User
+from boards.models import Board, BoardImage
+from boards.selectors import board_for, may_edit
 from common.errors import DarkroomError, InvalidRequest
 from generations.models import Image
 from presets.sharing import apply_sharing, parse_shared_with
-
-from .models import Board, BoardImage
-from .selectors import board_for, may_edit
 
 # One request adds at most this many images (the gallery's selection is smaller).
 MAX_ADD = 200

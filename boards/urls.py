@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import views
+from boards import views
 
 urlpatterns = [
     path("", views.board_list, name="boards"),

@@ -22,14 +22,13 @@ from django.utils.translation import ngettext
 from django.views.decorators.http import require_GET, require_POST
 
 from accounts.models import User
+from boards import selectors, services
+from boards.forms import BoardForm, SharingForm
 from common.errors import DarkroomError
 from common.streaming import field_chunks, streaming_response, zip_stream
 from generations.models import Image
 from generations.portal.services import zip_name
 from generations.results import add_thumbnails
-
-from . import selectors, services
-from .forms import BoardForm, SharingForm
 
 
 def _user(request: HttpRequest) -> User:

@@ -20,9 +20,8 @@ from django.utils.translation import gettext_lazy as _
 from accounts.admin.forms import CatalogModelFilter
 from accounts.models import User
 from common.errors import DarkroomError
-
-from .models import Generation, Image
-from .operations import generation_retry, generation_stop
+from generations.models import Generation, Image
+from generations.operations import generation_retry, generation_stop
 
 
 class ChannelFilter(admin.SimpleListFilter):
@@ -286,5 +285,5 @@ class ImageAdmin(admin.ModelAdmin):
         return obj.generation.model
 
 
-from . import admin_people  # noqa: E402, F401  (the people admin with storage and erasure)
-from .spend import admin as _spend_admin  # noqa: E402,F401  (registers its admins)
+from generations import admin_people  # noqa: E402, F401  (the people admin with storage and erasure)
+from generations.spend import admin as _spend_admin  # noqa: E402,F401  (registers its admins)

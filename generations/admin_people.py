@@ -16,9 +16,8 @@ from django.utils.translation import gettext_lazy as _
 from accounts.admin.forms import acting_user
 from accounts.admin.people import UserAdmin
 from accounts.models import ErasureRequest, User
-
-from .erasure import erase_person
-from .storage_use import with_storage_bytes
+from generations.erasure import erase_person
+from generations.storage_use import with_storage_bytes
 
 
 def erase_people(request: HttpRequest, people: list[User]) -> None:

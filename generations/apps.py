@@ -8,7 +8,7 @@ class GenerationsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from . import tasks  # noqa: F401  (registers run_generation, published by name)
-        from .api import receivers  # noqa: F401  (connects the API's signal receivers)
-        from .portal import live  # noqa: F401  (publishes job changes to open pages)
-        from .provenance import checks  # noqa: F401  (registers the signing-key check)
+        from generations import tasks  # noqa: F401  (registers run_generation, published by name)
+        from generations.api import receivers  # noqa: F401  (connects the API's signal receivers)
+        from generations.portal import live  # noqa: F401  (publishes job changes to open pages)
+        from generations.provenance import checks  # noqa: F401  (registers the signing-key check)

@@ -6,8 +6,7 @@ from collections.abc import Sequence
 
 from accounts.audit import audit_record
 from accounts.models import User
-
-from .models import Image, ReferenceImage
+from generations.models import Image, ReferenceImage
 
 
 def audit_images_deleted_by_staff(*, actor: User, images: Sequence[Image]) -> None:

@@ -26,6 +26,14 @@ from django.db.models import Case, DateTimeField, F, Value, When
 from django.utils import timezone
 
 from common.db import JSONAppend, release_connection
+from generations import leases, retry
+from generations.callbacks.links import bfl_callback
+from generations.models import Generation
+from generations.references import read_references
+from generations.results import download_results
+from generations.services import announce, generation_fail, generation_succeed
+from generations.spend.costs import attempt_cost
+from generations.spool import Spooled, spool_drop, spool_read, spool_write
 from providers.base import (
     ChannelConfig,
     Completed,
@@ -38,15 +46,6 @@ from providers.base import (
 from providers.channels import channel_named, channels_for
 from providers.registry import provider_for
 from providers.services import channel_failed, channel_succeeded
-
-from . import leases, retry
-from .callbacks.links import bfl_callback
-from .models import Generation
-from .references import read_references
-from .results import download_results
-from .services import announce, generation_fail, generation_succeed
-from .spend.costs import attempt_cost
-from .spool import Spooled, spool_drop, spool_read, spool_write
 
 
 @dataclass(frozen=True)

@@ -16,11 +16,10 @@ from django.utils import timezone
 from accounts.api_keys.services import api_keys_revoke
 from accounts.audit import audit_person
 from accounts.models import ApiKey, ErasureRequest, User
+from generations.models import Generation, IdempotencyRecord, Webhook
+from generations.purging import Removed, purge_generation
+from generations.services import generation_fail
 from presets.models import Preset
-
-from .models import Generation, IdempotencyRecord, Webhook
-from .purging import Removed, purge_generation
-from .services import generation_fail
 
 # What apps above this one (boards) erase of a person's own, inside the erasure's transaction.
 ERASE_ALSO: list[Callable[[User], object]] = []

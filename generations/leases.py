@@ -35,8 +35,8 @@ from django.db.models import F, Q
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from . import publishing
-from .models import Generation
+from generations import publishing
+from generations.models import Generation
 
 log = logging.getLogger(__name__)
 

@@ -160,15 +160,15 @@ class Generation(models.Model):
         return self.status in self.FINISHED
 
 
-def image_upload_to(instance: Image, filename: str) -> str:
+def image_upload_to(instance: Image, filename: str) -> str:  # noqa: ARG001
     return _upload_name("images", filename.rsplit(".", 1)[-1].lower())
 
 
-def thumbnail_upload_to(instance: Image, filename: str) -> str:
+def thumbnail_upload_to(instance: Image, filename: str) -> str:  # noqa: ARG001
     return _upload_name("thumbs", "webp")
 
 
-def reference_upload_to(instance: ReferenceImage, filename: str) -> str:
+def reference_upload_to(instance: ReferenceImage, filename: str) -> str:  # noqa: ARG001
     return _upload_name("refs", filename.rsplit(".", 1)[-1].lower())
 
 
@@ -261,7 +261,9 @@ class Webhook(models.Model):
         return f"{self.generation_id} -> {self.url}"
 
 
-from .spend.models import (  # noqa: E402  (models of the generations app, kept beside their code)
+# Models of the generations app that live beside their own code; imported last, since they
+# point at the models above.
+from generations.spend.models import (  # noqa: E402
     Budget,
     BudgetAlert,
     ModerationRefusal,

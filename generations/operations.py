@@ -14,10 +14,9 @@ from django.db import transaction
 from accounts.models import User
 from accounts.quota.changes import audit_quota_change
 from common.errors import InvalidRequest
-
-from .models import Generation
-from .references import references_by_param
-from .services import generation_create, generation_fail
+from generations.models import Generation
+from generations.references import references_by_param
+from generations.services import generation_create, generation_fail
 
 STOPPED_CODE = "stopped_by_operator"
 

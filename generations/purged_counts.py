@@ -13,7 +13,7 @@ from django.db.models import Sum
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 
-from .models import Generation
+from generations.models import Generation
 
 
 def purged_per_day(start: datetime, end: datetime) -> dict[tuple[date, str], int]:

@@ -16,7 +16,7 @@ from django.db import transaction
 from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 
-from .models import Generation, Image, ReferenceImage
+from generations.models import Generation, Image, ReferenceImage
 
 
 @dataclass

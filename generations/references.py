@@ -11,8 +11,7 @@ from typing import Any
 from common.errors import InvalidRequest
 from common.images import MIME, ImageInfo, decode_data_url, inspect_image
 from common.net import FetchError, fetch_untrusted
-
-from .models import ReferenceImage
+from generations.models import ReferenceImage
 
 
 @dataclass(frozen=True)

@@ -19,10 +19,9 @@ from PIL.Image import Image as Picture
 from common.errors import InvalidRequest
 from common.images import inspect_checked, make_thumbnail, thumbnail_of
 from common.net import FetchError, fetch_from_hosts
+from generations.models import Generation, Image
+from generations.provenance import sign_original
 from providers.base import ChannelConfig, ProviderError, ResultImage
-
-from .models import Generation, Image
-from .provenance import sign_original
 
 log = logging.getLogger(__name__)
 

@@ -16,9 +16,8 @@ from django.utils import timezone
 from accounts.audit import audit_person
 from accounts.models import User
 from accounts.policies import retention_days_for
-
-from .models import Generation, Image
-from .purging import Removed, kept_by_others, purge_generation
+from generations.models import Generation, Image
+from generations.purging import Removed, kept_by_others, purge_generation
 
 
 @dataclass

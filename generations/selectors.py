@@ -19,8 +19,7 @@ from django.shortcuts import get_object_or_404
 from django.utils import timezone
 
 from accounts.models import User
-
-from .models import Generation, Image, ReferenceImage
+from generations.models import Generation, Image, ReferenceImage
 
 PAGE_SIZE = 24
 # 24 million generations deep; past it a page number is a typo or a probe, not a page

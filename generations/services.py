@@ -23,18 +23,17 @@ from django.utils import timezone
 from accounts.models import User
 from accounts.quota import Hold, quota_hold, quota_release
 from common.db import release_connection
-
-from . import publishing
-from .leases import initial_lease
-from .models import Generation, ReferenceImage
-from .references import LoadedImage, load_images
-from .results import add_thumbnails, discard_images, store_images
-from .signals import generation_changed, generation_finished
-from .spend.budgets import budget_reserve, budget_settle
-from .spend.costs import total_cost, undelivered_cost
-from .spend.moderation import moderation_check
-from .storage_use import storage_check
-from .validation import CleanRequest, validate_request
+from generations import publishing
+from generations.leases import initial_lease
+from generations.models import Generation, ReferenceImage
+from generations.references import LoadedImage, load_images
+from generations.results import add_thumbnails, discard_images, store_images
+from generations.signals import generation_changed, generation_finished
+from generations.spend.budgets import budget_reserve, budget_settle
+from generations.spend.costs import total_cost, undelivered_cost
+from generations.spend.moderation import moderation_check
+from generations.storage_use import storage_check
+from generations.validation import CleanRequest, validate_request
 
 log = logging.getLogger(__name__)
 

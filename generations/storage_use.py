@@ -15,8 +15,7 @@ from django.db.models.functions import Coalesce
 from accounts.models import User
 from accounts.policies import storage_cap_bytes_for
 from common.errors import StorageFull
-
-from .models import Image, ReferenceImage
+from generations.models import Image, ReferenceImage
 
 
 @dataclass(frozen=True)

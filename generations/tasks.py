@@ -20,8 +20,8 @@ from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from kombu.exceptions import OperationalError as BrokerError
 
-from . import dispatch, leases, publishing, services
-from .retry import DATABASE_ERRORS
+from generations import dispatch, leases, publishing, services
+from generations.retry import DATABASE_ERRORS
 
 
 @shared_task(
@@ -37,7 +37,10 @@ from .retry import DATABASE_ERRORS
     time_limit=int(settings.DARKROOM_UPSTREAM_TIMEOUT) + 90,
 )
 def run_generation(
-    self: Any, generation_id: str, channel: str | None = None, step: int | None = None
+    self: Any,  # noqa: ARG001  (bind=True: Celery passes the task; its retry policy lives in the decorator)
+    generation_id: str,
+    channel: str | None = None,
+    step: int | None = None,
 ) -> None:
     try:
         result = dispatch.generation_run(
@@ -62,6 +65,6 @@ def sweep_stuck_generations() -> int:
 @shared_task
 def purge_expired_generations() -> int:
     """Daily retention run (beat); returns how many images went."""
-    from .retention import purge_expired
+    from generations.retention import purge_expired
 
     return purge_expired().total.images

@@ -2,8 +2,8 @@ from __future__ import annotations
 
 from django.contrib import admin
 
-from .admin_audit import AuditedOwnedAdmin
-from .models import Preset
+from presets.admin_audit import AuditedOwnedAdmin
+from presets.models import Preset
 
 
 @admin.register(Preset)

@@ -5,7 +5,7 @@ import re
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
-from .sharing import Shared
+from presets.sharing import Shared
 
 # `{product}` in a template; `{{` and `}}` are literal braces, as in str.format.
 TOKEN = re.compile(r"\{\{|\}\}|\{([A-Za-z_][A-Za-z0-9_]*)\}")

@@ -8,9 +8,8 @@ from django.db.models import QuerySet
 
 from accounts.models import User
 from common.errors import InvalidRequest
-
-from .models import Preset
-from .sharing import visible_q, with_group_names
+from presets.models import Preset
+from presets.sharing import visible_q, with_group_names
 
 
 def usable_presets(user: User) -> QuerySet[Preset]:

@@ -10,11 +10,10 @@ from django.db import transaction
 
 from accounts.models import User
 from common.errors import DarkroomError, InvalidRequest
+from presets.models import TOKEN, Preset, template_slots
+from presets.selectors import preset_for
+from presets.sharing import apply_sharing, parse_shared_with
 from providers.catalog import get_catalog
-
-from .models import TOKEN, Preset, template_slots
-from .selectors import preset_for
-from .sharing import apply_sharing, parse_shared_with
 
 
 class PresetForbidden(DarkroomError):

@@ -19,10 +19,10 @@ from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
-from .catalog import get_catalog
-from .models import Channel, ChannelModel
-from .registry import PROVIDERS
-from .services import channel_reenable, channel_set_key, channels_switch
+from providers.catalog import get_catalog
+from providers.models import Channel, ChannelModel
+from providers.registry import PROVIDERS
+from providers.services import channel_reenable, channel_set_key, channels_switch
 
 
 def _format_choices() -> list[tuple[str, str]]:

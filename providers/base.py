@@ -143,7 +143,7 @@ class Provider:
     def __init__(self, channel: ChannelConfig) -> None:
         self.channel = channel
 
-    def unsupported(self, request: ProviderRequest) -> str | None:
+    def unsupported(self, request: ProviderRequest) -> str | None:  # noqa: ARG002
         return None
 
     def deadline(self) -> float:
@@ -152,7 +152,7 @@ class Provider:
     def submit(self, request: ProviderRequest) -> Outcome:
         raise NotImplementedError
 
-    def poll(self, state: dict[str, Any]) -> Outcome:
+    def poll(self, state: dict[str, Any]) -> Outcome:  # noqa: ARG002
         raise ProviderError(
             f"{self.format} does not poll", code="upstream_bad_response", retryable=False
         )

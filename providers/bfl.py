@@ -27,15 +27,17 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from common.sizes import nearest_ratio, parse_size
-
-from .base import Completed, Outcome, Pending, Provider, ProviderError, ProviderRequest, ResultImage
-from .http import json_body, send
-from .wire import (
-    RATIO_SIZES,
-    bare_base64,
-    error_from_response,
-    size_in_32s,
+from providers.base import (
+    Completed,
+    Outcome,
+    Pending,
+    Provider,
+    ProviderError,
+    ProviderRequest,
+    ResultImage,
 )
+from providers.http import json_body, send
+from providers.wire import RATIO_SIZES, bare_base64, error_from_response, size_in_32s
 
 
 @dataclass(frozen=True)

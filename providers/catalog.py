@@ -14,7 +14,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from .registry import is_supported
+from providers.registry import is_supported
 
 CATALOG_PATH = Path(__file__).with_name("catalog.toml")
 

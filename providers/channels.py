@@ -20,9 +20,9 @@ from django.conf import settings
 from django.db.models import Q
 from django.utils import timezone
 
-from .base import ChannelConfig, ProviderError
-from .models import ChannelModel
-from .registry import is_supported
+from providers.base import ChannelConfig, ProviderError
+from providers.models import ChannelModel
+from providers.registry import is_supported
 
 
 def resolve(route: ChannelModel) -> ChannelConfig:
@@ -88,7 +88,7 @@ def _weighted_key(weight: int) -> float:
 
 def _after_sync(model: str) -> list[ChannelModel]:
     # A model added to the catalog since the last `migrate`: seed it now.
-    from .services import channels_sync_catalog
+    from providers.services import channels_sync_catalog
 
     channels_sync_catalog()
     routes = ChannelModel.objects.select_related("channel").filter(

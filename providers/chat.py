@@ -16,9 +16,9 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from .base import Completed, Provider, ProviderError, ProviderRequest, ResultImage
-from .http import json_body, send
-from .wire import bearer, decode_b64_image, error_from_response, is_moderation
+from providers.base import Completed, Provider, ProviderError, ProviderRequest, ResultImage
+from providers.http import json_body, send
+from providers.wire import bearer, decode_b64_image, error_from_response, is_moderation
 
 _MARKDOWN = re.compile(r"!\[[^\]]*\]\(\s*<?([^)\s>]+)>?[^)]*\)")
 _DATA_URL = re.compile(r"data:image/[a-zA-Z0-9.+-]+;base64,[A-Za-z0-9+/=\s]+")

@@ -2,7 +2,7 @@ from typing import Any
 
 from django.core import checks
 
-from .catalog import CatalogError, load_catalog
+from providers.catalog import CatalogError, load_catalog
 
 
 @checks.register()

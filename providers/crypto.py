@@ -65,7 +65,7 @@ def decrypt(token: str) -> str:
 class EncryptedTextField(models.TextField):
     """A TextField stored as a Fernet token; Python code sees the plain text."""
 
-    def from_db_value(self, value: Any, expression: Any, connection: Any) -> Any:
+    def from_db_value(self, value: Any, expression: Any, connection: Any) -> Any:  # noqa: ARG002
         return decrypt(value) if isinstance(value, str) else value
 
     def get_prep_value(self, value: Any) -> Any:

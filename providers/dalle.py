@@ -12,9 +12,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from .base import ProviderRequest
-from .openai_images import OpenAIImagesProvider
-from .wire import ratio_size
+from providers.base import ProviderRequest
+from providers.openai_images import OpenAIImagesProvider
+from providers.wire import ratio_size
 
 
 class DalleProvider(OpenAIImagesProvider):

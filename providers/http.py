@@ -12,8 +12,7 @@ import httpx
 
 from common.net import tls_context
 from common.ops.upstream import observe_upstream
-
-from .base import ProviderError
+from providers.base import ProviderError
 
 _lock = threading.Lock()
 _pool: tuple[int, httpx.Client] | None = None

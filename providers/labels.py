@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.utils.translation import gettext_lazy
 
-from .catalog import get_catalog
+from providers.catalog import get_catalog
 
 # Catalog labels are a product name plus, for some, an English description of the
 # variant: the name stays as it is, the description is translated.

@@ -14,7 +14,7 @@ from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from .crypto import EncryptedTextField
+from providers.crypto import EncryptedTextField
 
 
 class Channel(models.Model):

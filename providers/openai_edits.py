@@ -13,11 +13,10 @@ from __future__ import annotations
 from typing import Any
 
 from common.sizes import nearest_ratio, parse_size
-
-from .base import Completed, Provider, ProviderRequest
-from .http import json_body, send
-from .openai_images import parse_images_response
-from .wire import bearer, error_from_response
+from providers.base import Completed, Provider, ProviderRequest
+from providers.http import json_body, send
+from providers.openai_images import parse_images_response
+from providers.wire import bearer, error_from_response
 
 
 class OpenAIEditsProvider(Provider):

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from .base import Completed, Provider, ProviderError, ProviderRequest, ResultImage
-from .http import json_body, send
-from .wire import bearer, decode_b64_image, error_from_response
+from providers.base import Completed, Provider, ProviderError, ProviderRequest, ResultImage
+from providers.http import json_body, send
+from providers.wire import bearer, decode_b64_image, error_from_response
 
 # Our public parameters that this format sends as they are.
 PASSTHROUGH = (

@@ -13,9 +13,8 @@ from django.conf import settings
 from django.db import transaction
 
 from common.sizes import match_size
-
-from .catalog import Catalog, get_catalog
-from .models import Channel, ChannelModel, Price
+from providers.catalog import Catalog, get_catalog
+from providers.models import Channel, ChannelModel, Price
 
 ZERO = Decimal(0)
 MICRO = Decimal("0.000001")  # the database keeps six decimal places

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 from common.ops import context
-
-from .base import ChannelConfig, Provider
-from .bfl import BFLProvider
-from .chat import ChatProvider
-from .dalle import DalleProvider
-from .openai_edits import OpenAIEditsProvider
-from .openai_images import OpenAIImagesProvider
-from .replicate import ReplicateProvider
+from providers.base import ChannelConfig, Provider
+from providers.bfl import BFLProvider
+from providers.chat import ChatProvider
+from providers.dalle import DalleProvider
+from providers.openai_edits import OpenAIEditsProvider
+from providers.openai_images import OpenAIImagesProvider
+from providers.replicate import ReplicateProvider
 
 PROVIDERS: dict[str, type[Provider]] = {
     cls.format: cls

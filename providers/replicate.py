@@ -21,15 +21,17 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from common.sizes import ASPECT_RATIOS, nearest_ratio, parse_size
-
-from .base import Completed, Outcome, Pending, Provider, ProviderError, ProviderRequest, ResultImage
-from .http import json_body, send
-from .wire import (
-    bearer,
-    error_from_response,
-    is_moderation,
-    size_in_32s,
+from providers.base import (
+    Completed,
+    Outcome,
+    Pending,
+    Provider,
+    ProviderError,
+    ProviderRequest,
+    ResultImage,
 )
+from providers.http import json_body, send
+from providers.wire import bearer, error_from_response, is_moderation, size_in_32s
 
 ALL_RATIOS = ASPECT_RATIOS
 

@@ -11,10 +11,10 @@ from django.db import connection, transaction
 from django.db.models import Count, F, Q
 from django.utils import timezone
 
-from .base import ProviderError
-from .catalog import Catalog, get_catalog
-from .crypto import rotate
-from .models import Channel, ChannelFailure, ChannelModel
+from providers.base import ProviderError
+from providers.catalog import Catalog, get_catalog
+from providers.crypto import rotate
+from providers.models import Channel, ChannelFailure, ChannelModel
 
 
 def channels_sync_catalog(catalog: Catalog | None = None) -> int:

@@ -13,8 +13,8 @@ from typing import Any
 
 import httpx
 
-from .base import ChannelConfig, InputImage, ProviderError
-from .http import retry_after
+from providers.base import ChannelConfig, InputImage, ProviderError
+from providers.http import retry_after
 
 # Flux's aspect ratios (common.sizes.ASPECT_RATIOS), each with its ~1 megapixel size
 # in multiples of 32 (what the upstreams render for a ratio).

@@ -17,10 +17,10 @@ demand), images.py (deterministic PNGs), core.py (what a format is made of),
 one module per wire format (modelverse.py).
 """
 
-from .core import Format, Response, Route, SimRequest, json_response, route
-from .faults import KINDS as FAULT_KINDS
-from .faults import Fault, FaultSpecError
-from .server import FORMATS, Simulator, SimulatorServer
+from simulator.core import Format, Response, Route, SimRequest, json_response, route
+from simulator.faults import KINDS as FAULT_KINDS
+from simulator.faults import Fault, FaultSpecError
+from simulator.server import FORMATS, Simulator, SimulatorServer
 
 __all__ = [
     "FAULT_KINDS",

@@ -27,11 +27,11 @@ from http import HTTPStatus
 from typing import TYPE_CHECKING
 from urllib.parse import parse_qs, urlsplit
 
-from .core import Response, SimRequest, plain_error
-from .transport import MAX_BODY_BYTES, parse_body
+from simulator.core import Response, SimRequest, plain_error
+from simulator.transport import MAX_BODY_BYTES, parse_body
 
 if TYPE_CHECKING:
-    from .server import Simulator
+    from simulator.server import Simulator
 
 logger = logging.getLogger("simulator")
 

@@ -27,10 +27,10 @@ import uuid
 from typing import Any
 from urllib.parse import urlsplit
 
-from . import fields, images
-from .core import PROCEED, Format, Response, Route, SimRequest, json_response, route
-from .faults import Fault
-from .jobs import Job, JobStore
+from simulator import fields, images
+from simulator.core import PROCEED, Format, Response, Route, SimRequest, json_response, route
+from simulator.faults import Fault
+from simulator.jobs import Job, JobStore
 
 _DEV = frozenset(
     [

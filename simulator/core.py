@@ -16,8 +16,8 @@ from email.message import Message
 from typing import TYPE_CHECKING, Any, ClassVar
 
 if TYPE_CHECKING:
-    from .faults import Fault
-    from .server import Simulator
+    from simulator.faults import Fault
+    from simulator.server import Simulator
 
 
 @dataclass(frozen=True)

@@ -49,10 +49,10 @@ from collections.abc import Callable, Generator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from .core import PROCEED, Response
+from simulator.core import PROCEED, Response
 
 if TYPE_CHECKING:
-    from .core import Format, SimRequest
+    from simulator.core import Format, SimRequest
 
 # kind -> {param: type}; anything else in a spec is refused, so typos show up.
 KINDS: dict[str, dict[str, type]] = {

@@ -11,7 +11,7 @@ import base64
 import binascii
 from typing import Any
 
-from . import images
+from simulator import images
 
 
 class Invalid(Exception):

@@ -16,7 +16,7 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any
 
-from . import images
+from simulator import images
 
 MAX_JOBS = 50_000
 

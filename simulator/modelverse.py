@@ -30,8 +30,8 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from . import images
-from .core import Format, Response, Route, SimRequest, json_response, openai_error, route
+from simulator import images
+from simulator.core import Format, Response, Route, SimRequest, json_response, openai_error, route
 
 PREFIX = "data:image/png;base64,"
 _SIZE = re.compile(r"^(\d{1,5})x(\d{1,5})$")

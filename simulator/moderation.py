@@ -11,7 +11,7 @@ import re
 import uuid
 from typing import Any
 
-from .core import Format, Response, Route, SimRequest, json_response, openai_error, route
+from simulator.core import Format, Response, Route, SimRequest, json_response, openai_error, route
 
 _FLAG = re.compile(r"\[sim:flag=([a-z/_-]+)\]")
 CATEGORIES = (

@@ -12,7 +12,7 @@ import time
 from collections import deque
 from typing import Any
 
-from .core import Format, SimRequest, UploadedFile
+from simulator.core import Format, SimRequest, UploadedFile
 
 MAX_RECORDED = 2000
 MAX_RECORDED_BYTES = 256 * 1024 * 1024

@@ -23,10 +23,10 @@ import secrets
 import time
 from typing import Any
 
-from . import fields, images
-from .core import PROCEED, Format, Response, Route, SimRequest, json_response, route
-from .faults import Fault
-from .jobs import Job, JobStore, iso, new_id
+from simulator import fields, images
+from simulator.core import PROCEED, Format, Response, Route, SimRequest, json_response, route
+from simulator.faults import Fault
+from simulator.jobs import Job, JobStore, iso, new_id
 
 PREFIX = "/replicate/v1"
 SIZES = {**images.ASPECT_RATIO_SIZES, "4:5": (896, 1120), "5:4": (1120, 896)}

@@ -20,8 +20,8 @@ import re
 import time
 from typing import Any
 
-from . import fields, images
-from .core import Format, Response, Route, SimRequest, json_response, openai_error, route
+from simulator import fields, images
+from simulator.core import Format, Response, Route, SimRequest, json_response, openai_error, route
 
 GENERATION_MODELS = frozenset(
     {"flux-dev", "flux-schnell", "flux-pro", "flux-1.1-pro", "flux-kontext-pro", "flux-kontext-max"}

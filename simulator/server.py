@@ -28,19 +28,19 @@ from collections.abc import Generator, Iterable
 from types import TracebackType
 from typing import Any
 
-from . import faults as faultlib
-from . import signing
-from .aio import AsyncSimServer
-from .bfl import BFLFormat
-from .chat import ChatFormat
-from .core import Format, Response, Route, SimRequest, json_response, plain_error, route
-from .files import FileStore
-from .modelverse import ModelVerseFormat
-from .moderation import ModerationFormat
-from .recording import Recorder
-from .replicate import ReplicateFormat
-from .reseller import ResellerImagesFormat
-from .transport import SimHTTPServer
+from simulator import faults as faultlib
+from simulator import signing
+from simulator.aio import AsyncSimServer
+from simulator.bfl import BFLFormat
+from simulator.chat import ChatFormat
+from simulator.core import Format, Response, Route, SimRequest, json_response, plain_error, route
+from simulator.files import FileStore
+from simulator.modelverse import ModelVerseFormat
+from simulator.moderation import ModerationFormat
+from simulator.recording import Recorder
+from simulator.replicate import ReplicateFormat
+from simulator.reseller import ResellerImagesFormat
+from simulator.transport import SimHTTPServer
 
 logger = logging.getLogger("simulator")
 

@@ -22,10 +22,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlsplit
 
-from .core import Response, SimRequest, UploadedFile, plain_error
+from simulator.core import Response, SimRequest, UploadedFile, plain_error
 
 if TYPE_CHECKING:
-    from .server import Simulator
+    from simulator.server import Simulator
 
 logger = logging.getLogger("simulator")
 

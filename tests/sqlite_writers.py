@@ -28,7 +28,7 @@ def main() -> None:
     from django.contrib.auth import get_user_model
 
     user = get_user_model().objects.create_user("writer", "w@example.com", "pw-writer-123")
-    print(json.dumps(_run(user)))
+    print(json.dumps(_run(user)))  # noqa: T201
 
 
 def _run(user: Any) -> dict[str, Any]:

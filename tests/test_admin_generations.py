@@ -148,7 +148,8 @@ def test_retry_is_refused_when_the_person_has_no_quota_left(
     quota_update(actor=None, user=user, model=DEV, limit=1)
     with django_capture_on_commit_callbacks(execute=True):
         response = _action(admin_client, "retry", [failed.pk])
-    assert Generation.objects.count() == 1 and enqueued == []
+    assert Generation.objects.count() == 1
+    assert enqueued == []
     assert quota_status(user=user, model=DEV).reserved == 0
     text = " ".join(str(m) for m in response.context["messages"])
     assert "Not enough free images left" in text
@@ -159,7 +160,8 @@ def test_retry_refuses_a_generation_that_did_not_fail(
 ) -> None:
     running = _running(user)
     _action(admin_client, "retry", [running.pk])
-    assert Generation.objects.count() == 1 and enqueued == []
+    assert Generation.objects.count() == 1
+    assert enqueued == []
 
 
 def test_retry_refuses_a_deactivated_persons_generation(
@@ -169,7 +171,8 @@ def test_retry_refuses_a_deactivated_persons_generation(
     user.is_active = False
     user.save(update_fields=["is_active"])
     response = _action(admin_client, "retry", [failed.pk])
-    assert Generation.objects.count() == 1 and enqueued == []
+    assert Generation.objects.count() == 1
+    assert enqueued == []
     assert "alice is deactivated." in " ".join(str(m) for m in response.context["messages"])
 
 

@@ -61,7 +61,9 @@ def test_it_lists_each_quota_with_its_effective_limit_and_where_it_comes_from(
     rows = list(response.context["cl"].result_list)
     assert [(q.user.username, q.model) for q in rows] == [("alice", DEV)]
     html = response.content.decode()
-    assert "group design" in html and ">25<" in html and ">21<" in html  # limit, left
+    assert "group design" in html
+    assert ">25<" in html
+    assert ">21<" in html
 
 
 def test_it_filters_quotas_by_group_and_model(
@@ -262,7 +264,9 @@ def test_the_person_page_shows_every_model_with_its_source(
     group_quota_update(actor=None, group=design, model=KMAX, limit=8)
     html = admin_client.get(reverse("admin:accounts_user_change", args=[user.pk])).content
     text = html.decode()
-    assert "group design" in text and "catalog" in text and KMAX in text
+    assert "group design" in text
+    assert "catalog" in text
+    assert KMAX in text
 
 
 # --- The audit log ----------------------------------------------------------------------
@@ -274,7 +278,8 @@ def test_admins_read_the_audit_log_but_cannot_change_or_delete_it(
     quota_grant(actor=None, user=user, model=DEV, n=2, reason="because")
     audit = quota_audit().get()
     response = admin_client.get(AUDIT)
-    assert response.status_code == 200 and "because" in response.content.decode()
+    assert response.status_code == 200
+    assert "because" in response.content.decode()
     change = reverse("admin:accounts_auditentry_change", args=[audit.pk])
     assert admin_client.get(change).status_code == 200  # viewable
     admin_client.post(change, {"reason": "rewritten", "new_value": "999"})
@@ -320,7 +325,8 @@ def test_deactivating_stops_keys_at_once_keeps_history_and_spares_the_admin(
     _action(admin_client, USERS, "deactivate", [user.pk, admin_user.pk])
     user.refresh_from_db()
     admin_user.refresh_from_db()
-    assert not user.is_active and admin_user.is_active
+    assert not user.is_active
+    assert admin_user.is_active
     with pytest.raises(AuthenticationFailed):
         key_for(raw)
     assert quota_status(user=user, model=DEV).used == 2
@@ -350,7 +356,8 @@ ADMIN_PAGES = [
 def test_people_who_arent_staff_never_reach_the_admin(client: Client, user: Any, url: str) -> None:
     client.force_login(user)
     response = client.get(url)
-    assert response.status_code == 302 and response["Location"].startswith("/admin/login/")
+    assert response.status_code == 302
+    assert response["Location"].startswith("/admin/login/")
 
 
 def test_a_non_staff_person_cannot_run_a_quota_action(client: Client, user: Any) -> None:

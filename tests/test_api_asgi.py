@@ -6,7 +6,6 @@ which hands /v1 to generations.api.asgi.ApiHandler. These requests go through th
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -16,8 +15,8 @@ pytestmark = [pytest.mark.anyio, pytest.mark.django_db(transaction=True)]
 
 
 @pytest.fixture
-def anyio_backend() -> Iterator[str]:
-    yield "asyncio"
+def anyio_backend() -> str:
+    return "asyncio"
 
 
 async def _get(path: str, **headers: str) -> httpx.Response:

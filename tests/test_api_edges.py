@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
@@ -22,8 +22,8 @@ KONTEXT = "black-forest-labs/flux-kontext-max/text-to-image"
 
 
 @pytest.fixture
-def anyio_backend() -> Iterator[str]:
-    yield "asyncio"
+def anyio_backend() -> str:
+    return "asyncio"
 
 
 @pytest.fixture
@@ -86,7 +86,8 @@ async def test_a_5000_digit_number_is_a_400_that_spends_nothing(
         )
         assert response.status_code == 400, response.text
         error = response.json()["error"]
-        assert error["type"] == "invalid_request_error" and len(error["message"]) < 200
+        assert error["type"] == "invalid_request_error"
+        assert len(error["message"]) < 200
     await assert_nothing_spent(user, FLUX_DEV)
     assert enqueued == []
 
@@ -143,7 +144,8 @@ async def test_a_body_declared_over_the_limit_is_a_413_before_a_byte_is_read(
     ]
     status, body, asked = await _raw("/v1/images/generations", headers, [b"x" * 5000])
     assert (status, asked) == (413, 0)
-    assert body["error"]["code"] == "request_too_large" and "1000 bytes" in body["error"]["message"]
+    assert body["error"]["code"] == "request_too_large"
+    assert "1000 bytes" in body["error"]["message"]
     await assert_nothing_spent(user, FLUX_DEV)
 
 
@@ -154,7 +156,8 @@ async def test_a_body_that_grows_past_the_limit_is_cut_off_there(
     headers = [(b"authorization", f"Bearer {key}".encode()), (b"content-type", b"application/json")]
     chunks = [b" " * 400] * 10  # no Content-Length: 4000 bytes in all, chunked
     status, body, asked = await _raw("/v1/images/generations", headers, chunks)
-    assert status == 413 and body["error"]["code"] == "request_too_large"
+    assert status == 413
+    assert body["error"]["code"] == "request_too_large"
     assert asked == 3  # 1200 bytes: past the limit, nothing more read
     await assert_nothing_spent(user, FLUX_DEV)
 
@@ -191,7 +194,8 @@ async def test_a_b64_json_answer_is_encoded_off_the_event_loop(
         params={"response_format": "b64_json"},
         headers=_auth(key),
     )
-    assert response.status_code == 200 and response.json()["data"][0]["b64_json"]
+    assert response.status_code == 200
+    assert response.json()["data"][0]["b64_json"]
     assert on_loop == [False]
 
 
@@ -221,7 +225,8 @@ async def test_an_image_link_stops_working_once_its_owner_is_deactivated(
     user.is_active = False
     await user.asave(update_fields=["is_active"])
     gone = await http.get(link)
-    assert gone.status_code == 404 and gone.json()["error"]["code"] == "not_found"
+    assert gone.status_code == 404
+    assert gone.json()["error"]["code"] == "not_found"
 
 
 async def test_an_image_link_stops_working_once_its_owner_is_erased(
@@ -252,4 +257,5 @@ async def test_a_key_limited_to_some_models_reads_only_their_jobs(
     )
     assert (await http.get(f"/v1/images/jobs/{mine.pk}", headers=_auth(limited))).status_code == 200
     hidden = await http.get(f"/v1/images/jobs/{other.pk}", headers=_auth(limited))
-    assert hidden.status_code == 404 and hidden.json()["error"]["code"] == "not_found"
+    assert hidden.status_code == 404
+    assert hidden.json()["error"]["code"] == "not_found"

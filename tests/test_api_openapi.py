@@ -65,7 +65,8 @@ def test_the_document_lists_exactly_the_methods_each_route_serves(client: Client
 
 def test_the_routes_left_out_are_only_the_documents_own() -> None:
     named = {p.name for p in urls.urlpatterns if isinstance(p, URLPattern) and p.name}
-    assert named >= UNDOCUMENTED and {"openapi", "docs"} == UNDOCUMENTED
+    assert named >= UNDOCUMENTED
+    assert {"openapi", "docs"} == UNDOCUMENTED
 
 
 def test_the_image_file_route_needs_no_key_and_the_rest_do(client: Client) -> None:

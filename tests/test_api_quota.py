@@ -139,7 +139,8 @@ def test_bad_input_names_no_quota_and_spends_nothing(secret: str, enqueued: list
     )
     assert answer.status_code == 404
     assert not [h for h in answer.headers if h.lower().startswith("x-darkroom-quota")]
-    assert not Quota.objects.exists() and not enqueued
+    assert not Quota.objects.exists()
+    assert not enqueued
 
 
 def test_get_quota_lists_each_model_within_the_keys_allowed_models(
@@ -175,14 +176,17 @@ def test_get_quota_lists_each_model_within_the_keys_allowed_models(
         "group",
         "designers",
     )
-    assert rows[KPRO]["period"] == "monthly" and rows[KPRO]["resets_at"] > 0
-    assert body["key_cap"]["limit"] == 9 and body["key_cap"]["left"] == 9
+    assert rows[KPRO]["period"] == "monthly"
+    assert rows[KPRO]["resets_at"] > 0
+    assert body["key_cap"]["limit"] == 9
+    assert body["key_cap"]["left"] == 9
     assert body["pools"] == []
 
 
 def test_the_sdk_reads_get_quota(sdk: openai.OpenAI) -> None:
     body = sdk.get("/quota", cast_to=object)
-    assert isinstance(body, dict) and body["object"] == "list"
+    assert isinstance(body, dict)
+    assert body["object"] == "list"
     assert {row["model"]: row["left"] for row in body["data"]}[DEV] == 10
 
 
@@ -199,4 +203,5 @@ def test_the_openapi_document_and_docs_page_describe_the_quota() -> None:
     assert "x-darkroom-quota-remaining" in created["202"]["headers"]
     assert "x-darkroom-quota-remaining" in created["429"]["headers"]
     page = Client().get("/v1/docs").content.decode()
-    assert "GET /v1/quota" in page and "x-darkroom-quota-remaining" in page
+    assert "GET /v1/quota" in page
+    assert "x-darkroom-quota-remaining" in page

@@ -69,7 +69,8 @@ async def test_it_answers_429_with_retry_after_past_the_limit_for_that_key_only(
     assert 1 <= int(limited["Retry-After"]) <= 60
     assert limited["x-should-retry"] == "true"  # the SDK backs off and tries again
     assert other_key.status_code == 202
-    assert await Generation.objects.acount() == 3 and len(enqueued) == 3
+    assert await Generation.objects.acount() == 3
+    assert len(enqueued) == 3
 
 
 @pytest.mark.anyio

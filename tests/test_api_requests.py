@@ -97,7 +97,8 @@ async def test_it_queues_a_json_generation_with_string_and_extra_body_values(
     )
     assert response.status_code == 202
     generation = await only_generation()
-    assert response.json()["id"] == str(generation.pk) and enqueued == [str(generation.pk)]
+    assert response.json()["id"] == str(generation.pk)
+    assert enqueued == [str(generation.pk)]
     assert (generation.source, generation.n) == ("api", 2)
     assert generation.api_key is not None
     assert {k: generation.params[k] for k in ("size", "seed", "guidance_scale")} == {
@@ -253,7 +254,8 @@ async def test_it_lists_only_the_models_a_key_allows(user: Any) -> None:
     client = KeyClient(raw)
     body = (await client.get("/v1/models")).json()
     assert [m["id"] for m in body["data"]] == [DEV]
-    assert body["data"][0]["object"] == "model" and isinstance(body["data"][0]["created"], int)
+    assert body["data"][0]["object"] == "model"
+    assert isinstance(body["data"][0]["created"], int)
     response = await client.post(
         "/v1/images/generations", {"model": MULTI, "prompt": "x"}, content_type="application/json"
     )
@@ -309,7 +311,8 @@ async def test_it_replays_the_same_job_for_the_same_idempotency_key(
         "/v1/images/generations", body, content_type="application/json", headers=headers
     )
     assert first.json()["id"] == again.json()["id"]
-    assert await Generation.objects.acount() == 1 and len(enqueued) == 1
+    assert await Generation.objects.acount() == 1
+    assert len(enqueued) == 1
     other = await client.post(
         "/v1/images/generations",
         {**body, "prompt": "twice"},
@@ -332,7 +335,8 @@ async def test_it_serves_a_finished_job_with_urls_that_work_until_the_image_is_d
         headers=ASYNC,
     )
     generation = await only_generation()
-    assert response.json()["status"] == "queued" and response.json()["data"] is None
+    assert response.json()["status"] == "queued"
+    assert response.json()["data"] is None
     pngs = [png_bytes(64, 48, color="red"), png_bytes(64, 48, color="blue")]
     await run_sync(generation_succeed, generation=generation, images=pngs, channel="test")
     # What is served is the stored file: the upstream's bytes plus Darkroom's signed manifest.
@@ -345,13 +349,15 @@ async def test_it_serves_a_finished_job_with_urls_that_work_until_the_image_is_d
     url = job["data"][0]["url"]
     assert url.startswith("http://testserver/v1/files/images/")
     fetched = await AsyncClient().get(url.removeprefix("http://testserver"))  # no key, no session
-    assert fetched.status_code == 200 and fetched["Content-Type"] == "image/png"
+    assert fetched.status_code == 200
+    assert fetched["Content-Type"] == "image/png"
     body = [chunk async for chunk in fetched.streaming_content]  # type: ignore[attr-defined]
     assert b"".join(body) == stored[0]
 
     await generation.images.filter(index=0).adelete()
     gone = await AsyncClient().get(url.removeprefix("http://testserver"))
-    assert gone.status_code == 404 and gone.json()["error"]["code"] == "not_found"
+    assert gone.status_code == 404
+    assert gone.json()["error"]["code"] == "not_found"
     tampered = url.removeprefix("http://testserver").replace(":", ":x", 1)
     assert (await AsyncClient().get(tampered)).status_code == 404
 

@@ -53,7 +53,8 @@ async def test_the_sdks_retries_join_the_job_of_their_first_try(
     settings.DARKROOM_API_WAIT_CEILING = 0.2
     first = await post(client, sdk(0))
     job_id = first["x-darkroom-job-id"]
-    assert first.status_code == 504 and first["x-should-retry"] == "true"
+    assert first.status_code == 504
+    assert first["x-should-retry"] == "true"
 
     again = await post(client, sdk(1))
     assert (again.status_code, again["x-darkroom-job-id"]) == (504, job_id)
@@ -62,13 +63,16 @@ async def test_the_sdks_retries_join_the_job_of_their_first_try(
     await run_sync(generation_succeed, generation=generation, images=pngs, channel="test")
     last = await post(client, sdk(2))
 
-    assert last.status_code == 200 and last["x-darkroom-job-id"] == job_id
+    assert last.status_code == 200
+    assert last["x-darkroom-job-id"] == job_id
     assert len(last.json()["data"]) == 2
-    assert await Generation.objects.acount() == 1 and len(enqueued) == 1
+    assert await Generation.objects.acount() == 1
+    assert len(enqueued) == 1
     assert await reserved(user) == (2, 0)
     # Answered: the same call made again later is a new job, charged again.
     new = await post(client, sdk(0), {**BODY, "n": 1})
-    assert new["x-darkroom-job-id"] != job_id and await Generation.objects.acount() == 2
+    assert new["x-darkroom-job-id"] != job_id
+    assert await Generation.objects.acount() == 2
 
 
 async def test_a_retry_after_the_job_failed_starts_a_new_one(
@@ -79,7 +83,8 @@ async def test_a_retry_after_the_job_failed_starts_a_new_one(
 
     retry = await post(client, sdk(1, **ASYNC))
 
-    assert retry.status_code == 202 and retry.json()["id"] != first.json()["id"]
+    assert retry.status_code == 202
+    assert retry.json()["id"] != first.json()["id"]
     assert await reserved(user) == (0, 2)
 
 
@@ -129,7 +134,8 @@ async def test_a_request_while_the_broker_is_down_is_accepted_and_reserved_once(
 ) -> None:
     response = await post(client, sdk(0, **ASYNC))
 
-    assert response.status_code == 202 and response.json()["status"] == "queued"
+    assert response.status_code == 202
+    assert response.json()["status"] == "queued"
     generation = await Generation.objects.aget()
     assert (generation.status, generation.quota_reserved) == ("queued", 2)
     assert await reserved(user) == (0, 2)
@@ -153,7 +159,8 @@ async def test_a_request_while_the_database_is_down_answers_503_with_nothing_res
         "param": None,
         "code": "service_unavailable",
     }
-    assert await Generation.objects.acount() == 0 and enqueued == []
+    assert await Generation.objects.acount() == 0
+    assert enqueued == []
     assert await reserved(user) == (0, 0)
 
 
@@ -168,7 +175,8 @@ async def test_a_job_finishing_while_the_broker_is_down_is_stored_and_its_notice
         generation_succeed, generation=generation, images=[png_bytes(64, 48)], channel="test"
     )
 
-    assert stored is True and await reserved(user) == (1, 0)
+    assert stored is True
+    assert await reserved(user) == (1, 0)
     webhook = await Webhook.objects.aget(generation_id=job_id)
     assert webhook.delivered_at is None  # not lost: still marked undelivered
 
@@ -187,4 +195,5 @@ async def test_beat_queues_again_a_notice_whose_message_was_lost(
     assert await run_sync(requeue_unsent_webhooks) == 0  # the broker is still down
     sent: list[str] = []
     monkeypatch.setattr(deliver_webhook, "delay", sent.append)
-    assert await run_sync(requeue_unsent_webhooks) == 1 and sent == [job_id]
+    assert await run_sync(requeue_unsent_webhooks) == 1
+    assert sent == [job_id]

@@ -63,7 +63,8 @@ def test_it_generates_two_images_whose_urls_work_without_a_session(
         model=DEV, prompt="a lighthouse at dusk", n=2, size="512x384", extra_body={"seed": 7}
     )
 
-    assert len(result.data) == 2 and isinstance(result.created, int)
+    assert len(result.data) == 2
+    assert isinstance(result.created, int)
     bodies = [httpx.get(item.url, timeout=30) for item in result.data if item.url]
     assert [(r.status_code, r.headers["content-type"]) for r in bodies] == [(200, "image/png")] * 2
     assert [size_of(r.content) for r in bodies] == [(512, 384)] * 2
@@ -101,7 +102,8 @@ def test_it_edits_with_one_image_and_with_two_for_a_multi_model(
         extra_body={"seed": 3},
     )
 
-    assert len(one.data) == 1 and len(two.data) == 1
+    assert len(one.data) == 1
+    assert len(two.data) == 1
     kpro, multi = (Generation.objects.get(user=user, model=m) for m in (KPRO, MULTI))
     assert [r.param for r in kpro.references.all()] == ["image"]
     assert [(r.param, r.width, r.height) for r in multi.references.order_by("position")] == [
@@ -196,10 +198,12 @@ def test_it_raises_rate_limit_error_past_the_keys_requests_per_minute(
             outcomes.append(exc)
 
     limited = [o for o in outcomes if isinstance(o, openai.RateLimitError)]
-    assert not isinstance(outcomes[0], Exception) and limited
+    assert not isinstance(outcomes[0], Exception)
+    assert limited
     assert {(e.code, e.type) for e in limited} == {("rate_limit_exceeded", "requests")}
     headers = limited[0].response.headers
-    assert headers["x-should-retry"] == "true" and 1 <= int(headers["retry-after"]) <= 60
+    assert headers["x-should-retry"] == "true"
+    assert 1 <= int(headers["retry-after"]) <= 60
 
 
 def test_a_finished_call_tells_the_sdk_its_quota_and_the_docs_speak_the_readers_language(
@@ -216,12 +220,14 @@ def test_a_finished_call_tells_the_sdk_its_quota_and_the_docs_speak_the_readers_
     assert {row["model"]: row["used"] for row in quota.json()["data"]}[DEV] == 2
     # /v1/docs is a portal page: through the real ASGI app it gets the session's language.
     docs = httpx.get(f"{live_api.url}/docs", cookies={"django_language": "zh-hans"})
-    assert docs.status_code == 200 and '<html lang="zh-hans">' in docs.text
+    assert docs.status_code == 200
+    assert '<html lang="zh-hans">' in docs.text
 
 
 def test_it_lists_models(client: OpenAI) -> None:
     ids = [m.id for m in client.models.list()]
-    assert DEV in ids and MULTI in ids
+    assert DEV in ids
+    assert MULTI in ids
     assert client.models.retrieve(MULTI).owned_by == "black-forest-labs"
 
 
@@ -231,7 +237,8 @@ def test_it_raises_the_sdk_error_class_and_code_for_each_refusal(
     with pytest.raises(openai.BadRequestError) as bad:
         client.images.generate(model=DEV, prompt="x", size="4096x4096")
     assert (bad.value.code, bad.value.param) == ("value_out_of_range", "size")
-    assert bad.value.request_id and bad.value.request_id.startswith("req_")
+    assert bad.value.request_id
+    assert bad.value.request_id.startswith("req_")
 
     with pytest.raises(openai.AuthenticationError) as wrong:
         OpenAI(base_url=live_api.url, api_key="nope.nope").images.generate(model=DEV, prompt="x")
@@ -305,7 +312,8 @@ def test_it_creates_one_job_for_twenty_concurrent_retries(
     clash = httpx.post(
         f"{live_api.url}/images/generations", json={**body, "n": 1}, headers=headers, timeout=30
     )
-    assert clash.status_code == 409 and clash.headers["x-should-retry"] == "false"
+    assert clash.status_code == 409
+    assert clash.headers["x-should-retry"] == "false"
 
 
 class _Receiver(BaseHTTPRequestHandler):
@@ -356,5 +364,6 @@ def test_it_answers_202_then_serves_the_job_and_calls_a_signed_webhook(
     notice = json.loads(body)
     assert (notice["type"], notice["data"]["id"]) == ("image.job.succeeded", job_id)
     job = httpx.get(f"{live_api.url}/images/jobs/{job_id}", headers=auth, timeout=30).json()
-    assert job["status"] == "succeeded" and job["data"] == notice["data"]["data"]
+    assert job["status"] == "succeeded"
+    assert job["data"] == notice["data"]["data"]
     assert httpx.get(job["data"][0]["url"], timeout=30).status_code == 200

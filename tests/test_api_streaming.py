@@ -70,7 +70,8 @@ async def test_it_streams_one_completed_event_per_stored_image(
     assert response.status_code == 200
     assert response["Content-Type"] == "text/event-stream"
     generation = await Generation.objects.aget()
-    assert response["x-darkroom-job-id"] == str(generation.pk) and enqueued == [str(generation.pk)]
+    assert response["x-darkroom-job-id"] == str(generation.pk)
+    assert enqueued == [str(generation.pk)]
     pngs = [png_bytes(64, 48, color="red"), png_bytes(64, 48, color="blue")]
     await run_sync(generation_succeed, generation=generation, images=pngs, channel="test")
 
@@ -185,7 +186,8 @@ async def test_it_refuses_a_bad_stream_request_as_a_json_error_before_submitting
             "code": "unsupported_value",
         }
     }
-    assert enqueued == [] and await Generation.objects.acount() == 0
+    assert enqueued == []
+    assert await Generation.objects.acount() == 0
 
 
 async def test_the_first_bytes_of_a_stream_name_the_job_before_it_finishes(

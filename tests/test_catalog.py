@@ -60,7 +60,7 @@ def test_image_models_require_their_images() -> None:
 
 
 @pytest.mark.parametrize(
-    "mutate, message",
+    ("mutate", "message"),
     [
         (lambda d: d["models"][0].update(free_quota=-1), "free_quota"),
         (lambda d: d["models"][0]["params"].append("wings"), "'wings' is not defined"),

@@ -57,7 +57,7 @@ def request_for(spec: ModelSpec, fmt: str) -> tuple[dict[str, Any], dict[str, li
     return params, images
 
 
-@pytest.mark.parametrize("model, channel", PAIRS, ids=[f"{m}@{c}" for m, c in PAIRS])
+@pytest.mark.parametrize(("model", "channel"), PAIRS, ids=[f"{m}@{c}" for m, c in PAIRS])
 def test_every_model_generates_through_every_channel(
     sim: SimulatorServer, user: Any, enqueued: list, model: str, channel: str
 ) -> None:
@@ -284,9 +284,11 @@ def test_a_stored_key_is_encrypted_at_rest_and_never_shown(admin_client: Any) ->
     with connection.cursor() as cursor:
         cursor.execute("SELECT api_key FROM providers_channel WHERE name = 'spare'")
         stored = cursor.fetchone()[0]
-    assert "secret" not in stored and stored.startswith("gAAAA")  # a Fernet token
+    assert "secret" not in stored
+    assert stored.startswith("gAAAA")
     page = admin_client.get(f"/admin/providers/channel/{spare.pk}/change/").content.decode()
-    assert "r8_secret_key" not in page and "abcd" in page
+    assert "r8_secret_key" not in page
+    assert "abcd" in page
     listing = admin_client.get("/admin/providers/channel/").content.decode()
     assert "r8_secret_key" not in listing
     assert ChannelModel.objects.get(channel=spare).model == DEV
@@ -296,6 +298,7 @@ def test_an_admin_switches_channels_off_and_on(admin_client: Any) -> None:
     bfl, other = Channel.objects.get(name="bfl"), Channel.objects.exclude(name="bfl").first()
     url = "/admin/providers/channel/"
     admin_client.post(url, {"action": "switch_off", "_selected_action": [bfl.pk]})
-    assert not Channel.objects.get(pk=bfl.pk).enabled and Channel.objects.get(pk=other.pk).enabled
+    assert not Channel.objects.get(pk=bfl.pk).enabled
+    assert Channel.objects.get(pk=other.pk).enabled
     admin_client.post(url, {"action": "switch_on", "_selected_action": [bfl.pk]})
     assert Channel.objects.get(pk=bfl.pk).enabled

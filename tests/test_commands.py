@@ -44,7 +44,8 @@ def test_generate_prints_the_stored_images(eager_sim: Any, user: Any, capsys: An
     )
     lines = capsys.readouterr().out.splitlines()
     assert lines[1] == "succeeded via channel modelverse"
-    assert len(lines) == 4 and all(line.endswith("320x256 PNG") for line in lines[2:])
+    assert len(lines) == 4
+    assert all(line.endswith("320x256 PNG") for line in lines[2:])
     assert quota_status(user=user, model=DEV).used == 2
 
 
@@ -82,5 +83,6 @@ def test_the_demo_admin_is_created_once(capsys: Any, django_user_model: Any) -> 
     call_command("ensure_demo_admin")
     call_command("ensure_demo_admin")
     out = capsys.readouterr().out
-    assert "Sign in as admin / darkroom-demo" in out and "exists" in out
+    assert "Sign in as admin / darkroom-demo" in out
+    assert "exists" in out
     assert django_user_model.objects.get(username="admin").is_superuser

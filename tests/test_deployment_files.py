@@ -30,10 +30,10 @@ def test_compose_runs_every_process_from_the_one_image(compose: dict[str, Any]) 
     images = {services[name]["image"] for name in APP_SERVICES}
     assert len(images) == 1
     assert "uvicorn config.asgi:application" in _command(services["web"])
-    assert "worker" in _command(services["worker"]) and "--pool=threads" in _command(
-        services["worker"]
-    )
-    assert "beat" in _command(services["beat"]) and "--beat" not in _command(services["worker"])
+    assert "worker" in _command(services["worker"])
+    assert "--pool=threads" in _command(services["worker"])
+    assert "beat" in _command(services["beat"])
+    assert "--beat" not in _command(services["worker"])
     assert "manage.py migrate" in _command(services["migrate"])
 
 
@@ -66,7 +66,7 @@ def test_web_and_every_server_have_a_health_check(compose: dict[str, Any]) -> No
     services = compose["services"]
     for name in ("web", "worker", *SERVERS):
         check = services[name]["healthcheck"]
-        assert check.get("disable") is not True and check["test"], name
+        assert check.get("disable") is not True and check["test"], name  # noqa: PT018
     assert "/readyz" in " ".join(services["web"]["healthcheck"]["test"])
 
 
@@ -75,7 +75,7 @@ def test_data_lives_in_named_volumes(compose: dict[str, Any]) -> None:
     for name, path in (("db", "/var/lib/postgresql/data"), ("redis", "/data"), ("minio", "/data")):
         (mount,) = services[name]["volumes"]
         volume, _, target = mount.partition(":")
-        assert target == path and volume in compose["volumes"], name
+        assert target == path and volume in compose["volumes"], name  # noqa: PT018
 
 
 def test_settings_come_from_dotenv_and_point_at_the_compose_servers(
@@ -88,7 +88,8 @@ def test_settings_come_from_dotenv_and_point_at_the_compose_servers(
         assert env["SECRET_KEY"].startswith("${SECRET_KEY:?")  # no default key, ever
         assert "@db:5432/" in env["DATABASE_URL"]
         assert env["CELERY_BROKER_URL"].startswith("redis://redis:6379")
-        assert env["STORAGE_BACKEND"] == "s3" and env["AWS_S3_ENDPOINT_URL"] == "http://minio:9000"
+        assert env["STORAGE_BACKEND"] == "s3"
+        assert env["AWS_S3_ENDPOINT_URL"] == "http://minio:9000"
 
 
 def test_grace_periods_cover_the_shutdowns(compose: dict[str, Any]) -> None:
@@ -110,11 +111,12 @@ def test_the_locks_pin_everything_with_hashes() -> None:
     for name in ("requirements.lock", "requirements-dev.lock"):
         text = (ROOT / name).read_text()
         pins = re.findall(r"^([a-z0-9][a-z0-9._-]*)==", text, re.MULTILINE | re.IGNORECASE)
-        assert pins and "django" in pins, name
+        assert pins and "django" in pins, name  # noqa: PT018
         blocks = re.split(r"^(?=[a-z0-9])", text, flags=re.MULTILINE | re.IGNORECASE)
         assert all("--hash=sha256:" in b for b in blocks if "==" in b), name
     runtime = (ROOT / "requirements.lock").read_text()
-    assert "\npytest==" not in runtime and "\nplaywright==" not in runtime
+    assert "\npytest==" not in runtime
+    assert "\nplaywright==" not in runtime
 
 
 def test_dev_installs_the_runtime_only_and_test_installs_the_tools() -> None:
@@ -123,7 +125,8 @@ def test_dev_installs_the_runtime_only_and_test_installs_the_tools() -> None:
     bootstrap = (ROOT / "scripts" / "bootstrap.sh").read_text()
     assert "DARKROOM_INSTALL=runtime source scripts/bootstrap.sh" in dev
     assert "DARKROOM_INSTALL=dev source scripts/bootstrap.sh" in test
-    assert "--quiet" not in bootstrap and "--require-hashes" in bootstrap
+    assert "--quiet" not in bootstrap
+    assert "--require-hashes" in bootstrap
 
 
 def test_dependency_floors_and_stubs() -> None:
@@ -131,7 +134,8 @@ def test_dependency_floors_and_stubs() -> None:
     deps = " ".join(project["dependencies"])
     for floor in ("django>=5.2.19,<6", "djangorestframework>=3.15.2", "pillow>=12.1.1"):
         assert floor in deps
-    assert "cryptography>=46.0.5" in deps and "redis>=" in deps
+    assert "cryptography>=46.0.5" in deps
+    assert "redis>=" in deps
     assert "django-stubs>=5.2,<6" in project["optional-dependencies"]["dev"]
 
 

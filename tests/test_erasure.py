@@ -36,7 +36,8 @@ def _erase_in_admin(admin_client: Client, person: Any, capture: Any) -> None:
 
 def _assert_erased(user: Any, files: list[str], storage_has: Any) -> None:
     user.refresh_from_db()
-    assert files and not any(storage_has(name) for name in files)
+    assert files
+    assert not any(storage_has(name) for name in files)
     assert (user.username, user.email, user.is_active) == (f"erased-{user.pk}", "", False)
     assert not user.has_usable_password()
     generations = Generation.objects.filter(user=user)
@@ -179,7 +180,8 @@ def test_delete_my_data_erases_at_once_when_allowed(
     client.force_login(user)
     with django_capture_on_commit_callbacks(execute=True):
         response = client.post(reverse("my_data_erase"), {"confirm": "alice"})
-    assert response.status_code == 302 and response["Location"] == reverse("login")
+    assert response.status_code == 302
+    assert response["Location"] == reverse("login")
     _assert_erased(user, files, default_storage.exists)
     assert AuditEntry.objects.get(action="erased").actor == user
     assert client.get(reverse("my_data")).status_code == 302  # signed out

@@ -61,7 +61,8 @@ def test_a_request_refused_its_quota_keeps_no_reference_files(
         generation_create(
             user=user, model=MULTI, prompt="merge", params={}, images={"images": images}
         )
-    assert enqueued == [] and Generation.objects.count() == 0
+    assert enqueued == []
+    assert Generation.objects.count() == 0
     assert [p for p in Path(settings.MEDIA_ROOT).rglob("*") if p.is_file()] == []
 
 

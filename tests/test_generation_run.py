@@ -83,7 +83,8 @@ def test_it_stores_the_images_and_commits_the_quota(
     ] * 2
     assert all(i.thumbnail and len(i.sha256) == 64 for i in generation.images.all())
     assert left(user) == (2, 0, 8)
-    assert generation.attempts[-1]["channel"] == "modelverse" and generation.attempts[-1]["ok"]
+    assert generation.attempts[-1]["channel"] == "modelverse"
+    assert generation.attempts[-1]["ok"]
 
 
 def test_it_takes_b64_json_with_the_data_prefix(
@@ -116,7 +117,7 @@ def test_it_sends_reference_images_as_data_urls(sim: SimulatorServer, create: An
 
 
 @pytest.mark.parametrize(
-    "kind, options, code",
+    ("kind", "options", "code"),
     [
         ("server_error", {"times": 10}, "upstream_unavailable"),
         ("rate_limit", {"times": 10, "seconds": 0}, "upstream_rate_limited"),
@@ -147,7 +148,8 @@ def test_retryable_faults_are_retried_then_succeed(
     fault(sim, "server_error", times=1)
     generation = create()
     first = generation_run(generation_id=generation.pk, channel_name="modelverse")
-    assert first.delay is not None and first.delay > 0
+    assert first.delay is not None
+    assert first.delay > 0
     generation = run_to_end(generation)
     assert generation.status == Generation.Status.SUCCEEDED
     assert [a["ok"] for a in generation.attempts] == [False, True]
@@ -213,7 +215,8 @@ def test_a_job_settles_where_it_reserved_even_once_its_pool_is_gone(
     own = create(n=2, size="256x256")  # held on their own quota
     pooled = create(n=3, size="256x256")  # too many for their own: held in the pool
     response = admin_client.post(f"/admin/auth/group/{group.pk}/delete/", {"post": "yes"})
-    assert response.status_code == 302 and not Group.objects.filter(pk=group.pk).exists()
+    assert response.status_code == 302
+    assert not Group.objects.filter(pk=group.pk).exists()
 
     assert run_to_end(pooled).status == Generation.Status.SUCCEEDED
     assert left(user) == (8, 2, 0)  # the pool's images were not charged to their own quota

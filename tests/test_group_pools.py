@@ -205,5 +205,6 @@ def test_the_usage_page_shows_each_limit_and_the_pools(
     client.force_login(user)
     page = client.get("/accounts/usage/").content.decode()
     assert "everyone's free images" in page  # flux.1-dev's 10 come from the catalog
-    assert "Shared group pools" in page and "designers" in page
+    assert "Shared group pools" in page
+    assert "designers" in page
     assert 'href="/accounts/usage/"' in client.get("/").content.decode()  # in the menu

@@ -56,7 +56,8 @@ class TestLockout:
             _sign_in(client, "alice", "wrong")
         assert AccessAttempt.objects.filter(username="alice").exists()
         listing = admin_client.get("/admin/axes/accessattempt/")
-        assert listing.status_code == 200 and "alice" in listing.content.decode()
+        assert listing.status_code == 200
+        assert "alice" in listing.content.decode()
         AccessAttempt.objects.filter(username="alice").delete()  # the admin's delete action
         assert _sign_in(client, "alice", "pw-alice-123").status_code == 302
         # The failures stay on record for the audit.

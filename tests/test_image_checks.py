@@ -35,8 +35,7 @@ def encode(img: Image.Image, fmt: str, **options: Any) -> bytes:
 
 
 def photo(width: int = 64, height: int = 48, mode: str = "RGB") -> Image.Image:
-    img = Image.linear_gradient("L").resize((width, height)).convert(mode)
-    return img
+    return Image.linear_gradient("L").resize((width, height)).convert(mode)
 
 
 def _chunk(kind: bytes, body: bytes) -> bytes:
@@ -158,7 +157,8 @@ def test_it_calls_a_broken_file_of_our_formats_damaged(data: bytes) -> None:
 @pytest.mark.parametrize("fmt", ["JPEG", "WEBP"])
 def test_the_result_check_decodes_what_has_no_checksums(fmt: str) -> None:
     info, decoded = inspect_checked(encode(photo(), fmt), param="image")
-    assert decoded is not None and decoded.size == (info.width, info.height)
+    assert decoded is not None
+    assert decoded.size == (info.width, info.height)
 
 
 def test_the_result_check_leaves_a_png_undecoded_its_checksums_vouch_for_it() -> None:

@@ -28,7 +28,8 @@ def test_a_url_works_without_a_key_until_its_age_passes(
     settings.DARKROOM_API_URL_MAX_AGE = 3600
     url = image_url(image, "")
     fresh = client.get(url)
-    assert fresh.status_code == 200 and fresh["Content-Type"] == "image/png"
+    assert fresh.status_code == 200
+    assert fresh["Content-Type"] == "image/png"
 
     Image.objects.filter(pk=image.pk).update(created_at=timezone.now() - timedelta(seconds=3601))
     expired = client.get(url)

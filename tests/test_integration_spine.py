@@ -41,7 +41,8 @@ def test_a_request_travels_to_stored_images_and_commits_quota(
     status = quota_status(user=user, model=DEV)
     assert (status.used, status.reserved, status.left) == (2, 0, 8)
     sent = [r for r in live_simulator.requests() if r["path"] == "/v1/images/generations"]
-    assert sent[-1]["json"]["seed"] == 7 and sent[-1]["json"]["size"] == "512x384"
+    assert sent[-1]["json"]["seed"] == 7
+    assert sent[-1]["json"]["size"] == "512x384"
 
 
 def test_an_upstream_that_keeps_failing_refunds_everything(

@@ -118,7 +118,8 @@ def test_a_storage_outage_keeps_the_paid_images_and_never_calls_upstream_again(
     assert spooled == [2]  # kept on local disk while the store was away...
     assert not (tmp_path / "spool" / str(generation.pk)).exists()  # ...until stored
     images = list(Image.objects.filter(generation=generation))
-    assert {i.file.name for i in images} <= s3_server.keys() and len(images) == 2
+    assert {i.file.name for i in images} <= s3_server.keys()
+    assert len(images) == 2
     quota = quota_status(user=user, model=DEV)
     assert (quota.used, quota.reserved) == (2, 0)
 
@@ -139,7 +140,8 @@ def test_a_job_resumed_with_its_result_spooled_stores_it_and_pays_nothing_more(
     generation = run_to_end(generation)
 
     assert generation.status == Generation.Status.SUCCEEDED
-    assert generation.images.count() == 2 and not sent(sim, "/v1/images/generations")
+    assert generation.images.count() == 2
+    assert not sent(sim, "/v1/images/generations")
     assert spool.spool_read(generation.pk) is None
     quota = quota_status(user=user, model=DEV)
     assert (quota.used, quota.reserved) == (2, 0)

@@ -76,7 +76,8 @@ def test_failure_gives_the_cap_back_and_success_counts_what_was_stored(
     # The upstream gave 2 of the 3 images asked for: 2 are charged.
     generation_succeed(generation=done, images=[png_bytes(), png_bytes()], channel="sim")
     status = key_cap_status(key)
-    assert status is not None and (status.used, status.reserved, status.left) == (2, 0, 2)
+    assert status is not None
+    assert (status.used, status.reserved, status.left) == (2, 0, 2)
     # Settling again (a task run twice) changes nothing.
     generation_fail(generation_id=done.pk, code="x", message="x")
     assert key_cap_status(key) == status
@@ -135,7 +136,8 @@ def test_concurrent_requests_through_one_key_get_exactly_its_cap(
             granted = sum(pool.map(attempt, range(threads)))
         assert granted == 7
         status = key_cap_status(key)
-        assert status is not None and status.reserved == 7
+        assert status is not None
+        assert status.reserved == 7
 
 
 def test_cap_changes_are_audited_and_leave_the_counters_alone(
@@ -156,7 +158,8 @@ def test_cap_changes_are_audited_and_leave_the_counters_alone(
         ("image_cap", "3", "10", admin_user, "q4"),
     ]
     status = key_cap_status(ApiKey.objects.get(pk=key.pk))
-    assert status is not None and (status.cap, status.reserved) == (10, 2)
+    assert status is not None
+    assert (status.cap, status.reserved) == (10, 2)
 
 
 def test_the_admin_lists_each_keys_cap(admin_client: Client, user: Any, enqueued: list) -> None:

@@ -98,13 +98,15 @@ def test_a_message_for_a_step_already_done_is_dropped(
     sim: SimulatorServer, bfl_job: Generation
 ) -> None:
     first = generation_run(generation_id=bfl_job.pk, channel_name="bfl", step=0)
-    assert first.delay is not None and first.step == 1
+    assert first.delay is not None
+    assert first.step == 1
 
     # The same first message again (a redelivery): nothing is submitted twice.
     assert generation_run(generation_id=bfl_job.pk, channel_name="bfl", step=0).delay is None
     assert submits(sim, "/flux/v1/flux-dev") == 1
     bfl_job.refresh_from_db()
-    assert bfl_job.step == 1 and not bfl_job.is_finished
+    assert bfl_job.step == 1
+    assert not bfl_job.is_finished
 
 
 def test_the_relay_publishes_a_job_whose_worker_died_once(
@@ -136,7 +138,8 @@ def test_the_relay_leaves_finished_jobs_alone(job: Generation, enqueued: list) -
     Generation.objects.filter(pk=job.pk).update(lease_expires_at=timezone.now())
     enqueued.clear()
 
-    assert leases.relay() == 0 and enqueued == []
+    assert leases.relay() == 0
+    assert enqueued == []
 
 
 def test_a_dead_workers_sync_job_is_sent_again_and_says_so(
@@ -148,13 +151,15 @@ def test_a_dead_workers_sync_job_is_sent_again_and_says_so(
         with pytest.raises(WorkerKilled):
             generation_run(generation_id=job.pk, channel_name="modelverse", step=0)
     job.refresh_from_db()
-    assert job.upstream_sent_at is not None and job.status == Generation.Status.RUNNING
+    assert job.upstream_sent_at is not None
+    assert job.status == Generation.Status.RUNNING
 
     expire_lease(job)
     as_worker(monkeypatch, "worker-b")
     # Until the call cannot be in flight any more, worker-b waits for worker-a's answer.
     later = generation_run(generation_id=job.pk, channel_name="modelverse", step=0)
-    assert later.delay is not None and submits(sim, "/v1/images/generations") == 1
+    assert later.delay is not None
+    assert submits(sim, "/v1/images/generations") == 1
     long_ago(job)
     again = generation_run(generation_id=job.pk, channel_name="modelverse", step=later.step)
     assert again.delay is None
@@ -166,7 +171,8 @@ def test_a_dead_workers_sync_job_is_sent_again_and_says_so(
     assert [a["code"] for a in resumed] == ["interrupted_after_send"]
     assert "sent again" in resumed[0]["message"]
     assert job.retries == 1
-    assert used_reserved(user) == (2, 0) and job.images.count() == 2
+    assert used_reserved(user) == (2, 0)
+    assert job.images.count() == 2
 
 
 def test_a_resumed_job_past_its_retries_is_refunded_not_sent_again(
@@ -225,7 +231,8 @@ def test_a_database_error_while_storing_a_result_is_retried_in_place(
     assert generation_run(generation_id=job.pk, channel_name="modelverse").delay is None
 
     job.refresh_from_db()
-    assert job.status == Generation.Status.SUCCEEDED and failures == []
+    assert job.status == Generation.Status.SUCCEEDED
+    assert failures == []
     assert submits(sim, "/v1/images/generations") == 1
     assert used_reserved(user) == (2, 0)
 
@@ -241,7 +248,8 @@ def test_a_broker_that_is_down_does_not_fail_the_request(
 
     generation.refresh_from_db()
     assert generation.status == Generation.Status.QUEUED
-    assert generation.lease_expires_at is not None and generation.lease_owner == ""
+    assert generation.lease_expires_at is not None
+    assert generation.lease_owner == ""
     assert used_reserved(user) == (0, 1)
 
 
@@ -255,7 +263,8 @@ def test_the_heartbeat_renews_the_leases_this_process_holds(
     assert leases.renew_held() == 1
 
     job.refresh_from_db()
-    assert job.lease_expires_at is not None and job.lease_expires_at > soon
+    assert job.lease_expires_at is not None
+    assert job.lease_expires_at > soon
     leases.forget(job.pk)
 
 
@@ -331,7 +340,9 @@ def test_a_late_workers_paid_answer_is_stored_and_the_new_holder_never_sends(
 
     job.refresh_from_db()
     assert taken_over[0].delay is not None  # worker-b waits for the answer in flight
-    assert job.status == Generation.Status.SUCCEEDED and job.lease_token == 2
+    assert job.status == Generation.Status.SUCCEEDED
+    assert job.lease_token == 2
     assert submits(sim, "/v1/images/generations") == 1
     assert [(a["phase"], a["ok"]) for a in job.attempts] == [("submit", True)]
-    assert used_reserved(user) == (2, 0) and job.images.count() == 2
+    assert used_reserved(user) == (2, 0)
+    assert job.images.count() == 2

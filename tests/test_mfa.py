@@ -31,7 +31,8 @@ def test_a_person_with_an_app_needs_its_code_to_sign_in(user: Any, settings: Any
     device = _device(user)
     client = Client()
     response = _password(client, "alice", "pw-alice-123")
-    assert response.status_code == 302 and response["Location"].startswith("/accounts/2fa/verify/")
+    assert response.status_code == 302
+    assert response["Location"].startswith("/accounts/2fa/verify/")
     assert "_auth_user_id" not in client.session  # not signed in by the password alone
     wrong = client.post("/accounts/2fa/verify/", {"code": "000000"})
     assert "That code is not right" in wrong.content.decode()
@@ -42,14 +43,16 @@ def test_a_person_with_an_app_needs_its_code_to_sign_in(user: Any, settings: Any
 
 def test_without_the_password_step_the_code_page_sends_you_back() -> None:
     response = Client().post("/accounts/2fa/verify/", {"code": "123456"})
-    assert response.status_code == 302 and response["Location"] == "/accounts/login/"
+    assert response.status_code == 302
+    assert response["Location"] == "/accounts/login/"
 
 
 def test_a_person_sets_up_an_app_and_turns_it_off(client: Client, user: Any, settings: Any) -> None:
     settings.OTP_TOTP_THROTTLE_FACTOR = 0  # no pause after the deliberate wrong code
     client.force_login(user)
     page = client.get("/accounts/2fa/").content.decode()
-    assert "<svg" in page and "Turn two-factor on" in page
+    assert "<svg" in page
+    assert "Turn two-factor on" in page
     device = TOTPDevice.objects.get(user=user, confirmed=False)
     assert client.post("/accounts/2fa/", {"code": "111111"}).status_code == 200
     assert client.post("/accounts/2fa/", {"code": _code(device)}).status_code == 302
@@ -67,7 +70,8 @@ def test_staff_must_set_up_two_factor_when_required(django_user_model: Any, sett
     client = Client()
     _password(client, "root", "pw-root-123")
     blocked = client.get("/admin/")
-    assert blocked.status_code == 302 and blocked["Location"] == "/accounts/2fa/?required=1"
+    assert blocked.status_code == 302
+    assert blocked["Location"] == "/accounts/2fa/?required=1"
     device = TOTPDevice.objects.filter(user__username="root", confirmed=False)
     client.get("/accounts/2fa/?required=1")
     assert client.post("/accounts/2fa/", {"code": _code(device.get())}).status_code == 302

@@ -493,7 +493,8 @@ def test_pinned_fetches_never_reuse_a_connection(
 def test_a_post_goes_through_the_same_address_checks(server: LocalServer) -> None:
     with pytest.raises(FetchError) as info:
         post_untrusted(server.url("/hook"), content=b"{}", headers={})
-    assert info.value.code == "url_not_allowed" and server.seen == []
+    assert info.value.code == "url_not_allowed"
+    assert server.seen == []
 
 
 def test_a_post_to_an_allowed_host_returns_the_status_and_follows_no_redirect(

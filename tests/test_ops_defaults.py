@@ -27,8 +27,8 @@ FORGED = "203.0.113.66"  # what a client writes into X-Forwarded-For
 
 
 @pytest.fixture
-def anyio_backend() -> Iterator[str]:
-    yield "asyncio"
+def anyio_backend() -> str:
+    return "asyncio"
 
 
 def _dockerfile_web_command() -> list[str]:
@@ -50,7 +50,7 @@ def test_no_process_command_lets_uvicorn_believe_forwarded_headers() -> None:
         ("compose.yaml", " ".join(web)),
         ("Procfile", procfile),
     ):
-        assert "--no-proxy-headers" in command and "forwarded-allow-ips" not in command, name
+        assert "--no-proxy-headers" in command and "forwarded-allow-ips" not in command, name  # noqa: PT018
 
 
 @pytest.mark.django_db(transaction=True)
@@ -161,7 +161,8 @@ def test_readyz_names_failed_parts_only_and_logs_why(
     response = client.get("/readyz", HTTP_HOST="probe.example")
     assert response.status_code == 503
     assert response.json() == {"status": "unavailable", "failed": ["broker"]}
-    assert "10.1.2.3" in caplog.text and "admin" in caplog.text
+    assert "10.1.2.3" in caplog.text
+    assert "admin" in caplog.text
 
 
 @pytest.mark.django_db
@@ -208,7 +209,8 @@ def test_metrics_networks_are_the_operators_to_name(client: Client, settings: An
 def test_a_placeholder_or_short_secret_key_is_refused_at_start(key: str) -> None:
     result = _run(["manage.py", "check"], {"SECRET_KEY": key, "DEBUG": "false"})
     assert result.returncode != 0
-    assert "SECRET_KEY is " in result.stderr and "token_urlsafe" in result.stderr
+    assert "SECRET_KEY is " in result.stderr
+    assert "token_urlsafe" in result.stderr
 
 
 # --- 12. the app's database role ---------------------------------------------------------

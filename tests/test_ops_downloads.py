@@ -31,7 +31,8 @@ async def _signed_in(user: Any) -> AsyncClient:
 
 
 async def _body(response: Any) -> bytes:
-    assert response.streaming and response.is_async  # served chunk by chunk, never listed
+    assert response.streaming
+    assert response.is_async
     return b"".join([chunk async for chunk in response.streaming_content])
 
 
@@ -45,7 +46,8 @@ async def test_an_original_streams_in_chunks_under_asgi(user: Any) -> None:
     assert response["Content-Type"] == "image/png"
     assert response["Content-Disposition"].startswith("attachment;")
     body = await _body(response)
-    assert body.startswith(b"\x89PNG") and int(response["Content-Length"]) == len(body)
+    assert body.startswith(b"\x89PNG")
+    assert int(response["Content-Length"]) == len(body)
 
 
 async def test_the_zip_streams_under_asgi_and_opens(user: Any) -> None:
@@ -58,5 +60,6 @@ async def test_the_zip_streams_under_asgi_and_opens(user: Any) -> None:
     response = await client.post(reverse("images_bulk"), {"action": "zip", "image": ids})
     assert response["Content-Type"] == "application/zip"
     archive = zipfile.ZipFile(BytesIO(await _body(response)))
-    assert archive.testzip() is None and len(archive.namelist()) == 3
+    assert archive.testzip() is None
+    assert len(archive.namelist()) == 3
     assert all(archive.read(name).startswith(b"\x89PNG") for name in archive.namelist())

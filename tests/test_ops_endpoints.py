@@ -129,7 +129,7 @@ def _scrape(client: Client) -> dict[str, float]:
 
 def _closed_port() -> int:
     port = free_port()
-    with pytest.raises(OSError):
+    with pytest.raises(OSError):  # noqa: PT011
         socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
     return port
 
@@ -187,6 +187,7 @@ def test_probes_answer_under_asgi_too() -> None:
 
     client = AsyncClient(headers={"host": "10.0.0.9:8000"})
     ready = async_to_sync(client.get)("/readyz")
-    assert ready.status_code == 200 and ready.json()["failed"] == []
+    assert ready.status_code == 200
+    assert ready.json()["failed"] == []
     scraped = async_to_sync(client.get)("/metrics")
     assert b"darkroom_jobs_in_flight" in scraped.content

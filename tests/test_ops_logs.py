@@ -44,7 +44,8 @@ def test_each_line_is_one_json_object_with_the_bound_context(json_lines: io.Stri
         logging.getLogger("darkroom.test").warning("upstream said %s\nsecond line", "no")
     (record,) = _records(json_lines)
     assert record["message"] == "upstream said no\nsecond line"
-    assert record["level"] == "WARNING" and record["logger"] == "darkroom.test"
+    assert record["level"] == "WARNING"
+    assert record["logger"] == "darkroom.test"
     assert {k: record[k] for k in context.FIELDS} == {
         "request_id": "req_1",
         "job_id": "j-1",
@@ -73,8 +74,10 @@ def test_an_api_request_keeps_the_callers_request_id_and_logs_the_job_under_it(
     assert response["x-request-id"] == "trace-4711"
     job = Generation.objects.get()
     created = [r for r in _records(json_lines) if r["logger"] == "darkroom.jobs"]
-    assert created and created[0]["request_id"] == "trace-4711"
-    assert created[0]["job_id"] == str(job.pk) and created[0]["user_id"] == str(user.pk)
+    assert created
+    assert created[0]["request_id"] == "trace-4711"
+    assert created[0]["job_id"] == str(job.pk)
+    assert created[0]["user_id"] == str(user.pk)
     assert created[0]["model"] == DEV
 
 
@@ -105,9 +108,11 @@ def test_a_request_without_an_id_gets_one_and_a_malformed_one_is_replaced(
 ) -> None:
     client.force_login(user)
     fresh = client.get("/history/")["x-request-id"]
-    assert fresh.startswith("req_") and len(fresh) > 20
+    assert fresh.startswith("req_")
+    assert len(fresh) > 20
     bad = client.get("/history/", headers={"x-request-id": "a b\nInjected: 1"})["x-request-id"]
-    assert bad.startswith("req_") and "\n" not in bad
+    assert bad.startswith("req_")
+    assert "\n" not in bad
 
 
 @pytest.mark.django_db
@@ -127,8 +132,10 @@ def test_the_request_id_travels_to_the_worker_in_the_task_headers(
     logging.getLogger("generations.dispatch").info("step")
     task_done(task=task, args=(str(job.pk),), state="SUCCESS")
     (record,) = [r for r in _records(json_lines) if r["logger"] == "generations.dispatch"]
-    assert record["request_id"] == "req_web_1" and record["job_id"] == str(job.pk)
-    assert record["user_id"] == str(user.pk) and record["channel"] == "modelverse"
+    assert record["request_id"] == "req_web_1"
+    assert record["job_id"] == str(job.pk)
+    assert record["user_id"] == str(user.pk)
+    assert record["channel"] == "modelverse"
     assert context.get("request_id") == ""  # nothing leaks into the thread's next task
 
 

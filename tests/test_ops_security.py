@@ -41,7 +41,8 @@ def _run(args: list[str], extra: dict[str, str]) -> subprocess.CompletedProcess[
 
 def test_check_deploy_is_clean_with_the_readmes_production_settings(tmp_path: Path) -> None:
     env = readme_production_env()
-    assert env["DEBUG"] == "false" and env["DARKROOM_HTTPS"] == "true"
+    assert env["DEBUG"] == "false"
+    assert env["DARKROOM_HTTPS"] == "true"
     env["SECRET_KEY"] = secrets.token_urlsafe(50)  # the README says: generate one
     env["MEDIA_ROOT"] = str(tmp_path)
     result = _run(["manage.py", "check", "--deploy", "--fail-level", "WARNING"], env)
@@ -71,7 +72,8 @@ def test_pages_carry_a_csp_without_inline_scripts(client: Client, user: Any) -> 
         response = client.get(path)
         assert response.status_code == 200, path
         policy = response["Content-Security-Policy"]
-        assert "script-src 'self'" in policy and "frame-ancestors 'none'" in policy
+        assert "script-src 'self'" in policy
+        assert "frame-ancestors 'none'" in policy
         assert "unsafe-inline" not in policy.split("script-src", 1)[1].split(";")[0]
         html = response.content.decode()
         # Every <script> loads a file: an inline one would be blocked by the policy.

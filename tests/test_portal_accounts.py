@@ -81,7 +81,8 @@ def test_it_allows_anyone_to_sign_up_when_open(
     assert django_user_model.objects.filter(username="eve", is_staff=False).exists()
     # Once the mailed link confirms the address (tests/test_signup_confirmation.py).
     link = re.search(r"http://testserver(\S+)", mail.outbox[0].body)
-    assert link and client.get(link.group(1)).status_code == 302
+    assert link
+    assert client.get(link.group(1)).status_code == 302
     client.post(reverse("login"), {"username": "eve", "password": "a-long-pass-9371"})
     assert client.get(reverse("generate")).status_code == 200  # signed in
 

@@ -59,7 +59,8 @@ def test_a_prompt_with_a_nul_character_is_a_400_page_that_spends_nothing(
         reverse("generate"), {"model": FLUX_DEV, "prompt": "a kite\x00", "n": 1}
     )
     assert response.status_code == 400
-    assert not Generation.objects.exists() and enqueued == []
+    assert not Generation.objects.exists()
+    assert enqueued == []
     assert quota_status(user=user, model=FLUX_DEV).reserved == 0
 
 
@@ -71,7 +72,8 @@ def test_a_form_with_101_files_is_a_400_that_spends_nothing(
         reverse("generate"), {"model": FLUX_DEV, "prompt": "a kite", "image": files}
     )
     assert response.status_code == 400
-    assert not Generation.objects.exists() and enqueued == []
+    assert not Generation.objects.exists()
+    assert enqueued == []
 
 
 MULTI = "black-forest-labs/flux-kontext-pro/multi"  # takes reference images
@@ -90,7 +92,8 @@ def test_reusing_a_reference_that_is_not_there_is_a_form_error_that_spends_nothi
     )
     assert response.status_code == 400
     assert b"A reference image you picked is no longer available" in response.content
-    assert Generation.objects.count() == before and enqueued == []
+    assert Generation.objects.count() == before
+    assert enqueued == []
     assert quota_status(user=user, model=MULTI).reserved == 0
 
 
@@ -102,4 +105,5 @@ def test_reusing_someone_elses_reference_is_refused_not_dropped(
         reverse("generate"), {"model": MULTI, "prompt": "a kite", "ref": [str(theirs.pk)]}
     )
     assert response.status_code == 400
-    assert not Generation.objects.filter(user=user).exists() and enqueued == []
+    assert not Generation.objects.filter(user=user).exists()
+    assert enqueued == []

@@ -125,7 +125,8 @@ def test_it_walks_a_person_through_the_portal(
     archive = tmp_path / "images.zip"
     download_info.value.save_as(archive)
     names = zipfile.ZipFile(archive).namelist()
-    assert len(names) == 2 and all(n.endswith(".png") for n in names)
+    assert len(names) == 2
+    assert all(n.endswith(".png") for n in names)
 
     # Delete one (after confirming).
     page.get_by_role("button", name="Clear").click()

@@ -6,7 +6,6 @@ pages and the API docs. Screenshots land in test-artifacts/finish-*.png.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -53,8 +52,8 @@ class Browser:
 
 
 @pytest.fixture
-def chromium(browser_page: Any, live_server: Any) -> Iterator[Browser]:
-    yield Browser(browser_page.context.browser, live_server.url)
+def chromium(browser_page: Any, live_server: Any) -> Browser:
+    return Browser(browser_page.context.browser, live_server.url)
 
 
 def _fits_the_width(page: Any) -> bool:
@@ -311,7 +310,8 @@ def test_the_gallery_keeps_shapes_shows_prompts_and_polls_once(
     # Running tiles: one request for all three, then the finished one turns into its image.
     page.wait_for_timeout(4500)
     polls = [u for u in requests if "/history/tiles/" in u]
-    assert polls and all(u.count("id=") == 3 for u in polls)
+    assert polls
+    assert all(u.count("id=") == 3 for u in polls)
     assert not [u for u in requests if "/jobs/" in u]
     Generation.objects.filter(pk=running[0].pk).update(status=Generation.Status.SUCCEEDED)
     _image(running[0], 160, 90)

@@ -91,7 +91,8 @@ def test_it_sends_a_failed_card_with_its_reason_and_the_quota(
     assert response["Cache-Control"] == "no-cache"
     assert response["X-Accel-Buffering"] == "no"
     failed = next(e for e in events if e["status"] == "failed")
-    assert f'id="job-{job.pk}"' in failed["card"] and "job-failed" in failed["card"]
+    assert f'id="job-{job.pk}"' in failed["card"]
+    assert "job-failed" in failed["card"]
     assert f'id="gen-{job.pk}"' in failed["tile"]
     assert failed["model"] == DEV
     assert "10" in failed["quota"]  # nothing was spent: all 10 free images left
@@ -149,7 +150,8 @@ def test_a_success_is_announced_once_its_thumbnails_exist(user: Any, enqueued: l
 
     assert [c.status for c in before.get((user.pk, "en"), [])] == []
     (change,) = after[(user.pk, "en")]
-    assert change.status == "succeeded" and f"/images/{image.pk}/thumbnail/" in change.card
+    assert change.status == "succeeded"
+    assert f"/images/{image.pk}/thumbnail/" in change.card
 
 
 def test_a_finished_job_publishes_after_its_thumbnails(

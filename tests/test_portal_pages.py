@@ -40,20 +40,30 @@ def _fields(client: Any, model: str) -> str:
 
 def test_it_shows_exactly_the_parameters_of_the_chosen_model(signed_in: Any) -> None:
     flux = _fields(signed_in, FLUX_DEV)
-    assert 'name="size"' in flux and 'name="n"' in flux and 'name="strength"' in flux
-    assert 'name="aspect_ratio"' not in flux and 'name="negative_prompt"' not in flux
-    assert 'value="1536x1536"' in flux and 'value="512x512"' in flux  # presets within 256..1536
+    assert 'name="size"' in flux
+    assert 'name="n"' in flux
+    assert 'name="strength"' in flux
+    assert 'name="aspect_ratio"' not in flux
+    assert 'name="negative_prompt"' not in flux
+    assert 'value="1536x1536"' in flux
+    assert 'value="512x512"' in flux
 
     t2i = _fields(signed_in, KONTEXT_T2I)
-    assert 'name="aspect_ratio"' in t2i and 'value="21:9"' in t2i
-    assert 'name="size"' not in t2i and 'name="image"' not in t2i
+    assert 'name="aspect_ratio"' in t2i
+    assert 'value="21:9"' in t2i
+    assert 'name="size"' not in t2i
+    assert 'name="image"' not in t2i
 
     multi = _fields(signed_in, KONTEXT_MULTI)
-    assert 'name="images"' in multi and "multiple" in multi and 'name="n"' not in multi
+    assert 'name="images"' in multi
+    assert "multiple" in multi
+    assert 'name="n"' not in multi
 
     step1x = _fields(signed_in, STEP1X)
-    assert 'name="negative_prompt"' in step1x and 'name="image"' in step1x
-    assert 'name="steps"' in step1x and 'max="50"' in step1x
+    assert 'name="negative_prompt"' in step1x
+    assert 'name="image"' in step1x
+    assert 'name="steps"' in step1x
+    assert 'max="50"' in step1x
 
 
 def test_it_shows_free_images_left_and_says_when_none(signed_in: Any, user: Any) -> None:
@@ -85,11 +95,14 @@ def test_it_queues_a_job_and_shows_it_at_once(
     generation = Generation.objects.get()
     assert enqueued == [str(generation.pk)]
     assert generation.status == Generation.Status.QUEUED
-    assert generation.params["size"] == "1024x768" and generation.n == 2
+    assert generation.params["size"] == "1024x768"
+    assert generation.n == 2
     body = response.content.decode()
     assert 'hx-swap-oob="afterbegin:#jobs"' in body
-    assert f'id="job-{generation.pk}"' in body and "data-poll-url" in body  # live until finished
-    assert "free images left of 10" in body and "<strong>8</strong>" in body
+    assert f'id="job-{generation.pk}"' in body
+    assert "data-poll-url" in body
+    assert "free images left of 10" in body
+    assert "<strong>8</strong>" in body
 
 
 def test_it_takes_a_reference_image_upload(signed_in: Any, enqueued: list[str]) -> None:
@@ -113,7 +126,8 @@ def test_it_shows_errors_beside_the_field_in_the_persons_language(
     body = response.content.decode()
     image_slot = body.split('id="err-image"')[1].split("</div>")[0]
     assert "添加一张图片" in image_slot
-    assert Generation.objects.count() == 0 and enqueued == []
+    assert Generation.objects.count() == 0
+    assert enqueued == []
 
     response = signed_in.post(
         reverse("generate"),
@@ -147,7 +161,8 @@ def test_it_prefills_the_form_to_reuse_settings(signed_in: Any, user: Any) -> No
     same = signed_in.get(reverse("generate"), {"reuse": generation.pk, "seed": "same"})
     body = same.content.decode()
     assert "harbour in fog" in body
-    assert 'value="777"' in body and 'value="12"' in body
+    assert 'value="777"' in body
+    assert 'value="12"' in body
     assert 'value="768x1024" selected' in body
     fresh = signed_in.get(reverse("generate"), {"reuse": generation.pk, "seed": "new"})
     assert 'value="777"' not in fresh.content.decode()
@@ -175,7 +190,8 @@ def test_it_pages_the_gallery_with_a_constant_number_of_queries(
     assert "failed one" in first.content.decode()  # newest first
     assert "prompt 0" in second.content.decode()
     assert 'hx-trigger="revealed"' in first.content.decode()
-    assert "/thumbnail/" in first.content.decode() and "/original/" not in first.content.decode()
+    assert "/thumbnail/" in first.content.decode()
+    assert "/original/" not in first.content.decode()
 
 
 def test_it_filters_and_searches_the_gallery(signed_in: Any, user: Any) -> None:
@@ -191,16 +207,21 @@ def test_it_filters_and_searches_the_gallery(signed_in: Any, user: Any) -> None:
     def shown(**params: str) -> str:
         return signed_in.get(reverse("gallery"), params).content.decode()
 
-    assert "red fox" in shown(q="FOX") and "blue whale" not in shown(q="fox")
-    assert "blue whale" in shown(model=KONTEXT_T2I) and "red fox" not in shown(model=KONTEXT_T2I)
-    assert "queued kite" in shown(status="queued") and "red fox" not in shown(status="queued")
+    assert "red fox" in shown(q="FOX")
+    assert "blue whale" not in shown(q="fox")
+    assert "blue whale" in shown(model=KONTEXT_T2I)
+    assert "red fox" not in shown(model=KONTEXT_T2I)
+    assert "queued kite" in shown(status="queued")
+    assert "red fox" not in shown(status="queued")
     recent = (timezone.now() - datetime.timedelta(days=7)).date().isoformat()
-    assert "old lighthouse" not in shown(date_from=recent) and "red fox" in shown(date_from=recent)
+    assert "old lighthouse" not in shown(date_from=recent)
+    assert "red fox" in shown(date_from=recent)
     assert "old lighthouse" in shown(
         date_to=(timezone.now() - datetime.timedelta(days=30)).date().isoformat()
     )
     only = shown(starred="only")
-    assert "red fox" in only and "blue whale" not in only
+    assert "red fox" in only
+    assert "blue whale" not in only
     first = shown(starred="first")
     assert first.index("red fox") < first.index("queued kite")
     assert ">API<" in shown(q="whale")  # the source shows
@@ -291,9 +312,11 @@ def test_it_hides_a_generation_whose_images_were_all_deleted(signed_in: Any, use
 
 def test_it_speaks_the_browsers_language_and_switches_on_request(signed_in: Any) -> None:
     zh = signed_in.get(reverse("gallery"), HTTP_ACCEPT_LANGUAGE="zh-CN,zh;q=0.9").content.decode()
-    assert "历史记录" in zh and 'lang="zh-hans"' in zh
+    assert "历史记录" in zh
+    assert 'lang="zh-hans"' in zh
     en = signed_in.get(reverse("gallery"), HTTP_ACCEPT_LANGUAGE="en-US").content.decode()
-    assert "History" in en and 'lang="en"' in en
+    assert "History" in en
+    assert 'lang="en"' in en
     signed_in.post(reverse("set_language"), {"language": "zh-hans", "next": "/history/"})
     assert (
         "历史记录" in signed_in.get(reverse("gallery"), HTTP_ACCEPT_LANGUAGE="en").content.decode()
@@ -307,7 +330,8 @@ def test_it_refreshes_every_running_tile_with_one_request(
     queued = make_generation(user, status=Generation.Status.QUEUED, prompt="waiting")
     foreign = make_generation(other_user, status=Generation.Status.RUNNING, prompt="not yours")
     page = signed_in.get(reverse("gallery")).content.decode()
-    assert f'data-pending="{running.pk}"' in page and f'data-pending="{queued.pk}"' in page
+    assert f'data-pending="{running.pk}"' in page
+    assert f'data-pending="{queued.pk}"' in page
     assert 'hx-trigger="every' not in page  # no per-tile polling
     Generation.objects.filter(pk=running.pk).update(status=Generation.Status.SUCCEEDED)
     make_generation(user)  # gives this test an image file to attach
@@ -316,6 +340,7 @@ def test_it_refreshes_every_running_tile_with_one_request(
     ids = [running.pk, queued.pk, foreign.pk, "not-a-uuid"]
     body = signed_in.get(reverse("generation_tiles"), {"id": ids}).content.decode()
     assert reverse("image_detail", args=[image.pk]) in body
-    assert f'id="gen-{running.pk}"' in body and f'data-pending="{running.pk}"' not in body
+    assert f'id="gen-{running.pk}"' in body
+    assert f'data-pending="{running.pk}"' not in body
     assert f'data-pending="{queued.pk}"' in body
     assert "not yours" not in body

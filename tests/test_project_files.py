@@ -17,7 +17,8 @@ def _instructions(name: str) -> list[str]:
 
 def test_the_image_runs_as_a_non_root_user() -> None:
     users = _instructions("USER")
-    assert users and users[-1].strip() not in {"root", "0"}
+    assert users
+    assert users[-1].strip() not in {"root", "0"}
 
 
 def test_the_image_copies_every_package_and_the_templates() -> None:

@@ -88,7 +88,8 @@ def test_it_signs_an_edit_naming_model_channel_and_references(user: Any) -> None
     failures = reader.get_validation_results()["activeManifest"]["failure"]
     assert [f["code"] for f in failures] == ["signingCredential.untrusted"]
     assert (image.credentials, image.credentials_signer) == ("signed", "Darkroom")
-    assert image.bytes == len(stored) and image.sha256 == hashlib.sha256(stored).hexdigest()
+    assert image.bytes == len(stored)
+    assert image.sha256 == hashlib.sha256(stored).hexdigest()
 
 
 def test_it_signs_with_the_configured_certificate(user: Any, settings: Any) -> None:
@@ -138,11 +139,13 @@ def test_the_portal_serves_the_signed_file_and_its_manifest(user: Any, other_use
     client.force_login(user)
 
     served = b"".join(client.get(f"/images/{image.pk}/original/").streaming_content)  # type: ignore[attr-defined]
-    assert hashlib.sha256(served).hexdigest() == image.sha256 and len(served) == image.bytes
+    assert hashlib.sha256(served).hexdigest() == image.sha256
+    assert len(served) == image.bytes
     assert _read(served)[1].get_validation_state() == "Valid"
 
     page = client.get(f"/images/{image.pk}/").content.decode()
-    assert "Signed by Darkroom" in page and "AI-generated" in page
+    assert "Signed by Darkroom" in page
+    assert "AI-generated" in page
     manifest = client.get(f"/images/{image.pk}/credentials.json").json()
     active = manifest["manifests"][manifest["active_manifest"]]
     assert active["ingredients"][0]["title"] == "image 1"
@@ -161,7 +164,8 @@ def test_the_manifest_link_says_when_there_is_none(user: Any, settings: Any) -> 
     client.force_login(user)
     assert "signing failed" in client.get(f"/images/{image.pk}/").content.decode()
     missing = client.get(f"/images/{image.pk}/credentials.json")
-    assert missing.status_code == 404 and "no content credentials" in missing.json()["error"]
+    assert missing.status_code == 404
+    assert "no content credentials" in missing.json()["error"]
 
 
 @pytest.mark.integration
@@ -192,7 +196,8 @@ def test_a_real_edit_through_the_worker_is_signed_with_its_channel_and_reference
     assert generation.channel  # the worker recorded which channel served it
     assert [i["title"] for i in manifest["ingredients"]] == ["image 1"]
     assert reader.get_validation_state() == "Valid"
-    assert image.credentials == "signed" and image.sha256 == hashlib.sha256(stored).hexdigest()
+    assert image.credentials == "signed"
+    assert image.sha256 == hashlib.sha256(stored).hexdigest()
 
 
 def test_the_local_chain_is_trusted_once_its_ca_is(user: Any, c2pa_dir: Path) -> None:
@@ -214,7 +219,8 @@ def test_start_up_refuses_half_or_broken_signing_settings(settings: Any) -> None
     assert [e.id for e in c2pa_signer_is_usable()] == ["darkroom.E101"]
     settings.DARKROOM_C2PA_KEY = "/nowhere/key.pem"
     [error] = c2pa_signer_is_usable()
-    assert error.id == "darkroom.E102" and "/nowhere/chain.pem" in error.msg
+    assert error.id == "darkroom.E102"
+    assert "/nowhere/chain.pem" in error.msg
     _ca, chain_pem, key_pem = keys._new_chain("Example Newsroom")
     settings.DARKROOM_C2PA_CERT, settings.DARKROOM_C2PA_KEY = chain_pem.decode(), key_pem.decode()
     assert c2pa_signer_is_usable() == []

@@ -91,7 +91,7 @@ def test_a_link_seen_too_late_makes_a_new_task_not_a_broken_image(
 
 
 @pytest.mark.parametrize(
-    "code, status", [("", "Content Moderated"), ("request", "Request Moderated")]
+    ("code", "status"), [("", "Content Moderated"), ("request", "Request Moderated")]
 )
 def test_a_moderated_task_fails_clearly_and_refunds_once(
     sim: SimulatorServer, user: Any, enqueued: list, code: str, status: str
@@ -137,7 +137,8 @@ def test_bfls_own_host_gets_the_key_as_x_key(
     force_options(PRO11, CH, auth="x-key")
     assert run_to_end(create(user, PRO11), channel=CH).status == Generation.Status.SUCCEEDED
     created = sent(sim, "/flux/v1/flux-pro-1.1")[0]
-    assert created["headers"]["x-key"] == "sim-key" and "authorization" not in created["headers"]
+    assert created["headers"]["x-key"] == "sim-key"
+    assert "authorization" not in created["headers"]
 
 
 def test_a_webhook_with_the_right_secret_polls_at_once(
@@ -157,7 +158,8 @@ def test_a_webhook_with_the_right_secret_polls_at_once(
         {"id": generation.upstream_id, "status": "Ready", "webhook_secret": "guess"},
         content_type="application/json",
     )
-    assert wrong.status_code == 403 and enqueued == []
+    assert wrong.status_code == 403
+    assert enqueued == []
     right = client.post(
         url,
         {"id": generation.upstream_id, "status": "Ready", "webhook_secret": body["webhook_secret"]},
@@ -216,5 +218,6 @@ def test_the_simulator_delivers_the_webhook_with_its_secret(catcher: _Catcher) -
         wait_until(lambda: catcher.received, within=5, what="a webhook delivered", every=0.05)
     [delivery] = catcher.received
     assert delivery["json"]["id"] == answer.json()["id"]
-    assert delivery["json"]["status"] == "Ready" and delivery["json"]["result"]["sample"]
+    assert delivery["json"]["status"] == "Ready"
+    assert delivery["json"]["result"]["sample"]
     assert delivery["json"]["webhook_secret"] == delivery["secret"] == "s3cret"

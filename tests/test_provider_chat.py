@@ -36,7 +36,8 @@ def test_it_finds_the_picture_however_the_reply_words_it(
     assert call["json"]["model"] == "flux-kontext-max"
     content = call["json"]["messages"][-1]["content"]
     # The reference travels in the message, its link first, then the prompt.
-    assert content.startswith("data:image/png;base64,") and content.endswith("\nput glasses on")
+    assert content.startswith("data:image/png;base64,")
+    assert content.endswith("\nput glasses on")
     assert call["notes"]["prompt"] == "put glasses on"
     assert set(call["json"]) == {"model", "messages", "stream"}  # no size/seed/guidance
     assert quota_status(user=user, model=KMAX).used == 1

@@ -110,12 +110,15 @@ def test_it_polls_through_starting_and_processing_holding_nothing(
     first = generation_run(generation_id=generation.pk, channel_name=CH)
     generation.refresh_from_db()
     state: dict = generation.upstream_state or {}
-    assert first.delay is not None and state["state"]["id"]
-    assert generation.status == Generation.Status.RUNNING and generation.channel == CH
+    assert first.delay is not None
+    assert state["state"]["id"]
+    assert generation.status == Generation.Status.RUNNING
+    assert generation.channel == CH
     generation = run_to_end(generation, max_wait=0.3)
     assert generation.status == Generation.Status.SUCCEEDED
     polls = sent(sim, "/replicate/v1/predictions/")
-    assert len(polls) >= 2 and len(sent(sim, "/replicate/v1/models/")) == 1
+    assert len(polls) >= 2
+    assert len(sent(sim, "/replicate/v1/models/")) == 1
 
 
 def test_a_moderated_prediction_fails_clearly_and_refunds_once(
@@ -147,7 +150,8 @@ def test_a_crashed_prediction_is_a_failed_attempt_never_made_again(
     generation = run_to_end(create(user, DEV), channel=CH)
     assert (generation.status, generation.error_code) == ("failed", "upstream_failed")
     assert len(sent(sim, "/replicate/v1/models/")) == 1
-    assert not generation.attempts[-1]["ok"] and generation.retries == 0
+    assert not generation.attempts[-1]["ok"]
+    assert generation.retries == 0
     assert quota_status(user=user, model=DEV).reserved == 0
 
 
@@ -170,9 +174,8 @@ def test_a_pinned_version_is_created_by_version(
     generation = run_to_end(create(user, DEV), channel=CH)
     assert generation.status == Generation.Status.SUCCEEDED
     body = sent(sim, "/replicate/v1/predictions")[0]
-    assert body["path"] == "/replicate/v1/predictions" and body["json"]["version"].startswith(
-        "2a6b"
-    )
+    assert body["path"] == "/replicate/v1/predictions"
+    assert body["json"]["version"].startswith("2a6b")
 
 
 def test_a_job_past_its_poll_deadline_fails_and_refunds(

@@ -29,7 +29,8 @@ def test_it_reserves_and_refuses_whole(user: Any) -> None:
     quota_reserve(user=user, model=DEV, n=4)
     with pytest.raises(QuotaExceeded) as info:
         quota_reserve(user=user, model=DEV, n=4)
-    assert info.value.left == 2 and "2 left" in info.value.message
+    assert info.value.left == 2
+    assert "2 left" in info.value.message
     assert quota_status(user=user, model=DEV).reserved == 8  # the refused 4 held nothing
 
 
@@ -69,7 +70,8 @@ def test_a_refused_request_spends_nothing_and_queues_nothing(user: Any, enqueued
     quota_set_limit(user=user, model=DEV, limit=1)
     with pytest.raises(QuotaExceeded):
         generation_create(user=user, model=DEV, prompt="x", params={"n": 2})
-    assert enqueued == [] and user.generations.count() == 0
+    assert enqueued == []
+    assert user.generations.count() == 0
     assert quota_status(user=user, model=DEV).reserved == 0
 
 

@@ -220,8 +220,10 @@ def test_usage_for_user_shows_own_models_this_period_and_writes_nothing(
     rows = {row.model: row for row in usage_for_user(user)}
     assert (rows[DEV].used, rows[DEV].left, rows[DEV].layered.period) == (3, 7, Period.WEEKLY)
     week = period_start(Period.WEEKLY)
-    assert week is not None and rows[DEV].resets_at == week + timedelta(days=7)
-    assert rows[KPRO].used == 0 and rows[KPRO].left == 5  # not bob's 5
+    assert week is not None
+    assert rows[DEV].resets_at == week + timedelta(days=7)
+    assert rows[KPRO].used == 0
+    assert rows[KPRO].left == 5
     assert KMAX not in rows  # free quota 0 and never used: not shown
     assert not Quota.objects.filter(user=user, model=KPRO).exists()
 

@@ -203,7 +203,8 @@ def test_two_webs_two_workers_one_beat_survive_losing_a_worker_and_a_web(
     finished_by_b = {
         line["job_id"] for line in cluster.json_lines("worker-b") if line.get("job_id")
     }
-    assert held and held <= finished_by_b
+    assert held
+    assert held <= finished_by_b
 
     # Every job ended once: succeeded, one image each, the quota counted once.
     generations = list(Generation.objects.filter(pk__in=list(jobs)))

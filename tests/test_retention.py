@@ -56,7 +56,8 @@ def purge(django_capture_on_commit_callbacks: Any) -> Callable[..., str]:
 def test_it_keeps_everything_by_default(user: Any, purge: Any) -> None:
     old = _aged(make_generation(user, images=2, reference=True), 4000)
     assert "Removed 0 images" in purge()
-    assert old.images.count() == 2 and old.references.count() == 1
+    assert old.images.count() == 2
+    assert old.references.count() == 1
 
 
 def test_it_removes_expired_files_and_keeps_starred_images_and_rows(
@@ -76,7 +77,8 @@ def test_it_removes_expired_files_and_keeps_starred_images_and_rows(
     assert all(not default_storage.exists(name) for name in expired_files)
     assert all(default_storage.exists(name) for name in recent_files)
     expired.refresh_from_db()
-    assert expired.purged_at is not None and expired.status == Generation.Status.SUCCEEDED
+    assert expired.purged_at is not None
+    assert expired.status == Generation.Status.SUCCEEDED
     assert (expired.images.count(), expired.references.count()) == (0, 0)
     assert list(starred.images.values_list("starred", flat=True)) == [True]
     assert starred.references.count() == 1  # the starred image still shows what it came from
@@ -96,7 +98,8 @@ def test_a_dry_run_says_what_would_go_and_removes_nothing(
     files = _files(old)
     out = purge("--dry-run")
     assert "Would remove 2 images" in out
-    assert old.images.count() == 2 and all(default_storage.exists(n) for n in files)
+    assert old.images.count() == 2
+    assert all(default_storage.exists(n) for n in files)
     assert not AuditEntry.objects.filter(action="retention purge").exists()
 
 
@@ -110,7 +113,8 @@ def test_a_group_can_keep_longer_or_shorter(
     kept = _aged(make_generation(user, images=1), 400)
     gone = _aged(make_generation(other_user, images=1), 40)
     purge()
-    assert kept.images.count() == 1 and gone.images.count() == 0
+    assert kept.images.count() == 1
+    assert gone.images.count() == 0
 
     settings.DARKROOM_RETENTION_DAYS = 0
     quick = Group.objects.create(name="quick")
@@ -143,7 +147,8 @@ def test_the_portal_says_how_long_images_are_kept(user: Any, settings: Any) -> N
     assert "Images are removed 30 days after they were made" in _text(client, "my_data")
     page = client.get(reverse("image_detail", args=[plain.pk])).content.decode()
     removal = (generation.created_at + timedelta(days=30)).strftime("%Y")
-    assert "Will be removed after" in page and removal in page
+    assert "Will be removed after" in page
+    assert removal in page
     page = client.get(reverse("image_detail", args=[starred.pk])).content.decode()
     assert "Kept: starred images are not removed." in page
 
@@ -171,7 +176,8 @@ def test_reports_count_the_same_images_after_a_purge(user: Any, settings: Any, p
     after = {t: csv_rows(usage_report(days), t) for t in ("daily", "people")}
 
     assert not Generation.objects.filter(images__isnull=False).exists()
-    assert after == before and before["people"][1][2] == 5
+    assert after == before
+    assert before["people"][1][2] == 5
 
 
 def test_it_keeps_an_image_on_a_shared_board_like_a_starred_one(
@@ -184,10 +190,12 @@ def test_it_keeps_an_image_on_a_shared_board_like_a_starred_one(
     private = Board.objects.create(owner=user, name="mine")
     BoardImage.objects.create(board=shared, image=shared_image)
     BoardImage.objects.create(board=private, image=private_image)
-    assert removal_date(shared_image) is None and removal_date(private_image) is not None
+    assert removal_date(shared_image) is None
+    assert removal_date(private_image) is not None
 
     purge()
 
     assert list(old.images.all()) == [shared_image]  # a private board keeps nothing
-    assert shared.items.count() == 1 and private.items.count() == 0
+    assert shared.items.count() == 1
+    assert private.items.count() == 0
     assert loose.pk not in {i.pk for i in old.images.all()}

@@ -68,7 +68,8 @@ class TestAdminSignIn:
         signed = client.post(
             "/accounts/login/?next=/admin/", {"username": "root", "password": "pw-root-123"}
         )
-        assert signed.status_code == 302 and signed["Location"] == "/admin/"
+        assert signed.status_code == 302
+        assert signed["Location"] == "/admin/"
         assert client.get("/admin/").status_code == 200
 
 
@@ -108,7 +109,8 @@ class TestPasswordReset:
         form = client.get(self._link(user), follow=True)
         new = {"new_password1": "a-new-pw-4567", "new_password2": "a-new-pw-4567"}
         done = client.post(form.redirect_chain[-1][0], new)
-        assert done.status_code == 302 and done["Location"] == "/accounts/password/reset/done/"
+        assert done.status_code == 302
+        assert done["Location"] == "/accounts/password/reset/done/"
         assert "_auth_user_id" not in client.session
         step = client.post("/accounts/login/", {"username": "alice", "password": "a-new-pw-4567"})
         assert step["Location"].startswith("/accounts/2fa/verify/")

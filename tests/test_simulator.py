@@ -461,7 +461,7 @@ def test_it_sends_garbage_on_demand(sim: SimulatorServer, client: httpx.Client) 
 
     assert response.status_code == 200
     assert response.headers["content-type"] == "text/html"
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError):  # noqa: PT011
         response.json()
 
 

@@ -58,7 +58,8 @@ async def test_a_spent_hard_budget_answers_429_budget_exhausted(user: Any, enque
             "code": "budget_exhausted",
         }
     }
-    assert not await Generation.objects.aexists() and not enqueued
+    assert not await Generation.objects.aexists()
+    assert not enqueued
 
 
 async def test_a_blocked_prompt_answers_400_moderation_blocked(user: Any, enqueued: list) -> None:
@@ -76,7 +77,8 @@ async def test_a_blocked_prompt_answers_400_moderation_blocked(user: Any, enqueu
         "param": "prompt",
         "code": "moderation_blocked",
     }
-    assert not await Generation.objects.aexists() and not enqueued
+    assert not await Generation.objects.aexists()
+    assert not enqueued
 
 
 def _spend(user: Any) -> list[Generation]:
@@ -99,7 +101,9 @@ async def test_the_costs_endpoint_is_staff_only_and_sums_to_the_attempts(
     first = await staff_client.get(url)
     assert first.status_code == 200
     page = first.json()
-    assert page["object"] == "page" and page["has_more"] is True and len(page["data"]) == 2
+    assert page["object"] == "page"
+    assert page["has_more"] is True
+    assert len(page["data"]) == 2
     second = (await staff_client.get(f"{url}&page={page['next_page']}")).json()
     buckets = page["data"] + second["data"]
     values = [
@@ -155,4 +159,5 @@ async def test_the_costs_endpoint_refuses_bad_queries_with_the_envelope(
 async def test_the_openapi_document_names_both_organization_routes(user: Any) -> None:
     response = await AsyncClient().get("/v1/openapi.json")
     paths = response.json()["paths"]
-    assert "/v1/organization/costs" in paths and "/v1/organization/usage/images" in paths
+    assert "/v1/organization/costs" in paths
+    assert "/v1/organization/usage/images" in paths

@@ -80,13 +80,15 @@ def test_alerts_fire_once_each_at_50_80_and_100_percent(
             assert run_to_end(create(user, DEV)).status == Generation.Status.SUCCEEDED
 
     run(2)  # 0.04: 40 %
-    assert not mail.outbox and not receiver
+    assert not mail.outbox
+    assert not receiver
     run(1)  # 0.06: 60 %
     assert [m.subject for m in mail.outbox] == ["Darkroom budget: the instance at 50 %"]
     run(2)  # 0.10: 80 % and 100 % with the same request's settlement on the fifth
     run(3)  # soft budget: goes on, 0.16, no alert repeats
     assert [a.threshold for a in BudgetAlert.objects.order_by("threshold")] == [50, 80, 100]
-    assert len(mail.outbox) == 3 and mail.outbox[0].to == ["finance@example.com"]
+    assert len(mail.outbox) == 3
+    assert mail.outbox[0].to == ["finance@example.com"]
     assert len(receiver) == 3
     client = OpenAI(api_key="unused")
     for body, headers in receiver:
@@ -128,10 +130,12 @@ def test_a_hard_group_budget_refuses_before_any_quota_or_upstream_call(
         create(user, DEV)
 
     assert first.budgets == [Budget.objects.get().pk]
-    assert refused.value.status == 429 and refused.value.type == "insufficient_quota"
+    assert refused.value.status == 429
+    assert refused.value.type == "insufficient_quota"
     assert refused.value.envelope()["error"]["code"] == "budget_exhausted"
     assert "designers" in refused.value.message
-    assert len(sim.requests("/v1/")) == calls and user.generations.count() == 1
+    assert len(sim.requests("/v1/")) == calls
+    assert user.generations.count() == 1
     status = quota_status(user=user, model=DEV)
     assert (status.used, status.reserved) == (1, 0)
     budget = Budget.objects.get()

@@ -65,7 +65,8 @@ def test_a_timeout_is_paid_a_refusal_is_not_and_a_fail_over_pays_the_next_channe
     assert timed_out.cost == MV2 + Decimal("0.04")
     assert timed_out.cost_undelivered == MV2  # paid, but it delivered nothing
     assert paid(refused) == [("reseller-dalle", Decimal("0.04"))]
-    assert refused.cost == Decimal("0.04") and refused.cost_undelivered == 0
+    assert refused.cost == Decimal("0.04")
+    assert refused.cost_undelivered == 0
 
     lines = spend_lines(*window())
     assert lines.total == timed_out.cost + refused.cost  # exactly: Decimal throughout
@@ -87,7 +88,8 @@ def test_a_retried_job_pays_each_call_and_a_new_price_only_counts_from_then_on(
     # for each call that went out (the free channels cost nothing).
     sim.add_fault("hang", times=4, seconds=3)
     retried = run_to_end(create(user, DEV, size="512x512"))
-    assert retried.status == Generation.Status.SUCCEEDED and retried.retries == 1
+    assert retried.status == Generation.Status.SUCCEEDED
+    assert retried.retries == 1
     assert paid(retried) == [
         ("modelverse", MV),
         ("reseller-dalle", Decimal("0.02")),
@@ -114,17 +116,23 @@ def test_the_costs_endpoint_buckets_equal_the_report(
     amounts = [r["amount"]["value"] for b in page["data"] for r in b["results"]]
     assert sum(amounts) == sum(j.cost for j in jobs) == spend_lines(*window()).total
     assert {r["line_item"] for b in page["data"] for r in b["results"]} == {DEV}
-    assert page["object"] == "page" and page["has_more"] is False
+    assert page["object"] == "page"
+    assert page["has_more"] is False
 
 
 def test_the_price_command_sets_shows_and_audits(priced: None, capsys: Any) -> None:
     call_command("price", "show")
     out = capsys.readouterr().out
-    assert "modelverse" in out and "0.030000" in out and "0.010000" in out
+    assert "modelverse" in out
+    assert "0.030000" in out
+    assert "0.010000" in out
     entry = AuditEntry.objects.filter(action="price set").order_by("pk").first()
-    assert entry is not None and entry.old_value == "none" and "0.03/image" in entry.new_value
+    assert entry is not None
+    assert entry.old_value == "none"
+    assert "0.03/image" in entry.new_value
     price = Price.objects.get(channel__name="modelverse", model=DEV)
-    assert price.per_image == Decimal("0.03") and price.per_megapixel == Decimal("0.01")
+    assert price.per_image == Decimal("0.03")
+    assert price.per_megapixel == Decimal("0.01")
 
 
 def test_the_price_command_refuses_bad_amounts(db: Any) -> None:
@@ -150,7 +158,8 @@ def test_the_catalog_takes_prices_and_refuses_bad_ones() -> None:
     model = next(m for m in data["models"] if m["name"] == DEV)
     model["channels"][0]["price_per_image"] = "0.025"
     spec = parse_catalog(data).get(DEV)
-    assert spec is not None and spec.channels[0].price_per_image == Decimal("0.025")
+    assert spec is not None
+    assert spec.channels[0].price_per_image == Decimal("0.025")
     model["channels"][0]["price_per_image"] = -1
     with pytest.raises(CatalogError, match="price_per_image"):
         parse_catalog(data)
@@ -169,7 +178,8 @@ def test_the_staff_spend_report_and_its_csv_equal_the_attempts(
     page = admin_client.get("/reports/spend/")
     text = page.content.decode()
     assert page.status_code == 200
-    assert f"{total} USD paid to upstreams" in text and "<svg" in text
+    assert f"{total} USD paid to upstreams" in text
+    assert "<svg" in text
     assert f"{MV2} USD paid for attempts that delivered no image" in text
     csv_text = admin_client.get("/reports/spend/attempts.csv").content.decode()
     rows = [r.split(",") for r in csv_text.strip().splitlines()[1:]]

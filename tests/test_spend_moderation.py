@@ -55,11 +55,14 @@ def test_a_blocked_term_is_caught_in_disguise_and_spends_nothing(
         }
     }
     assert "nudity" not in refused.value.message  # names the policy, not the term
-    assert nothing_spent(user, sim) and not Generation.objects.exists() and not enqueued
+    assert nothing_spent(user, sim)
+    assert not Generation.objects.exists()
+    assert not enqueued
     review = ModerationRefusal.objects.get()
     assert (review.username, review.model, review.policy) == ("alice", DEV, "instance")
     entry = AuditEntry.objects.get(action="moderation refused")
-    assert entry.detail["prompt_sha256"] == review.prompt_sha256 and entry.user == user
+    assert entry.detail["prompt_sha256"] == review.prompt_sha256
+    assert entry.user == user
 
 
 def test_a_groups_policy_applies_to_its_members_only(
@@ -79,7 +82,9 @@ def test_the_policy_command_blocks_unblocks_shows_and_audits(db: Any, capsys: An
     call_command("policy", "block", r"\bkill(ing)?\b", "--pattern")
     call_command("policy", "show")
     out = capsys.readouterr().out
-    assert "instance" in out and "gore" in out and "pattern" in out
+    assert "instance" in out
+    assert "gore" in out
+    assert "pattern" in out
     call_command("policy", "unblock", "gore")
     assert list(PolicyTerm.objects.values_list("term", flat=True)) == [r"\bkill(ing)?\b"]
     actions = list(AuditEntry.objects.order_by("pk").values_list("action", flat=True))
@@ -142,6 +147,7 @@ def test_a_moderation_api_that_is_down_fails_closed_or_open(
     else:
         with pytest.raises(ModerationUnavailable) as refused:
             create(user, DEV, prompt="a calm lake")
-        assert refused.value.status == 503 and refused.value.code == "moderation_unavailable"
+        assert refused.value.status == 503
+        assert refused.value.code == "moderation_unavailable"
         assert nothing_spent(user, sim)
         assert "failing closed" in caplog.text

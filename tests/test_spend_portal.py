@@ -59,7 +59,8 @@ def test_a_spent_hard_budget_is_refused_in_the_portal_and_named_on_the_page(
     user.groups.add(Group.objects.create(name="designers"))
     call_command("budget", "set", "--group", "designers", "--monthly", "0", "--hard")
     page = signed_in.get(reverse("generate"), HTTP_ACCEPT_LANGUAGE=language).content.decode()
-    assert "designers" in page and 'id="budget-group"' in page
+    assert "designers" in page
+    assert 'id="budget-group"' in page
 
     response = signed_in.post(
         reverse("generate"),

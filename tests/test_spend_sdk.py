@@ -54,7 +54,8 @@ def test_spend_through_the_sdk(
 
     now = timezone.now()
     lines = spend_lines(now - timedelta(hours=1), now + timedelta(hours=1))
-    assert lines.total == Decimal("0.025") and lines.refused == 1
+    assert lines.total == Decimal("0.025")
+    assert lines.refused == 1
     costs = httpx.get(
         f"{live_api.url}/organization/costs",
         params={"start_time": int(now.timestamp()) - 86400, "limit": 3},
@@ -80,4 +81,5 @@ def test_spend_through_the_sdk(
         client.images.generate(model=DEV, prompt="a hare", size="256x256")
     assert exhausted.value.code == "budget_exhausted"
     assert exhausted.value.body["type"] == "insufficient_quota"  # type: ignore[index]
-    assert len(live_simulator.requests()) == calls and Generation.objects.count() == 2
+    assert len(live_simulator.requests()) == calls
+    assert Generation.objects.count() == 2

@@ -92,7 +92,8 @@ class TestNoTakeOver:
         client = sso_client()
         client.post("/accounts/login/", {"username": "root", "password": "pw-root-123"})
         page = client.get("/accounts/2fa/").content.decode()
-        assert 'name="process" value="connect"' in page and "Link Acme ID" in page
+        assert 'name="process" value="connect"' in page
+        assert "Link Acme ID" in page
         linked = sso_sign_in(client, "root", process="connect")
         assert linked.status_code == 302
         assert SocialAccount.objects.get().user == root
@@ -169,7 +170,8 @@ class TestStaffSecondFactor:
         sso_sign_in(client, "sam")
         assert _signed_in_as(client) == str(staff.pk)
         blocked = client.get("/admin/")
-        assert blocked.status_code == 302 and blocked["Location"] == "/accounts/2fa/?required=1"
+        assert blocked.status_code == 302
+        assert blocked["Location"] == "/accounts/2fa/?required=1"
 
     def test_staff_with_an_app_give_its_code_after_single_sign_on(
         self, sso: Any, settings: Any, django_user_model: Any

@@ -66,7 +66,8 @@ def test_the_api_refuses_a_request_over_the_cap_before_spending_quota(
         "storage_full",
         None,
     )
-    assert "1.2 MB of 1.0 MB" in error["message"] and "Delete images" in error["message"]
+    assert "1.2 MB of 1.0 MB" in error["message"]
+    assert "Delete images" in error["message"]
     assert Generation.objects.filter(user=user).count() == 1  # only the filler
     status = quota_status(user=user, model=FLUX_DEV)
     assert (status.used, status.reserved) == (0, 0)
@@ -89,7 +90,8 @@ def test_references_that_would_overflow_the_cap_are_refused(
         },
     )
     page = response.content.decode()
-    assert "Your storage is full" in page and "Delete images you no longer need" in page
+    assert "Your storage is full" in page
+    assert "Delete images you no longer need" in page
     assert Generation.objects.filter(user=user).count() == 1  # only the filler
     assert quota_status(user=user, model=FLUX_DEV).reserved == 0
 
@@ -115,6 +117,8 @@ def test_people_and_staff_see_storage_use(admin_client: Client, user: Any, setti
     client = Client()
     client.force_login(user)
     page = client.get(reverse("my_data")).content.decode()
-    assert "You use 2.5" in page and "of 10.0" in page and "(25%)" in page
+    assert "You use 2.5" in page
+    assert "of 10.0" in page
+    assert "(25%)" in page
     people = admin_client.get(reverse("admin:accounts_user_changelist")).content.decode()
     assert "2.5\xa0MB" in people

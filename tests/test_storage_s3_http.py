@@ -53,12 +53,15 @@ def test_a_signed_url_serves_the_original_and_the_thumbnail_is_small(
 ) -> None:
     image = _stored(user, size=1024)
     url = image.file.url
-    assert "Signature=" in url and "Expires=" in url
+    assert "Signature=" in url
+    assert "Expires=" in url
     original = httpx.get(url, timeout=10)
-    assert original.status_code == 200 and original.content.startswith(b"\x89PNG")
+    assert original.status_code == 200
+    assert original.content.startswith(b"\x89PNG")
     thumb = httpx.get(image.thumbnail.url, timeout=10)
     with PILImage.open(BytesIO(thumb.content)) as opened:
-        assert opened.format == "WEBP" and max(opened.size) <= 384
+        assert opened.format == "WEBP"
+        assert max(opened.size) <= 384
 
 
 def test_the_portal_redirects_to_a_signed_url_made_for_the_public_address(
@@ -71,7 +74,8 @@ def test_the_portal_redirects_to_a_signed_url_made_for_the_public_address(
     response = client.get(f"/images/{image.pk}/original/")
     assert response.status_code == 302
     target = response["Location"]
-    assert urlsplit(target).netloc == urlsplit(public).netloc and "Signature=" in target
+    assert urlsplit(target).netloc == urlsplit(public).netloc
+    assert "Signature=" in target
     assert httpx.get(target, timeout=10).content.startswith(b"\x89PNG")
 
 
@@ -82,7 +86,8 @@ def test_deleting_an_image_removes_both_objects(
     with django_capture_on_commit_callbacks(execute=True):
         assert portal_services.images_delete(user=user, image_ids=[gone.pk]) == 1
     keys = on_s3.keys()
-    assert gone.file.name not in keys and gone.thumbnail.name not in keys
+    assert gone.file.name not in keys
+    assert gone.thumbnail.name not in keys
     assert {keep.file.name, keep.thumbnail.name} <= keys
 
 
@@ -94,4 +99,5 @@ def test_readyz_reports_the_store_gone(on_s3: S3Server, client: Client) -> None:
     on_s3.proc.wait()
     health.forget()  # the next round of checks, without waiting out the cached one
     response = client.get("/readyz")
-    assert response.status_code == 503 and "storage" in response.json()["failed"]
+    assert response.status_code == 503
+    assert "storage" in response.json()["failed"]

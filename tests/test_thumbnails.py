@@ -44,7 +44,8 @@ def test_the_answer_goes_out_before_the_thumbnails_which_follow(
         generation_finished.disconnect(answered)
     assert at_answer == [[False, False]]  # published as soon as the originals were stored
     images = list(Image.objects.filter(generation=generation))
-    assert len(images) == 2 and all(i.thumbnail.name.endswith(".webp") for i in images)
+    assert len(images) == 2
+    assert all(i.thumbnail.name.endswith(".webp") for i in images)
     for image in images:
         assert image.thumbnail.storage.exists(image.thumbnail.name)
 

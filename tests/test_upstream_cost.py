@@ -38,12 +38,14 @@ def test_faults_on_every_channel_stop_at_the_attempt_cap(
 
     generation = run_to_end(create(user, DEV), max_steps=30)
 
-    assert generation.status == Generation.Status.FAILED and refunded(user)
+    assert generation.status == Generation.Status.FAILED
+    assert refunded(user)
     assert len(generating_calls(sim)) == cap
     assert generation.error_code == "upstream_unavailable"
     assert f"gave up after {cap} upstream calls" in generation.error_message
     calls = [a for a in generation.attempts if a["phase"] == "submit"]
-    assert len(calls) == cap and not any(a["ok"] for a in calls)
+    assert len(calls) == cap
+    assert not any(a["ok"] for a in calls)
     assert generation.attempts[-1]["code"] == "max_upstream_attempts"
 
 
@@ -54,7 +56,8 @@ def test_result_links_that_keep_expiring_are_generated_again_once_then_fail_clea
 
     generation = run_to_end(create(user, DEV), max_steps=30)
 
-    assert generation.status == Generation.Status.FAILED and refunded(user)
+    assert generation.status == Generation.Status.FAILED
+    assert refunded(user)
     assert generation.error_code == "result_expired"
     assert "expired" in generation.error_message
     assert len(generating_calls(sim)) == 2  # one more try for a fresh link, no more
@@ -83,7 +86,8 @@ def test_when_every_channel_rate_limits_the_job_fails_at_once_and_refunds(
 
     generation = run_to_end(create(user, DEV), max_steps=1)  # no second step needed
 
-    assert generation.status == Generation.Status.FAILED and refunded(user)
+    assert generation.status == Generation.Status.FAILED
+    assert refunded(user)
     assert generation.error_code == "upstream_rate_limited"
     assert "every upstream channel for this model is rate limiting" in generation.error_message
     assert (generation.retries, len(generating_calls(sim))) == (0, 4)

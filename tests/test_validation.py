@@ -29,10 +29,12 @@ def test_it_fills_defaults_and_types_strings() -> None:
         model=DEV, prompt=" a cat ", params={"n": "2", "strength": "0.5", "size": "512x768"}
     )
     assert clean.prompt == "a cat"
-    assert clean.params["n"] == 2 and clean.n == 2
+    assert clean.params["n"] == 2
+    assert clean.n == 2
     assert clean.params["strength"] == 0.5
     assert clean.params["size"] == "512x768"
-    assert clean.params["steps"] == 28 and clean.params["guidance_scale"] == 2.5
+    assert clean.params["steps"] == 28
+    assert clean.params["guidance_scale"] == 2.5
 
 
 def test_it_picks_a_concrete_seed_for_random() -> None:
@@ -43,13 +45,15 @@ def test_it_picks_a_concrete_seed_for_random() -> None:
 
 def test_it_treats_null_as_absent() -> None:
     clean = validate_request(model=DEV, prompt="x", params={"n": None, "size": None})
-    assert clean.params["n"] == 1 and clean.params["size"] == "1024x1024"
+    assert clean.params["n"] == 1
+    assert clean.params["size"] == "1024x1024"
 
 
 def test_it_rejects_an_unknown_model() -> None:
     with pytest.raises(ModelNotFound) as info:
         validate_request(model="acme/dreamer", prompt="x", params={})
-    assert info.value.param == "model" and info.value.status == 404
+    assert info.value.param == "model"
+    assert info.value.status == 404
 
 
 def test_it_rejects_a_missing_model() -> None:
@@ -59,21 +63,25 @@ def test_it_rejects_a_missing_model() -> None:
 @pytest.mark.parametrize("prompt", [None, "", "   "])
 def test_it_requires_a_prompt(prompt: Any) -> None:
     error = _refusal(prompt=prompt)
-    assert error.param == "prompt" and error.code == "missing_required_parameter"
+    assert error.param == "prompt"
+    assert error.code == "missing_required_parameter"
 
 
 def test_it_rejects_an_overlong_prompt() -> None:
     assert _refusal(prompt="x" * 4001).param == "prompt"
 
 
-@pytest.mark.parametrize("model, param", [(KPRO, "image"), (STEP, "image"), (KPRO_MULTI, "images")])
+@pytest.mark.parametrize(
+    ("model", "param"), [(KPRO, "image"), (STEP, "image"), (KPRO_MULTI, "images")]
+)
 def test_it_requires_the_reference_image_where_the_model_does(model: str, param: str) -> None:
     error = _refusal(model=model)
-    assert error.param == param and "required" in error.message
+    assert error.param == param
+    assert "required" in error.message
 
 
 @pytest.mark.parametrize(
-    "model, param, value",
+    ("model", "param", "value"),
     [
         (KPRO, "n", 2),  # kontext-pro edits one image
         (KPRO_T2I, "size", "512x512"),  # text-to-image takes aspect_ratio, not size
@@ -85,7 +93,8 @@ def test_it_requires_the_reference_image_where_the_model_does(model: str, param:
 )
 def test_it_rejects_a_parameter_the_model_does_not_take(model: str, param: str, value: Any) -> None:
     error = _refusal(model=model, **{param: value})
-    assert error.param == param and error.code == "unknown_parameter"
+    assert error.param == param
+    assert error.code == "unknown_parameter"
 
 
 def test_it_rejects_images_for_a_text_only_model() -> None:
@@ -93,7 +102,7 @@ def test_it_rejects_images_for_a_text_only_model() -> None:
 
 
 @pytest.mark.parametrize(
-    "param, value",
+    ("param", "value"),
     [
         ("n", 0),
         ("n", 5),
@@ -137,7 +146,8 @@ def test_it_accepts_every_documented_aspect_ratio(ratio: str) -> None:
 
 def test_it_rejects_an_aspect_ratio_not_in_the_list() -> None:
     error = _refusal(model=KPRO_T2I, aspect_ratio="5:4")
-    assert error.param == "aspect_ratio" and "16:9" in error.message
+    assert error.param == "aspect_ratio"
+    assert "16:9" in error.message
 
 
 def test_kontext_max_text_to_image_uses_its_own_steps_range() -> None:
@@ -155,4 +165,5 @@ def test_it_counts_reference_images() -> None:
 def test_it_caps_images_per_request(settings: Any) -> None:
     settings.DARKROOM_MAX_REFERENCE_IMAGES = 2
     error = _refusal(model=KPRO_MULTI, images={"images": [IMG] * 3})
-    assert error.code == "invalid_image_count" and "at most 2" in error.message
+    assert error.code == "invalid_image_count"
+    assert "at most 2" in error.message

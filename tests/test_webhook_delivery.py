@@ -45,7 +45,8 @@ def test_a_notice_to_a_private_address_is_refused_and_never_sent(
     hook.refresh_from_db()
     assert receiver.seen == []
     assert hook.delivered_at is None
-    assert "not allowed" in hook.last_error and "non-public address" in hook.last_error
+    assert "not allowed" in hook.last_error
+    assert "non-public address" in hook.last_error
 
 
 def test_the_same_notice_arrives_once_the_operator_allows_the_host(
@@ -55,4 +56,5 @@ def test_the_same_notice_arrives_once_the_operator_allows_the_host(
     deliver_webhook.apply(args=[str(hook.generation_id)])
     hook.refresh_from_db()
     assert [path for path, _ in receiver.seen] == ["/hook"]
-    assert hook.delivered_at is not None and hook.last_error == ""
+    assert hook.delivered_at is not None
+    assert hook.last_error == ""

@@ -106,7 +106,8 @@ async def test_it_shares_a_board_with_a_group_read_only(
     added = await alice.post(
         f"/v1/boards/{board['id']}/images", {"image_ids": ids}, content_type="application/json"
     )
-    assert added.status_code == 200 and added.json()["image_count"] == 2
+    assert added.status_code == 200
+    assert added.json()["image_count"] == 2
 
     seen = (await bob.get("/v1/boards")).json()["data"]
     assert [(b["name"], b["image_count"]) for b in seen] == [("Spring campaign", 2)]
@@ -230,7 +231,8 @@ async def test_a_group_preset_is_used_by_a_member(
         {"preset": preset["id"], "preset_values": {"product": "x", "background": "y"}},
         content_type="application/json",
     )
-    assert refused.status_code == 400 and refused.json()["error"]["param"] == "preset"
+    assert refused.status_code == 400
+    assert refused.json()["error"]["param"] == "preset"
     assert (await bob.delete(f"/v1/presets/{preset['id']}")).status_code == 403
     assert (await alice.delete(f"/v1/presets/{preset['id']}")).status_code == 204
     assert len(enqueued) == 1
@@ -271,4 +273,5 @@ async def test_a_missing_slot_or_unknown_preset_is_a_400_naming_it(
         "param": "preset",
         "code": "preset_not_found",
     }
-    assert enqueued == [] and not await Generation.objects.aexists()
+    assert enqueued == []
+    assert not await Generation.objects.aexists()

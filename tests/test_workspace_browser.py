@@ -3,7 +3,6 @@ phone width in Chinese. Screenshots land in test-artifacts/workspace-*.png."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -47,8 +46,8 @@ class Browser:
 
 
 @pytest.fixture
-def chromium(browser_page: Any, live_server: Any) -> Iterator[Browser]:
-    yield Browser(browser_page.context.browser, live_server.url)
+def chromium(browser_page: Any, live_server: Any) -> Browser:
+    return Browser(browser_page.context.browser, live_server.url)
 
 
 @pytest.fixture
@@ -119,7 +118,8 @@ def test_two_people_share_a_board_and_a_third_does_not_see_it(
     expect(outsider.get_by_role("link", name="Kites")).to_have_count(0)
     assert chromium.errors == []
     response = outsider.goto(f"{chromium.base}/boards/{board.pk}/")  # (logs its own 404)
-    assert response is not None and response.status == 404
+    assert response is not None
+    assert response.status == 404
 
 
 @pytest.mark.parametrize(("size", "lang"), VIEWS)
@@ -147,7 +147,8 @@ def test_a_member_uses_a_group_preset_from_the_generate_page(
     page.locator("#generate-form button[type=submit]").last.click()
     expect(page.locator("#jobs .job").first).to_contain_text("Product shot of a teapot on slate")
     generation = Generation.objects.get(user=team["bob"])
-    assert generation.preset is not None and generation.params["size"] == "768x768"
+    assert generation.preset is not None
+    assert generation.params["size"] == "768x768"
 
     outsider = chromium.open(team["carol"], size, lang, "/")
     outsider.get_by_text(_t(lang, "Use a preset", "使用预设")).click()

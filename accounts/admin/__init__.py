@@ -5,4 +5,4 @@
 # locks the row and writes only the columns it changes (plus an audit row), so a
 # concurrent request's `used`/`reserved` can't be overwritten.
 
-from . import api_keys, audit, channels, governance, people, quotas  # noqa: F401
+from accounts.admin import api_keys, audit, channels, governance, people, quotas  # noqa: F401

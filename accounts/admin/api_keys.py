@@ -15,10 +15,10 @@ from django.utils.translation import gettext_lazy as _
 from rest_framework_api_key.admin import APIKeyModelAdmin
 from rest_framework_api_key.models import APIKey
 
-from ..api_keys.services import api_key_audit, api_keys_revoke
-from ..models import ApiKey
-from ..quota.caps import CAP_FIELDS, key_cap_set
-from .forms import acting_user, catalog_choices
+from accounts.admin.forms import acting_user, catalog_choices
+from accounts.api_keys.services import api_key_audit, api_keys_revoke
+from accounts.models import ApiKey
+from accounts.quota.caps import CAP_FIELDS, key_cap_set
 
 # The library registers its own (unused) APIKey model; one "API keys" entry is enough.
 if admin.site.is_registered(APIKey):
@@ -60,7 +60,8 @@ class ApiKeyForm(forms.ModelForm):
         super().__init__(*args, **kwargs)
         choices = catalog_choices()
         allowed, capped = self.fields["allowed_models"], self.fields["cap_model"]
-        assert isinstance(allowed, forms.ChoiceField) and isinstance(capped, forms.ChoiceField)
+        assert isinstance(allowed, forms.ChoiceField)
+        assert isinstance(capped, forms.ChoiceField)
         allowed.choices = choices
         capped.choices = [("", _("all models")), *choices]
 

@@ -11,9 +11,9 @@ from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from ..audit_labels import ACTION_LABELS, TARGET_LABELS, action_label, target_label
-from ..models import AuditEntry
-from .forms import CatalogModelFilter
+from accounts.admin.forms import CatalogModelFilter
+from accounts.audit_labels import ACTION_LABELS, TARGET_LABELS, action_label, target_label
+from accounts.models import AuditEntry
 
 CSV_COLUMNS = [
     "at",

@@ -6,10 +6,9 @@ from __future__ import annotations
 
 from django.contrib import admin
 
+from accounts.audit import audit_channels
 from providers.admin import ChannelAdmin
 from providers.models import Channel
-
-from ..audit import audit_channels
 
 
 @admin.register(Channel)

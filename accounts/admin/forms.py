@@ -13,12 +13,11 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 
+from accounts.models import GroupQuota, ModelQuotaPolicy, Period, Quota, User
+from accounts.quota import budget
+from accounts.quota.layers import LayerCache
 from providers.catalog import get_catalog
 from providers.labels import model_label
-
-from ..models import GroupQuota, ModelQuotaPolicy, Period, Quota, User
-from ..quota import budget
-from ..quota.layers import LayerCache
 
 
 def catalog_choices() -> list[tuple[str, str]]:

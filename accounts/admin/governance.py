@@ -7,8 +7,8 @@ from typing import Any
 from django.contrib import admin
 from django.http import HttpRequest
 
-from ..audit import audit_record
-from ..models import GroupPolicy
+from accounts.audit import audit_record
+from accounts.models import GroupPolicy
 
 
 @admin.register(GroupPolicy)

@@ -21,12 +21,8 @@ from django.template.loader import render_to_string
 from django.utils.safestring import SafeString
 from django.utils.translation import gettext_lazy as _
 
-from .. import services
-from ..models import DirectoryGroup, GroupPool, GroupQuota, Quota, User
-from ..quota import changes as quota_changes
-from ..quota import quota_overview
-from ..quota.pools import pool_set
-from .forms import (
+from accounts import services
+from accounts.admin.forms import (
     GroupQuotaForm,
     PersonQuotaForm,
     QuotaActionForm,
@@ -35,6 +31,10 @@ from .forms import (
     layer_text,
     report,
 )
+from accounts.models import DirectoryGroup, GroupPool, GroupQuota, Quota, User
+from accounts.quota import changes as quota_changes
+from accounts.quota import quota_overview
+from accounts.quota.pools import pool_set
 
 QUOTA_PERM = "accounts.change_quota"
 

@@ -10,13 +10,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 
-from providers.catalog import get_catalog
-
-from ..models import GroupQuota, ModelQuotaPolicy, Period, Quota
-from ..quota import budget
-from ..quota import changes as quota_changes
-from ..quota.layers import LayerCache, Layered, layered_for
-from .forms import (
+from accounts.admin.forms import (
     CatalogModelFilter,
     GrantActionForm,
     GroupQuotaForm,
@@ -29,6 +23,11 @@ from .forms import (
     layer_text,
     report,
 )
+from accounts.models import GroupQuota, ModelQuotaPolicy, Period, Quota
+from accounts.quota import budget
+from accounts.quota import changes as quota_changes
+from accounts.quota.layers import LayerCache, Layered, layered_for
+from providers.catalog import get_catalog
 
 
 def _layered(obj: Quota) -> Layered:

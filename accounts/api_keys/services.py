@@ -6,11 +6,10 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import cast
 
+from accounts.audit import audit_record
+from accounts.models import ApiKey, User
 from common.errors import InvalidRequest
 from providers.catalog import get_catalog
-
-from ..audit import audit_record
-from ..models import ApiKey, User
 
 
 def api_key_issue(

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import views
+from accounts.api_keys import views
 
 urlpatterns = [
     path("", views.api_keys, name="api_keys"),

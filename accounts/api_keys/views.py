@@ -10,14 +10,13 @@ from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from accounts.api_keys.forms import ApiKeyForm
+from accounts.api_keys.services import api_key_issue, api_key_revoke
+from accounts.models import User
+from accounts.selectors import api_keys_for
+from accounts.webhooks import webhook_signing_secret
 from common.errors import DarkroomError
 from providers.catalog import get_catalog
-
-from ..models import User
-from ..selectors import api_keys_for
-from ..webhooks import webhook_signing_secret
-from .forms import ApiKeyForm
-from .services import api_key_issue, api_key_revoke
 
 
 def _user(request: HttpRequest) -> User:

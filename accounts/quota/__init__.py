@@ -9,7 +9,7 @@
 - changes.py       audited edits by admins and the periodic reset
 """
 
-from .reservations import (
+from accounts.quota.reservations import (
     Hold,
     quota_hold,
     quota_release,
@@ -17,7 +17,7 @@ from .reservations import (
     quota_set_limit,
     quota_settle,
 )
-from .status import QuotaStatus, quota_overview, quota_status, usage_for_user
+from accounts.quota.status import QuotaStatus, quota_overview, quota_status, usage_for_user
 
 __all__ = [
     "Hold",

@@ -23,8 +23,8 @@ from django.db import models
 from django.db.models import F, Value
 from django.db.models.functions import Greatest
 
-from ..models import ApiKey, GroupPool, Quota
-from .layers import period_start
+from accounts.models import ApiKey, GroupPool, Quota
+from accounts.quota.layers import period_start
 
 
 @dataclass(frozen=True)

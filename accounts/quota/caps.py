@@ -8,12 +8,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from accounts.models import ApiKey, User
+from accounts.quota import budget
+from accounts.quota.budget import KEY
+from accounts.quota.changes import audit_quota_change
 from common.errors import KeyQuotaExceeded
-
-from ..models import ApiKey, User
-from . import budget
-from .budget import KEY
-from .changes import audit_quota_change
 
 CAP_FIELDS = ("image_cap", "cap_period", "cap_model")
 

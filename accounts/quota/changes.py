@@ -15,13 +15,12 @@ from django.contrib.auth.models import Group
 from django.db import transaction
 from django.utils import timezone
 
+from accounts.audit import audit_record
+from accounts.models import AuditEntry, GroupQuota, ModelQuotaPolicy, Period, Quota, User
+from accounts.quota import budget
+from accounts.quota.budget import PERSON
+from accounts.quota.layers import LayerCache, Layered, catalog_free_quota, layered_for, period_start
 from providers.catalog import get_catalog
-
-from ..audit import audit_record
-from ..models import AuditEntry, GroupQuota, ModelQuotaPolicy, Period, Quota, User
-from . import budget
-from .budget import PERSON
-from .layers import LayerCache, Layered, catalog_free_quota, layered_for, period_start
 
 log = logging.getLogger(__name__)
 

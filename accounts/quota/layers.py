@@ -14,10 +14,9 @@ from datetime import datetime, timedelta
 
 from django.utils import timezone
 
+from accounts.models import GroupQuota, ModelQuotaPolicy, Period, Quota, User
 from common.errors import ModelNotFound
 from providers.catalog import get_catalog
-
-from ..models import GroupQuota, ModelQuotaPolicy, Period, Quota, User
 
 # Higher resets more often; a person in several groups gets the most frequent.
 _PERIOD_RANK = {Period.NEVER: 0, Period.MONTHLY: 1, Period.WEEKLY: 2, Period.DAILY: 3}

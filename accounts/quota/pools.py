@@ -10,10 +10,10 @@ from dataclasses import dataclass
 
 from django.contrib.auth.models import Group
 
-from ..models import GroupPool, User
-from . import budget
-from .budget import POOL
-from .changes import audit_quota_change
+from accounts.models import GroupPool, User
+from accounts.quota import budget
+from accounts.quota.budget import POOL
+from accounts.quota.changes import audit_quota_change
 
 
 @dataclass(frozen=True)

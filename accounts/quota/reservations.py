@@ -12,17 +12,16 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
+from accounts.models import ApiKey, GroupPool, Quota, User
+from accounts.quota import budget
+from accounts.quota.budget import PERSON
+from accounts.quota.caps import key_cap_reserve, key_cap_settle
+from accounts.quota.changes import quota_update
+from accounts.quota.layers import effective_limit
+from accounts.quota.pools import drawable, pool_left, pool_reserve, pool_settle, pools_for
+from accounts.quota.status import QuotaStatus, quota_status
+from accounts.signals import quota_refused
 from common.errors import QuotaExceeded
-
-from ..models import ApiKey, GroupPool, Quota, User
-from ..signals import quota_refused
-from . import budget
-from .budget import PERSON
-from .caps import key_cap_reserve, key_cap_settle
-from .changes import quota_update
-from .layers import effective_limit
-from .pools import drawable, pool_left, pool_reserve, pool_settle, pools_for
-from .status import QuotaStatus, quota_status
 
 log = logging.getLogger(__name__)
 

@@ -5,12 +5,17 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from accounts.models import GroupPool, Period, Quota, User
+from accounts.quota import budget
+from accounts.quota.layers import (
+    LayerCache,
+    Layered,
+    catalog_free_quota,
+    layered_for,
+    next_period_start,
+)
+from accounts.quota.pools import PoolView, pool_view, pools_for
 from providers.catalog import get_catalog
-
-from ..models import GroupPool, Period, Quota, User
-from . import budget
-from .layers import LayerCache, Layered, catalog_free_quota, layered_for, next_period_start
-from .pools import PoolView, pool_view, pools_for
 
 
 @dataclass(frozen=True)

@@ -19,9 +19,9 @@ from django.shortcuts import render
 from django.urls import reverse
 from django.utils.translation import gettext as _
 
-from ..confirmation import forget_unconfirmed
-from ..models import User
-from ..signin import is_break_glass
+from accounts.confirmation import forget_unconfirmed
+from accounts.models import User
+from accounts.signin import is_break_glass
 
 
 def verified_emails(sociallogin: Any) -> list[str]:
@@ -45,7 +45,7 @@ def privileged(user: Any) -> bool:
 
 
 class SsoAdapter(DefaultSocialAccountAdapter):
-    def is_open_for_signup(self, request: HttpRequest, sociallogin: Any) -> bool:
+    def is_open_for_signup(self, request: HttpRequest, sociallogin: Any) -> bool:  # noqa: ARG002
         # The identity provider vouches for its people; DARKROOM_SIGNUP governs only
         # local accounts. DARKROOM_OIDC_ALLOWED_DOMAINS narrows it (checked below).
         return True
@@ -64,7 +64,7 @@ class SsoAdapter(DefaultSocialAccountAdapter):
         if not linking and not sociallogin.is_existing:
             _refuse_privileged_match(request, sociallogin)
 
-    def get_connect_redirect_url(self, request: HttpRequest, socialaccount: Any) -> str:
+    def get_connect_redirect_url(self, request: HttpRequest, socialaccount: Any) -> str:  # noqa: ARG002
         return reverse("mfa")
 
 

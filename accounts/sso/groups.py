@@ -16,8 +16,8 @@ from typing import Any
 from django.contrib.auth.models import Group
 from django.db import transaction
 
-from ..audit import audit_sso_groups
-from ..models import DirectoryMembership, User
+from accounts.audit import audit_sso_groups
+from accounts.models import DirectoryMembership, User
 
 log = logging.getLogger(__name__)
 

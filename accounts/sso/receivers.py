@@ -8,8 +8,8 @@ from allauth.account.signals import user_logged_in
 from django.conf import settings
 from django.dispatch import receiver
 
-from ..signin import PROVIDER_MFA, provider_did_mfa
-from .groups import claimed_groups, directory_groups_sync
+from accounts.signin import PROVIDER_MFA, provider_did_mfa
+from accounts.sso.groups import claimed_groups, directory_groups_sync
 
 
 @receiver(user_logged_in)

@@ -4,7 +4,7 @@ from allauth.socialaccount import views as social_views
 from django.urls import path
 from django.views.generic import RedirectView
 
-from . import views
+from accounts.sso import views
 
 urlpatterns = [
     path("oidc/<str:provider_id>/login/", views.login, name="openid_connect_login"),

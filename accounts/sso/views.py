@@ -16,7 +16,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from .adapter import sso_error
+from accounts.sso.adapter import sso_error
 
 log = logging.getLogger(__name__)
 

@@ -10,15 +10,14 @@ from typing import Any
 from django.http import HttpRequest, HttpResponse, HttpResponseBase, JsonResponse
 
 from accounts.models import User
+from boards import selectors, services
+from boards.models import Board
 from common.errors import InvalidRequest
 from generations.api.auth import authenticate
 from generations.api.handling import endpoint
 from generations.api.presets import json_body
 from generations.api.responses import base_url, image_item
 from generations.api.sync import run_sync
-
-from .. import selectors, services
-from ..models import Board
 
 MAX_PER_PAGE = 100
 

@@ -7,9 +7,8 @@ from typing import Any
 from django import template
 
 from accounts.models import User
-
-from ..models import Board
-from ..selectors import boards_to_add_to
+from boards.models import Board
+from boards.selectors import boards_to_add_to
 
 register = template.Library()
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .context import FIELDS
+from common.ops.context import FIELDS
 
 PLAIN = "%(asctime)s %(levelname)s %(name)s [%(request_id)s %(job_id)s] %(message)s"
 

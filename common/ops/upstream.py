@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from . import context, metrics
+from common.ops import context, metrics
 
 
 def observe_upstream(outcome: str, seconds: float) -> None:

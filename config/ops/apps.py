@@ -7,6 +7,6 @@ class OpsConfig(AppConfig):
     verbose_name = "Operations"
 
     def ready(self) -> None:
-        from . import receivers, sentry, tasks  # noqa: F401  (connect signals)
+        from config.ops import receivers, sentry, tasks  # noqa: F401  (connect signals)
 
         sentry.init()

@@ -21,17 +21,16 @@ from prometheus_client import CONTENT_TYPE_LATEST
 
 from common.addresses import address_in
 from common.ops import context, metrics, shutdown
-
-from . import exposition, health
+from config.ops import exposition, health
 
 Handler = Callable[[HttpRequest], Any]
 
 
-def healthz(request: HttpRequest) -> HttpResponse:
+def healthz(request: HttpRequest) -> HttpResponse:  # noqa: ARG001
     return JsonResponse({"status": "ok"})
 
 
-def readyz(request: HttpRequest) -> HttpResponse:
+def readyz(request: HttpRequest) -> HttpResponse:  # noqa: ARG001
     failed = health.failed_parts()
     if shutdown.draining():  # stopping: the balancer should send new requests elsewhere
         failed.append("process")

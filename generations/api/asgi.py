@@ -26,7 +26,7 @@ from asgiref.sync import ThreadSensitiveContext
 from django.conf import settings
 from django.core.handlers.asgi import ASGIHandler
 
-from . import gate
+from generations.api import gate
 
 API_PREFIX = "/v1/"
 # Pages under /v1 that people read in the portal: they need its session, language and

@@ -12,16 +12,15 @@ from django.shortcuts import render
 from django.utils.translation import gettext as _
 from drf_spectacular.generators import SchemaGenerator
 
+from generations.api.handling import page
+from generations.api.mapping import IGNORED_FIELDS
 from providers.catalog import ModelSpec, ParamSpec, get_catalog
 from providers.labels import model_label
-
-from .handling import page
-from .mapping import IGNORED_FIELDS
 
 
 @cache
 def _schema() -> dict[str, Any]:
-    from .schema import PUBLIC_OPERATIONS, patterns
+    from generations.api.schema import PUBLIC_OPERATIONS, patterns
 
     generator = SchemaGenerator(patterns=patterns(), title="Darkroom API")
     schema: dict[str, Any] = generator.get_schema(request=None, public=True)

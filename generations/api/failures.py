@@ -5,9 +5,8 @@ from __future__ import annotations
 import math
 
 from common.errors import DarkroomError, UpstreamFailed
+from generations.api.errors import WaitTimedOut
 from generations.models import Generation
-
-from .errors import WaitTimedOut
 
 
 class UpstreamRateLimited(DarkroomError):

@@ -19,9 +19,8 @@ from django.urls import reverse
 from django.utils import timezone
 
 from common.images import EXTENSION, MIME
+from generations.api.sync import run_sync
 from generations.models import Image
-
-from .sync import run_sync
 
 _signer = signing.Signer(salt="darkroom.api.image-url")
 _CHUNK = 256 * 1024
@@ -56,7 +55,7 @@ async def _chunks(fh: IO[bytes]) -> AsyncIterator[bytes]:
         await run_sync(fh.close)
 
 
-async def image_file_response(request: HttpRequest, token: str) -> StreamingHttpResponse:
+async def image_file_response(request: HttpRequest, token: str) -> StreamingHttpResponse:  # noqa: ARG001
     image = await run_sync(_image_for, token)
     fh = await run_sync(image.file.open, "rb")
     response = StreamingHttpResponse(

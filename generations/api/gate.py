@@ -16,10 +16,9 @@ from django.conf import settings
 
 from accounts.models import ApiKey
 from common.ops import context
-
-from .auth import key_for
-from .errors import AuthenticationFailed, PayloadTooLarge, error_response
-from .sync import run_sync
+from generations.api.auth import key_for
+from generations.api.errors import AuthenticationFailed, PayloadTooLarge, error_response
+from generations.api.sync import run_sync
 
 Scope = dict[str, Any]
 Message = dict[str, Any]

@@ -14,9 +14,8 @@ from django.views.decorators.csrf import csrf_exempt
 
 from common.errors import InvalidRequest
 from common.ops import context
-
-from .errors import MethodNotAllowed, NotFound, PayloadTooLarge, error_response
-from .serializers import ImageCall, parse_json, parse_multipart
+from generations.api.errors import MethodNotAllowed, NotFound, PayloadTooLarge, error_response
+from generations.api.serializers import ImageCall, parse_json, parse_multipart
 
 View = Callable[..., Awaitable[HttpResponseBase]]
 # What urls.py sees: django-stubs types path() views as sync callables.
@@ -66,7 +65,7 @@ def new_request_id() -> str:
 
 
 @endpoint("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
-async def not_found(request: HttpRequest, rest: str = "") -> HttpResponseBase:
+async def not_found(request: HttpRequest, rest: str = "") -> HttpResponseBase:  # noqa: ARG001
     raise NotFound(f"Unknown API path: {request.method} {request.path}")
 
 

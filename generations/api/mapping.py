@@ -12,9 +12,8 @@ from typing import Any
 
 from common.errors import InvalidRequest
 from common.sizes import match_size, nearest_ratio
+from generations.api.serializers import ImageCall
 from providers.catalog import ModelSpec
-
-from .serializers import ImageCall
 
 # Accepted so that OpenAI clients work unchanged, and ignored: these models
 # have no such setting. (Documented on the API page.)

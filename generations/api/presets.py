@@ -10,14 +10,13 @@ from django.http import HttpRequest, HttpResponse, HttpResponseBase, JsonRespons
 
 from accounts.models import User
 from common.errors import InvalidRequest
+from generations.api.auth import authenticate
+from generations.api.handling import endpoint
+from generations.api.serializers import ImageCall
+from generations.api.sync import run_sync
 from presets.models import Preset
 from presets.selectors import preset_for, presets_listed
 from presets.services import preset_create, preset_delete, preset_fill
-
-from .auth import authenticate
-from .handling import endpoint
-from .serializers import ImageCall
-from .sync import run_sync
 
 
 @endpoint("GET", "POST")

@@ -16,9 +16,8 @@ from accounts.quota.caps import KeyCapStatus, key_cap_applies, key_cap_status
 from accounts.quota.layers import next_period_start
 from accounts.quota.pools import pool_left
 from accounts.quota.status import usage_for_model
+from generations.api.errors import UNAVAILABLE
 from providers.catalog import get_catalog
-
-from .errors import UNAVAILABLE
 
 log = logging.getLogger(__name__)
 

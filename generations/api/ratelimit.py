@@ -18,7 +18,7 @@ from django.conf import settings
 from django.core.cache import cache
 from redis.exceptions import RedisError
 
-from .errors import RateLimited
+from generations.api.errors import RateLimited
 
 log = logging.getLogger(__name__)
 WINDOW = 60  # seconds

@@ -11,12 +11,11 @@ from django.conf import settings
 from django.dispatch import receiver
 from redis.exceptions import RedisError
 
+from generations.api.tasks import deliver_webhook  # imported here so the worker registers it
+from generations.api.waiting import redis_url
 from generations.models import Generation, Webhook
 from generations.publishing import PUBLISH_ERRORS
 from generations.signals import generation_finished
-
-from .tasks import deliver_webhook  # imported here so the worker registers it
-from .waiting import redis_url
 
 log = logging.getLogger(__name__)
 

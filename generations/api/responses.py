@@ -9,12 +9,11 @@ from django.conf import settings
 from django.http import HttpRequest
 
 from accounts.models import ApiKey
+from generations.api.errors import WaitTimedOut
+from generations.api.failures import failure_error
+from generations.api.files import image_url
 from generations.models import Generation, Image
 from providers.catalog import CATALOG_PATH, get_catalog
-
-from .errors import WaitTimedOut
-from .failures import failure_error
-from .files import image_url
 
 
 def base_url(request: HttpRequest) -> str:

@@ -17,14 +17,13 @@ from django.utils import timezone
 from accounts.models import ApiKey
 from common.errors import InvalidRequest
 from common.net import FetchError, check_untrusted_url
+from generations.api.errors import IdempotencyConflict, ModelNotAllowed
+from generations.api.mapping import model_inputs
+from generations.api.presets import call_with_preset
+from generations.api.serializers import ImageCall
 from generations.models import Generation, IdempotencyRecord, Webhook
 from generations.services import PreparedRequest, generation_prepare, generation_submission
 from generations.validation import get_model
-
-from .errors import IdempotencyConflict, ModelNotAllowed
-from .mapping import model_inputs
-from .presets import call_with_preset
-from .serializers import ImageCall
 
 # Names the IdempotencyRecord of a call sent without an Idempotency-Key, until answered.
 SDK_CALL = "sdk-call:"

@@ -25,13 +25,12 @@ from django.http import HttpRequest, StreamingHttpResponse
 
 from common.errors import InvalidRequest
 from common.ops import shutdown
+from generations.api.errors import api_error
+from generations.api.files import image_url
+from generations.api.responses import require_succeeded
+from generations.api.sync import run_sync
+from generations.api.waiting import wait_finished
 from generations.models import Generation, Image
-
-from .errors import api_error
-from .files import image_url
-from .responses import require_succeeded
-from .sync import run_sync
-from .waiting import wait_finished
 
 # Seconds between keep-alive comments while the job runs.
 KEEPALIVE = 15.0

@@ -7,10 +7,9 @@ from typing import Any
 from celery import shared_task
 
 from common.net import FetchError
+from generations.api.webhooks import deliver, delivery_failed, webhooks_unsent
 from generations.models import Webhook
 from generations.publishing import PUBLISH_ERRORS
-
-from .webhooks import deliver, delivery_failed, webhooks_unsent
 
 _BACKOFF = (10, 60, 300, 1800)
 # A notice not tried this long after its job ended lost its message; well past any

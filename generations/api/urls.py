@@ -1,6 +1,6 @@
 from django.urls import path, re_path
 
-from . import docs, organization, presets, views
+from generations.api import docs, organization, presets, views
 
 app_name = "api"
 

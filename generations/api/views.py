@@ -13,22 +13,27 @@ from django.urls import reverse
 
 from accounts.models import ApiKey
 from common.errors import InvalidRequest, ModelNotFound
+from generations.api.auth import authenticate, bearer_token, key_for
+from generations.api.errors import UNAVAILABLE, NotFound, WaitTimedOut, error_response
+from generations.api.files import image_file_response
+from generations.api.gate import SCOPE_KEY
+from generations.api.handling import (
+    endpoint,
+    not_found,
+    parse_request,
+    sdk_retry_count,
+    wants_async,
+)
+from generations.api.quota import quota_body, quota_headers_or_none
+from generations.api.ratelimit import rate_limit_hit
+from generations.api.responses import base_url, images_body, job_body, model_item, models_body
+from generations.api.serializers import ImageCall
+from generations.api.services import api_call_answered, api_generation_submit
+from generations.api.streaming import stream_kind, stream_response
+from generations.api.sync import run_sync
+from generations.api.waiting import wait_finished
 from generations.models import Generation
 from providers.catalog import get_catalog
-
-from .auth import authenticate, bearer_token, key_for
-from .errors import UNAVAILABLE, NotFound, WaitTimedOut, error_response
-from .files import image_file_response
-from .gate import SCOPE_KEY
-from .handling import endpoint, not_found, parse_request, sdk_retry_count, wants_async
-from .quota import quota_body, quota_headers_or_none
-from .ratelimit import rate_limit_hit
-from .responses import base_url, images_body, job_body, model_item, models_body
-from .serializers import ImageCall
-from .services import api_call_answered, api_generation_submit
-from .streaming import stream_kind, stream_response
-from .sync import run_sync
-from .waiting import wait_finished
 
 __all__ = ["image_file", "images", "job", "model", "models", "not_found", "quota"]
 
@@ -210,5 +215,5 @@ async def model(request: HttpRequest, model_id: str) -> HttpResponseBase:
 
 
 @endpoint("GET", "HEAD")
-async def image_file(request: HttpRequest, token: str, ext: str) -> HttpResponseBase:
+async def image_file(request: HttpRequest, token: str, ext: str) -> HttpResponseBase:  # noqa: ARG001
     return await image_file_response(request, token)

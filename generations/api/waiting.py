@@ -27,9 +27,8 @@ from django.conf import settings
 from redis.exceptions import RedisError
 
 from common.ops import shutdown
+from generations.api.sync import run_sync
 from generations.models import Generation
-
-from .sync import run_sync
 
 log = logging.getLogger(__name__)
 

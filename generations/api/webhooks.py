@@ -20,9 +20,8 @@ from django.utils import timezone
 
 from accounts.webhooks import webhook_signing_secret
 from common.net import FetchError, post_untrusted
+from generations.api.responses import job_body
 from generations.models import Generation, Webhook
-
-from .responses import job_body
 
 
 def signed_headers(secret: str, body: str, *, msg_id: str, timestamp: int) -> dict[str, str]:

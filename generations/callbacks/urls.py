@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import views
+from generations.callbacks import views
 
 # Mounted at /providers/ (config/urls.py): the URL every in-flight BFL task carries.
 app_name = "providers"

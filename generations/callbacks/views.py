@@ -14,8 +14,8 @@ from django.http import HttpRequest, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
-from ..services import generation_poll_now
-from .links import callback_secret
+from generations.callbacks.links import callback_secret
+from generations.services import generation_poll_now
 
 
 @csrf_exempt

@@ -15,9 +15,8 @@ from django.views.decorators.http import require_POST
 
 from accounts.models import ErasureRequest, User
 from accounts.policies import retention_days_for
-
-from ..erasure import erase_person, erasure_request
-from ..storage_use import storage_use
+from generations.erasure import erase_person, erasure_request
+from generations.storage_use import storage_use
 
 
 @login_required

@@ -15,10 +15,9 @@ from django.core.validators import MaxLengthValidator
 from django.utils.translation import gettext_lazy as _
 
 from common.images import MIME
+from generations.models import Generation
 from providers.catalog import ModelSpec, ParamSpec, get_catalog
 from providers.labels import model_label
-
-from ..models import Generation
 
 # Catalog labels are English data; the portal shows these translated ones.
 PARAM_LABELS = {

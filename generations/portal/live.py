@@ -40,11 +40,10 @@ from redis.exceptions import RedisError
 
 from accounts.quota import quota_status
 from common.ops import shutdown
-
-from ..api.sync import run_sync
-from ..api.waiting import redis_url
-from ..models import Generation, Image
-from ..signals import generation_changed
+from generations.api.sync import run_sync
+from generations.api.waiting import redis_url
+from generations.models import Generation, Image
+from generations.signals import generation_changed
 
 log = logging.getLogger(__name__)
 
@@ -105,7 +104,7 @@ def _client(url: str) -> redis.Redis:
 
 
 @receiver(generation_changed, dispatch_uid="portal-live-publish")
-def publish_change(sender: Any, user_id: int, **kwargs: Any) -> None:
+def publish_change(sender: Any, user_id: int, **kwargs: Any) -> None:  # noqa: ARG001
     url = redis_url()
     if url is None:  # the embedded default: open pages re-read on their own
         return

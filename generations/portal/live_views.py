@@ -7,7 +7,7 @@ from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.utils import translation
 from django.views.decorators.http import require_GET
 
-from .live import Stream, events, parse_cursor
+from generations.portal.live import Stream, events, parse_cursor
 
 
 @require_GET

@@ -16,14 +16,13 @@ from django.db import transaction
 
 from accounts.models import User
 from common.streaming import zip_stream
-
-from ..audit import (
+from generations.audit import (
     audit_images_deleted_by_staff,
     audit_images_read_by_staff,
     audit_reference_read_by_staff,
 )
-from ..models import Image, ReferenceImage
-from ..selectors import image_for, images_for, reference_for
+from generations.models import Image, ReferenceImage
+from generations.selectors import image_for, images_for, reference_for
 
 # Bounds the work one request can ask for (zip size, delete batch).
 MAX_BATCH = 200

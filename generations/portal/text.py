@@ -11,9 +11,8 @@ from django.template.defaultfilters import filesizeformat
 from django.utils.translation import gettext as _
 
 from common.errors import DarkroomError, QuotaExceeded, StorageFull
+from generations.models import Generation
 from providers.catalog import ModelSpec, ParamSpec
-
-from ..models import Generation
 
 
 def _fmt(value: float | None) -> str:

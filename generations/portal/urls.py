@@ -1,7 +1,7 @@
 from django.urls import path
 
-from ..provenance import views as provenance_views
-from . import data_views, live_views, views, workspace
+from generations.portal import data_views, live_views, views, workspace
+from generations.provenance import views as provenance_views
 
 urlpatterns = [
     path("", views.generate, name="generate"),

@@ -28,18 +28,17 @@ from accounts.models import User
 from accounts.quota import quota_overview, quota_status
 from common.errors import DarkroomError
 from common.streaming import field_chunks, streaming_response
+from generations import selectors
+from generations.models import Generation, ReferenceImage
+from generations.portal import services as portal_services
+from generations.portal import workspace
+from generations.portal.forms import GalleryFilterForm, GenerateForm
+from generations.portal.text import error_text
+from generations.references import references_by_param
+from generations.results import add_thumbnails
+from generations.services import generation_create
 from providers.catalog import ModelSpec, get_catalog
 from providers.labels import model_label
-
-from .. import selectors
-from ..models import Generation, ReferenceImage
-from ..references import references_by_param
-from ..results import add_thumbnails
-from ..services import generation_create
-from . import services as portal_services
-from . import workspace
-from .forms import GalleryFilterForm, GenerateForm
-from .text import error_text
 
 
 def _user(request: HttpRequest) -> User:

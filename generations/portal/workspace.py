@@ -19,17 +19,16 @@ from django.views.decorators.http import require_GET, require_POST
 
 from accounts.models import User
 from common.errors import DarkroomError
+from generations.models import Generation
+from generations.portal.forms import GenerateForm, model_choices
+from generations.portal.text import error_text
+from generations.services import generation_create
 from presets.models import Preset
 from presets.selectors import preset_for, usable_presets
 from presets.services import fill_template, preset_create
 from presets.sharing import EVERYONE, PRIVATE
 from providers.catalog import ModelSpec, get_catalog
 from providers.labels import model_label
-
-from ..models import Generation
-from ..services import generation_create
-from .forms import GenerateForm, model_choices
-from .text import error_text
 
 MIN_COMPARE, MAX_COMPARE = 2, 4
 

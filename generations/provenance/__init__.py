@@ -7,7 +7,7 @@ bytes are kept and served, the failure is logged and recorded on the image row.
 
 from __future__ import annotations
 
-from .reading import ManifestMissing, read_manifest
-from .signing import Credentials, sign_original
+from generations.provenance.reading import ManifestMissing, read_manifest
+from generations.provenance.signing import Credentials, sign_original
 
 __all__ = ["Credentials", "ManifestMissing", "read_manifest", "sign_original"]

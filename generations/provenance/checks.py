@@ -21,7 +21,7 @@ def c2pa_signer_is_usable(app_configs: Any = None, **kwargs: Any) -> list[checks
         ]
     if not cert:
         return []
-    from .keys import signing_material
+    from generations.provenance.keys import signing_material
 
     try:
         signing_material.cache_clear()

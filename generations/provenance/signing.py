@@ -13,9 +13,8 @@ import c2pa
 from django.utils import timezone
 
 from common.images import ImageInfo
-
-from ..references import read_references
-from .keys import signing_material
+from generations.provenance.keys import signing_material
+from generations.references import read_references
 
 if TYPE_CHECKING:
     from generations.models import Generation

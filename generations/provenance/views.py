@@ -11,8 +11,7 @@ from django.views.decorators.http import require_GET
 from accounts.models import User
 from common.images import MIME
 from generations.portal import services as portal_services
-
-from .reading import ManifestMissing, read_manifest
+from generations.provenance.reading import ManifestMissing, read_manifest
 
 
 @login_required

@@ -19,10 +19,9 @@ from typing import Any
 
 from django.db.models import Exists, OuterRef
 
+from generations.models import Generation, ReferenceImage
+from generations.reports.spend import groups_of, spend_lines
 from providers.pricing import ZERO, currency
-
-from ..models import Generation, ReferenceImage
-from .spend import groups_of, spend_lines
 
 DAY = 86400
 COST_GROUPS = ("line_item", "project_id")
@@ -137,7 +136,7 @@ def _named(
 def images_page(q: Query) -> dict[str, Any]:
     end = min(q.end, q.start + q.limit * DAY)
     jobs = list(_image_rows(_when(q.start), _when(end)))
-    blank = {g: None for g in IMAGE_GROUPS}
+    blank = dict.fromkeys(IMAGE_GROUPS)
 
     def fill(s: int, e: int) -> list[dict[str, Any]]:
         sums: dict[tuple[Any, ...], list[int]] = defaultdict(lambda: [0, 0])

@@ -24,10 +24,9 @@ from django.utils import timezone
 from accounts.models import Quota, User
 from accounts.quota import budget
 from accounts.quota.layers import LayerCache
+from generations.models import Generation, Image
+from generations.purged_counts import purged_per_day, purged_per_person
 from providers.catalog import get_catalog
-
-from ..models import Generation, Image
-from ..purged_counts import purged_per_day, purged_per_person
 
 TOP_PEOPLE = 10
 NO_CHANNEL = "(none)"

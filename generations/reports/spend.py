@@ -26,10 +26,9 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from accounts.models import User
+from generations.models import Budget, Generation
+from generations.spend.costs import entry_cost, is_refused
 from providers.pricing import ZERO
-
-from ..models import Budget, Generation
-from ..spend.costs import entry_cost, is_refused
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import views
+from generations.reports import views
 
 urlpatterns = [
     path("usage/", views.usage_report, name="usage_report"),

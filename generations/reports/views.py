@@ -14,10 +14,9 @@ from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_GET
 
 from accounts.access import staff_only
+from generations.reports import queries, spend
+from generations.reports.charts import stacked_bars
 from providers.pricing import currency
-
-from . import queries, spend
-from .charts import stacked_bars
 
 MAX_DAYS = 366
 DEFAULT_DAYS = 30
@@ -36,7 +35,8 @@ class RangeForm(forms.Form):
         today = timezone.localdate()
         end = data.get("end") or today
         start = data.get("start") or end - timedelta(days=DEFAULT_DAYS - 1)
-        assert isinstance(start, date) and isinstance(end, date)
+        assert isinstance(start, date)
+        assert isinstance(end, date)
         if start > end:
             raise forms.ValidationError(_("The start is after the end."))
         if (end - start).days >= MAX_DAYS:

@@ -11,10 +11,9 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 
+from generations.spend.changes import budget_change, policy_block, policy_unblock, price_change
+from generations.spend.models import Budget, BudgetAlert, ModerationRefusal, PolicyTerm
 from providers.models import Price
-
-from .changes import budget_change, policy_block, policy_unblock, price_change
-from .models import Budget, BudgetAlert, ModerationRefusal, PolicyTerm
 
 
 @admin.register(Price)

@@ -21,7 +21,7 @@ from django.conf import settings
 from django.core.mail import send_mail
 from django.utils.translation import gettext as _
 
-from .models import BudgetAlert
+from generations.spend.models import BudgetAlert
 
 log = logging.getLogger(__name__)
 

@@ -26,9 +26,8 @@ from django.utils.translation import gettext as _
 from accounts.models import Period
 from accounts.quota import budget as algebra
 from common.errors import BudgetExhausted
+from generations.spend.models import Budget, BudgetAlert
 from providers.pricing import currency, dearest_cost
-
-from .models import Budget, BudgetAlert
 
 THRESHOLDS = (50, 80, 100)
 
@@ -103,7 +102,7 @@ def budget_settle(*, generation: Any) -> None:
 
 
 def _record_alerts(budget_id: int) -> None:
-    from .alerts import send_alert
+    from generations.spend.alerts import send_alert
 
     budget = Budget.objects.filter(pk=budget_id).first()
     if budget is None or budget.monthly <= 0 or budget.period_start is None:

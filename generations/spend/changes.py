@@ -13,11 +13,10 @@ from django.contrib.auth.models import Group
 from django.db import transaction
 
 from accounts.audit import audit_record
+from generations.spend.budgets import month_start
+from generations.spend.models import Budget, PolicyTerm
 from providers.models import Channel, Price
 from providers.pricing import ZERO, currency, price_set
-
-from .budgets import month_start
-from .models import Budget, PolicyTerm
 
 
 def price_change(

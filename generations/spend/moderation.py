@@ -23,8 +23,7 @@ from django.utils.translation import gettext as _
 
 from accounts.audit import audit_record
 from common.errors import DarkroomError, ModerationBlocked
-
-from .models import ModerationRefusal, PolicyTerm
+from generations.spend.models import ModerationRefusal, PolicyTerm
 
 log = logging.getLogger(__name__)
 

@@ -12,11 +12,10 @@ from django.utils.safestring import SafeString
 from django.utils.timesince import timesince
 from django.utils.translation import gettext
 
+from generations.models import Generation, Image
+from generations.portal.forms import param_label as _param_label
+from generations.portal.text import failure_text
 from providers.labels import model_label as _model_label
-
-from ..models import Generation, Image
-from ..portal.forms import param_label as _param_label
-from ..portal.text import failure_text
 
 register = template.Library()
 

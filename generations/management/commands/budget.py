@@ -13,11 +13,10 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from generations.management.commands.price import amount
 from generations.models import Budget
 from generations.spend.changes import budget_change
 from providers.pricing import currency
-
-from .price import amount
 
 
 class Command(BaseCommand):
