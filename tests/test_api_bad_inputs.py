@@ -13,8 +13,8 @@ from django.test import AsyncClient
 
 from accounts.api_keys import api_key_issue
 from accounts.quota import quota_set_limit, quota_status
-from generations.api.sync import run_sync
 from generations.models import Generation, Webhook
+from generations.sync import run_sync
 from tests.test_api_requests import DEV, KeyClient, anyio_backend, upload  # noqa: F401
 
 NEGATIVE = "black-forest-labs/flux-kontext-max/text-to-image"  # takes negative_prompt

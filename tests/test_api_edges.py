@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from accounts.api_keys import api_key_issue
-from generations.api.sync import run_sync
+from generations.sync import run_sync
 from tests.portal_helpers import FLUX_DEV, make_generation
 from tests.test_api_bad_inputs import assert_nothing_spent
 

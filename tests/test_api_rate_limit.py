@@ -18,8 +18,8 @@ from django.db import connections
 from accounts.api_keys import api_key_issue
 from generations.api.errors import RateLimited
 from generations.api.ratelimit import rate_limit_hit
-from generations.api.sync import run_sync
 from generations.models import Generation
+from generations.sync import run_sync
 from tests.live import ROOT
 from tests.test_api_requests import KeyClient
 

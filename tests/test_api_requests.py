@@ -18,9 +18,9 @@ from django.test import AsyncClient
 from django.utils import timezone
 
 from accounts.api_keys import api_key_issue
-from generations.api.sync import run_sync
 from generations.models import Generation, IdempotencyRecord
 from generations.services import generation_succeed
+from generations.sync import run_sync
 from tests.images import data_url, png_bytes
 
 DEV = "black-forest-labs/flux.1-dev"

@@ -14,10 +14,10 @@ from django.utils import timezone
 
 from accounts.api_keys import api_key_issue
 from accounts.quota import quota_status
-from generations.api.sync import run_sync
 from generations.api.tasks import UNSENT_AFTER, deliver_webhook, requeue_unsent_webhooks
 from generations.models import Generation, Webhook
 from generations.services import generation_fail, generation_succeed
+from generations.sync import run_sync
 from tests.images import png_bytes
 from tests.live import free_port, point_app_at, restore_app
 from tests.test_api_requests import ASYNC, DEV, KeyClient, anyio_backend  # noqa: F401

@@ -22,9 +22,9 @@ from openai.types import ImageEditCompletedEvent, ImageGenCompletedEvent
 from accounts.api_keys import api_key_issue
 from accounts.quota import quota_status
 from generations.api import streaming
-from generations.api.sync import run_sync
 from generations.models import Generation
 from generations.services import generation_fail, generation_succeed
+from generations.sync import run_sync
 from tests.images import png_bytes
 from tests.test_api_requests import KeyClient, upload
 

@@ -143,3 +143,36 @@ def test_no_module_imports_itself_round_a_cycle() -> None:
     graph = _graph()
     cycles = {" -> ".join(c) for name in graph if (c := _cycle_from(name, graph))}
     assert cycles == set()
+
+
+AUDIENCES = ["generations.api", "generations.portal", "generations.reports"]
+
+
+def _audience(module: str) -> str | None:
+    return next((a for a in AUDIENCES if module == a or module.startswith(f"{a}.")), None)
+
+
+def crosses_audiences(imp: Import) -> bool:
+    """True when one audience package (the API, the portal, the reports) imports another.
+
+    Each speaks to its own audience on top of the app's services and selectors; what two
+    of them share belongs in the app (generations.sync, generations.broker, ...).
+    """
+    source, target = _audience(imp.source), _audience(imp.target)
+    return source is not None and target is not None and source != target
+
+
+def test_audience_packages_never_import_each_other() -> None:
+    crossing = [
+        f"{imp.where}: {imp.source} imports {imp.target}"
+        for imp in imports()
+        if crosses_audiences(imp)
+    ]
+    assert crossing == []
+
+
+def test_the_audience_rule_catches_a_crossing() -> None:
+    assert crosses_audiences(Import("generations.portal.live", "generations.api.sync.x", "", True))
+    assert crosses_audiences(Import("generations.api.schema", "generations.reports.q", "", True))
+    assert not crosses_audiences(Import("generations.api.views", "generations.sync.x", "", True))
+    assert not crosses_audiences(Import("generations.api.a", "generations.api.b", "", True))

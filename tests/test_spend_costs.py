@@ -13,8 +13,8 @@ from django.utils import timezone
 
 from accounts.models import AuditEntry
 from generations.models import Generation
-from generations.reports import organization as org
 from generations.reports.spend import spend_lines
+from generations.spend import organization as org
 from generations.spend.costs import entry_cost
 from providers.catalog import CatalogError, parse_catalog
 from providers.models import Price

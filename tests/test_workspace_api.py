@@ -13,10 +13,10 @@ from django.db import connections
 from django.test import AsyncClient
 
 from accounts.api_keys import api_key_issue
-from generations.api.sync import run_sync
 from generations.models import Generation, Image
 from generations.portal.services import images_delete
 from generations.services import generation_succeed
+from generations.sync import run_sync
 from tests.images import png_bytes
 from tests.portal_helpers import make_generation
 

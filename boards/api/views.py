@@ -17,7 +17,7 @@ from generations.api.auth import authenticate
 from generations.api.handling import endpoint
 from generations.api.presets import json_body
 from generations.api.responses import base_url, image_item
-from generations.api.sync import run_sync
+from generations.sync import run_sync
 
 MAX_PER_PAGE = 100
 

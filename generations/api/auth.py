@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from accounts.models import ApiKey
 from generations.api.errors import AuthenticationFailed
-from generations.api.sync import run_sync
+from generations.sync import run_sync
 
 # Writing last_used_at on every call would turn each request into a write.
 _TOUCH_EVERY = timedelta(minutes=1)

@@ -19,8 +19,8 @@ from django.urls import reverse
 from django.utils import timezone
 
 from common.images import EXTENSION, MIME
-from generations.api.sync import run_sync
 from generations.models import Image
+from generations.sync import run_sync
 
 _signer = signing.Signer(salt="darkroom.api.image-url")
 _CHUNK = 256 * 1024

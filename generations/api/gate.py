@@ -18,7 +18,7 @@ from accounts.models import ApiKey
 from common.ops import context
 from generations.api.auth import key_for
 from generations.api.errors import AuthenticationFailed, PayloadTooLarge, error_response
-from generations.api.sync import run_sync
+from generations.sync import run_sync
 
 Scope = dict[str, Any]
 Message = dict[str, Any]

@@ -15,8 +15,8 @@ from accounts.models import User
 from common.errors import DarkroomError, InvalidRequest
 from generations.api.auth import authenticate
 from generations.api.handling import endpoint
-from generations.api.sync import run_sync
-from generations.reports import organization as org
+from generations.spend import organization as org
+from generations.sync import run_sync
 
 _MARK = re.compile(r'"\\u0000dec:(-?[0-9.]+)"')
 

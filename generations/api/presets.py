@@ -13,7 +13,7 @@ from common.errors import InvalidRequest
 from generations.api.auth import authenticate
 from generations.api.handling import endpoint
 from generations.api.serializers import ImageCall
-from generations.api.sync import run_sync
+from generations.sync import run_sync
 from presets.models import Preset
 from presets.selectors import preset_for, presets_listed
 from presets.services import preset_create, preset_delete, preset_fill

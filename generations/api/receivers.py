@@ -12,7 +12,7 @@ from django.dispatch import receiver
 from redis.exceptions import RedisError
 
 from generations.api.tasks import deliver_webhook  # imported here so the worker registers it
-from generations.api.waiting import redis_url
+from generations.broker import redis_url
 from generations.models import Generation, Webhook
 from generations.publishing import PUBLISH_ERRORS
 from generations.signals import generation_finished

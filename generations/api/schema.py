@@ -26,8 +26,8 @@ from rest_framework import serializers
 from rest_framework.views import APIView
 
 from common.images import MIME
-from generations.reports.organization import COST_GROUPS as ORG_COST_GROUPS
-from generations.reports.organization import IMAGE_GROUPS as ORG_IMAGE_GROUPS
+from generations.spend.organization import COST_GROUPS as ORG_COST_GROUPS
+from generations.spend.organization import IMAGE_GROUPS as ORG_IMAGE_GROUPS
 
 S = serializers
 IMAGE_TYPES = tuple(MIME.values())

@@ -28,9 +28,9 @@ from common.ops import shutdown
 from generations.api.errors import api_error
 from generations.api.files import image_url
 from generations.api.responses import require_succeeded
-from generations.api.sync import run_sync
 from generations.api.waiting import wait_finished
 from generations.models import Generation, Image
+from generations.sync import run_sync
 
 # Seconds between keep-alive comments while the job runs.
 KEEPALIVE = 15.0

@@ -30,9 +30,9 @@ from generations.api.responses import base_url, images_body, job_body, model_ite
 from generations.api.serializers import ImageCall
 from generations.api.services import api_call_answered, api_generation_submit
 from generations.api.streaming import stream_kind, stream_response
-from generations.api.sync import run_sync
 from generations.api.waiting import wait_finished
 from generations.models import Generation
+from generations.sync import run_sync
 from providers.catalog import get_catalog
 
 __all__ = ["image_file", "images", "job", "model", "models", "not_found", "quota"]

@@ -27,8 +27,9 @@ from django.conf import settings
 from redis.exceptions import RedisError
 
 from common.ops import shutdown
-from generations.api.sync import run_sync
+from generations.broker import redis_url
 from generations.models import Generation
+from generations.sync import run_sync
 
 log = logging.getLogger(__name__)
 
@@ -76,11 +77,6 @@ class FinishedChecks:
                 for future in futures:
                     if not future.done():  # a waiter that gave up has cancelled its own
                         future.set_result(generation_id in done)
-
-
-def redis_url() -> str | None:
-    url = str(settings.CELERY_BROKER_URL)
-    return url if url.startswith(("redis://", "rediss://")) else None
 
 
 class FinishedHub:

@@ -4,7 +4,7 @@ The worker publishes the id of the person whose job changed (see `publish_change
 one Redis channel. In each web process, one hub per event loop holds every open stream,
 one subscription to that channel and one reader: a message marks its person "dirty",
 and the reader answers all dirty people with one query on the shared thread pool
-(generations.api.sync), renders each changed card once per language and hands it to
+(generations.sync), renders each changed card once per language and hands it to
 every stream of that person. No stream holds a thread while it waits.
 
 The database is the truth, the message only a nudge. Without Redis, or while the
@@ -40,10 +40,10 @@ from redis.exceptions import RedisError
 
 from accounts.quota import quota_status
 from common.ops import shutdown
-from generations.api.sync import run_sync
-from generations.api.waiting import redis_url
+from generations.broker import redis_url
 from generations.models import Generation, Image
 from generations.signals import generation_changed
+from generations.sync import run_sync
 
 log = logging.getLogger(__name__)
 
@@ -142,7 +142,9 @@ def _render(row: Generation, language: str, quotas: dict[str, str]) -> Change:
     with translation.override(language):
         if row.model not in quotas:
             quota = quota_status(user=row.user, model=row.model)
-            quotas[row.model] = render_to_string("generations/_quota.html", {"quota": quota})
+            quotas[row.model] = render_to_string(
+                "generations/_quota.html", {"quota": quota, "person": row.user}
+            )
         at = max(t for t in (row.created_at, row.started_at, row.finished_at) if t)
         return Change(
             job=str(row.pk),

@@ -1,4 +1,5 @@
-"""Short blocking calls (the ORM, our services) from the API's async views.
+"""Short blocking calls (the ORM, our services) from async views: the API's and the
+portal's live stream.
 
 They run on one thread pool shared by all requests (`thread_sensitive=False`,
 DARKROOM_API_THREADS threads), instead of a thread per request: a waiting request
