@@ -2,47 +2,48 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from accounts.audit import audit_record
 from accounts.models import User
 from generations.models import Image, ReferenceImage
 
 
-def audit_images_deleted_by_staff(*, actor: User, images: Sequence[Image]) -> None:
-    """One entry per foreign image a staff member deletes; people's own deletes are theirs."""
+def _audit_foreign_images(
+    *, action: str, actor: User, images: Sequence[Image], detail: Callable[[Image], dict[str, str]]
+) -> None:
+    """One entry per image of someone else's; a person's own images are theirs to touch."""
     for image in images:
         owner = image.generation.user
         if owner.pk == actor.pk:
             continue
         audit_record(
-            action="image deleted",
+            action=action,
             subject=f"{owner.get_username()}: image {image.pk}",
             actor=actor,
             target_type="image",
             target_id=image.pk,
             user=owner,
             model=image.generation.model,
-            detail={"generation": str(image.generation_id), "sha256": image.sha256},
+            detail={"generation": str(image.generation_id), **detail(image)},
         )
+
+
+def audit_images_deleted_by_staff(*, actor: User, images: Sequence[Image]) -> None:
+    """One entry per foreign image a staff member deletes, with the checksum of what went."""
+    _audit_foreign_images(
+        action="image deleted",
+        actor=actor,
+        images=images,
+        detail=lambda image: {"sha256": image.sha256},
+    )
 
 
 def audit_images_read_by_staff(*, actor: User, images: Sequence[Image], how: str) -> None:
     """One entry per foreign image a staff member opens (page, original, thumbnail, zip)."""
-    for image in images:
-        owner = image.generation.user
-        if owner.pk == actor.pk:
-            continue
-        audit_record(
-            action="image viewed",
-            subject=f"{owner.get_username()}: image {image.pk}",
-            actor=actor,
-            target_type="image",
-            target_id=image.pk,
-            user=owner,
-            model=image.generation.model,
-            detail={"generation": str(image.generation_id), "how": how},
-        )
+    _audit_foreign_images(
+        action="image viewed", actor=actor, images=images, detail=lambda _image: {"how": how}
+    )
 
 
 def audit_reference_read_by_staff(*, actor: User, reference: ReferenceImage) -> None:

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from django.test import Client
 
 from tests.needs import missing
 
@@ -58,3 +59,36 @@ def browser_page(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
 
 def shot(page: Any, name: str) -> None:
     page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+
+
+SIZES = {"desktop": {"width": 1440, "height": 900}, "phone": {"width": 390, "height": 844}}
+LOCALES = {"en": "en-US", "zh": "zh-CN"}
+
+
+class Browser:
+    """Opens pages as a signed-in person (or nobody), remembering console errors per page."""
+
+    def __init__(self, browser: Any, base: str) -> None:
+        self.browser, self.base = browser, base
+        self.errors: list[str] = []
+
+    def open(self, user: Any, size: str, lang: str, path: str) -> Any:
+        context = self.browser.new_context(
+            viewport=SIZES[size], locale=LOCALES[lang], accept_downloads=True
+        )
+        if user is not None:
+            client = Client()
+            client.force_login(user)
+            cookie = client.cookies["sessionid"].value
+            context.add_cookies([{"name": "sessionid", "value": cookie, "url": self.base}])
+        page = context.new_page()
+        page.set_default_timeout(20_000)
+        page.on("console", lambda m: self.errors.append(m.text) if m.type == "error" else None)
+        page.on("pageerror", lambda exc: self.errors.append(str(exc)))
+        page.goto(self.base + path)
+        return page
+
+
+@pytest.fixture
+def chromium(browser_page: Any, live_server: Any) -> Browser:
+    return Browser(browser_page.context.browser, live_server.url)

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from django.db import connection
 
-from tests.browser import browser_page  # noqa: F401  (fixture)
+from tests.browser import browser_page, chromium  # noqa: F401  (fixtures)
 from tests.chaos import chaos  # noqa: F401  (fixture)
 from tests.live import live_simulator, live_worker, live_worker_concurrency  # noqa: F401  (fixtures)
 from tests.needs import missing

@@ -10,11 +10,10 @@ from typing import Any
 
 import pytest
 from django.core.files.base import ContentFile
-from django.test import Client
 
 from accounts.models import Quota
 from generations.models import Generation, Image
-from tests.browser import shot
+from tests.browser import LOCALES, SIZES, Browser, shot
 from tests.images import png_bytes
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -22,38 +21,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 DEV = "black-forest-labs/flux.1-dev"
 KPRO = "black-forest-labs/flux-kontext-pro"
 KMAX_MULTI = "black-forest-labs/flux-kontext-max/multi"
-SIZES = {"desktop": {"width": 1440, "height": 900}, "phone": {"width": 390, "height": 844}}
-LOCALES = {"en": "en-US", "zh": "zh-CN"}
 EVERY_VIEW = [(size, lang) for size in SIZES for lang in LOCALES]
-
-
-class Browser:
-    """Opens pages as a signed-in person, remembering console errors per page."""
-
-    def __init__(self, browser: Any, base: str) -> None:
-        self.browser, self.base = browser, base
-        self.errors: list[str] = []
-
-    def open(self, user: Any, size: str, lang: str, path: str) -> Any:
-        context = self.browser.new_context(
-            viewport=SIZES[size], locale=LOCALES[lang], accept_downloads=True
-        )
-        if user is not None:
-            client = Client()
-            client.force_login(user)
-            cookie = client.cookies["sessionid"].value
-            context.add_cookies([{"name": "sessionid", "value": cookie, "url": self.base}])
-        page = context.new_page()
-        page.set_default_timeout(20_000)
-        page.on("console", lambda m: self.errors.append(m.text) if m.type == "error" else None)
-        page.on("pageerror", lambda exc: self.errors.append(str(exc)))
-        page.goto(self.base + path)
-        return page
-
-
-@pytest.fixture
-def chromium(browser_page: Any, live_server: Any) -> Browser:
-    return Browser(browser_page.context.browser, live_server.url)
 
 
 def _fits_the_width(page: Any) -> bool:
