@@ -52,7 +52,8 @@ _INSERT_GENERATIONS = """
 INSERT INTO generations_generation
     (id, user_id, model, prompt, params, n, source, status, error_code, error_message,
      channel, upstream_id, retries, attempts, quota_reserved, quota_state,
-     created_at, finished_at, key_quota_reserved, lease_owner, step, purged_images, quota_used)
+     created_at, finished_at, key_quota_reserved, lease_owner, step, purged_images, quota_used,
+     quota_budget, lease_token, budget_reserved, budgets, cost, cost_undelivered)
 SELECT gen_random_uuid(), %(user)s, (%(models)s::text[])[1 + i %% 4],
        'a ' || (ARRAY['red','blue','misty','golden','quiet'])[1 + i %% 5] || ' '
             || (ARRAY['harbour','fox','forest','city','lighthouse','desert'])[1 + i %% 6]
@@ -62,7 +63,8 @@ SELECT gen_random_uuid(), %(user)s, (%(models)s::text[])[1 + i %% 4],
        CASE WHEN i %% 50 = 0 THEN 'upstream_error' ELSE '' END, '', 'bench', '', 0, '[]', 1,
        CASE WHEN i %% 50 = 0 THEN 'released' ELSE 'committed' END,
        now() - make_interval(secs => i * 60), now() - make_interval(secs => i * 60 - 5),
-       0, '', 0, 0, CASE WHEN i %% 50 = 0 THEN 0 ELSE 1 END
+       0, '', 0, 0, CASE WHEN i %% 50 = 0 THEN 0 ELSE 1 END,
+       'person', 0, 0, '[]', 0, 0
 FROM generate_series(1, %(rows)s) AS i
 """
 
