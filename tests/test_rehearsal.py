@@ -65,6 +65,10 @@ class Cluster:
                 # A killed worker's job: its lease ends after 5 s and beat's relay, every
                 # 2 s, publishes it again (or Redis redelivers the unacked message).
                 "DARKROOM_LEASE_SECONDS": "5",
+                # A step marked sent is taken over only after the upstream timeout + lease
+                # (a late paid answer must never meet a second send): 20 s here, against
+                # the simulator's 2 s calls, instead of the default 180 s.
+                "DARKROOM_UPSTREAM_TIMEOUT": "20",
                 "DARKROOM_RELAY_INTERVAL": "2",
                 "CELERY_VISIBILITY_TIMEOUT": "20",
                 "STORAGE_BACKEND": "s3",
