@@ -481,7 +481,13 @@ def _record_attempt(
     phase: str = "submit",
 ) -> None:
     entry = attempt_entry(phase, channel=channel.name, fmt=channel.format, error=error)
-    entry.update(attempt_cost(generation, channel.name, error, phase=phase))
+    # The price is read from the database: kept through an outage like the entry itself,
+    # or a late worker would drop an answer it has paid for.
+    cost = retry.until_stored(
+        lambda: attempt_cost(generation, channel.name, error, phase=phase),
+        until=_job_end(generation),
+    )
+    entry.update(cost)
     if error is None:
         # A successful call stays "sent" until its outcome is stored.
         _append_attempt(generation, entry, fenced=False)
