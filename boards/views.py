@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
-import mimetypes
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any, cast
 from urllib.parse import urlencode
 
-from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.db.models.fields.files import FieldFile
-from django.http import HttpRequest, HttpResponse, HttpResponseBase, HttpResponseRedirect
+from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
@@ -25,7 +22,7 @@ from accounts.models import User
 from boards import selectors, services
 from boards.forms import BoardForm, SharingForm
 from common.errors import DarkroomError
-from common.streaming import field_chunks, streaming_response, zip_stream
+from common.streaming import serve_stored_file, streaming_response, zip_stream
 from generations.models import Image
 from generations.portal.services import zip_name
 from generations.results import add_thumbnails
@@ -161,7 +158,7 @@ def board_download(request: HttpRequest, pk: int) -> HttpResponseBase:
 def board_image_file(request: HttpRequest, pk: int, image_id: Any) -> HttpResponseBase:
     _, image = selectors.board_image(_user(request), pk, image_id)
     name = zip_name(image) if request.GET.get("download") else None
-    return _serve(request, image.file, download_name=name)
+    return serve_stored_file(request, image.file, download_name=name)
 
 
 @login_required
@@ -170,7 +167,7 @@ def board_image_thumbnail(request: HttpRequest, pk: int, image_id: Any) -> HttpR
     _, image = selectors.board_image(_user(request), pk, image_id)
     if not image.thumbnail:
         add_thumbnails([image])
-    return _serve(request, image.thumbnail or image.file)
+    return serve_stored_file(request, image.thumbnail or image.file)
 
 
 @login_required
@@ -186,22 +183,6 @@ def remix_query(image: Image) -> dict[str, Any]:
     generation = image.generation
     params = {k: v for k, v in generation.params.items() if k not in ("n", "seed")}
     return {"model": generation.model, "prompt": generation.prompt, **params}
-
-
-def _serve(
-    request: HttpRequest, field: FieldFile, *, download_name: str | None = None
-) -> HttpResponseBase:
-    if settings.STORAGE_BACKEND == "s3":
-        return HttpResponseRedirect(field.storage.url(field.name))
-    response = streaming_response(
-        request,
-        field_chunks(field),
-        content_type=mimetypes.guess_type(field.name or "")[0] or "application/octet-stream",
-        size=field.size,
-        download_name=download_name,
-    )
-    response["Cache-Control"] = "private, max-age=3600"
-    return response
 
 
 def _safe_next(request: HttpRequest) -> str | None:

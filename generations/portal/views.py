@@ -2,20 +2,16 @@
 
 from __future__ import annotations
 
-import mimetypes
 import uuid
 from dataclasses import dataclass
 from typing import Any, cast
 
-from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.db.models.fields.files import FieldFile
 from django.http import (
     HttpRequest,
     HttpResponse,
     HttpResponseBase,
-    HttpResponseRedirect,
 )
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -27,7 +23,7 @@ from django.views.decorators.http import require_GET, require_POST
 from accounts.models import User
 from accounts.quota import quota_overview, quota_status
 from common.errors import DarkroomError
-from common.streaming import field_chunks, streaming_response
+from common.streaming import serve_stored_file, streaming_response
 from generations import selectors
 from generations.models import Generation, ReferenceImage
 from generations.portal import services as portal_services
@@ -247,30 +243,12 @@ def applied_params(params: dict[str, Any], *, has_references: bool) -> dict[str,
     return {k: v for k, v in params.items() if has_references or k not in _WITH_REFERENCES}
 
 
-def _serve(
-    request: HttpRequest, field: FieldFile, *, download_name: str | None = None
-) -> HttpResponseBase:
-    if settings.STORAGE_BACKEND == "s3":
-        # A short-lived signed URL (querystring auth): the bytes never pass through us.
-        return HttpResponseRedirect(field.storage.url(field.name))
-    # Streamed in chunks from an async iterator: ASGI never holds the whole file.
-    response = streaming_response(
-        request,
-        field_chunks(field),
-        content_type=mimetypes.guess_type(field.name or "")[0] or "application/octet-stream",
-        size=field.size,
-        download_name=download_name,
-    )
-    response["Cache-Control"] = "private, max-age=3600"
-    return response
-
-
 @login_required
 @require_GET
 def image_file(request: HttpRequest, pk: Any) -> HttpResponseBase:
     image = portal_services.image_open(user=_user(request), image_id=pk, how="original")
     name = portal_services.zip_name(image) if request.GET.get("download") else None
-    return _serve(request, image.file, download_name=name)
+    return serve_stored_file(request, image.file, download_name=name)
 
 
 @login_required
@@ -279,14 +257,14 @@ def image_thumbnail(request: HttpRequest, pk: Any) -> HttpResponseBase:
     image = portal_services.image_open(user=_user(request), image_id=pk, how="thumbnail")
     if not image.thumbnail:  # its worker stopped between the answer and the thumbnail
         add_thumbnails([image])
-    return _serve(request, image.thumbnail or image.file)
+    return serve_stored_file(request, image.thumbnail or image.file)
 
 
 @login_required
 @require_GET
 def reference_file(request: HttpRequest, pk: int) -> HttpResponseBase:
     reference = portal_services.reference_open(user=_user(request), reference_id=pk)
-    return _serve(request, reference.file)
+    return serve_stored_file(request, reference.file)
 
 
 @login_required
