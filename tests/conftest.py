@@ -16,6 +16,19 @@ from tests.oidc_provider import oidc_provider_factory  # noqa: F401  (fixture)
 from tests.servers import own_redis, s3_server  # noqa: F401  (fixtures)
 
 
+LIVE_GROUP = "live-processes"
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Under `--dist loadgroup`, keep each file on one xdist worker (like loadfile) but run
+    every test that starts real processes (worker, web, beat: the `integration` mark) on a
+    single worker, one at a time: two of them at once on two cores miss their deadlines."""
+    for item in items:
+        live = item.get_closest_marker("integration") is not None
+        item.add_marker(pytest.mark.xdist_group(LIVE_GROUP if live else item.nodeid.split("::")[0]))
+
+
 def _reachable(port: int) -> bool:
     try:
         socket.create_connection(("127.0.0.1", port), timeout=1).close()

@@ -39,6 +39,7 @@ CHECKS = [
 ]
 
 
+@pytest.mark.integration
 @pytest.mark.django_db(transaction=True)
 def test_every_v1_operation_answers_within_its_schema(
     user: Any, settings: Any, tmp_path: Path

@@ -108,8 +108,10 @@ def chromium() -> Iterator[Any]:
     from playwright import sync_api
 
     ARTIFACTS.mkdir(exist_ok=True)
-    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"  # playwright's loop runs in this thread
-    with sync_api.sync_playwright() as playwright:
+    # Playwright's loop runs in this thread; scoped, so later tests' subprocesses (the
+    # deploy checks) never inherit a variable production refuses.
+    with pytest.MonkeyPatch.context() as patch, sync_api.sync_playwright() as playwright:
+        patch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         try:
             yield browser

@@ -20,7 +20,11 @@ from tests.images import png_bytes
 from tests.live import _env, database_url
 from tests.live_api import ApiServer, start_api
 
-pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.integration,
+    pytest.mark.django_db(transaction=True),
+]
 
 DEV = "black-forest-labs/flux.1-dev"
 STATUS_PATHS = ("/jobs/", "/history/tiles/")
