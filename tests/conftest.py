@@ -15,7 +15,6 @@ from tests.needs import missing
 from tests.oidc_provider import oidc_provider_factory  # noqa: F401  (fixture)
 from tests.servers import own_redis, s3_server  # noqa: F401  (fixtures)
 
-
 LIVE_GROUP = "live-processes"
 
 
