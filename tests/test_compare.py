@@ -230,3 +230,15 @@ def test_more_references_than_any_model_takes_is_refused(
 def test_every_model_has_its_own_settings_prefix() -> None:
     names = get_catalog().names()
     assert len({params_prefix(n) for n in names}) == len(names)
+
+
+def test_a_form_sent_back_keeps_the_chosen_models_and_their_settings(
+    client_: Client, enqueued: list[str]
+) -> None:
+    answer = _post(client_, [FLUX_DEV], **{_field(FLUX_DEV, "size"): "768x768"})
+    assert answer.status_code == 400
+    page = answer.content.decode()
+    assert "Choose 2 to 4 models." in page
+    assert re.search(rf'class="compare-panel is-chosen" data-params-for="{FLUX_DEV}"', page)
+    assert re.search(r'<option value="768x768" selected>', _panel(page, FLUX_DEV))
+    assert not re.search(rf'is-chosen" data-params-for="{KONTEXT_T2I}"', page)
