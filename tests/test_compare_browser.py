@@ -43,6 +43,9 @@ def test_a_comparison_of_three_models_where_one_has_no_quota_left(
     flux, t2i, schnell = (page.locator(f'.compare-panel[data-params-for="{m}"]') for m in MODELS)
     expect(choose[SCHNELL]).to_contain_text(_t(lang, "no free images left", "免费图片已用完"))
     expect(flux).to_be_hidden()  # until it is chosen
+    expect(page.locator("[data-compare-empty]")).to_be_visible()
+    assert _fits(page)
+    shot(page, f"compare-empty-{size}-{lang}")
     for model in MODELS:
         choose[model].locator("input[name=models]").check()
     expect(schnell).to_be_visible()
