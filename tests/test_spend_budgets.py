@@ -7,6 +7,7 @@ import json
 import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
 from decimal import Decimal
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from threading import Barrier
@@ -15,8 +16,10 @@ from typing import Any
 import pytest
 from django.contrib.auth.models import Group
 from django.core import mail
+from django.core.mail.backends import locmem
 from django.core.management import call_command
 from django.db import connection
+from django.utils import timezone
 from openai import OpenAI
 
 from accounts.models import AuditEntry
@@ -24,7 +27,8 @@ from accounts.quota import quota_set_limit, quota_status
 from common.errors import BudgetExhausted
 from generations.models import Budget, BudgetAlert, Generation
 from generations.services import generation_create
-from generations.spend.alerts import alert_signing_secret
+from generations.spend.alerts import alert_signing_secret, alerts_retry
+from generations.tasks import retry_budget_alerts
 from simulator.server import SimulatorServer
 from tests.upstreams import create, run_to_end, sim_fixture  # noqa: F401
 
@@ -32,12 +36,20 @@ DEV = "black-forest-labs/flux.1-dev"
 
 
 class _Receiver(BaseHTTPRequestHandler):
+    """Takes alerts (answers 200), or refuses them with a 500 while `failing`."""
+
     got: list[tuple[bytes, dict[str, str]]] = []
+    failing = False
+    refused: list[bytes] = []
 
     def do_POST(self) -> None:
         body = self.rfile.read(int(self.headers["content-length"]))
-        type(self).got.append((body, dict(self.headers.items())))
-        self.send_response(200)
+        if type(self).failing:
+            type(self).refused.append(body)
+            self.send_response(500)
+        else:
+            type(self).got.append((body, dict(self.headers.items())))
+            self.send_response(200)
         self.end_headers()
 
     def log_message(self, *args: Any) -> None:
@@ -46,7 +58,7 @@ class _Receiver(BaseHTTPRequestHandler):
 
 @pytest.fixture
 def receiver(settings: Any) -> Iterator[list[tuple[bytes, dict[str, str]]]]:
-    _Receiver.got = []
+    _Receiver.got, _Receiver.refused, _Receiver.failing = [], [], False
     server = ThreadingHTTPServer(("127.0.0.1", 0), _Receiver)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -101,6 +113,61 @@ def test_alerts_fire_once_each_at_50_80_and_100_percent(
     ]
     assert Decimal(notices[0]["spent"]) == Decimal("0.06")
     assert Budget.objects.get().spent == Decimal("0.16")
+
+
+class FlakyMail(locmem.EmailBackend):
+    """Django's test outbox, or a mail server that refuses while `down`."""
+
+    down = False
+
+    def send_messages(self, messages: Any) -> int:
+        if type(self).down:
+            raise ConnectionRefusedError("the mail server is down")
+        return super().send_messages(messages)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_alert_whose_mail_or_webhook_failed_is_sent_later_exactly_once(
+    sim: SimulatorServer, user: Any, staff: Any, enqueued: list, priced: None, receiver: list,
+    settings: Any,
+) -> None:  # fmt: skip
+    settings.EMAIL_BACKEND = "tests.test_spend_budgets.FlakyMail"
+    quota_set_limit(user=user, model=DEV, limit=100)
+    call_command("budget", "set", "--instance", "--monthly", "0.10", "--alert-to", "fin")
+    FlakyMail.down, _Receiver.failing = True, True
+
+    for _ in range(3):  # 0.06: 60 %, while the mail server and the receiver are down
+        run_to_end(create(user, DEV))
+
+    assert not mail.outbox
+    assert not receiver
+    assert len(_Receiver.refused) == 1  # tried at once, answered 500
+    assert retry_budget_alerts() == 0  # not due yet: it waits before trying again
+    FlakyMail.down = False  # the mail server is back; the receiver still answers 500
+    later = timezone.now() + timedelta(minutes=2)
+    assert alerts_retry(now=later) == 0
+    assert [m.subject for m in mail.outbox] == ["Darkroom budget: the instance at 50 %"]
+    assert len(_Receiver.refused) == 2
+    _Receiver.failing = False  # the receiver is back
+
+    assert alerts_retry(now=later + timedelta(minutes=5)) == 1
+    assert alerts_retry(now=later + timedelta(hours=2)) == 0  # sent: never again
+    assert len(mail.outbox) == 1  # the mail that went is not sent again with the webhook
+    assert len(receiver) == 1
+    body, headers = receiver[0]
+    OpenAI(api_key="unused").webhooks.verify_signature(body, headers, secret=alert_signing_secret())
+    assert json.loads(body)["data"]["threshold"] == 50
+    assert json.loads(body) == json.loads(_Receiver.refused[0])  # the same notice, re-sent
+    alert = BudgetAlert.objects.get()
+    assert (alert.mailed, alert.webhook_delivered, alert.next_try_at) == (True, True, None)
+
+    for _ in range(2):  # 0.10: 80 % and 100 %, sent at once now that both are up
+        run_to_end(create(user, DEV))
+    assert alerts_retry(now=later + timedelta(hours=3)) == 0
+    assert [json.loads(b)["data"]["threshold"] for b, _ in receiver] == [50, 80, 100]
+    assert len(mail.outbox) == 3
+    beat = settings.CELERY_BEAT_SCHEDULE["retry-budget-alerts"]
+    assert beat["task"] == "generations.tasks.retry_budget_alerts"
 
 
 @pytest.mark.django_db(transaction=True)

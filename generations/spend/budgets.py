@@ -125,6 +125,7 @@ def _alert_once(budget: Budget, period: date, threshold: int) -> BudgetAlert | N
                 spent=budget.spent,
                 limit=budget.monthly,
                 currency=currency(),
+                next_try_at=timezone.now(),  # due: sent after the commit, retried if it fails
             )
     except IntegrityError:
         return None
