@@ -181,6 +181,9 @@ def test_the_admin_shows_a_banner_for_a_crossed_budget(
     client.force_login(admin_user)
     page = client.get("/admin/").content.decode()
     assert "Money budget of the instance: 100 % reached" in page
+    listed = client.get("/admin/generations/budgetalert/")
+    assert listed.status_code == 200
+    assert "webhook delivered" in listed.content.decode().lower()
 
 
 @pytest.mark.django_db
