@@ -21,10 +21,11 @@ from accounts.models import User
 from common.errors import DarkroomError
 from generations.models import Generation
 from generations.portal.forms import GenerateForm, model_choices
+from generations.portal.preset_picker import picker_options
 from generations.portal.text import error_text
 from generations.services import generation_create
 from presets.models import Preset
-from presets.selectors import preset_for, usable_presets
+from presets.selectors import preset_for
 from presets.services import fill_template, preset_create
 from presets.sharing import EVERYONE, PRIVATE
 from providers.catalog import ModelSpec, get_catalog
@@ -50,9 +51,9 @@ def preset_initial(user: User, query: QueryDict) -> tuple[dict[str, Any], Preset
     return {}, None
 
 
-def picker_context(user: User, preset: Preset | None) -> dict[str, Any]:
+def picker_context(user: User, preset: Preset | None, words: str = "") -> dict[str, Any]:
     return {
-        "presets": list(usable_presets(user)),
+        **picker_options(user, words),
         "preset": preset,
         "share_choices": share_choices(user),
     }
