@@ -18,6 +18,7 @@ import pytest
 from django.contrib.auth.models import Group
 
 from boards.models import Board
+from boards.selectors import LIST_PAGE_SIZE
 from generations.models import Generation
 from presets.services import preset_create
 from tests.browser import CHROMIUM, CHROMIUM_ARGS, LOCALES, SIZES, Browser, shot
@@ -144,9 +145,16 @@ def test_a_team_shares_a_board_and_a_preset(
     viewer.get_by_role("link", name=_t(lang, "Remix", "再创作")).first.click()
     expect(viewer.locator("textarea[name=prompt]")).to_have_value("a red kite over the dunes")
 
-    # carol, outside the group, sees neither the board nor the group's preset.
+    # carol, outside the group, sees neither the board nor the group's preset; her own
+    # boards come a page at a time.
+    Board.objects.bulk_create(Board(owner=team["carol"], name=f"carol {i:02d}") for i in range(30))
     outsider = chromium.open(team["carol"], size, lang, "/boards/")
     expect(outsider.get_by_role("link", name="Kites")).to_have_count(0)
+    expect(outsider.locator(".board-row")).to_have_count(LIST_PAGE_SIZE)
+    _fits_and_reaches_every_nav_item(outsider, f"{tag} a page of boards")
+    shot(outsider, f"boards-paged-{tag}")
+    outsider.get_by_role("link", name=_t(lang, "Next", "下一页")).click()
+    expect(outsider.locator(".board-row")).to_have_count(30 - LIST_PAGE_SIZE)
 
     # bob uses alice's group preset from the generate page, found by the server's search.
     preset_create(
