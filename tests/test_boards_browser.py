@@ -15,37 +15,17 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from django.contrib.auth.models import Group
 
 from boards.models import Board
 from boards.selectors import LIST_PAGE_SIZE
 from generations.models import Generation
 from presets.services import preset_create
-from tests.browser import CHROMIUM, CHROMIUM_ARGS, LOCALES, SIZES, Browser, shot
-from tests.needs import missing
+from tests.browser import LOCALES, SIZES, Browser, shot
 from tests.portal_helpers import FLUX_DEV, make_generation
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 VIEWS = [(size, lang) for size in SIZES for lang in LOCALES]  # 1440x900, 390x844; en, zh
-
-
-@pytest.fixture(scope="module")
-def module_chromium() -> Iterator[Any]:
-    if not CHROMIUM.exists():
-        missing("needs Debian's chromium at /usr/bin/chromium (apt-get install -y chromium)")
-    try:
-        from playwright import sync_api
-    except ImportError:
-        missing("needs the playwright package (the dev extra)")
-    # Playwright's sync API runs an event loop in this thread; the ORM calls stay sync.
-    with pytest.MonkeyPatch.context() as patch, sync_api.sync_playwright() as playwright:
-        patch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        try:
-            yield browser
-        finally:
-            browser.close()
 
 
 @pytest.fixture
@@ -54,17 +34,6 @@ def chromium(module_chromium: Any, live_server: Any) -> Iterator[Browser]:
     yield opened
     for context in module_chromium.contexts:
         context.close()
-
-
-@pytest.fixture
-def team(django_user_model: Any) -> dict[str, Any]:
-    group = Group.objects.create(name="studio")
-    people = {
-        n: django_user_model.objects.create_user(n, f"{n}@ex.com", "pw-1234567")
-        for n in ("alice", "bob", "carol")
-    }
-    group.user_set.add(people["alice"], people["bob"])
-    return people
 
 
 def _t(lang: str, en: str, zh: str) -> str:

@@ -44,19 +44,6 @@ class KeyClient(AsyncClient):
 
 
 @pytest.fixture
-def team(django_user_model: Any) -> dict[str, Any]:
-    """alice and bob share the group "studio"; carol is in no group."""
-    group = Group.objects.create(name="studio")
-    people = {
-        name: django_user_model.objects.create_user(name, f"{name}@example.com", "pw-1234567")
-        for name in ("alice", "bob", "carol")
-    }
-    people["alice"].groups.add(group)
-    people["bob"].groups.add(group)
-    return people
-
-
-@pytest.fixture
 def clients(team: dict[str, Any]) -> dict[str, KeyClient]:
     return {name: KeyClient(api_key_issue(user=u, name="tool")[1]) for name, u in team.items()}
 
