@@ -40,6 +40,7 @@ from bench.stack import (
     free_port,
     interleave,
     quantile,
+    run_ns,
     setup_django,
     stack,
     summary,
@@ -191,9 +192,9 @@ def cpu_report(cpu: dict[str, float], idle: dict[str, float], round_s: float) ->
 
 def _idle_cpu(procs: dict[str, Any], seconds: float = 5.0) -> dict[str, float]:
     """CPU ms per second each process spends with no request in flight."""
-    before = {name: cpu_seconds(p.pid) for name, p in procs.items()}
+    before = {name: run_ns(p.pid) for name, p in procs.items()}
     time.sleep(seconds)
-    return {n: (cpu_seconds(p.pid) - before[n]) * 1000 / seconds for n, p in procs.items()}
+    return {n: (run_ns(p.pid) - before[n]) / 1e6 / seconds for n, p in procs.items()}
 
 
 def report(found: dict[str, list[float]], rounds: int) -> None:
