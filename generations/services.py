@@ -30,7 +30,7 @@ from generations.references import LoadedImage, load_images
 from generations.results import add_thumbnails, discard_images, store_images
 from generations.signals import generation_changed, generation_finished
 from generations.spend.budgets import budget_reserve, budget_settle
-from generations.spend.costs import total_cost, undelivered_cost
+from generations.spend.costs import settle_delivered, total_cost, undelivered_cost
 from generations.spend.moderation import moderation_check
 from generations.storage_use import storage_check
 from generations.validation import CleanRequest, validate_request
@@ -201,6 +201,10 @@ def generation_succeed(
                 return False
             for image in stored:
                 image.save()
+            # Paid at the size the upstream delivered, at the price of its call.
+            locked.attempts = settle_delivered(
+                locked, channel=channel, sizes=[(i.width, i.height) for i in stored]
+            )
             _finish(
                 locked,
                 Generation.Status.SUCCEEDED,

@@ -16,8 +16,9 @@ from django.views.decorators.http import require_POST
 from accounts.models import User
 from common.errors import DarkroomError
 from generations.portal.forms import GenerateForm
+from generations.portal.preset_picker import picker_options
 from presets.models import Preset
-from presets.selectors import preset_for, usable_presets
+from presets.selectors import preset_for
 from presets.services import fill_template, preset_create
 from presets.sharing import EVERYONE, PRIVATE
 from providers.catalog import get_catalog
@@ -40,9 +41,9 @@ def preset_initial(user: User, query: QueryDict) -> tuple[dict[str, Any], Preset
     return {}, None
 
 
-def picker_context(user: User, preset: Preset | None) -> dict[str, Any]:
+def picker_context(user: User, preset: Preset | None, words: str = "") -> dict[str, Any]:
     return {
-        "presets": list(usable_presets(user)),
+        **picker_options(user, words),
         "preset": preset,
         "share_choices": share_choices(user),
     }

@@ -28,13 +28,6 @@
     form.action = button.dataset.presetSave;
     HTMLFormElement.prototype.submit.call(form);
   });
-  // The preset picker's search: hide presets whose name, model and template miss it.
-  on("input", "[data-preset-search]", (event, input) => {
-    const words = input.value.toLowerCase().trim();
-    document.querySelectorAll("[data-preset-option]").forEach((item) => {
-      item.hidden = Boolean(words) && !item.dataset.presetOption.includes(words);
-    });
-  });
 
   // Confirm destructive buttons.
   on("click", "[data-confirm]", (event, el) => {
