@@ -271,16 +271,17 @@ def _finish(generation: Generation, status: str, *, used: int, **fields: Any) ->
             key_id=generation.api_key_id,
             key_reserved=generation.key_quota_reserved,
         )
-    transaction.on_commit(lambda: _announce_finished(generation))
+    transaction.on_commit(lambda: _announce_finished(generation, images=used))
     if status == Generation.Status.FAILED:
         transaction.on_commit(lambda: announce(generation))
 
 
-def _announce_finished(generation: Generation) -> None:
+def _announce_finished(generation: Generation, *, images: int) -> None:
     """Tell the receivers (metrics, waiters, webhooks); one failing is logged, never raised:
     the outcome is committed. An unqueued webhook is queued again by
     generations.api.tasks.requeue_unsent_webhooks."""
-    for receiver, result in generation_finished.send_robust(Generation, generation=generation):
+    sent = generation_finished.send_robust(Generation, generation=generation, images=images)
+    for receiver, result in sent:
         if isinstance(result, Exception):
             log.error(
                 "generation %s: %r failed after the outcome was committed",
