@@ -10,7 +10,15 @@ from django.db import connection
 
 from tests.browser import browser_page, chromium, module_chromium  # noqa: F401  (fixtures)
 from tests.chaos import chaos  # noqa: F401  (fixture)
-from tests.live import live_simulator, live_worker, live_worker_concurrency  # noqa: F401  (fixtures)
+from tests.live import (  # noqa: F401  (fixtures)
+    live_processes,
+    live_processes_env,
+    live_simulator,
+    live_worker,
+    live_worker_concurrency,
+    shared_simulator,
+    shared_worker,
+)
 from tests.needs import missing
 from tests.oidc_provider import oidc_provider_factory  # noqa: F401  (fixture)
 from tests.servers import own_redis, s3_server  # noqa: F401  (fixtures)
@@ -46,7 +54,7 @@ def postgres() -> None:
         )
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")  # session-wide: module-scoped live processes use it
 def redis_url() -> str:
     if not _reachable(6379):
         missing("needs Redis on 127.0.0.1:6379 (start it: see scripts/start-services.sh)")

@@ -7,6 +7,13 @@ so parallel runs on one Redis never steal each other's tasks.
 
     def test_it_works(live_worker, user): ...        # worker + simulator
     def test_it_polls(live_simulator): ...            # simulator process alone
+
+Each of those starts its processes for the one test. A module whose tests leave the
+processes running as they found them shares one simulator and one worker instead
+(`live_processes`, module-scoped): it defines `live_simulator` and `live_worker` as
+`shared_simulator` and `shared_worker`, which reset the simulator before each test and,
+after it, wait until the worker has finished every job the test left. A test that kills
+or stops a process keeps processes of its own.
 """
 
 from __future__ import annotations
@@ -16,6 +23,8 @@ import subprocess
 import sys
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -54,6 +63,7 @@ def database_url() -> str:
 class Simulator:
     def __init__(self, proc: subprocess.Popen[Any], url: str) -> None:
         self.proc, self.url = proc, url
+        self.started_config: dict[str, Any] | None = None  # read by the first reset()
 
     def control(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
         return httpx.request(method, f"{self.url}/_sim/{path}", timeout=10, **kwargs)
@@ -64,15 +74,22 @@ class Simulator:
     def requests(self) -> list[dict[str, Any]]:
         return list(self.control("GET", "requests").json()["requests"])
 
+    def reset(self) -> None:
+        """As it started: no faults, no requests recorded, no files, no jobs, and the
+        configuration it started with (the first call, before any test, reads it)."""
+        if self.started_config is None:
+            self.started_config = self.control("GET", "config").raise_for_status().json()
+        self.control("POST", "reset").raise_for_status()
+        self.control("POST", "config", json=self.started_config).raise_for_status()
 
-@pytest.fixture
-def live_simulator(tmp_path: Path) -> Iterator[Simulator]:
+
+@contextmanager
+def running_simulator(log: Path) -> Iterator[Simulator]:
     port = free_port()
-    log = (tmp_path / "simulator.log").open("w")
     proc = subprocess.Popen(
         [str(BIN / "python"), "manage.py", "simulator", "--host", "127.0.0.1", "--port", str(port)],
         cwd=ROOT,
-        stdout=log,
+        stdout=log.open("w"),
         stderr=subprocess.STDOUT,
         env=_env({}),
     )
@@ -81,6 +98,12 @@ def live_simulator(tmp_path: Path) -> Iterator[Simulator]:
         yield Simulator(proc, f"http://127.0.0.1:{port}")
     finally:
         stop(proc)
+
+
+@pytest.fixture
+def live_simulator(tmp_path: Path) -> Iterator[Simulator]:
+    with running_simulator(tmp_path / "simulator.log") as simulator:
+        yield simulator
 
 
 class Worker:
@@ -108,30 +131,110 @@ def live_worker(
     live_worker_concurrency: int,
 ) -> Iterator[Worker]:
     """A real Celery worker on Redis + PostgreSQL, talking to the simulator process."""
-    from config.celery import app
+    env = worker_env(redis_url, live_simulator, Path(settings.MEDIA_ROOT))
+    settings.DARKROOM_SIMULATOR_URL = live_simulator.url
+    with publishing_to(redis_url):
+        worker = start_worker(env, tmp_path / "worker.log", concurrency=live_worker_concurrency)
+        try:
+            yield worker
+        finally:
+            stop(worker.proc)
 
-    env = _env(
+
+def worker_env(
+    redis_url: str, simulator: Simulator, media_root: Path, extra: dict[str, str] | None = None
+) -> dict[str, str]:
+    return _env(
         {
             "DATABASE_URL": database_url(),
             "CELERY_BROKER_URL": redis_url,
             "CELERY_TASK_DEFAULT_QUEUE": QUEUE,
-            "MEDIA_ROOT": str(settings.MEDIA_ROOT),
-            "DARKROOM_SIMULATOR_URL": live_simulator.url,
+            "MEDIA_ROOT": str(media_root),
+            "DARKROOM_SIMULATOR_URL": simulator.url,
             "DARKROOM_TASK_MAX_RETRIES": str(settings.DARKROOM_TASK_MAX_RETRIES),
             "DARKROOM_UPSTREAM_TIMEOUT": str(settings.DARKROOM_UPSTREAM_TIMEOUT),
+            **(extra or {}),
         }
     )
-    settings.DARKROOM_SIMULATOR_URL = live_simulator.url
-    log_path = tmp_path / "worker.log"
+
+
+@contextmanager
+def publishing_to(redis_url: str) -> Iterator[None]:
+    """This process's Celery app publishes to `redis_url` and this session's queue."""
+    from config.celery import app
+
     saved = point_app_at(app, redis_url, QUEUE)
-    worker = None
     try:
-        worker = start_worker(env, log_path, concurrency=live_worker_concurrency)
-        yield worker
+        yield
     finally:
-        if worker is not None:
-            stop(worker.proc)
         restore_app(app, saved)
+
+
+@dataclass
+class LiveProcesses:
+    """One module's simulator and worker, and the media root they and the tests share."""
+
+    simulator: Simulator
+    worker: Worker
+    media_root: Path
+    redis_url: str
+    extra_env: dict[str, str]
+
+
+@pytest.fixture(scope="module")
+def live_processes_env() -> dict[str, str]:
+    """More environment for the module's shared processes (a module overrides this)."""
+    return {}
+
+
+@pytest.fixture(scope="module")
+def live_processes(
+    django_db_setup: None,
+    redis_url: str,
+    live_processes_env: dict[str, str],
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[LiveProcesses]:
+    """A simulator and a worker for the whole module (see the module's docstring).
+
+    The worker keeps its database connections across tests: flushing the test database
+    between transactional tests truncates the tables under them."""
+    logs = tmp_path_factory.mktemp("live")
+    media_root = tmp_path_factory.mktemp("media")
+    with running_simulator(logs / "simulator.log") as simulator, publishing_to(redis_url):
+        env = worker_env(redis_url, simulator, media_root, live_processes_env)
+        worker = start_worker(env, logs / "worker.log", concurrency=8)
+        try:
+            yield LiveProcesses(simulator, worker, media_root, redis_url, live_processes_env)
+        finally:
+            stop(worker.proc)
+
+
+@pytest.fixture
+def shared_simulator(live_processes: LiveProcesses) -> Simulator:
+    """The module's simulator, reset for this test."""
+    live_processes.simulator.reset()
+    return live_processes.simulator
+
+
+@pytest.fixture
+def shared_worker(
+    transactional_db: None,
+    live_processes: LiveProcesses,
+    shared_simulator: Simulator,
+    settings: Any,
+) -> Iterator[Worker]:
+    """The module's worker; this test's files go to the media root it writes to.
+
+    Once the test is over, it waits until every job the test left is finished, so that
+    none is still running when the database is flushed and the next test begins."""
+    from generations.models import Generation
+
+    worker = live_processes.worker
+    assert worker.proc.poll() is None, f"the module's worker died:\n{worker.output()[-3000:]}"
+    settings.MEDIA_ROOT = live_processes.media_root
+    settings.DARKROOM_SIMULATOR_URL = shared_simulator.url
+    yield worker
+    wait_all_finished(list(Generation.objects.values_list("pk", flat=True)), within=60)
 
 
 def start_worker(

@@ -33,7 +33,9 @@ from tests.live import (
 DEV = "black-forest-labs/flux.1-dev"
 
 
-def server_env(settings: Any, simulator: Simulator, redis_url: str) -> dict[str, str]:
+def server_env(
+    settings: Any, simulator: Simulator, redis_url: str, extra: dict[str, str] | None = None
+) -> dict[str, str]:
     return _env(
         {
             "DATABASE_URL": database_url(),
@@ -44,6 +46,7 @@ def server_env(settings: Any, simulator: Simulator, redis_url: str) -> dict[str,
             "DARKROOM_API_WAIT_CEILING": str(settings.DARKROOM_API_WAIT_CEILING),
             "DARKROOM_FETCH_ALLOW_HOSTS": ",".join(settings.DARKROOM_FETCH_ALLOW_HOSTS),
             "DARKROOM_API_RATE_LIMIT": str(settings.DARKROOM_API_RATE_LIMIT),
+            **(extra or {}),
         }
     )
 
@@ -98,10 +101,14 @@ def start_api(
 
 @contextmanager
 def running_api(
-    settings: Any, simulator: Simulator, redis_url: str, log: Path
+    settings: Any,
+    simulator: Simulator,
+    redis_url: str,
+    log: Path,
+    extra: dict[str, str] | None = None,
 ) -> Iterator[ApiServer]:
     """The API server for the duration of the block (use beside tests.live's live_worker)."""
-    server = start_api(server_env(settings, simulator, redis_url), log)
+    server = start_api(server_env(settings, simulator, redis_url, extra), log)
     try:
         yield server
     finally:

@@ -1,4 +1,8 @@
-"""The official openai SDK, unchanged, against a real server, worker and simulator."""
+"""The official openai SDK, unchanged, against a real server, worker and simulator.
+
+No test here stops a process: the module shares one simulator, worker and API server
+(tests/live.py `live_processes`); the simulator is reset before each test and the worker
+has finished each test's jobs before the next begins."""
 
 from __future__ import annotations
 
@@ -24,7 +28,7 @@ from accounts.quota import quota_status
 from accounts.webhooks import webhook_signing_secret
 from generations.models import Generation
 from tests.images import png_bytes
-from tests.live import Simulator, Worker
+from tests.live import LiveProcesses, Simulator, Worker
 from tests.live_api import ApiServer, running_api
 
 DEV = "black-forest-labs/flux.1-dev"
@@ -33,12 +37,39 @@ MULTI = "black-forest-labs/flux-kontext-pro/multi"
 pytestmark = [pytest.mark.integration]
 
 
+@pytest.fixture(scope="module")
+def live_processes_env() -> dict[str, str]:
+    """The webhook test's receiver listens on loopback: the worker and server may call it."""
+    return {"DARKROOM_FETCH_ALLOW_HOSTS": "127.0.0.1"}
+
+
 @pytest.fixture
-def live_api(
-    live_worker: Worker, live_simulator: Simulator, redis_url: str, settings: Any, tmp_path: Any
+def live_simulator(shared_simulator: Simulator) -> Simulator:
+    return shared_simulator
+
+
+@pytest.fixture
+def live_worker(shared_worker: Worker) -> Worker:
+    return shared_worker
+
+
+@pytest.fixture(scope="module")
+def module_api(
+    live_processes: LiveProcesses, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[ApiServer]:
-    with running_api(settings, live_simulator, redis_url, tmp_path / "api.log") as server:
+    from django.conf import settings
+
+    live = live_processes
+    extra = {"MEDIA_ROOT": str(live.media_root), **live.extra_env}
+    log = tmp_path_factory.mktemp("api") / "api.log"
+    with running_api(settings, live.simulator, live.redis_url, log, extra) as server:
         yield server
+
+
+@pytest.fixture
+def live_api(live_worker: Worker, module_api: ApiServer) -> ApiServer:
+    assert module_api.proc.poll() is None, f"the API server died:\n{module_api.output()[-3000:]}"
+    return module_api
 
 
 @pytest.fixture
@@ -332,9 +363,9 @@ class _Receiver(BaseHTTPRequestHandler):
 
 
 @pytest.fixture
-def receiver(monkeypatch: pytest.MonkeyPatch, settings: Any) -> Iterator[str]:
-    """A local webhook receiver; loopback is allowed only for this test's processes."""
-    monkeypatch.setenv("DARKROOM_FETCH_ALLOW_HOSTS", "127.0.0.1")
+def receiver(settings: Any) -> Iterator[str]:
+    """A local webhook receiver; loopback is allowed for this module's processes
+    (`live_processes_env`) and in this process for this test only."""
     settings.DARKROOM_FETCH_ALLOW_HOSTS = ["127.0.0.1"]
     server = ThreadingHTTPServer(("127.0.0.1", 0), _Receiver)
     threading.Thread(target=server.serve_forever, daemon=True).start()
