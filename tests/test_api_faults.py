@@ -4,6 +4,9 @@ A call that outlives the wait ceiling, and ten calls whose web process is killed
 (SIGKILL) and restarted while they wait: the SDK retries on its own (504, a
 dropped connection), each retry joins the job its first try created, and every
 job ends once, charged once, with nothing left reserved.
+
+Each test starts (and kills) API servers of its own; the simulator and the worker, which
+no test here stops, are the module's (tests/live.py `live_processes`).
 """
 
 from __future__ import annotations
@@ -27,6 +30,16 @@ from tests.live_api import ApiServer, server_env, start_api, stop
 
 DEV = "black-forest-labs/flux.1-dev"
 pytestmark = [pytest.mark.integration]
+
+
+@pytest.fixture
+def live_simulator(shared_simulator: Simulator) -> Simulator:
+    return shared_simulator
+
+
+@pytest.fixture
+def live_worker(shared_worker: Worker) -> Worker:
+    return shared_worker
 
 
 @pytest.fixture
