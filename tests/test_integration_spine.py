@@ -1,4 +1,7 @@
-"""End to end across real processes: PostgreSQL, a Celery worker on Redis, the simulator."""
+"""End to end across real processes: PostgreSQL, a Celery worker on Redis, the simulator.
+
+No test here stops a process: the module shares one simulator and worker (tests/live.py
+`live_processes`)."""
 
 from __future__ import annotations
 
@@ -14,6 +17,16 @@ from tests.live import Simulator, Worker, wait_finished, wait_thumbnail
 
 DEV = "black-forest-labs/flux.1-dev"
 pytestmark = [pytest.mark.integration]
+
+
+@pytest.fixture
+def live_simulator(shared_simulator: Simulator) -> Simulator:
+    return shared_simulator
+
+
+@pytest.fixture
+def live_worker(shared_worker: Worker) -> Worker:
+    return shared_worker
 
 
 def test_a_request_travels_to_stored_images_and_commits_quota(
