@@ -1,8 +1,9 @@
 """Real headless Chromium (Debian's, driven by Playwright) for the browser tests.
 
 `browser_page` is a page in a fresh desktop-sized context; `module_chromium` is one
-Chromium for a whole test module (each test opens its own contexts); `shot` saves a
-full-page screenshot under test-artifacts/ for a person to look at.
+Chromium for a whole test module (each test opens its own contexts), and
+`module_browser_page` the same page as `browser_page` in a fresh context of it; `shot`
+saves a full-page screenshot under test-artifacts/ for a person to look at.
 """
 
 from __future__ import annotations
@@ -67,14 +68,31 @@ def browser_page(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     ARTIFACTS.mkdir(exist_ok=True)
     with sync_api.sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        context = browser.new_context(
-            viewport={"width": 1360, "height": 900}, locale="en-US", accept_downloads=True
-        )
-        context.set_default_timeout(20_000)
+        context = new_desktop_context(browser)
         try:
             yield context.new_page()
         finally:
             browser.close()
+
+
+@pytest.fixture
+def module_browser_page(module_chromium: Any) -> Iterator[Any]:
+    """What `browser_page` gives (a page in a fresh desktop-sized context: no cookies or
+    storage from other tests), in the module's Chromium instead of one of its own."""
+    ARTIFACTS.mkdir(exist_ok=True)
+    context = new_desktop_context(module_chromium)
+    try:
+        yield context.new_page()
+    finally:
+        context.close()
+
+
+def new_desktop_context(browser: Any) -> Any:
+    context = browser.new_context(
+        viewport={"width": 1360, "height": 900}, locale="en-US", accept_downloads=True
+    )
+    context.set_default_timeout(20_000)
+    return context
 
 
 def shot(page: Any, name: str) -> None:

@@ -8,7 +8,12 @@ from typing import Any
 import pytest
 from django.db import connection
 
-from tests.browser import browser_page, chromium, module_chromium  # noqa: F401  (fixtures)
+from tests.browser import (  # noqa: F401  (fixtures)
+    browser_page,
+    chromium,
+    module_browser_page,
+    module_chromium,
+)
 from tests.chaos import chaos  # noqa: F401  (fixture)
 from tests.live import (  # noqa: F401  (fixtures)
     live_processes,

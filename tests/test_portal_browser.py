@@ -24,6 +24,12 @@ PROMPT = "a lighthouse on a cliff at dusk, film photo"
 pytestmark = [pytest.mark.browser, pytest.mark.integration]
 
 
+@pytest.fixture
+def browser_page(module_browser_page: Any) -> Any:
+    """A fresh context for each test, in one Chromium for the module."""
+    return module_browser_page
+
+
 def test_it_walks_a_person_through_the_portal(
     browser_page: Any,
     live_server: Any,

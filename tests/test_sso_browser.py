@@ -18,6 +18,13 @@ from tests.browser import shot
 
 pytestmark = [pytest.mark.browser, pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
+
+@pytest.fixture
+def browser_page(module_browser_page: Any) -> Any:
+    """A fresh context for each test, in one Chromium for the module."""
+    return module_browser_page
+
+
 CALLBACK = "/accounts/sso/oidc/sso/login/callback/"
 PEOPLE = {
     "carol": {
