@@ -68,8 +68,18 @@ def postgres() -> None:
         )
 
 
-@pytest.fixture(scope="session")  # session-wide: module-scoped live processes use it
+@pytest.fixture
 def redis_url() -> str:
+    return _redis_url()
+
+
+@pytest.fixture(scope="module")
+def module_redis_url() -> str:
+    """`redis_url` for module-scoped fixtures (tests/live.py `live_processes`)."""
+    return _redis_url()
+
+
+def _redis_url() -> str:
     if not _reachable(6379):
         missing("needs Redis on 127.0.0.1:6379 (start it: see scripts/start-services.sh)")
     # Several checkouts may run their suites at once on one machine: each can pick its own

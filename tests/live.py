@@ -190,7 +190,7 @@ def live_processes_env() -> dict[str, str]:
 @pytest.fixture(scope="module")
 def live_processes(
     django_db_setup: None,
-    redis_url: str,
+    module_redis_url: str,
     live_processes_env: dict[str, str],
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[LiveProcesses]:
@@ -198,6 +198,7 @@ def live_processes(
 
     The worker keeps its database connections across tests: flushing the test database
     between transactional tests truncates the tables under them."""
+    redis_url = module_redis_url
     logs = tmp_path_factory.mktemp("live")
     media_root = tmp_path_factory.mktemp("media")
     with running_simulator(logs / "simulator.log") as simulator, publishing_to(redis_url):
