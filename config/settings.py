@@ -326,6 +326,9 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
     }
 else:
     CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": CELERY_VISIBILITY_TIMEOUT}
+if CELERY_BROKER_URL.startswith("redis://"):
+    # kombu's Redis transport, keeping one Redis client per channel (config/broker.py).
+    CELERY_BROKER_TRANSPORT = "config.broker:Transport"
 # The worker keeps reconnecting to a broker that went away, at start and later, for ever.
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BROKER_CONNECTION_MAX_RETRIES = None

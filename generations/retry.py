@@ -47,6 +47,9 @@ _NOT_CALLED = {"channel_cannot_serve"}
 
 # A "resume" attempt stands for a call a dead worker sent and whose answer was lost.
 _CALLS = {"submit", "resume"}
+# For counting them in SQL (generations.dispatch).
+CALL_PHASES = frozenset(_CALLS)
+NOT_CALLED_CODES = frozenset(_NOT_CALLED)
 
 
 def upstream_calls(attempts: list[dict[str, Any]]) -> int:
