@@ -139,12 +139,15 @@ if DATABASES["default"]["ENGINE"].endswith("postgresql") and env.int(
     # ASGI, where every portal request runs in a fresh thread (and Django refuses both).
     # A worker thread gives its connection back while it waits on an upstream
     # (common/db.py), so a worker needs far fewer connections than threads. With the
-    # pool, CONN_HEALTH_CHECKS (above) checks each connection as it is handed out.
+    # pool, CONN_HEALTH_CHECKS (above) checks connections as they are handed out.
     DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
         "min_size": 1,
         "max_size": env.int("DARKROOM_DB_POOL_SIZE", default=20),
         "timeout": 30,
     }
+    # The same backend, its pool skipping the check of a connection checked in the
+    # last second (common/db_pool.py); Django's checks every checkout.
+    DATABASES["default"]["ENGINE"] = "common.postgresql"
 else:
     DATABASES["default"]["CONN_MAX_AGE"] = env.int("DARKROOM_DB_CONN_MAX_AGE", default=0)
 # Lets several checkouts (or helpers) run the suite against one PostgreSQL at once.

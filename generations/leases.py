@@ -162,7 +162,10 @@ def _claim_returning(generation_id: Any, step: int | None) -> Generation | None:
     if generation.has_references:  # type: ignore[attr-defined]
         prefetch_related_objects([generation], "references")
     else:
-        generation._prefetched_objects_cache = {"references": generation.references.none()}  # type: ignore[attr-defined]
+        # What a prefetch that found nothing leaves: iterating it builds no query.
+        none = generation.references.none()
+        none._result_cache, none._prefetch_done = [], True  # type: ignore[attr-defined]
+        generation._prefetched_objects_cache = {"references": none}  # type: ignore[attr-defined]
     return generation
 
 
