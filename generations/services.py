@@ -235,6 +235,23 @@ def generation_fail(*, generation_id: Any, code: str, message: str) -> bool:
     return True
 
 
+_OUTCOME_FIELDS = (
+    "status",
+    "finished_at",
+    "error_code",
+    "error_message",
+    "attempts",
+    "cost",
+    "cost_undelivered",
+    "quota_state",
+    "quota_used",
+    "upstream_state",
+    "upstream_sent_at",
+    "lease_owner",
+    "lease_expires_at",
+)
+
+
 def _finish(generation: Generation, status: str, *, used: int, **fields: Any) -> None:
     """Inside a transaction holding the row lock: set the outcome and settle quota once.
 
@@ -258,7 +275,9 @@ def _finish(generation: Generation, status: str, *, used: int, **fields: Any) ->
     generation.upstream_state = None
     generation.upstream_sent_at = None
     generation.lease_owner, generation.lease_expires_at = "", None
-    generation.save()
+    # The columns an outcome sets (and those the callers set on the locked row: attempts,
+    # the error), not all ~40: a shorter UPDATE to build and send.
+    generation.save(update_fields=[*_OUTCOME_FIELDS, *fields])
     if settle:  # money budgets first: the order submissions lock them in
         budget_settle(generation=generation)
         quota_release(
