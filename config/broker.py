@@ -19,7 +19,7 @@ from typing import Any
 from kombu.transport import redis as kombu_redis
 
 
-class Channel(kombu_redis.Channel):  # type: ignore[misc]
+class Channel(kombu_redis.Channel):
     @contextmanager
     def conn_or_acquire(self, client: Any = None) -> Iterator[Any]:
         if client:
@@ -28,10 +28,10 @@ class Channel(kombu_redis.Channel):  # type: ignore[misc]
         pool = self.pool  # a new pool (after a fork or a reconnect) gets a new client
         shared = self.__dict__.get("_shared_client")
         if shared is None or shared.connection_pool is not pool:
-            shared = self._create_client()
+            shared = self._create_client()  # type: ignore[attr-defined]
             self.__dict__["_shared_client"] = shared
         yield shared
 
 
-class Transport(kombu_redis.Transport):  # type: ignore[misc]
+class Transport(kombu_redis.Transport):
     Channel = Channel

@@ -14,7 +14,7 @@ from common.db_pool import check_unless_recent
 class DatabaseWrapper(base.DatabaseWrapper):
     @property
     def pool(self) -> Any:
-        pool = super().pool
+        pool = super().pool  # type: ignore[misc]
         # Django hands psycopg_pool its own check when CONN_HEALTH_CHECKS is on and
         # accepts no other; the pool calls whatever `_check` holds on each checkout.
         if pool is not None and pool._check is ConnectionPool.check_connection:
