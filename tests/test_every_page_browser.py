@@ -23,6 +23,7 @@ from django.test import Client
 from django.urls import reverse
 
 from accounts.api_keys import api_key_issue
+from accounts.api_keys.services import api_keys_revoke
 from accounts.audit import audit_person
 from accounts.models import ApiKey, GroupPool, GroupQuota, Quota
 from generations.services import generation_create, generation_succeed
@@ -61,7 +62,20 @@ LEAKS = [
     "TOTP device",
     "Access attempts",
     "Access failures",
+    # The API key library's help texts and its "key created" message (the add form, a live
+    # key's form, a revoked key's read-only fields).
+    "A free-form name",
+    "Need not be unique",
+    "clients cannot use it anymore",
+    "This cannot be undone",
+    "store it somewhere safe",
 ]
+
+
+FILTER_TITLES = (
+    "[...document.querySelectorAll('#changelist-filter summary, #changelist-filter h3')]"
+    ".map(e => e.innerText)"
+)
 
 
 @dataclass
@@ -89,6 +103,9 @@ class Walk:
             found += [f"English {w!r}" for w in LEAKS if re.search(rf"\b{re.escape(w)}\b", text)]
             # An English plural glued to a Chinese name: a model without verbose_name_plural.
             found += [f"plural {w!r}" for w in re.findall(r"[\u4e00-\u9fff]s\b", text)]
+            # A list filter titled by a field without a translated verbose name ("以 created").
+            titles = self.page.evaluate(FILTER_TITLES)
+            found += [f"filter {t!r}" for t in titles if re.search(r"[a-z]{3,}", t)]
         self.problems += [f"{where}: {p}" for p in found]
         if found or SHOOT_ALL:
             shot(self.page, f"every-{self.size}-{self.lang}-{_slug(path)}")
@@ -144,11 +161,13 @@ def _world(django_user_model: Any) -> dict[str, Any]:
     Quota.objects.create(user=root, model=DEV, limit=500, used=3)
     key, _ = api_key_issue(user=root, name="laptop")
     ApiKey.objects.filter(pk=key.pk).update(image_cap=50, cap_model=DEV)
+    old, _ = api_key_issue(user=root, name="old laptop")
+    api_keys_revoke(keys=[old])
     done = generation_create(user=root, model=DEV, prompt="a lighthouse at dusk", params={})
     generation_succeed(generation=done, images=[png_bytes()], channel="sim")
     audit_person(action="signed in", user=root, actor=root)
     image = done.images.get()
-    return {"root": root, "image": image, "generation": done}
+    return {"root": root, "image": image, "generation": done, "revoked": old}
 
 
 def _portal_pages(world: dict[str, Any]) -> list[str]:
@@ -166,9 +185,13 @@ def _portal_pages(world: dict[str, Any]) -> list[str]:
     ]
 
 
-def _admin_pages() -> list[str]:
-    """The index, then every registered model's list, add form and first object's form."""
-    pages = [reverse("admin:index")]
+def _admin_pages(world: dict[str, Any]) -> list[str]:
+    """The index, then every registered model's list, add form and first object's form,
+    and a revoked key's form (the library makes its fields read-only)."""
+    pages = [
+        reverse("admin:index"),
+        reverse("admin:accounts_apikey_change", args=[world["revoked"].pk]),
+    ]
     for model, model_admin in admin.site._registry.items():
         info = (model._meta.app_label, model._meta.model_name)
         pages.append(reverse("admin:{}_{}_changelist".format(*info)))
@@ -230,7 +253,7 @@ def test_every_page_fits_speaks_the_language_and_can_be_reached(
     chromium: Any, live_server: Any, django_user_model: Any, enqueued: list
 ) -> None:
     world = _world(django_user_model)
-    pages = _portal_pages(world) + _admin_pages()
+    pages = _portal_pages(world) + _admin_pages(world)
     problems: list[str] = []
     for walk in _contexts(chromium, live_server.url, world["root"]):
         if walk.size == "phone":

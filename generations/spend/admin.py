@@ -11,6 +11,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 
+from common.admin_filters import titled
 from generations.spend.changes import budget_change, policy_block, policy_unblock, price_change
 from generations.spend.models import Budget, BudgetAlert, ModerationRefusal, PolicyTerm
 from providers.models import Price
@@ -19,7 +20,7 @@ from providers.models import Price
 @admin.register(Price)
 class PriceAdmin(admin.ModelAdmin):
     list_display = ("model", "channel", "per_image", "per_megapixel", "updated_at")
-    list_filter = ("channel",)
+    list_filter = (("channel", titled(admin.RelatedFieldListFilter, _("channel"))),)
     fields = ("channel", "model", "per_image", "per_megapixel")
 
     def save_model(self, request: HttpRequest, obj: Price, form: Any, change: bool) -> None:
@@ -60,7 +61,7 @@ class BudgetAlertAdmin(admin.ModelAdmin):
 @admin.register(PolicyTerm)
 class PolicyTermAdmin(admin.ModelAdmin):
     list_display = ("term", "kind", "group")
-    list_filter = ("kind", "group")
+    list_filter = ("kind", ("group", titled(admin.RelatedFieldListFilter, _("group"))))
     fields = ("term", "kind", "group")
 
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
