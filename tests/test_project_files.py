@@ -53,6 +53,17 @@ def test_the_env_example_lists_every_variable_settings_read() -> None:
     assert read - listed == set()
 
 
+def test_the_readme_and_env_example_name_every_variable_the_runners_read() -> None:
+    """Command 1 (scripts/dev) and the Procfile read their ports from the environment."""
+    runners = (ROOT / "Procfile").read_text() + (ROOT / "scripts" / "dev").read_text()
+    read = set(re.findall(r"\$\{([A-Z_]+):-", runners))
+    assert {"DARKROOM_WEB_PORT", "DARKROOM_SIMULATOR_PORT"} <= read
+    readme = (ROOT / "README.md").read_text()
+    example = set(re.findall(r"^(?:# )?([A-Z_]+)=", (ROOT / ".env.example").read_text(), re.M))
+    assert [name for name in sorted(read) if name not in readme] == []
+    assert read - example == set()
+
+
 def test_ci_runs_exactly_the_readmes_test_command() -> None:
     readme_lines = (ROOT / "README.md").read_text().splitlines()
     test_cmd = next(line.split("#")[0].strip() for line in readme_lines if "scripts/test" in line)
