@@ -5,7 +5,8 @@ reachable on a phone, and no English string known to leak shows on a Chinese pag
 One browser and one live server for the module; each (width, language) is one browser
 context that walks every page. Failures are gathered and reported together, with a
 screenshot of each failing page under test-artifacts/every-*.png (DARKROOM_SHOTS=all
-shoots every page, for a person to look through).
+shoots every page, for a person to look through; DARKROOM_WALK_ONLY=/reports/ walks only
+the pages whose path contains it, to re-check one page quickly).
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ MULTI = "black-forest-labs/flux-kontext-pro/multi"
 SIZES = {"phone": {"width": 390, "height": 844}, "desktop": {"width": 1440, "height": 900}}
 LOCALES = {"en": "en-US", "zh": "zh-CN"}
 SHOOT_ALL = os.environ.get("DARKROOM_SHOTS") == "all"
+ONLY = os.environ.get("DARKROOM_WALK_ONLY", "")
 
 # English seen on zh-hans pages before (issue 24), as whole words or phrases: any of them
 # on a Chinese page is a leak.
@@ -72,6 +74,25 @@ LEAKS = [
 ]
 
 
+# Table cells broken down to a letter or two per line (a model id in a narrow column, a
+# Chinese header squeezed), and chart labels shrunk below legibility (an SVG scaled to a
+# phone). Each returns the offending texts.
+SQUEEZED_CELLS = """[...document.querySelectorAll('th, td')].filter(cell => {
+  const text = cell.innerText.trim();
+  if (text.length < 3 || cell.offsetParent === null) return false;
+  const tops = new Set();
+  const walker = document.createTreeWalker(cell, NodeFilter.SHOW_TEXT);
+  for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+    const range = document.createRange();
+    range.selectNodeContents(node);
+    for (const r of range.getClientRects()) if (r.width > 0) tops.add(Math.round(r.top / 6));
+  }
+  return tops.size >= 3 && tops.size * 2 >= text.length;
+}).map(cell => cell.innerText.trim())"""
+TINY_CHART_LABELS = """[...document.querySelectorAll('svg text')].filter(t => {
+  const box = t.getBoundingClientRect();
+  return box.width > 0 && box.height < 9;
+}).map(t => t.textContent)"""
 FILTER_TITLES = (
     "[...document.querySelectorAll('#changelist-filter summary, #changelist-filter h3')]"
     ".map(e => e.innerText)"
@@ -98,6 +119,8 @@ class Walk:
         width = self.page.evaluate("[document.documentElement.scrollWidth, window.innerWidth]")
         if width[0] > width[1]:
             found.append(f"overflows: {width[0]} px wide in {width[1]} px")
+        found += [f"squeezed cell {t!r}" for t in self.page.evaluate(SQUEEZED_CELLS)]
+        found += [f"tiny chart label {t!r}" for t in self.page.evaluate(TINY_CHART_LABELS)]
         if self.lang == "zh":
             text = self.page.evaluate("document.body.innerText")
             found += [f"English {w!r}" for w in LEAKS if re.search(rf"\b{re.escape(w)}\b", text)]
@@ -253,7 +276,7 @@ def test_every_page_fits_speaks_the_language_and_can_be_reached(
     chromium: Any, live_server: Any, django_user_model: Any, enqueued: list
 ) -> None:
     world = _world(django_user_model)
-    pages = _portal_pages(world) + _admin_pages(world)
+    pages = [p for p in _portal_pages(world) + _admin_pages(world) if ONLY in p]
     problems: list[str] = []
     for walk in _contexts(chromium, live_server.url, world["root"]):
         if walk.size == "phone":
