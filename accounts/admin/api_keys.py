@@ -49,7 +49,8 @@ class ApiKeyForm(forms.ModelForm):
             "cap_period",
             "cap_model",
         ]
-        # The library's fields carry no translated names nor help texts.
+        # The library's fields carry no translated names nor help texts (read-only ones
+        # take these too).
         labels = {
             "name": _("name"),
             "user": _("person"),
@@ -73,16 +74,6 @@ class ApiKeyForm(forms.ModelForm):
 
     def clean_allowed_models(self) -> list[str]:
         return list(self.cleaned_data["allowed_models"])
-
-
-# The library's read-only fields (a revoked key's name, expiry and revocation), shown through
-# our display methods: the model's fields would bring the library's English help texts.
-READ_ONLY_AS = {
-    "prefix": "key_prefix",
-    "name": "key_name",
-    "expiry_date": "key_expires",
-    "revoked": "key_revoked",
-}
 
 
 @admin.register(ApiKey)
@@ -110,17 +101,12 @@ class ApiKeyAdmin(APIKeyModelAdmin):
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
         # The counters move only through reservations and settlements; last use only by use.
         counters = ("last_used_at", "cap_used", "cap_reserved", "cap_since")
-        shown = [READ_ONLY_AS.get(f, f) for f in super().get_readonly_fields(request, obj)]
-        return (*shown, *counters)
-
-    def get_fields(self, request: HttpRequest, obj: Any = None) -> Any:
-        # The form's order, each field the library makes read-only in its place.
-        readonly = self.get_readonly_fields(request, obj)
-        fields = [
-            READ_ONLY_AS[f] if READ_ONLY_AS.get(f) in readonly else f
-            for f in ApiKeyForm.Meta.fields
+        # The library's read-only fields (a revoked key's name, expiry and revocation) take
+        # the form's labels and help texts; its prefix column is ours, translated.
+        shown = [
+            f if f != "prefix" else "key_prefix" for f in super().get_readonly_fields(request, obj)
         ]
-        return [*fields, *(f for f in readonly if f not in fields)]
+        return (*shown, *counters)
 
     # The library's columns carry English names; these carry ours, translated.
     @admin.display(description=_("prefix"), ordering="prefix")
