@@ -71,6 +71,16 @@ LEAKS = [
     "clients cannot use it anymore",
     "This cannot be undone",
     "store it somewhere safe",
+    # Fields declared without a verbose name, and django-otp's plain-English admin.
+    "Api key",
+    "Lease owner",
+    "Budget reserved",
+    "Sha256",
+    "Credentials signer",
+    "human-readable name of this device",
+    "Throttling",
+    "Timestamps",
+    "username or email address",
 ]
 
 

@@ -194,6 +194,41 @@ def test_the_api_key_admin_speaks_chinese_for_new_live_and_revoked_keys(
     assert AuditEntry.objects.filter(action="key created", target_id=new_key.prefix).exists()
 
 
+def test_the_admins_bookkeeping_fields_and_two_factor_devices_speak_chinese(
+    admin_user: Any, user: Any
+) -> None:
+    job = generation_create(user=user, model=DEV, prompt="a fox", params={})
+    generation_succeed(generation=job, images=[png_bytes()], channel="sim")
+    device = TOTPDevice.objects.create(user=user, name="phone", confirmed=True)
+    client = Client()
+    client.force_login(admin_user)
+    pages = {
+        "job": f"/admin/generations/generation/{job.pk}/change/",
+        "image": f"/admin/generations/image/{job.images.get().pk}/change/",
+        "device": f"/admin/otp_totp/totpdevice/{device.pk}/change/",
+        "term": "/admin/generations/policyterm/add/",
+        "price": "/admin/providers/price/add/",
+    }
+    text = {k: _text(client.get(url, **ZH).content.decode()) for k, url in pages.items()}
+
+    english = {
+        "job": ("Api key:", "Lease owner:", "Budget reserved:", "Purged images:", "Index"),
+        "image": ("Sha256:", "Credentials signer:", "File:", "Thumbnail:"),
+        "device": ("human-readable name", "Throttling", "Timestamps", "username or email"),
+        "term": ("Group:",),
+        "price": ("Channel:",),
+    }
+    assert {k: [e for e in words if e in text[k]] for k, words in english.items()} == {
+        k: [] for k in english
+    }
+    assert "API 密钥:" in text["job"]
+    assert "租约持有者:" in text["job"]
+    assert "内容凭证签名者:" in text["image"]
+    assert "输错记录" in text["device"]
+    assert "用户组:" in text["term"]
+    assert "通道:" in text["price"]
+
+
 def test_a_key_cap_change_is_logged_against_the_key(user: Any, admin_user: Any) -> None:
     key, _ = api_key_issue(user=user, name="ci")
     key_cap_set(actor=admin_user, key=key, image_cap=3, cap_period="never", cap_model="")

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django import forms
 from django.contrib import admin
 from django.db.models import QuerySet
 from django.http import HttpRequest
@@ -32,8 +33,16 @@ class PriceAdmin(admin.ModelAdmin):
         ).pk
 
 
+class _GroupLabelled(forms.ModelForm):
+    # The models' `group` keys carry no verbose name; this one is translated.
+    class Meta:
+        fields = ()  # the admin names them
+        labels = {"group": _("group")}
+
+
 @admin.register(Budget)
 class BudgetAdmin(admin.ModelAdmin):
+    form = _GroupLabelled
     list_display = ("__str__", "monthly", "hard", "spent", "reserved", "period_start")
     fields = ("group", "monthly", "hard", "alert_to", "spent", "reserved", "period_start")
     readonly_fields = ("spent", "reserved", "period_start")
@@ -60,12 +69,17 @@ class BudgetAlertAdmin(admin.ModelAdmin):
 
 @admin.register(PolicyTerm)
 class PolicyTermAdmin(admin.ModelAdmin):
-    list_display = ("term", "kind", "group")
+    form = _GroupLabelled
+    list_display = ("term", "kind", "group_name")
     list_filter = ("kind", ("group", titled(admin.RelatedFieldListFilter, _("group"))))
     fields = ("term", "kind", "group")
 
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False  # block a new term, unblock the old one: each audited
+
+    @admin.display(description=_("group"), ordering="group__name")
+    def group_name(self, term: PolicyTerm) -> Any:
+        return term.group
 
     def save_model(self, request: HttpRequest, obj: PolicyTerm, form: Any, change: bool) -> None:
         row = policy_block(
