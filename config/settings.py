@@ -392,6 +392,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "generations.api.tasks.requeue_unsent_webhooks",
         "schedule": 300.0,
     },
+    # Budget alerts whose mail or webhook failed (generations.spend.alerts): tried again.
+    "retry-budget-alerts": {
+        "task": "generations.tasks.retry_budget_alerts",
+        "schedule": 60.0,
+    },
     # Daily/weekly/monthly quota resets; idempotent, so a run late or twice is harmless.
     "reset-quota-periods": {
         "task": "accounts.tasks.reset_quota_periods",

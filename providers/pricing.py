@@ -33,6 +33,10 @@ def megapixels(params: dict[str, object]) -> Decimal:
     return Decimal(pixels) / MEGAPIXEL
 
 
+def size_megapixels(width: int, height: int) -> Decimal:
+    return Decimal(width * height) / MEGAPIXEL
+
+
 def unit_cost(price: Price | None, mp: Decimal) -> Decimal:
     if price is None:
         return ZERO
@@ -54,6 +58,25 @@ def call_cost(*, channel: str, model: str, n: int, params: dict[str, object]) ->
 
 def money(amount: Decimal) -> Decimal:
     return amount.quantize(MICRO, rounding=ROUND_HALF_UP)
+
+
+def price_terms(*, channel: str, model: str) -> dict[str, str] | None:
+    """The price in force now, as an attempt entry keeps it (Decimals as text)."""
+    price = price_of(channel=channel, model=model)
+    if price is None:
+        return None
+    return {"per_image": str(price.per_image), "per_megapixel": str(price.per_megapixel)}
+
+
+def delivered_cost(
+    terms: dict[str, str], *, n: int, requested: Decimal, delivered: list[Decimal]
+) -> Decimal:
+    """What one call for `n` images cost at `terms`, each image at the megapixels the
+    upstream delivered (`delivered`, in order); an image it did not deliver counts at
+    the `requested` megapixels. Rounded once, as call_cost is."""
+    sizes = delivered[:n] + [requested] * max(0, n - len(delivered))
+    per_image, per_megapixel = Decimal(terms["per_image"]), Decimal(terms["per_megapixel"])
+    return money(per_image * n + per_megapixel * sum(sizes, ZERO))
 
 
 def dearest_cost(*, model: str, n: int, params: dict[str, object]) -> Decimal:

@@ -28,7 +28,7 @@ from accounts.api_keys.services import api_keys_revoke
 from accounts.audit import audit_person
 from accounts.models import ApiKey, GroupPool, GroupQuota, Quota
 from generations.services import generation_create, generation_succeed
-from tests.browser import ARTIFACTS, CHROMIUM_ARGS, shot
+from tests.browser import ARTIFACTS, shot
 from tests.images import png_bytes
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -148,27 +148,6 @@ def _slug(path: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", path.lower()).strip("-")[:60] or "home"
 
 
-@pytest.fixture(scope="module")
-def chromium() -> Iterator[Any]:
-    from tests.browser import CHROMIUM
-    from tests.needs import missing
-
-    if not CHROMIUM.exists():
-        missing("needs Debian's chromium at /usr/bin/chromium (apt-get install -y chromium)")
-    from playwright import sync_api
-
-    ARTIFACTS.mkdir(exist_ok=True)
-    # Playwright's loop runs in this thread; scoped, so later tests' subprocesses (the
-    # deploy checks) never inherit a variable production refuses.
-    with pytest.MonkeyPatch.context() as patch, sync_api.sync_playwright() as playwright:
-        patch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        try:
-            yield browser
-        finally:
-            browser.close()
-
-
 def _contexts(chromium: Any, base: str, user: Any) -> Iterator[Walk]:
     client = Client()
     client.force_login(user)
@@ -283,12 +262,12 @@ def _action_in_view(walk: Walk) -> None:
 
 
 def test_every_page_fits_speaks_the_language_and_can_be_reached(
-    chromium: Any, live_server: Any, django_user_model: Any, enqueued: list
+    module_chromium: Any, live_server: Any, django_user_model: Any, enqueued: list
 ) -> None:
     world = _world(django_user_model)
     pages = [p for p in _portal_pages(world) + _admin_pages(world) if ONLY in p]
     problems: list[str] = []
-    for walk in _contexts(chromium, live_server.url, world["root"]):
+    for walk in _contexts(module_chromium, live_server.url, world["root"]):
         if walk.size == "phone":
             _nav_reachable(walk)
         else:

@@ -57,7 +57,18 @@ class BudgetAdmin(admin.ModelAdmin):
 
 @admin.register(BudgetAlert)
 class BudgetAlertAdmin(admin.ModelAdmin):
-    list_display = ("created_at", "budget", "threshold", "spent", "limit", "currency", "mailed")
+    list_display = (
+        "created_at",
+        "budget",
+        "threshold",
+        "spent",
+        "limit",
+        "currency",
+        "mailed",
+        "webhook_status",
+        "webhook_delivered",
+        "next_try_at",
+    )
     list_filter = ("threshold",)
 
     def has_add_permission(self, request: HttpRequest) -> bool:

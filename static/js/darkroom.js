@@ -28,13 +28,6 @@
     form.action = button.dataset.presetSave;
     HTMLFormElement.prototype.submit.call(form);
   });
-  // The preset picker's search: hide presets whose name, model and template miss it.
-  on("input", "[data-preset-search]", (event, input) => {
-    const words = input.value.toLowerCase().trim();
-    document.querySelectorAll("[data-preset-option]").forEach((item) => {
-      item.hidden = Boolean(words) && !item.dataset.presetOption.includes(words);
-    });
-  });
 
   // Confirm destructive buttons.
   on("click", "[data-confirm]", (event, el) => {
@@ -208,6 +201,17 @@
     field.querySelector(".dropzone").classList.add("is-pasted");
     setTimeout(() => field.querySelector(".dropzone").classList.remove("is-pasted"), 600);
   });
+
+  // "Compare": only the chosen models' settings show (every model's, without scripts).
+  function syncCompare(form) {
+    const chosen = new Set(Array.from(form.querySelectorAll('input[name="models"]:checked'), (i) => i.value));
+    form.querySelectorAll("[data-params-for]").forEach((panel) => {
+      panel.classList.toggle("is-chosen", chosen.has(panel.dataset.paramsFor));
+    });
+    const empty = form.querySelector("[data-compare-empty]");
+    if (empty) empty.hidden = chosen.size > 0;
+  }
+  on("change", '[data-compare] input[name="models"]', (event, input) => syncCompare(input.form));
 
   // API key model allow-list: a search over friendly labels, the chosen ones as chips.
   function renderAllowChips(box) {
@@ -425,6 +429,7 @@
   });
   document.addEventListener("DOMContentLoaded", () => {
     document.querySelectorAll("[data-model-allow]").forEach(renderAllowChips);
+    document.querySelectorAll("form[data-compare]").forEach(syncCompare);
     enhanceSliders(document); shapeTiles(document); updateSelection();
     connectLive(); // once it opens, the polls below are called off before they send
     pollCards(); pollPendingTiles();
