@@ -249,6 +249,9 @@ def test_the_audit_log_and_the_admin_index_speak_chinese(admin_user: Any, user: 
 
     for english in ("Axes", "OTP_TOTP", "Audit log", "TOTP devices", "Access attempts"):
         assert english not in index
+    # The index's column headers, read out by screen readers.
+    assert "Model name" not in index
+    assert "模型名称" in index
     assert "审计日志" in index
     assert "登录锁定" in index
     assert "两步验证" in index
