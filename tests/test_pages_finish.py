@@ -194,7 +194,7 @@ def test_the_api_key_admin_speaks_chinese_for_new_live_and_revoked_keys(
     assert AuditEntry.objects.filter(action="key created", target_id=new_key.prefix).exists()
 
 
-def test_the_admins_bookkeeping_fields_and_two_factor_devices_speak_chinese(
+def test_the_admins_bookkeeping_fields_two_factor_and_sso_speak_chinese(
     admin_user: Any, user: Any
 ) -> None:
     job = generation_create(user=user, model=DEV, prompt="a fox", params={})
@@ -208,6 +208,9 @@ def test_the_admins_bookkeeping_fields_and_two_factor_devices_speak_chinese(
         "device": f"/admin/otp_totp/totpdevice/{device.pk}/change/",
         "term": "/admin/generations/policyterm/add/",
         "price": "/admin/providers/price/add/",
+        "sso app": "/admin/socialaccount/socialapp/add/",
+        "sso account": "/admin/socialaccount/socialaccount/add/",
+        "sso token": "/admin/socialaccount/socialtoken/add/",
     }
     text = {k: _text(client.get(url, **ZH).content.decode()) for k, url in pages.items()}
 
@@ -217,6 +220,9 @@ def test_the_admins_bookkeeping_fields_and_two_factor_devices_speak_chinese(
         "device": ("human-readable name", "Throttling", "Timestamps", "username or email"),
         "term": ("Group:",),
         "price": ("Channel:",),
+        "sso app": ("Provider:", "Settings:"),
+        "sso account": ("User:",),
+        "sso token": ("App:", "Account:"),
     }
     assert {k: [e for e in words if e in text[k]] for k, words in english.items()} == {
         k: [] for k in english

@@ -12,5 +12,6 @@ from accounts.admin import (  # noqa: F401
     governance,
     people,
     quotas,
+    single_sign_on,
     two_factor,
 )
