@@ -15,6 +15,7 @@ from django.db import transaction
 from common.sizes import match_size
 from providers.catalog import Catalog, get_catalog
 from providers.models import Channel, ChannelModel, Price
+from providers.wire import RATIO_SIZES
 
 ZERO = Decimal(0)
 MICRO = Decimal("0.000001")  # the database keeps six decimal places
@@ -27,8 +28,12 @@ def currency() -> str:
 
 
 def megapixels(params: dict[str, object]) -> Decimal:
-    """Megapixels of one image of the request: its `size`, else 1024x1024."""
+    """Megapixels of one image of the request: its `size`, else the size its
+    `aspect_ratio` is delivered at (21:9 is 1568x672, a little over 1024x1024), else
+    1024x1024. A budget holds this much per image, so it must not be under the delivery."""
     size = match_size(params.get("size"))
+    if not (size and size[0] and size[1]):
+        size = RATIO_SIZES.get(str(params.get("aspect_ratio")), None)
     pixels = size[0] * size[1] if size and size[0] and size[1] else DEFAULT_PIXELS
     return Decimal(pixels) / MEGAPIXEL
 

@@ -36,6 +36,15 @@ def _reachable(port: int) -> bool:
     return True
 
 
+@pytest.fixture(autouse=True)
+def _no_language_carried_over() -> Iterator[None]:
+    """The test client's requests leave their language active in this thread: end it."""
+    yield
+    from django.utils import translation
+
+    translation.deactivate()
+
+
 @pytest.fixture
 def postgres() -> None:
     """Skip (under CI: fail), saying why, unless the suite runs on PostgreSQL."""

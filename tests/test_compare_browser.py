@@ -37,8 +37,9 @@ def test_a_comparison_of_three_models_where_one_has_no_quota_left(
 
     alice = django_user_model.objects.create_user("alice", "alice@ex.com", "pw-1234567")
     page = chromium.open(alice, size, lang, "/")
+    page.locator("textarea[name=prompt]").fill("a lighthouse at dusk")  # typed, then compared
     page.get_by_role("link", name=_t(lang, "Compare models", "多模型对比")).click()
-    page.locator("textarea[name=prompt]").fill("a lighthouse at dusk")
+    expect(page.locator("textarea[name=prompt]")).to_have_value("a lighthouse at dusk")
     choose = {m: page.locator(f'.compare-model[data-model="{m}"]') for m in MODELS}
     flux, t2i, schnell = (page.locator(f'.compare-panel[data-params-for="{m}"]') for m in MODELS)
     expect(choose[SCHNELL]).to_contain_text(_t(lang, "no free images left", "免费图片已用完"))

@@ -18,6 +18,7 @@ from generations.spend import organization as org
 from generations.spend.costs import entry_cost
 from providers.catalog import CatalogError, parse_catalog
 from providers.models import Price
+from providers.pricing import dearest_cost
 from simulator.server import SimulatorServer
 from tests.upstreams import create, run_to_end, sim_fixture  # noqa: F401
 
@@ -126,6 +127,25 @@ def test_a_price_per_megapixel_counts_the_size_the_upstream_delivered(
     day = start - start % 86400
     page = org.costs_page(org.Query(day, day + 3 * 86400, ("line_item",), 7))
     assert sum(r["amount"]["value"] for b in page["data"] for r in b["results"]) == delivered
+
+
+def test_a_wide_aspect_ratio_job_holds_no_less_than_it_is_paid(
+    sim: SimulatorServer, user: Any, enqueued: list
+) -> None:
+    """A 21:9 image is delivered at 1568x672 (1.05 MP, over 1024x1024's 1.05): the budget
+    hold, which is the most a job could cost, must cover it."""
+    t2i = "black-forest-labs/flux-kontext-pro/text-to-image"
+    for channel in ("modelverse", "reseller-edits"):
+        call_command(
+            "price", "set", "--channel", channel, "--model", t2i,
+            "--per-image", "0.01", "--per-megapixel", "1",
+        )  # fmt: skip
+    job = run_to_end(create(user, t2i, n=1, aspect_ratio="21:9"))
+
+    assert job.status == Generation.Status.SUCCEEDED
+    assert [(i.width, i.height) for i in job.images.all()] == [(1568, 672)]
+    assert job.cost == Decimal("1.063696")  # 0.01 + 1 x 1.053696 MP
+    assert dearest_cost(model=t2i, n=1, params=job.params) >= job.cost
 
 
 def test_the_delivered_size_is_paid_at_the_price_of_the_call(user: Any, priced: None) -> None:

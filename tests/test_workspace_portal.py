@@ -74,6 +74,8 @@ def test_a_board_shared_with_a_group_is_read_only_for_a_member(team: dict[str, C
     assert "a red kite" in page
     assert "Read-only" in page
     assert "Remove" not in page
+    # the navigation still says where you are: under Boards
+    assert f'<a href="{reverse("boards")}" aria-current="true">' in page
     thumb = team["bob"].get(reverse("board_image_thumbnail", args=[board.pk, ids[0]]))
     assert thumb.status_code == 200
 

@@ -23,7 +23,7 @@ from typing import Any
 import httpx
 from django.conf import settings
 from django.core.mail import send_mail
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from generations.spend.models import BudgetAlert
@@ -115,15 +115,18 @@ def _mail(alert: BudgetAlert) -> bool:
     recipients = _recipients(alert)
     if not recipients:
         return False
-    subject = _("Darkroom budget: %(budget)s at %(threshold)s %%") % {
-        "budget": alert.budget,
-        "threshold": alert.threshold,
-    }
-    body = _("Spent %(spent)s of %(limit)s %(currency)s this month.") % {
-        "spent": alert.spent,
-        "limit": alert.limit,
-        "currency": alert.currency,
-    }
+    # In the instance's language: the mail goes to every staff member who asked for
+    # alerts, not in whatever language the request that crossed the line was served in.
+    with translation.override(settings.LANGUAGE_CODE):
+        subject = _("Darkroom budget: %(budget)s at %(threshold)s %%") % {
+            "budget": alert.budget,
+            "threshold": alert.threshold,
+        }
+        body = _("Spent %(spent)s of %(limit)s %(currency)s this month.") % {
+            "spent": alert.spent,
+            "limit": alert.limit,
+            "currency": alert.currency,
+        }
     try:
         send_mail(subject, body, None, recipients)
     except Exception:  # an alert must never fail the job that crossed the line

@@ -18,6 +18,15 @@
     if (nav) nav.classList.toggle("is-open", open);
   });
 
+  // "Compare models" takes the prompt typed so far along (/compare/?prompt=...).
+  on("click", "a[data-carry-prompt]", (event, link) => {
+    const prompt = document.querySelector("form textarea[name=prompt]");
+    if (!prompt || !prompt.value.trim()) return;
+    const url = new URL(link.href, window.location.href);
+    url.searchParams.set("prompt", prompt.value);
+    link.href = url.toString();
+  });
+
   // Selects and filters that submit their form as soon as they change.
   on("change", "[data-autosubmit]", (event, el) => el.form && el.form.requestSubmit());
 
