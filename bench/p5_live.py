@@ -67,8 +67,10 @@ new MutationObserver(() => {
       if (window.__shown[id]) return;
       window.__shown[id] = Date.now();
       const entry = performance.getEntriesByName(img.currentSrc).pop();
+      if (entry) entry.serverTiming.forEach((t) => { trace[t.name] = parseFloat(t.description); });
       if (entry) Object.assign(trace, {
-        fetch: at(entry.fetchStart), first: at(entry.responseStart), loaded: at(entry.responseEnd),
+        fetch: at(entry.fetchStart), request: at(entry.requestStart),
+        first: at(entry.responseStart), loaded: at(entry.responseEnd),
       });
     };
     if (img.complete && img.naturalWidth) mark(); else img.addEventListener('load', mark);
@@ -91,7 +93,10 @@ STEPS = (
     ("written -> page got it", "sent", "got"),
     ("got -> card in page", "got", "dom"),
     ("card -> image requested", "dom", "fetch"),
-    ("image request -> first byte", "fetch", "first"),
+    ("image fetch -> request sent", "fetch", "request"),
+    ("image request -> app has it", "request", "app0"),
+    ("app answers (headers)", "app0", "app1"),
+    ("headers -> first byte", "app1", "first"),
     ("image first -> last byte", "first", "loaded"),
     ("image loaded -> shown", "loaded", "shown"),
     ("finish -> shown (total)", "finished", "shown"),

@@ -11,6 +11,8 @@ times (ms since the epoch, comparable with the page's Date.now() on the same mac
   sent   the event's text was handed to the server
 
 The page adds when the event arrived and when the card and its image were shown.
+Each image response carries a Server-Timing header with the moments the app got the
+request ("app0") and sent its headers ("app1"), read by the page from Resource Timing.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ import time
 from datetime import datetime
 from typing import Any
 
-from config.asgi import application
+from config.asgi import application as darkroom
 from generations.portal import live
 
 __all__ = ["application"]
@@ -66,3 +68,17 @@ def _traced_event(self: live.Change, cursor: datetime) -> str:
 live.LiveHub._on_message = _traced_on_message  # type: ignore[method-assign]
 live.read_changes = _traced_read_changes
 live.Change.event = _traced_event  # type: ignore[method-assign]
+
+
+async def application(scope: dict[str, Any], receive: Any, send: Any) -> None:
+    if scope["type"] != "http" or not scope["path"].endswith(("/thumbnail/", "/original/")):
+        return await darkroom(scope, receive, send)
+    arrived = _now()
+
+    async def timed(message: dict[str, Any]) -> None:
+        if message["type"] == "http.response.start":
+            timing = f'app0;desc="{arrived:.1f}", app1;desc="{_now():.1f}"'.encode()
+            message = {**message, "headers": [*message["headers"], (b"server-timing", timing)]}
+        await send(message)
+
+    return await darkroom(scope, receive, timed)

@@ -7,7 +7,7 @@ marks that job of its person "dirty", and the reader answers all dirty jobs with
 query on the shared thread pool (generations.sync), renders each changed card once per
 language (only the ones some stream of the person has not been sent yet) and hands it
 to every stream of that person; the quota counter follows in an event of its own, read
-after the cards are on their way. No stream holds a thread while it waits.
+QUOTA_DELAY after the cards. No stream holds a thread while it waits.
 
 The database is the truth, the message only a nudge. Without Redis, or while the
 subscription is down, the hub re-reads every open stream's person each
@@ -17,6 +17,8 @@ stream opens, look at the person's whole window: a change is what a row shows, c
 started or finished after the stream's cursor. Every such read looks REREAD_MARGIN
 further back (a commit can land after a later timestamp was read) and a stream skips the
 states it has sent, so an event id (the cursor) sent back as Last-Event-ID loses nothing.
+A message names one job: that row is read and sent first, the person's window right
+after it.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ import json
 import logging
 import uuid
 import weakref
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import cache, cached_property
@@ -54,6 +56,10 @@ log = logging.getLogger(__name__)
 
 # How far back every read looks again: a job committed after a later one was read.
 REREAD_MARGIN = timedelta(seconds=30)
+# The quota counters follow the cards by this much: the page is fetching the card's
+# image from this very process meanwhile (the counter's five reads and render would
+# slow that), and a burst of changes of one person costs one read of the counter.
+QUOTA_DELAY = 0.25
 # A success whose thumbnails are not made after this long is shown anyway (the
 # thumbnail view makes a missing one, S3 serves the original): its worker stopped.
 THUMBNAIL_GRACE = timedelta(seconds=20)
@@ -245,8 +251,15 @@ class LiveHub:
         # Person -> the jobs to read, or None: the person's whole window.
         self._dirty: dict[int, set[str] | None] = {}
         self._wake = asyncio.Event()
+        # (person, language) -> the models whose counters are due, see QUOTA_DELAY
+        self._quotas_due: dict[tuple[int, str], set[str]] = {}
+        self._quotas_wake = asyncio.Event()
         loop = asyncio.get_running_loop()
-        self._tasks = [loop.create_task(self._read_forever()), loop.create_task(self._tick())]
+        self._tasks = [
+            loop.create_task(self._read_forever()),
+            loop.create_task(self._quotas_forever()),
+            loop.create_task(self._tick()),
+        ]
         if url is not None:
             self._tasks.append(loop.create_task(self._listen(url)))
 
@@ -290,6 +303,15 @@ class LiveHub:
                     self.mark(user_id)
 
     async def _read(self, dirty: dict[int, set[str] | None]) -> None:
+        named = {user_id: ids for user_id, ids in dirty.items() if ids is not None}
+        if named:  # first the jobs the messages named: their cards go out at once
+            await self._read_rows(named)
+        # Then every dirty person's window, as every read did before jobs were named: what
+        # a lost message did not announce is sent before the named job's event id (its
+        # cursor) can be used to resume past it.
+        await self._read_rows(dict.fromkeys(dirty))
+
+    async def _read_rows(self, dirty: Mapping[int, set[str] | None]) -> None:
         wanted: dict[int, datetime] = {}
         jobs: dict[int, set[str]] = {}
         languages: dict[int, set[str]] = {}
@@ -311,11 +333,27 @@ class LiveHub:
             for stream in list(self.streams.get(user_id, ())):
                 stream.offer(found.get((user_id, stream.language), []))
         # The counters after the cards: a card does not wait for the quota's reads.
-        await self._send_quotas({key: {c.model for c in found[key]} for key in found})
+        for key, changes in found.items():
+            self._quotas_due.setdefault(key, set()).update(c.model for c in changes)
+        if found:
+            self._quotas_wake.set()
+
+    async def _quotas_forever(self) -> None:
+        while True:
+            await self._quotas_wake.wait()
+            await asyncio.sleep(QUOTA_DELAY)
+            self._quotas_wake.clear()
+            due, self._quotas_due = self._quotas_due, {}
+            try:
+                await self._send_quotas(due)
+            except Exception:  # the database may be away a while: tried again shortly
+                log.warning("reading live quota counters failed", exc_info=True)
+                for key, models in due.items():
+                    self._quotas_due.setdefault(key, set()).update(models)
+                self._quotas_wake.set()
+                await asyncio.sleep(settings.DARKROOM_LIVE_POLL_INTERVAL)
 
     async def _send_quotas(self, models: dict[tuple[int, str], set[str]]) -> None:
-        if not models:
-            return
         quotas = await run_sync(read_quotas, models)
         for (user_id, language), counters in quotas.items():
             for stream in list(self.streams.get(user_id, ())):
