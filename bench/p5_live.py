@@ -6,11 +6,14 @@ Brings up Redis and two web processes on the bench database: one with the stream
 default) and one with DARKROOM_PORTAL_LIVE=false (today's polling: cards every 1 s,
 tiles every 2 s). No worker: this process finishes each job itself through the same
 service the worker calls (generation_succeed: store, thumbnail, then announce), so the
-figures are the portal's path alone.
+figures are the portal's path alone. Both web processes run bench/p5_trace.py (the app,
+its live hub timed).
 
 1. Finish -> shown, in Chromium: for each of --jobs jobs, interleaved push / polling, a
    card waits a random 0.2-1.2 s, the job finishes, and the page records (Date.now())
-   the moment the card's <img> has loaded. Figure: shown - finished_at, p50 / p95.
+   the moment the card's <img> has loaded. Figure: shown - finished_at, p50 / p95; then
+   each step's p50 (STEPS: this process's marks, the web's, the page's, all wall-clock
+   on the one machine), and result -> shown: from the image in hand, before finished_at.
 2. Status requests (GET /jobs/..., /history/tiles/) sent while one job runs 10 s, on
    the generate page and the gallery, both modes.
 3. --streams open streams for one person on the push web process: threads and memory
@@ -157,9 +160,10 @@ def finish(job: Any) -> dict[str, float]:
     from generations.models import Generation
     from generations.services import generation_succeed
 
+    image = png_bytes(512, 512)
     MARKS.clear()
     MARKS["result"] = time.time() * 1000  # the worker has the upstream's image in hand
-    generation_succeed(generation=job, images=[png_bytes(512, 512)], channel="modelverse")
+    generation_succeed(generation=job, images=[image], channel="modelverse")
     finished = Generation.objects.values_list("finished_at", flat=True).get(pk=job.pk)
     return {"finished": finished.timestamp() * 1000, **MARKS}
 
