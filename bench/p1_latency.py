@@ -10,17 +10,26 @@ shape, so it relays the reseller path). "Added" is a subject's latency minus its
 direct baseline's, per percentile. LiteLLM is an optional bench dependency:
 `pip install 'litellm[proxy]'` into .venv or, better, a venv of its own on PATH;
 without it the figure has the direct baseline only.
+
+`--baseline DIR` runs a second Darkroom (web and worker, Redis of its own, the same
+simulator and database) from another checkout, e.g. main's (`git worktree add --detach
+/tmp/base main`), interleaved in the same rounds: before/after in one run. CPU per image
+is read from /proc around the rounds for each worker, web and LiteLLM; each process's
+idle CPU (measured for a few seconds before the rounds, no request in flight) is shown
+with it, since a round lasts as long as all subjects take.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import secrets
 import shutil
 import statistics
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -29,7 +38,9 @@ from bench.stack import (
     Stack,
     cpu_seconds,
     free_port,
+    interleave,
     quantile,
+    run_ns,
     setup_django,
     stack,
     summary,
@@ -109,21 +120,30 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=40)
     parser.add_argument("--no-litellm", action="store_true")
     parser.add_argument("--profile", help="py-spy the web and worker into this directory")
+    parser.add_argument("--baseline", type=Path, help="a second Darkroom from this checkout")
     args = parser.parse_args()
     setup_django()
-    key = darkroom_key()
-    moments: list[tuple[float, float]] = []
-    with stack() as s, httpx.Client(timeout=120) as client:
+    keys = {"darkroom": darkroom_key()}
+    if args.baseline:
+        keys["baseline"] = darkroom_key("bench-p1-baseline")
+    moments: dict[str, list[tuple[float, float]]] = {name: [] for name in keys}
+    with contextlib.ExitStack() as stacks, httpx.Client(timeout=120) as client:
+        s = stacks.enter_context(stack())
         s.redis()
         simulator = s.simulator()
-        s.worker(concurrency=16)
-        web = s.web()
-        subjects = {
-            "direct (ModelVerse path)": caller(
-                client, f"{simulator}/v1/images/generations", SIM_KEY, MODEL
-            ),
-            "darkroom": caller(client, f"{web}/v1/images/generations", key, MODEL, moments),
-        }
+        direct = caller(client, f"{simulator}/v1/images/generations", SIM_KEY, MODEL)
+        subjects = {"direct (ModelVerse path)": direct}
+        procs: dict[str, Any] = {}
+        for name in keys:
+            # The baseline: a second Darkroom (own Redis) from the other checkout.
+            d = s if name == "darkroom" else stacks.enter_context(stack(args.baseline.resolve()))
+            if d is not s:
+                d.redis()
+                d.env["DARKROOM_SIMULATOR_URL"] = simulator
+            d.worker(concurrency=16)
+            url = f"{d.web()}/v1/images/generations"
+            subjects[name] = caller(client, url, keys[name], MODEL, moments[name])
+            procs |= {f"{name} worker": d.worker_proc, f"{name} web": d.web_proc}
         litellm = None if args.no_litellm else start_litellm(s, simulator)
         if litellm:
             subjects["direct (reseller path)"] = caller(
@@ -132,26 +152,49 @@ def main() -> None:
             subjects["litellm"] = caller(
                 client, f"{litellm}/v1/images/generations", LITELLM_KEY, RESELLER_MODEL
             )
+            procs["litellm"] = next(p for p in s.procs if "litellm" in str(p.args))
         for run in subjects.values():  # warm up: connections, imports, plans
             for _ in range(3):
                 run()
-        if args.profile:
-            for name, proc in (("web", s.web_proc), ("worker", s.worker_proc)):
-                s.profile(proc, name, 30, Path(args.profile))
-        found: dict[str, list[float]] = {name: [] for name in subjects}
         # CPU per image of each process that handles one: the worker does the job's
         # work (download, check, sign, store, thumbnail, settle), LiteLLM relays.
-        procs = {"darkroom worker": s.worker_proc, "darkroom web": s.web_proc}
-        if litellm:
-            procs["litellm"] = next(p for p in s.procs if "litellm" in str(p.args))
+        idle = _idle_cpu(procs)
+        if args.profile:
+            profile(s, procs, Path(args.profile))
         before = {name: cpu_seconds(p.pid) for name, p in procs.items()}
-        for _ in range(args.rounds):
-            for name, run in subjects.items():
-                found[name].append(run())
+        started = time.perf_counter()
+        found = interleave(args.rounds, subjects)
         cpu = {n: (cpu_seconds(p.pid) - before[n]) * 1000 / args.rounds for n, p in procs.items()}
+        round_s = (time.perf_counter() - started) / args.rounds
     report(found, args.rounds)
-    print("CPU per image: " + ", ".join(f"{n} {ms:.1f} ms" for n, ms in cpu.items()))
-    breakdown(key, moments)
+    cpu_report(cpu, idle, round_s)
+    for name, key in keys.items():
+        breakdown(key, moments[name], name)
+
+
+def profile(s: Stack, procs: dict[str, Any], out: Path) -> None:
+    for name, proc in procs.items():
+        if "litellm" not in name:
+            # Every sample on a CPU (not only the GIL's): image work releases it.
+            s.profile(proc, name.replace(" ", "-"), 60, out, gil=False, rate=500)
+
+
+def cpu_report(cpu: dict[str, float], idle: dict[str, float], round_s: float) -> None:
+    print(f"CPU per image ({round_s * 1000:.0f} ms per round; idle CPU in it subtracted):")
+    net = {n: ms - idle[n] * round_s for n, ms in cpu.items()}
+    for n, ms in cpu.items():
+        print(f"  {n:20} {ms:6.1f} ms (idle {idle[n]:4.1f} ms/s, net {net[n]:6.1f} ms)")
+    for ours in ("darkroom worker", "baseline worker"):
+        if ours in cpu and "litellm" in cpu:
+            print(f"  {ours} / litellm: {cpu[ours] / cpu['litellm']:.2f}x", end="")
+            print(f" (net of idle {net[ours] / net['litellm']:.2f}x; goal <= 2)")
+
+
+def _idle_cpu(procs: dict[str, Any], seconds: float = 5.0) -> dict[str, float]:
+    """CPU ms per second each process spends with no request in flight."""
+    before = {name: run_ns(p.pid) for name, p in procs.items()}
+    time.sleep(seconds)
+    return {n: (run_ns(p.pid) - before[n]) / 1e6 / seconds for n, p in procs.items()}
 
 
 def report(found: dict[str, list[float]], rounds: int) -> None:
@@ -163,6 +206,8 @@ def report(found: dict[str, list[float]], rounds: int) -> None:
     }
     if "litellm" in found:
         added["litellm"] = _added(found["litellm"], found["direct (reseller path)"])
+    if "baseline" in found:
+        added["baseline"] = _added(found["baseline"], found["direct (ModelVerse path)"])
     for name, (p50, p99) in added.items():
         print(f"{name:28} added p50 {p50:+7.1f} ms | added p99 {p99:+7.1f} ms")
     if "litellm" in added:
@@ -173,7 +218,7 @@ def report(found: dict[str, list[float]], rounds: int) -> None:
     print(f"darkroom / direct median ratio {statistics.median(found['darkroom']) / base:.2f}x")
 
 
-def breakdown(key: str, moments: list[tuple[float, float]]) -> None:
+def breakdown(key: str, moments: list[tuple[float, float]], label: str = "darkroom") -> None:
     """Where Darkroom's time went, p50, from the job's timestamps and the client's clock."""
     from accounts.models import ApiKey
     from generations.models import Generation
@@ -195,7 +240,7 @@ def breakdown(key: str, moments: list[tuple[float, float]]) -> None:
         for name, a, b in zip(names, marks, marks[1:], strict=False):
             steps.setdefault(name, []).append((b - a) * 1000)
     print(
-        "darkroom p50 by step: "
+        f"{label} p50 by step: "
         + ", ".join(f"{name} {statistics.median(v):.0f} ms" for name, v in steps.items())
     )
 

@@ -5,8 +5,9 @@
 Rows are made once with bulk SQL in `darkroom_bench_perf`: the P3 person with 10,000
 images owns the boards (10 images each, so 10,000 on boards) and as many presets, each
 shared with a group a second person is in. Each round requests, as that second person,
-the boards page, one board's page, the generate page (its preset picker), and the API's
-board and preset lists (called in-process), then the same for a person who sees 10.
+the boards page, one board's page, the generate page (its preset picker), the picker's
+search, and the API's board and preset lists (called in-process, first page), then the
+same for a person who sees 10.
 Prints server time and the number of queries, which must not grow with the boards.
 """
 
@@ -107,6 +108,9 @@ def views(viewer: Any) -> dict[str, Callable[[], Any]]:
         "GET /boards/": page(reverse("boards")),
         "GET /boards/<id>/": page(reverse("board_detail", args=[board.pk])),
         "GET / (preset picker)": page(reverse("generate")),
+        "GET /presets/options/?presets_q= (picker search)": page(
+            reverse("preset_options") + "?presets_q=preset+7"
+        ),
         "/v1/boards list": lambda: boards_api(viewer),
         "/v1/presets list": lambda: presets_api(viewer),
     }

@@ -60,7 +60,10 @@ def _create_database() -> None:
 class Stack:
     """Processes started for one bench run; `stop()` ends exactly those."""
 
-    def __init__(self) -> None:
+    def __init__(self, root: Path = ROOT) -> None:
+        """`root`: the checkout whose code the web and worker run (another one, e.g. main's,
+        for a baseline in the same run; this venv's packages either way)."""
+        self.root = root
         self.procs: list[subprocess.Popen[Any]] = []
         self.profilers: list[subprocess.Popen[Any]] = []
         self.dir = Path(tempfile.mkdtemp(prefix="darkroom-bench-"))
@@ -73,6 +76,8 @@ class Stack:
             "DARKROOM_API_RATE_LIMIT": "0",
             "DARKROOM_API_WAIT_CEILING": "600",
         }
+        if root != ROOT:  # its modules before anything on the venv's path
+            self.env["PYTHONPATH"] = str(root)
 
     def start(
         self,
@@ -83,7 +88,7 @@ class Stack:
     ) -> Any:
         log = (self.dir / f"{name}.log").open("w")
         proc = subprocess.Popen(
-            list(command), cwd=ROOT, env=env or self.env, stdout=log, stderr=subprocess.STDOUT
+            list(command), cwd=self.root, env=env or self.env, stdout=log, stderr=subprocess.STDOUT
         )
         self.procs.append(proc)
         if port is not None:
@@ -127,14 +132,28 @@ class Stack:
         self.web_proc = self.start("web", command, port)
         return f"http://127.0.0.1:{port}"
 
-    def profile(self, proc: Any, name: str, seconds: int, out_dir: Path) -> None:
-        """py-spy (if installed) on one of our processes for `seconds`: out_dir/name.txt."""
+    def profile(
+        self,
+        proc: Any,
+        name: str,
+        seconds: int,
+        out_dir: Path,
+        *,
+        gil: bool = True,
+        rate: int = 100,
+    ) -> None:
+        """py-spy (if installed) on one of our processes for `seconds`: out_dir/name.txt.
+
+        `gil`: only samples holding the GIL (what contends for it); False samples every
+        thread on a CPU, so C code that releases the GIL (image decoding) counts too."""
         if shutil.which("py-spy", path=str(BIN)) is None:
             print("py-spy is not installed; no profile")
             return
         out = out_dir / f"{name}.txt"
-        command = [str(BIN / "py-spy"), "record", "--pid", str(proc.pid), "--threads", "--gil"]
-        command += ["--duration", str(seconds), "--format", "raw", "--output", str(out)]
+        command = [str(BIN / "py-spy"), "record", "--pid", str(proc.pid), "--threads"]
+        command += ["--gil"] if gil else []
+        command += ["--rate", str(rate), "--duration", str(seconds), "--format", "raw"]
+        command += ["--output", str(out)]
         self.profilers.append(self.start(f"py-spy-{name}", command))
 
     def stop(self) -> None:
@@ -147,8 +166,8 @@ class Stack:
 
 
 @contextmanager
-def stack() -> Iterator[Stack]:
-    s = Stack()
+def stack(root: Path = ROOT) -> Iterator[Stack]:
+    s = Stack(root)
     try:
         yield s
     finally:
@@ -173,6 +192,18 @@ def cpu_seconds(pid: int) -> float:
     """User + system CPU a process has used so far, in seconds."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def run_ns(pid: int) -> int:
+    """CPU time of a process's live threads so far, in ns (/proc schedstat: finer than
+    `cpu_seconds`' clock ticks, but a thread that ends takes its time with it)."""
+    total = 0
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            total += int((task / "schedstat").read_text().split()[0])
+        except (OSError, ValueError):
+            continue
+    return total
 
 
 def _children(pid: int) -> list[int]:

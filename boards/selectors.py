@@ -14,7 +14,8 @@ from boards.models import Board, BoardImage
 from generations.models import Image
 from presets.sharing import visible_q, with_group_names
 
-PAGE_SIZE = 48
+PAGE_SIZE = 48  # a board's images
+LIST_PAGE_SIZE = 24  # the portal's boards, per section
 
 
 def visible_boards(user: User) -> QuerySet[Board]:
@@ -26,9 +27,17 @@ def _annotated(boards: QuerySet[Board]) -> QuerySet[Board]:
     return boards.select_related("owner").annotate(image_count=Count("items"))
 
 
-def boards_listed(user: User) -> list[Board]:
-    """The boards `user` sees, with who each is shared with: 3 queries however many."""
-    return with_group_names(list(visible_boards(user)))
+def boards_page(
+    user: User, number: Any, size: int = LIST_PAGE_SIZE, *, mine: bool | None = None
+) -> Page[Board]:
+    """One page of the boards `user` sees (only theirs if `mine`, only others' if
+    `mine` is False), by name, with who each is shared with: 3 queries however many."""
+    boards = visible_boards(user).order_by("name", "pk")  # Count() drops Meta.ordering
+    if mine is not None:
+        boards = boards.filter(owner=user) if mine else boards.exclude(owner=user)
+    page = Paginator(boards, size).get_page(number)
+    page.object_list = with_group_names(list(page.object_list))
+    return page
 
 
 def board_for(user: User, board_id: Any) -> Board:

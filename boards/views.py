@@ -48,11 +48,10 @@ def board_list(request: HttpRequest) -> HttpResponse:
             form.add_error(None, exc.message)
         else:
             return redirect("board_detail", pk=board.pk)
-    boards = selectors.boards_listed(user)
     context = {
         "form": form,
-        "mine": [b for b in boards if b.owner_id == user.pk],
-        "shared": [b for b in boards if b.owner_id != user.pk],
+        "mine": selectors.boards_page(user, request.GET.get("page"), mine=True),
+        "shared": selectors.boards_page(user, request.GET.get("shared_page"), mine=False),
     }
     return render(request, "boards/list.html", context, status=400 if form.errors else 200)
 

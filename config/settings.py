@@ -4,6 +4,7 @@ Every default is the embedded, no-server setup used by the demo and the tests:
 SQLite, files under var/media, kombu's filesystem broker, the upstream simulator.
 """
 
+from importlib.util import find_spec
 from pathlib import Path
 
 import environ
@@ -278,6 +279,14 @@ MEDIA_ROOT = Path(env("MEDIA_ROOT", default=str(VAR_DIR / "media")))
 
 STORAGE_BACKEND = env("STORAGE_BACKEND", default="local")
 if STORAGE_BACKEND == "s3":
+    if find_spec("boto3") is None:
+        # The `s3` extra: command 1 installs it only when .env says s3 at install time.
+        raise ImproperlyConfigured(
+            "STORAGE_BACKEND=s3 needs boto3, which is not installed. Install the locked S3 "
+            "extra: .venv/bin/pip install --require-hashes -r requirements-s3.lock "
+            "(or pip install 'darkroom[s3]'), or run ./scripts/dev again with "
+            "STORAGE_BACKEND=s3 in .env."
+        )
     _default_storage = {
         "BACKEND": "common.storage.PublicEndpointS3Storage",
         "OPTIONS": {
@@ -382,6 +391,11 @@ CELERY_BEAT_SCHEDULE = {
     "requeue-unsent-webhooks": {
         "task": "generations.api.tasks.requeue_unsent_webhooks",
         "schedule": 300.0,
+    },
+    # Budget alerts whose mail or webhook failed (generations.spend.alerts): tried again.
+    "retry-budget-alerts": {
+        "task": "generations.tasks.retry_budget_alerts",
+        "schedule": 60.0,
     },
     # Daily/weekly/monthly quota resets; idempotent, so a run late or twice is harmless.
     "reset-quota-periods": {

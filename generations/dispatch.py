@@ -26,6 +26,7 @@ from django.db.models import Case, DateTimeField, F, Value, When
 from django.utils import timezone
 
 from common.db import JSONAppend, release_connection
+from common.ops import context
 from generations import leases, retry
 from generations.callbacks.links import bfl_callback
 from generations.models import Generation
@@ -72,6 +73,7 @@ def generation_run(
     try:
         # References read once: the upstream request and the signature both list them.
         generation = Generation.objects.prefetch_related("references").get(pk=generation_id)
+        context.bind(user_id=generation.user_id, model=generation.model, channel=generation.channel)
         if generation.step == 0 and not generation.attempts:
             announce(generation)  # its first step: the card turns "running"
         return _end_step(generation, _advance(generation, channel_name))

@@ -26,6 +26,8 @@ def load_images(images: dict[str, list[Any]]) -> dict[str, list[LoadedImage]]:
 
 
 def _load(param: str, source: Any) -> LoadedImage:
+    if isinstance(source, LoadedImage):  # read once already (one upload sent to several models)
+        return source
     source_url = ""
     if isinstance(source, bytes):
         data = source

@@ -30,7 +30,7 @@ from generations.references import LoadedImage, load_images
 from generations.results import add_thumbnails, discard_images, make_thumbnails, store_images
 from generations.signals import generation_changed, generation_finished
 from generations.spend.budgets import budget_reserve, budget_settle
-from generations.spend.costs import total_cost, undelivered_cost
+from generations.spend.costs import settle_delivered, total_cost, undelivered_cost
 from generations.spend.moderation import moderation_check
 from generations.storage_use import storage_check
 from generations.validation import CleanRequest, validate_request
@@ -205,6 +205,10 @@ def generation_succeed(
                 return False
             for image in stored:
                 image.save()
+            # Paid at the size the upstream delivered, at the price of its call.
+            locked.attempts = settle_delivered(
+                locked, channel=channel, sizes=[(i.width, i.height) for i in stored]
+            )
             _finish(
                 locked,
                 Generation.Status.SUCCEEDED,
@@ -271,16 +275,17 @@ def _finish(generation: Generation, status: str, *, used: int, **fields: Any) ->
             key_id=generation.api_key_id,
             key_reserved=generation.key_quota_reserved,
         )
-    transaction.on_commit(lambda: _announce_finished(generation))
+    transaction.on_commit(lambda: _announce_finished(generation, images=used))
     if status == Generation.Status.FAILED:
         transaction.on_commit(lambda: announce(generation))
 
 
-def _announce_finished(generation: Generation) -> None:
+def _announce_finished(generation: Generation, *, images: int) -> None:
     """Tell the receivers (metrics, waiters, webhooks); one failing is logged, never raised:
     the outcome is committed. An unqueued webhook is queued again by
     generations.api.tasks.requeue_unsent_webhooks."""
-    for receiver, result in generation_finished.send_robust(Generation, generation=generation):
+    sent = generation_finished.send_robust(Generation, generation=generation, images=images)
+    for receiver, result in sent:
         if isinstance(result, Exception):
             log.error(
                 "generation %s: %r failed after the outcome was committed",

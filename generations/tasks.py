@@ -68,3 +68,11 @@ def purge_expired_generations() -> int:
     from generations.retention import purge_expired
 
     return purge_expired().total.images
+
+
+@shared_task
+def retry_budget_alerts() -> int:
+    """Beat: budget alerts whose mail or webhook failed, sent again once due."""
+    from generations.spend.alerts import alerts_retry
+
+    return alerts_retry()

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db.models import QuerySet
+from django.core.paginator import Page, Paginator
+from django.db.models import Q, QuerySet
 
 from accounts.models import User
 from common.errors import InvalidRequest
 from presets.models import Preset
 from presets.sharing import visible_q, with_group_names
+
+PICKER_SIZE = 20  # presets the generate page shows at once; search reaches the rest
 
 
 def usable_presets(user: User) -> QuerySet[Preset]:
@@ -17,9 +20,24 @@ def usable_presets(user: User) -> QuerySet[Preset]:
     return Preset.objects.filter(visible_q(Preset, user)).select_related("owner")
 
 
-def presets_listed(user: User) -> list[Preset]:
-    """The presets `user` may use, with who each is shared with: 2 queries however many."""
-    return with_group_names(list(usable_presets(user)))
+def presets_page(user: User, number: Any, size: int) -> Page[Preset]:
+    """One page of the presets `user` may use, by name, with who each is shared with:
+    3 queries however many."""
+    page = Paginator(usable_presets(user).order_by("name", "pk"), size).get_page(number)
+    page.object_list = with_group_names(list(page.object_list))
+    return page
+
+
+def presets_matching(user: User, words: str, limit: int = PICKER_SIZE) -> tuple[list[Preset], bool]:
+    """The generate page's picker: up to `limit` usable presets whose name, model or
+    template holds every word, and whether more match (one query, one row extra)."""
+    found = usable_presets(user).order_by("name", "pk")
+    for word in words.split():
+        found = found.filter(
+            Q(name__icontains=word) | Q(model__icontains=word) | Q(template__icontains=word)
+        )
+    rows = list(found[: limit + 1])
+    return rows[:limit], len(rows) > limit
 
 
 def preset_for(user: User, preset_id: Any) -> Preset:

@@ -15,6 +15,7 @@ from django.db import transaction
 from common.sizes import match_size
 from providers.catalog import Catalog, get_catalog
 from providers.models import Channel, ChannelModel, Price
+from providers.wire import RATIO_SIZES
 
 ZERO = Decimal(0)
 MICRO = Decimal("0.000001")  # the database keeps six decimal places
@@ -27,10 +28,18 @@ def currency() -> str:
 
 
 def megapixels(params: dict[str, object]) -> Decimal:
-    """Megapixels of one image of the request: its `size`, else 1024x1024."""
+    """Megapixels of one image of the request: its `size`, else the size its
+    `aspect_ratio` is delivered at (21:9 is 1568x672, a little over 1024x1024), else
+    1024x1024. A budget holds this much per image, so it must not be under the delivery."""
     size = match_size(params.get("size"))
+    if not (size and size[0] and size[1]):
+        size = RATIO_SIZES.get(str(params.get("aspect_ratio")), None)
     pixels = size[0] * size[1] if size and size[0] and size[1] else DEFAULT_PIXELS
     return Decimal(pixels) / MEGAPIXEL
+
+
+def size_megapixels(width: int, height: int) -> Decimal:
+    return Decimal(width * height) / MEGAPIXEL
 
 
 def unit_cost(price: Price | None, mp: Decimal) -> Decimal:
@@ -54,6 +63,25 @@ def call_cost(*, channel: str, model: str, n: int, params: dict[str, object]) ->
 
 def money(amount: Decimal) -> Decimal:
     return amount.quantize(MICRO, rounding=ROUND_HALF_UP)
+
+
+def price_terms(*, channel: str, model: str) -> dict[str, str] | None:
+    """The price in force now, as an attempt entry keeps it (Decimals as text)."""
+    price = price_of(channel=channel, model=model)
+    if price is None:
+        return None
+    return {"per_image": str(price.per_image), "per_megapixel": str(price.per_megapixel)}
+
+
+def delivered_cost(
+    terms: dict[str, str], *, n: int, requested: Decimal, delivered: list[Decimal]
+) -> Decimal:
+    """What one call for `n` images cost at `terms`, each image at the megapixels the
+    upstream delivered (`delivered`, in order); an image it did not deliver counts at
+    the `requested` megapixels. Rounded once, as call_cost is."""
+    sizes = delivered[:n] + [requested] * max(0, n - len(delivered))
+    per_image, per_megapixel = Decimal(terms["per_image"]), Decimal(terms["per_megapixel"])
+    return money(per_image * n + per_megapixel * sum(sizes, ZERO))
 
 
 def dearest_cost(*, model: str, n: int, params: dict[str, object]) -> Decimal:

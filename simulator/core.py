@@ -46,6 +46,8 @@ class SimRequest:
     match: re.Match[str] | None = None
     # Set by the `expired_link` fault: links published for this request are born dead.
     expire_links: bool = False
+    # Set by the `resize` fault: images come back at this (width, height), not as asked.
+    deliver_size: tuple[int, int] | None = None
     # Set when an asynchronous format takes a fault as the job's fate (moderation,
     # task_error, task_not_found): the job is accepted and ends that way.
     fate: str | None = None

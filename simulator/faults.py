@@ -26,6 +26,9 @@ Kinds and their params:
 - disconnect: close the connection without answering.
 - garbage (status=200, body, content_type): a non-JSON body (a proxy's HTML page).
 - expired_link: answer normally, but every link in the answer is already expired.
+- resize (width, height): answer normally, but every image at `width` x `height`
+  rather than the size asked (an upstream that rounds or clamps sizes); the
+  synchronous generation formats (ModelVerse, the reseller's DALL-E format).
 - moderation (status=400, code="content_policy_violation", message): refused by
   the safety system.
 - bad_request (code="invalid_parameter", message): 400.
@@ -63,6 +66,7 @@ KINDS: dict[str, dict[str, type]] = {
     "disconnect": {},
     "garbage": {"status": int, "body": str, "content_type": str},
     "expired_link": {},
+    "resize": {"width": int, "height": int},
     "moderation": {"status": int, "code": str, "message": str},
     "bad_request": {"code": str, "message": str},
     "unauthorized": {"message": str},
@@ -160,6 +164,8 @@ def _params(kind: str, raw: dict[str, Any]) -> dict[str, Any]:
         raise FaultSpecError("server_error status must be 5xx")
     if status is not None and not 100 <= status <= 599:
         raise FaultSpecError("status must be an HTTP status")
+    if kind == "resize" and not all(16 <= params.get(k, 512) <= 4096 for k in ("width", "height")):
+        raise FaultSpecError("resize width and height must be between 16 and 4096")
     return params
 
 
@@ -263,6 +269,9 @@ def apply(fault: Fault, req: SimRequest, fmt: Format | None) -> Steps:
         return Response(drop=True) if cut else None
     if kind == "expired_link":
         req.expire_links = True
+        return None
+    if kind == "resize":
+        req.deliver_size = (p.get("width", 512), p.get("height", 512))
         return None
     if kind == "hang":
         yield min(p.get("seconds", HANG_LIMIT), HANG_LIMIT)

@@ -27,7 +27,7 @@ from __future__ import annotations
 import base64
 import re
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from simulator import images
@@ -103,6 +103,8 @@ class ModelVerseFormat(Format):
             job = _validate(req)
         except Invalid as exc:
             return self.error(req, 400, exc.message, code=exc.code, type="invalid_request_error")
+        if req.deliver_size:
+            job = replace(job, width=req.deliver_size[0], height=req.deliver_size[1])
         req.note("seed", job.seed)
         req.note("size", f"{job.width}x{job.height}")
         data = [self._image(req, job, index) for index in range(job.n)]

@@ -74,6 +74,7 @@ class ResellerImagesFormat(Format):
             fields.choice(body, "response_format", ("url", "b64_json"))
         except fields.Invalid as exc:
             return self._invalid(req, exc)
+        width, height = req.deliver_size or (width, height)
         req.note("size", f"{width}x{height}")
         seed = images.random_seed()
         pngs = [

@@ -1,6 +1,7 @@
 """Real headless Chromium (Debian's, driven by Playwright) for the browser tests.
 
-`browser_page` is a page in a fresh desktop-sized context; `shot` saves a
+`browser_page` is a page in a fresh desktop-sized context; `module_chromium` is one
+Chromium for a whole test module (each test opens its own contexts); `shot` saves a
 full-page screenshot under test-artifacts/ for a person to look at.
 """
 
@@ -28,6 +29,25 @@ CHROMIUM_ARGS = [
     "--disable-sync",
     "--no-first-run",
 ]
+
+
+@pytest.fixture(scope="module")
+def module_chromium() -> Iterator[Any]:
+    if not CHROMIUM.exists():
+        missing("needs Debian's chromium at /usr/bin/chromium (apt-get install -y chromium)")
+    try:
+        from playwright import sync_api
+    except ImportError:
+        missing("needs the playwright package (the dev extra)")
+    # Playwright's sync API runs an event loop in this thread; the ORM calls stay sync. The
+    # switch is scoped, so later tests' subprocesses (the deploy checks) never inherit it.
+    with pytest.MonkeyPatch.context() as patch, sync_api.sync_playwright() as playwright:
+        patch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            yield browser
+        finally:
+            browser.close()
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from django.db import connection
 
-from tests.browser import browser_page, chromium  # noqa: F401  (fixtures)
+from tests.browser import browser_page, chromium, module_chromium  # noqa: F401  (fixtures)
 from tests.chaos import chaos  # noqa: F401  (fixture)
 from tests.live import live_simulator, live_worker, live_worker_concurrency  # noqa: F401  (fixtures)
 from tests.needs import missing
@@ -34,6 +34,15 @@ def _reachable(port: int) -> bool:
     except OSError:
         return False
     return True
+
+
+@pytest.fixture(autouse=True)
+def _no_language_carried_over() -> Iterator[None]:
+    """The test client's requests leave their language active in this thread: end it."""
+    yield
+    from django.utils import translation
+
+    translation.deactivate()
 
 
 @pytest.fixture
@@ -63,6 +72,20 @@ def user(django_user_model: Any) -> Any:
 @pytest.fixture
 def other_user(django_user_model: Any) -> Any:
     return django_user_model.objects.create_user("bob", "bob@example.com", "pw-bob-123")
+
+
+@pytest.fixture
+def team(django_user_model: Any) -> dict[str, Any]:
+    """alice and bob share the group "studio"; carol is in no group."""
+    from django.contrib.auth.models import Group
+
+    group = Group.objects.create(name="studio")
+    people = {
+        name: django_user_model.objects.create_user(name, f"{name}@example.com", "pw-1234567")
+        for name in ("alice", "bob", "carol")
+    }
+    group.user_set.add(people["alice"], people["bob"])
+    return people
 
 
 @pytest.fixture

@@ -185,6 +185,20 @@ def test_a_channel_that_keeps_failing_cools_off_and_comes_back(
     assert (modelverse.consecutive_failures, modelverse.disabled_until) == (0, None)
 
 
+def test_a_success_ends_the_run_of_failures_that_would_cool_a_channel_off(
+    sim: SimulatorServer, user: Any, other_user: Any, enqueued: list, settings: Any
+) -> None:
+    settings.DARKROOM_CHANNEL_FAILURE_THRESHOLD = 2
+    sim.add_fault("server_error", times=1, path="/v1/images/generations", model=DEV)
+    assert run_to_end(create(user, DEV)).channel == "reseller-dalle"  # modelverse failed once
+    assert run_to_end(create(user, DEV)).channel == "modelverse"  # and then served one
+    sim.add_fault("server_error", times=1, path="/v1/images/generations", model=DEV)
+    assert run_to_end(create(other_user, DEV)).channel == "reseller-dalle"
+    modelverse = Channel.objects.get(name="modelverse")
+    # Two failures from two people, but not in a row: the channel stays in use.
+    assert (modelverse.consecutive_failures, modelverse.cooling_off()) == (1, False)
+
+
 def test_a_channel_switched_off_in_the_admin_is_not_used(
     sim: SimulatorServer, user: Any, enqueued: list
 ) -> None:

@@ -38,7 +38,9 @@ REPLICATE = "black-forest-labs/flux-dev"  # Replicate: create, then polls
 UPSTREAM_SECONDS = 6
 
 
-def submit_jobs(user: Any, per_kind: int) -> dict[str, Generation]:
+def submit_jobs(user: Any, per_kind: int, sync_fault: str = "") -> dict[str, Generation]:
+    """`sync_fault` replaces the synchronous calls' directive (default: each call is slow)."""
+    sync_fault = sync_fault or f"[sim:fault=latency,seconds={UPSTREAM_SECONDS}]"
     for model in (SYNC, BFL, REPLICATE):
         quota_set_limit(user=user, model=model, limit=50)
     jobs = {}
@@ -47,9 +49,7 @@ def submit_jobs(user: Any, per_kind: int) -> dict[str, Generation]:
             tag = f"chaos-{kind}-{i}"
             # The directive makes a synchronous call take a while; async jobs take
             # the simulator's job_seconds.
-            prompt = (
-                f"{tag} [sim:fault=latency,seconds={UPSTREAM_SECONDS}]" if kind == "sync" else tag
-            )
+            prompt = f"{tag} {sync_fault}" if kind == "sync" else tag
             jobs[tag] = generation_create(user=user, model=model, prompt=prompt, params={})
     return jobs
 
@@ -60,7 +60,9 @@ def in_flight(chaos: Chaos, jobs: dict[str, Generation]) -> bool:
 
 def test_a_worker_killed_mid_job_loses_nothing(chaos: Chaos, user: Any) -> None:
     chaos.simulator.control("POST", "config", json={"job_seconds": UPSTREAM_SECONDS})
-    jobs = submit_jobs(user, per_kind=3)
+    # The first call of each synchronous job hangs, so it is surely in flight when the worker
+    # dies however long a loaded machine takes to send the others; the call sent again answers.
+    jobs = submit_jobs(user, per_kind=3, sync_fault="[sim:fault=latency,seconds=600,times=1]")
     wait_until(lambda: in_flight(chaos, jobs), within=60, what="every job sent upstream")
 
     chaos.kill_worker()

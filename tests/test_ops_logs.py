@@ -17,6 +17,7 @@ from accounts.api_keys import api_key_issue
 from common.ops import context
 from common.ops.logs import logging_config
 from config.ops.tasks import add_request_id, bind_task, task_done
+from generations.dispatch import generation_run
 from generations.models import Generation
 
 DEV = "black-forest-labs/flux.1-dev"
@@ -129,13 +130,15 @@ def test_the_request_id_travels_to_the_worker_in_the_task_headers(
         request=SimpleNamespace(**headers, headers=None),
     )
     bind_task(task=task, args=(str(job.pk),))
-    logging.getLogger("generations.dispatch").info("step")
+    generation_run(generation_id=job.pk)  # no upstream serves it here: it fails, and says so
     task_done(task=task, args=(str(job.pk),), state="SUCCESS")
-    (record,) = [r for r in _records(json_lines) if r["logger"] == "generations.dispatch"]
+    (record,) = [r for r in _records(json_lines) if r["logger"] == "generations.services"]
+    assert "failed" in record["message"]
     assert record["request_id"] == "req_web_1"
     assert record["job_id"] == str(job.pk)
     assert record["user_id"] == str(user.pk)
-    assert record["channel"] == "modelverse"
+    assert record["model"] == DEV
+    assert record["channel"]  # the row's, then each channel the step tries (registry)
     assert context.get("request_id") == ""  # nothing leaks into the thread's next task
 
 

@@ -476,6 +476,20 @@ def test_it_hands_out_an_already_expired_link_on_demand(
     assert client.get(response.json()["data"][0]["url"]).status_code == 403
 
 
+def test_it_delivers_another_size_than_asked_on_demand(
+    sim: SimulatorServer, client: httpx.Client
+) -> None:
+    add_fault(client, sim, fault="resize", width=640, height=384)
+    refused = client.post(f"{sim.url}/_sim/faults", json={"fault": "resize", "width": 0})
+    assert refused.status_code == 400
+
+    resized = generate(client, sim, model=DEV, prompt="x", size="256x256")
+    asked = generate(client, sim, model=DEV, prompt="x", size="256x256")
+
+    assert png_size(client.get(resized.json()["data"][0]["url"]).content) == (640, 384)
+    assert png_size(client.get(asked.json()["data"][0]["url"]).content) == (256, 256)
+
+
 def test_it_refuses_by_moderation_on_demand(sim: SimulatorServer, client: httpx.Client) -> None:
     add_fault(client, sim, fault="moderation")
 

@@ -7,16 +7,18 @@ import json
 import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
 from decimal import Decimal
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from threading import Barrier
 from typing import Any
 
 import pytest
 from django.contrib.auth.models import Group
 from django.core import mail
+from django.core.mail.backends import locmem
 from django.core.management import call_command
 from django.db import connection
+from django.utils import timezone, translation
 from openai import OpenAI
 
 from accounts.models import AuditEntry
@@ -24,7 +26,9 @@ from accounts.quota import quota_set_limit, quota_status
 from common.errors import BudgetExhausted
 from generations.models import Budget, BudgetAlert, Generation
 from generations.services import generation_create
-from generations.spend.alerts import alert_signing_secret
+from generations.spend import budgets
+from generations.spend.alerts import alert_signing_secret, alerts_retry
+from generations.tasks import retry_budget_alerts
 from simulator.server import SimulatorServer
 from tests.upstreams import create, run_to_end, sim_fixture  # noqa: F401
 
@@ -32,12 +36,20 @@ DEV = "black-forest-labs/flux.1-dev"
 
 
 class _Receiver(BaseHTTPRequestHandler):
+    """Takes alerts (answers 200), or refuses them with a 500 while `failing`."""
+
     got: list[tuple[bytes, dict[str, str]]] = []
+    failing = False
+    refused: list[bytes] = []
 
     def do_POST(self) -> None:
         body = self.rfile.read(int(self.headers["content-length"]))
-        type(self).got.append((body, dict(self.headers.items())))
-        self.send_response(200)
+        if type(self).failing:
+            type(self).refused.append(body)
+            self.send_response(500)
+        else:
+            type(self).got.append((body, dict(self.headers.items())))
+            self.send_response(200)
         self.end_headers()
 
     def log_message(self, *args: Any) -> None:
@@ -46,7 +58,7 @@ class _Receiver(BaseHTTPRequestHandler):
 
 @pytest.fixture
 def receiver(settings: Any) -> Iterator[list[tuple[bytes, dict[str, str]]]]:
-    _Receiver.got = []
+    _Receiver.got, _Receiver.refused, _Receiver.failing = [], [], False
     server = ThreadingHTTPServer(("127.0.0.1", 0), _Receiver)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -82,7 +94,9 @@ def test_alerts_fire_once_each_at_50_80_and_100_percent(
     run(2)  # 0.04: 40 %
     assert not mail.outbox
     assert not receiver
-    run(1)  # 0.06: 60 %
+    with translation.override("zh-hans"):  # crossed by someone using the portal in Chinese:
+        run(1)  # 0.06: 60 %
+    # the staff's mail is still in the instance's language
     assert [m.subject for m in mail.outbox] == ["Darkroom budget: the instance at 50 %"]
     run(2)  # 0.10: 80 % and 100 % with the same request's settlement on the fifth
     run(3)  # soft budget: goes on, 0.16, no alert repeats
@@ -103,6 +117,61 @@ def test_alerts_fire_once_each_at_50_80_and_100_percent(
     assert Budget.objects.get().spent == Decimal("0.16")
 
 
+class FlakyMail(locmem.EmailBackend):
+    """Django's test outbox, or a mail server that refuses while `down`."""
+
+    down = False
+
+    def send_messages(self, messages: Any) -> int:
+        if type(self).down:
+            raise ConnectionRefusedError("the mail server is down")
+        return super().send_messages(messages)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_alert_whose_mail_or_webhook_failed_is_sent_later_exactly_once(
+    sim: SimulatorServer, user: Any, staff: Any, enqueued: list, priced: None, receiver: list,
+    settings: Any,
+) -> None:  # fmt: skip
+    settings.EMAIL_BACKEND = "tests.test_spend_budgets.FlakyMail"
+    quota_set_limit(user=user, model=DEV, limit=100)
+    call_command("budget", "set", "--instance", "--monthly", "0.10", "--alert-to", "fin")
+    FlakyMail.down, _Receiver.failing = True, True
+
+    for _ in range(3):  # 0.06: 60 %, while the mail server and the receiver are down
+        run_to_end(create(user, DEV))
+
+    assert not mail.outbox
+    assert not receiver
+    assert len(_Receiver.refused) == 1  # tried at once, answered 500
+    assert retry_budget_alerts() == 0  # not due yet: it waits before trying again
+    FlakyMail.down = False  # the mail server is back; the receiver still answers 500
+    later = timezone.now() + timedelta(minutes=2)
+    assert alerts_retry(now=later) == 0
+    assert [m.subject for m in mail.outbox] == ["Darkroom budget: the instance at 50 %"]
+    assert len(_Receiver.refused) == 2
+    _Receiver.failing = False  # the receiver is back
+
+    assert alerts_retry(now=later + timedelta(minutes=5)) == 1
+    assert alerts_retry(now=later + timedelta(hours=2)) == 0  # sent: never again
+    assert len(mail.outbox) == 1  # the mail that went is not sent again with the webhook
+    assert len(receiver) == 1
+    body, headers = receiver[0]
+    OpenAI(api_key="unused").webhooks.verify_signature(body, headers, secret=alert_signing_secret())
+    assert json.loads(body)["data"]["threshold"] == 50
+    assert json.loads(body) == json.loads(_Receiver.refused[0])  # the same notice, re-sent
+    alert = BudgetAlert.objects.get()
+    assert (alert.mailed, alert.webhook_delivered, alert.next_try_at) == (True, True, None)
+
+    for _ in range(2):  # 0.10: 80 % and 100 %, sent at once now that both are up
+        run_to_end(create(user, DEV))
+    assert alerts_retry(now=later + timedelta(hours=3)) == 0
+    assert [json.loads(b)["data"]["threshold"] for b, _ in receiver] == [50, 80, 100]
+    assert len(mail.outbox) == 3
+    beat = settings.CELERY_BEAT_SCHEDULE["retry-budget-alerts"]
+    assert beat["task"] == "generations.tasks.retry_budget_alerts"
+
+
 @pytest.mark.django_db(transaction=True)
 def test_the_admin_shows_a_banner_for_a_crossed_budget(
     sim: SimulatorServer, user: Any, enqueued: list, priced: None, client: Any,
@@ -114,6 +183,9 @@ def test_the_admin_shows_a_banner_for_a_crossed_budget(
     client.force_login(admin_user)
     page = client.get("/admin/").content.decode()
     assert "Money budget of the instance: 100 % reached" in page
+    listed = client.get("/admin/generations/budgetalert/")
+    assert listed.status_code == 200
+    assert "webhook delivered" in listed.content.decode().lower()
 
 
 @pytest.mark.django_db
@@ -144,12 +216,32 @@ def test_a_hard_group_budget_refuses_before_any_quota_or_upstream_call(
     assert (entry.old_value, entry.new_value) == ("none", "0.03 hard USD")
 
 
+class Gate:
+    """Holds the first `parties` arrivals until all of them are there, then lets them
+    go together; later arrivals pass straight through."""
+
+    def __init__(self, parties: int) -> None:
+        self.parties, self.arrived = parties, 0
+        self.ready = threading.Condition()
+
+    def wait(self) -> None:
+        with self.ready:
+            self.arrived += 1
+            self.ready.notify_all()
+            together = self.ready.wait_for(lambda: self.arrived >= self.parties, timeout=120)
+            assert together, f"{self.arrived} of {self.parties} reached the reservation"
+
+
 @pytest.mark.django_db(transaction=True)
 def test_50_concurrent_requests_get_exactly_k_through_a_hard_budget(
-    postgres: None, django_user_model: Any, enqueued: list, priced: None
+    postgres: None, django_user_model: Any, enqueued: list, priced: None, monkeypatch: Any
 ) -> None:
-    """A group budget with room for exactly 7 images; 50 members ask at once, released
-    together (different people: nothing of one person's serialises them)."""
+    """A group budget with room for exactly 7 images; 50 members ask at once. As many as
+    the process has database connections (its pool: 20) are held right before the
+    reservation statement, each inside its request's open transaction with its job row
+    written, and released together; the rest follow as connections free up. A
+    reservation that reads the budget and then writes lets them all through on one
+    reading (seen: 25 granted); the conditional UPDATE lets exactly 7."""
     group = Group.objects.create(name="designers")
     people = [
         django_user_model.objects.create_user(f"p{i}", f"p{i}@example.com", "pw-123-abc")
@@ -157,10 +249,18 @@ def test_50_concurrent_requests_get_exactly_k_through_a_hard_budget(
     ]
     group.user_set.add(*people)
     call_command("budget", "set", "--group", "designers", "--monthly", "0.14", "--hard")
-    barrier = Barrier(50, timeout=120)
+    pool = connection.settings_dict["OPTIONS"].get("pool") or {}
+    gate = Gate(min(50, pool.get("max_size", 50)))
+    reserve = budgets._hold
+
+    def all_at_once(budget: Budget, amount: Decimal) -> bool:
+        gate.wait()
+        return reserve(budget, amount)
+
+    monkeypatch.setattr(budgets, "_hold", all_at_once)
+    connection.close()  # this thread's connection back to the pool: all of it is theirs
 
     def attempt(i: int) -> bool:
-        barrier.wait()
         try:
             generation_create(user=people[i], model=DEV, prompt=f"cat {i}", params={})
             return True
@@ -169,9 +269,10 @@ def test_50_concurrent_requests_get_exactly_k_through_a_hard_budget(
         finally:
             connection.close()
 
-    with ThreadPoolExecutor(max_workers=50) as pool:
-        granted = sum(pool.map(attempt, range(50)))
+    with ThreadPoolExecutor(max_workers=50) as threads:
+        granted = sum(threads.map(attempt, range(50)))
 
+    assert gate.arrived == 50  # every request reached the reservation
     assert granted == 7
     assert Generation.objects.count() == 7
     assert Budget.objects.get().reserved == Decimal("0.14")

@@ -18,6 +18,7 @@ from generations.spend import organization as org
 from generations.spend.costs import entry_cost
 from providers.catalog import CatalogError, parse_catalog
 from providers.models import Price
+from providers.pricing import dearest_cost
 from simulator.server import SimulatorServer
 from tests.upstreams import create, run_to_end, sim_fixture  # noqa: F401
 
@@ -103,6 +104,66 @@ def test_a_retried_job_pays_each_call_and_a_new_price_only_counts_from_then_on(
     retried.refresh_from_db()
     assert retried.cost == 2 * MV + Decimal("0.02")  # the old price stays in its attempts
     assert spend_lines(*window()).total == retried.cost + after.cost
+
+
+def test_a_price_per_megapixel_counts_the_size_the_upstream_delivered(
+    sim: SimulatorServer, user: Any, enqueued: list, priced: None
+) -> None:
+    """Asked for 512x512, the upstream delivers 1024x768: the call is paid at what it
+    delivered, at the price of the call, even if the price changes before it settles."""
+    sim.add_fault("resize", times=1, width=1024, height=768)
+    job = run_to_end(create(user, DEV, n=2, size="512x512"))
+
+    assert job.status == Generation.Status.SUCCEEDED
+    assert [(i.width, i.height) for i in job.images.order_by("index")] == [(1024, 768)] * 2
+    # 2 x 0.03 + 0.01 x 2 x 0.786432 MP = 0.07572864, rounded once (asked: 0.065243)
+    delivered = Decimal("0.075729")
+    assert paid(job) == [("modelverse", delivered)]
+    assert job.cost == delivered
+    assert job.cost_undelivered == 0
+    lines = spend_lines(*window())
+    assert lines.total == delivered
+    start = int(timezone.now().timestamp()) - 86400
+    day = start - start % 86400
+    page = org.costs_page(org.Query(day, day + 3 * 86400, ("line_item",), 7))
+    assert sum(r["amount"]["value"] for b in page["data"] for r in b["results"]) == delivered
+
+
+def test_a_wide_aspect_ratio_job_holds_no_less_than_it_is_paid(
+    sim: SimulatorServer, user: Any, enqueued: list
+) -> None:
+    """A 21:9 image is delivered at 1568x672 (1.05 MP, over 1024x1024's 1.05): the budget
+    hold, which is the most a job could cost, must cover it."""
+    t2i = "black-forest-labs/flux-kontext-pro/text-to-image"
+    for channel in ("modelverse", "reseller-edits"):
+        call_command(
+            "price", "set", "--channel", channel, "--model", t2i,
+            "--per-image", "0.01", "--per-megapixel", "1",
+        )  # fmt: skip
+    job = run_to_end(create(user, t2i, n=1, aspect_ratio="21:9"))
+
+    assert job.status == Generation.Status.SUCCEEDED
+    assert [(i.width, i.height) for i in job.images.all()] == [(1568, 672)]
+    assert job.cost == Decimal("1.063696")  # 0.01 + 1 x 1.053696 MP
+    assert dearest_cost(model=t2i, n=1, params=job.params) >= job.cost
+
+
+def test_the_delivered_size_is_paid_at_the_price_of_the_call(user: Any, priced: None) -> None:
+    from generations.spend.costs import attempt_cost, settle_delivered
+
+    job = Generation(user=user, model=DEV, prompt="x", params={"size": "512x512"}, n=1)
+    entry = {"channel": "modelverse", "phase": "submit", "ok": True}
+    entry.update(attempt_cost(job, "modelverse", None, phase="submit"))
+    assert entry_cost(entry) == MV
+    call_command("price", "set", "--channel", "modelverse", "--model", DEV, "--per-image", "9")
+    job.attempts = [entry]
+
+    settled = settle_delivered(job, channel="modelverse", sizes=[(1536, 1024)])
+
+    # 0.03 + 0.01 x 1.572864 MP at the old price: the new one counts from then on
+    assert entry_cost(settled[0]) == Decimal("0.045729")
+    assert settled[0]["delivered"] == ["1536x1024"]
+    assert entry_cost(entry) == MV  # the job's own list is left as it was
 
 
 def test_the_costs_endpoint_buckets_equal_the_report(

@@ -44,19 +44,6 @@ class KeyClient(AsyncClient):
 
 
 @pytest.fixture
-def team(django_user_model: Any) -> dict[str, Any]:
-    """alice and bob share the group "studio"; carol is in no group."""
-    group = Group.objects.create(name="studio")
-    people = {
-        name: django_user_model.objects.create_user(name, f"{name}@example.com", "pw-1234567")
-        for name in ("alice", "bob", "carol")
-    }
-    people["alice"].groups.add(group)
-    people["bob"].groups.add(group)
-    return people
-
-
-@pytest.fixture
 def clients(team: dict[str, Any]) -> dict[str, KeyClient]:
     return {name: KeyClient(api_key_issue(user=u, name="tool")[1]) for name, u in team.items()}
 
@@ -275,3 +262,54 @@ async def test_a_missing_slot_or_unknown_preset_is_a_400_naming_it(
     }
     assert enqueued == []
     assert not await Generation.objects.aexists()
+
+
+def _many_shared_with_studio(owner: Any, count: int) -> None:
+    """`count` boards and as many presets of `owner`'s, shared with "studio", made out of
+    name order so the lists' own order shows."""
+    from boards.models import Board
+    from presets.models import Preset
+
+    studio = Group.objects.get(name="studio")
+    names = [f"item {i:02d}" for i in reversed(range(count))]
+    boards = Board.objects.bulk_create([Board(owner=owner, name=n) for n in names])
+    presets = Preset.objects.bulk_create(
+        [Preset(owner=owner, name=n, model=DEV, template="{x}") for n in names]
+    )
+    for row in [*boards, *presets]:
+        row.shared_groups.add(studio)
+
+
+@pytest.mark.parametrize("path", ["/v1/boards", "/v1/presets"])
+async def test_the_lists_page_like_a_boards_images(
+    path: str, team: dict[str, Any], clients: dict[str, KeyClient]
+) -> None:
+    await run_sync(_many_shared_with_studio, team["alice"], 5)
+    bob = clients["bob"]
+    seen, number, more = [], 0, True
+    while more:
+        number += 1
+        body = (await bob.get(path, {"page": number, "per_page": 2})).json()
+        assert (body["object"], body["page"], len(body["data"]) <= 2) == ("list", number, True)
+        seen += [item["name"] for item in body["data"]]
+        more = body["has_more"]
+    assert (number, seen) == (3, [f"item {i:02d}" for i in range(5)])
+
+    first = (await bob.get(path)).json()  # 48 a page unless asked
+    assert (first["page"], first["has_more"], len(first["data"])) == (1, False, 5)
+    assert {"id", "name", "owner", "shared_with"} <= first["data"][0].keys()
+    assert (await clients["carol"].get(path)).json()["data"] == []
+
+    too_many = await bob.get(path, {"per_page": 101})
+    assert (too_many.status_code, too_many.json()) == (
+        400,
+        {
+            "error": {
+                "message": "'per_page' is at most 100.",
+                "type": "invalid_request_error",
+                "param": "per_page",
+                "code": "invalid_value",
+            }
+        },
+    )
+    assert (await bob.get(path, {"page": "0"})).json()["error"]["param"] == "page"

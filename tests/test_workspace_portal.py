@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import zipfile
 from io import BytesIO
 from typing import Any
@@ -15,9 +16,11 @@ from django.urls import reverse
 from accounts.models import AuditEntry, User
 from accounts.quota import quota_status
 from boards.models import Board
+from boards.selectors import LIST_PAGE_SIZE
 from generations.erasure import erase_person
 from generations.models import Generation
 from presets.models import Preset
+from presets.selectors import PICKER_SIZE
 from tests.portal_helpers import FLUX_DEV, make_generation
 
 pytestmark = pytest.mark.django_db
@@ -71,6 +74,8 @@ def test_a_board_shared_with_a_group_is_read_only_for_a_member(team: dict[str, C
     assert "a red kite" in page
     assert "Read-only" in page
     assert "Remove" not in page
+    # the navigation still says where you are: under Boards
+    assert f'<a href="{reverse("boards")}" aria-current="true">' in page
     thumb = team["bob"].get(reverse("board_image_thumbnail", args=[board.pk, ids[0]]))
     assert thumb.status_code == 200
 
@@ -249,3 +254,53 @@ def test_erasure_takes_a_persons_boards_presets_and_their_images_off_others_boar
     assert not Board.objects.filter(pk=board.pk).exists()
     assert not Preset.objects.exists()
     assert bobs.items.count() == 0  # the erased person's image left bob's board
+
+
+def _rows(page: Any) -> list[str]:
+    return re.findall(r'class="board-row"><a href="[^"]+"><strong>([^<]+)</strong>', page)
+
+
+def test_the_boards_page_pages_each_list(team: dict[str, Client]) -> None:
+    studio = Group.objects.get(name="studio")
+    count = LIST_PAGE_SIZE + 6
+    names = [f"board {i:02d}" for i in range(count)]
+    for board in Board.objects.bulk_create(Board(owner=_person("alice"), name=n) for n in names):
+        board.shared_groups.add(studio)
+
+    for who, param, section in (("alice", "page", "boards-mine"), ("bob", "shared_page", None)):
+        first = team[who].get(reverse("boards")).content.decode()
+        assert _rows(first) == names[:LIST_PAGE_SIZE]
+        following = re.search(r'href="([^"]+)">Next</a>', first)
+        assert following, "no link to the next page"
+        assert following.group(1) == f"?{param}=2#{section or 'boards-shared'}"
+        second = team[who].get(reverse("boards") + following.group(1)).content.decode()
+        assert _rows(second) == names[LIST_PAGE_SIZE:]
+        assert ">Next</a>" not in second
+    assert _rows(team["carol"].get(reverse("boards")).content.decode()) == []
+
+
+def test_the_preset_picker_shows_a_few_and_searches_the_rest(team: dict[str, Client]) -> None:
+    studio = Group.objects.get(name="studio")
+    names = [f"shot {i:02d}" for i in range(PICKER_SIZE + 5)]
+    made = Preset.objects.bulk_create(
+        Preset(owner=_person("alice"), name=n, model=FLUX_DEV, template="{x} at dusk")
+        for n in names
+    )
+    for preset in made:
+        preset.shared_groups.add(studio)
+
+    def shown(page: str) -> list[str]:
+        return re.findall(r"\?preset=\d+\"><strong>([^<]+)</strong>", page)
+
+    page = team["bob"].get(reverse("generate")).content.decode()
+    assert shown(page) == names[:PICKER_SIZE]
+    assert f"Showing the first {PICKER_SIZE} presets: search to find the others." in page
+    found = team["bob"].get(reverse("preset_options"), {"presets_q": "SHOT 23"}).content.decode()
+    assert shown(found) == ["shot 23"]
+    assert "Showing the first" not in found
+    # Without JavaScript the search reloads the generate page, the picker open.
+    reloaded = team["bob"].get(reverse("generate"), {"presets_q": "shot 24"}).content.decode()
+    assert shown(reloaded) == ["shot 24"]
+    assert '<details class="preset-picker" open>' in reloaded
+    outsider = team["carol"].get(reverse("preset_options"), {"presets_q": "shot"}).content.decode()
+    assert (shown(outsider), "No preset matches that search." in outsider) == ([], True)

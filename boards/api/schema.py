@@ -4,7 +4,6 @@ into generations.api.schema (which cannot import this app) when boards loads."""
 from __future__ import annotations
 
 from drf_spectacular.utils import (
-    OpenApiParameter,
     OpenApiResponse,
     extend_schema,
     inline_serializer,
@@ -31,9 +30,7 @@ Board = inline_serializer(
         "created": S.IntegerField(),
     },
 )
-BoardList = inline_serializer(
-    "BoardList", {"object": S.CharField(default="list"), "data": Board.__class__(many=True)}
-)
+BoardList = inline_serializer("BoardList", {**api_schema.PAGED, "data": Board.__class__(many=True)})
 BoardImages = inline_serializer(
     "BoardWithImages",
     {
@@ -68,14 +65,13 @@ ERRORS = {
         404: "not_found: no board the caller may see",
     }.items()
 }
-PAGING = [
-    OpenApiParameter("page", int, description="From 1."),
-    OpenApiParameter("per_page", int, description="Images per page, at most 100 (48)."),
-]
+PAGING = api_schema.PAGING
 
 
 class BoardsDoc(APIView):
-    @extend_schema(operation_id="listBoards", responses={200: BoardList, **ERRORS})
+    @extend_schema(
+        operation_id="listBoards", parameters=PAGING, responses={200: BoardList, **ERRORS}
+    )
     def get(self, request: object) -> None: ...
 
     @extend_schema(

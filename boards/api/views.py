@@ -12,14 +12,12 @@ from django.http import HttpRequest, HttpResponse, HttpResponseBase, JsonRespons
 from accounts.models import User
 from boards import selectors, services
 from boards.models import Board
-from common.errors import InvalidRequest
 from generations.api.auth import authenticate
 from generations.api.handling import endpoint
+from generations.api.paging import PER_PAGE, page_params, paged
 from generations.api.presets import json_body
 from generations.api.responses import base_url, image_item
 from generations.sync import run_sync
-
-MAX_PER_PAGE = 100
 
 
 @endpoint("GET", "POST")
@@ -28,11 +26,13 @@ async def boards(request: HttpRequest) -> HttpResponseBase:
     if request.method == "POST":
         body = json_body(request)
         return JsonResponse(await run_sync(_create, key.user, body), status=201)
-    return JsonResponse(await run_sync(_list, key.user))
+    page, per_page = page_params(request)
+    return JsonResponse(await run_sync(_list, key.user, page, per_page))
 
 
-def _list(user: User) -> dict[str, Any]:
-    return {"object": "list", "data": [board_item(b) for b in selectors.boards_listed(user)]}
+def _list(user: User, page: int = 1, per_page: int = PER_PAGE) -> dict[str, Any]:
+    found = selectors.boards_page(user, page, per_page)
+    return paged(found, [board_item(b) for b in found])
 
 
 def _create(user: User, body: dict[str, Any]) -> dict[str, Any]:
@@ -51,9 +51,7 @@ async def board(request: HttpRequest, board_id: int) -> HttpResponseBase:
     if request.method == "DELETE":
         await run_sync(services.board_delete, user=key.user, board_id=board_id)
         return HttpResponse(status=204)
-    page, per_page = _int(request, "page", 1), _int(request, "per_page", 48)
-    if per_page > MAX_PER_PAGE:
-        raise InvalidRequest(f"'per_page' is at most {MAX_PER_PAGE}.", param="per_page")
+    page, per_page = page_params(request)
     body = await run_sync(_detail, key.user, board_id, page, per_page, base_url(request))
     return JsonResponse(body)
 
@@ -100,13 +98,3 @@ def board_item(board: Board) -> dict[str, Any]:
         "image_count": getattr(board, "image_count", 0),
         "created": int(board.created_at.timestamp()),
     }
-
-
-def _int(request: HttpRequest, name: str, default: int) -> int:
-    try:
-        value = int(request.GET.get(name, default))
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise InvalidRequest(f"'{name}' must be a positive whole number.", param=name)
-    return value

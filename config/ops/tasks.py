@@ -36,16 +36,9 @@ def bind_task(task: Any = None, args: Any = None, **kwargs: Any) -> None:
     context.clear()
     context.bind(request_id=_request_id(task))
     if task is not None and task.name in GENERATION_TASKS and args:
-        _bind_job(args[0])
-
-
-def _bind_job(generation_id: Any) -> None:
-    from generations.models import Generation
-
-    row = Generation.objects.filter(pk=generation_id).values("user_id", "model", "channel").first()
-    context.bind(job_id=generation_id)
-    if row:
-        context.bind(user_id=row["user_id"], model=row["model"], channel=row["channel"])
+        # The job's person, model and channel are bound by the step once it has read
+        # the row (generations.dispatch): reading them here cost a query per step.
+        context.bind(job_id=args[0])
 
 
 @task_postrun.connect(dispatch_uid="ops-task-done")

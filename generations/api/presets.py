@@ -12,10 +12,11 @@ from accounts.models import User
 from common.errors import InvalidRequest
 from generations.api.auth import authenticate
 from generations.api.handling import endpoint
+from generations.api.paging import PER_PAGE, page_params, paged
 from generations.api.serializers import ImageCall
 from generations.sync import run_sync
 from presets.models import Preset
-from presets.selectors import preset_for, presets_listed
+from presets.selectors import preset_for, presets_page
 from presets.services import preset_create, preset_delete, preset_fill
 
 
@@ -25,7 +26,8 @@ async def presets(request: HttpRequest) -> HttpResponseBase:
     if request.method == "POST":
         body = json_body(request)
         return JsonResponse(await run_sync(_create, key.user, body), status=201)
-    return JsonResponse(await run_sync(_list, key.user))
+    page, per_page = page_params(request)
+    return JsonResponse(await run_sync(_list, key.user, page, per_page))
 
 
 @endpoint("DELETE")
@@ -35,8 +37,9 @@ async def preset(request: HttpRequest, preset_id: int) -> HttpResponseBase:
     return HttpResponse(status=204)
 
 
-def _list(user: User) -> dict[str, Any]:
-    return {"object": "list", "data": [preset_item(p) for p in presets_listed(user)]}
+def _list(user: User, page: int = 1, per_page: int = PER_PAGE) -> dict[str, Any]:
+    found = presets_page(user, page, per_page)
+    return paged(found, [preset_item(p) for p in found])
 
 
 def _create(user: User, body: dict[str, Any]) -> dict[str, Any]:

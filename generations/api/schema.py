@@ -244,9 +244,16 @@ Preset = inline_serializer(
         "created": S.IntegerField(),
     },
 )
-PresetList = inline_serializer(
-    "PresetList", {"object": S.CharField(default="list"), "data": Preset.__class__(many=True)}
-)
+PAGED: dict[str, Any] = {
+    "object": S.CharField(default="list"),
+    "page": S.IntegerField(help_text="This page's number (a page past the end answers the last)."),
+    "has_more": S.BooleanField(help_text="Whether page + 1 has more."),
+}
+PAGING = [
+    OpenApiParameter("page", int, description="From 1."),
+    OpenApiParameter("per_page", int, description="Items per page, at most 100 (48)."),
+]
+PresetList = inline_serializer("PresetList", {**PAGED, "data": Preset.__class__(many=True)})
 PresetRequest = inline_serializer(
     "PresetRequest",
     {
@@ -471,7 +478,9 @@ class OrganizationImagesUsageDoc(APIView):
 
 
 class PresetsDoc(APIView):
-    @extend_schema(operation_id="listPresets", responses={200: PresetList, **ERRORS})
+    @extend_schema(
+        operation_id="listPresets", parameters=PAGING, responses={200: PresetList, **ERRORS}
+    )
     def get(self, request: object) -> None: ...
 
     @extend_schema(

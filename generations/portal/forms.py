@@ -7,6 +7,7 @@ still validates everything again (the catalog is the one source of truth).
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import Any, cast
 
 from django import forms
@@ -62,6 +63,8 @@ SIZE_PRESETS = [
     "768x1344",
 ]
 ALL_MODELS = ""
+# A posted size or choice the model does not offer (a stale page, a hand-made request).
+NOT_ALLOWED = {"invalid_choice": _("This model does not allow %(value)s.")}
 # Shown up front; the rest sit under "More settings".
 PRIMARY = {"n", "size", "aspect_ratio", "negative_prompt"}
 
@@ -96,6 +99,7 @@ def _number_field(p: ParamSpec) -> forms.Field:
                 choices=choices,
                 coerce=int,
                 initial=p.default,
+                error_messages=NOT_ALLOWED,
                 widget=forms.RadioSelect(attrs={"class": "segmented"}),
             )
         attrs.update(step="1", **{"data-slider": ""})
@@ -114,7 +118,7 @@ def _size_field(p: ParamSpec, current: str | None) -> forms.Field:
     if current and current not in sizes:
         sizes.insert(0, current)  # a reused custom size stays selectable
     choices = [(s, s.replace("x", " \u00d7 ")) for s in sizes]
-    return forms.ChoiceField(choices=choices, initial=p.default)
+    return forms.ChoiceField(choices=choices, initial=p.default, error_messages=NOT_ALLOWED)
 
 
 def scalar_field(p: ParamSpec, current: Any = None) -> forms.Field:
@@ -131,6 +135,7 @@ def scalar_field(p: ParamSpec, current: Any = None) -> forms.Field:
         field = forms.ChoiceField(
             choices=[(c, c) for c in p.choices],
             initial=p.default,
+            error_messages=NOT_ALLOWED,
             widget=forms.RadioSelect(attrs={"class": "ratio-choices"})
             if p.name == "aspect_ratio"
             else forms.Select(),
@@ -158,52 +163,61 @@ class MultipleFileField(forms.FileField):
         return [super(MultipleFileField, self).clean(item, initial) for item in items if item]
 
 
-class GenerateForm(forms.Form):
-    """model + prompt + one field per scalar parameter + file/URL inputs per image parameter."""
+def image_fields(p: ParamSpec) -> dict[str, forms.Field]:
+    """An image parameter's inputs: a file drop zone (several files for `images`) and a
+    box of URLs, one a line."""
+    many = p.type == "images"
+    attrs = {"accept": ",".join(MIME.values()), "data-dropzone": p.name}
+    files: forms.Field = (
+        MultipleFileField(required=False, widget=MultipleFileInput(attrs=attrs))
+        if many
+        else forms.FileField(required=False, widget=forms.FileInput(attrs=attrs))
+    )
+    files.label = param_label(p.name)
+    urls = forms.CharField(
+        required=False,
+        label=_("or paste image URLs, one a line") if many else _("or paste an image URL"),
+        widget=forms.Textarea(
+            attrs={
+                "rows": 1,
+                "placeholder": "https://…",
+                "data-url-preview": p.name,
+                "inputmode": "url",
+            }
+        ),
+    )
+    return {p.name: files, f"{p.name}_url": urls}
 
-    model = forms.ChoiceField(label=_("Model"))
-    prompt = forms.CharField(label=_("Prompt"), widget=forms.Textarea(attrs={"rows": 4}))
+
+def image_inputs(cleaned_data: dict[str, Any], name: str) -> list[Any]:
+    """What an image parameter's inputs (`image_fields`) hold: the files, then the URLs."""
+    value = cleaned_data.get(name)
+    files = value if isinstance(value, list) else ([value] if value else [])
+    urls = [u.strip() for u in cleaned_data.get(f"{name}_url", "").splitlines() if u.strip()]
+    return [*files, *urls]
+
+
+class ModelParamsForm(forms.Form):
+    """One field per scalar parameter of one model, with its catalog defaults and ranges.
+
+    Image parameters go through `_add_image_fields`, which the generate form fills in;
+    "Compare" sends its shared references itself."""
+
+    primary: Collection[str] = PRIMARY
 
     def __init__(self, spec: ModelSpec, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.spec = spec
-        initial = self.initial
-        cast(forms.ChoiceField, self.fields["model"]).choices = model_choices()
-        prompt = spec.params["prompt"]
-        if prompt.max_length:
-            self.fields["prompt"].validators.append(MaxLengthValidator(prompt.max_length))
-        self.fields["prompt"].widget.attrs.update(
-            maxlength=prompt.max_length, placeholder=_("Describe the image you want…")
-        )
         for p in spec.params.values():
             if p.name == "prompt":
                 continue
             if p.is_image:
                 self._add_image_fields(p)
             else:
-                self.fields[p.name] = scalar_field(p, initial.get(p.name))
+                self.fields[p.name] = scalar_field(p, self.initial.get(p.name))
 
     def _add_image_fields(self, p: ParamSpec) -> None:
-        many = p.type == "images"
-        attrs = {"accept": ",".join(MIME.values()), "data-dropzone": p.name}
-        self.fields[p.name] = (
-            MultipleFileField(required=False, widget=MultipleFileInput(attrs=attrs))
-            if many
-            else forms.FileField(required=False, widget=forms.FileInput(attrs=attrs))
-        )
-        self.fields[p.name].label = param_label(p.name)
-        self.fields[f"{p.name}_url"] = forms.CharField(
-            required=False,
-            label=_("or paste image URLs, one a line") if many else _("or paste an image URL"),
-            widget=forms.Textarea(
-                attrs={
-                    "rows": 1,
-                    "placeholder": "https://…",
-                    "data-url-preview": p.name,
-                    "inputmode": "url",
-                }
-            ),
-        )
+        pass
 
     @property
     def scalar_fields(self) -> list[forms.BoundField]:
@@ -213,38 +227,17 @@ class GenerateForm(forms.Form):
 
     @property
     def primary_fields(self) -> list[forms.BoundField]:
-        return [f for f in self.scalar_fields if f.name in PRIMARY]
+        return [f for f in self.scalar_fields if f.name in self.primary]
 
     @property
     def advanced_fields(self) -> list[forms.BoundField]:
-        return [f for f in self.scalar_fields if f.name not in PRIMARY]
+        return [f for f in self.scalar_fields if f.name not in self.primary]
 
     @property
     def advanced_open(self) -> bool:
         """Open "more settings" when they hold an error or a reused value."""
         fields = self.advanced_fields
         return any(f.errors for f in fields) or any(f.name in self.initial for f in fields)
-
-    @property
-    def image_params(self) -> list[ParamSpec]:
-        return self.spec.image_params
-
-    def image_sources(
-        self, references: dict[str, list[bytes]] | None = None
-    ) -> dict[str, list[Any]]:
-        """Files, URLs and reused reference bytes per image parameter, in that order."""
-        images: dict[str, list[Any]] = {}
-        for p in self.spec.image_params:
-            value = self.cleaned_data.get(p.name)
-            files = value if isinstance(value, list) else ([value] if value else [])
-            urls = [
-                u.strip()
-                for u in self.cleaned_data.get(f"{p.name}_url", "").splitlines()
-                if u.strip()
-            ]
-            reused = (references or {}).get(p.name, [])
-            images[p.name] = [*files, *urls, *reused]
-        return images
 
     def params(self) -> dict[str, Any]:
         params: dict[str, Any] = {}
@@ -256,6 +249,39 @@ class GenerateForm(forms.Form):
                 continue  # the catalog default (or a random seed) applies
             params[p.name] = value
         return params
+
+
+class GenerateForm(ModelParamsForm):
+    """model + prompt + one field per scalar parameter + file/URL inputs per image parameter."""
+
+    model = forms.ChoiceField(label=_("Model"))
+    prompt = forms.CharField(label=_("Prompt"), widget=forms.Textarea(attrs={"rows": 4}))
+
+    def __init__(self, spec: ModelSpec, *args: Any, **kwargs: Any) -> None:
+        super().__init__(spec, *args, **kwargs)
+        cast(forms.ChoiceField, self.fields["model"]).choices = model_choices()
+        prompt = spec.params["prompt"]
+        if prompt.max_length:
+            self.fields["prompt"].validators.append(MaxLengthValidator(prompt.max_length))
+        self.fields["prompt"].widget.attrs.update(
+            maxlength=prompt.max_length, placeholder=_("Describe the image you want…")
+        )
+
+    def _add_image_fields(self, p: ParamSpec) -> None:
+        self.fields.update(image_fields(p))
+
+    @property
+    def image_params(self) -> list[ParamSpec]:
+        return self.spec.image_params
+
+    def image_sources(
+        self, references: dict[str, list[bytes]] | None = None
+    ) -> dict[str, list[Any]]:
+        """Files, URLs and reused reference bytes per image parameter, in that order."""
+        return {
+            p.name: [*image_inputs(self.cleaned_data, p.name), *(references or {}).get(p.name, [])]
+            for p in self.spec.image_params
+        }
 
 
 class GalleryFilterForm(forms.Form):

@@ -42,6 +42,11 @@ def error_text(exc: DarkroomError, spec: ModelSpec | None) -> str:
     return exc.message
 
 
+def reference_error_text(exc: DarkroomError, p: ParamSpec) -> str:
+    """What to say about reference images given for `p` that cannot be used."""
+    return _image_text(exc.code or "", p.type == "images", p.min_items, p.max_items)
+
+
 def _quota_text(left: int) -> str:
     if left == 0:
         return _("No free images left for this model.")

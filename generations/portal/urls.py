@@ -1,6 +1,6 @@
 from django.urls import path
 
-from generations.portal import data_views, live_views, views, workspace
+from generations.portal import compare, data_views, live_views, preset_picker, views, workspace
 from generations.provenance import views as provenance_views
 
 urlpatterns = [
@@ -10,8 +10,9 @@ urlpatterns = [
     path("accounts/data/erase/", data_views.my_data_erase, name="my_data_erase"),
     path("generate/fields/", views.generate_fields, name="generate_fields"),
     path("presets/save/", workspace.preset_save, name="preset_save"),
-    path("compare/", workspace.compare, name="compare"),
-    path("compare/<uuid:pk>/", workspace.compare_detail, name="compare_detail"),
+    path("presets/options/", preset_picker.preset_options, name="preset_options"),
+    path("compare/", compare.compare, name="compare"),
+    path("compare/<uuid:pk>/", compare.compare_detail, name="compare_detail"),
     path("jobs/<uuid:pk>/", views.generation_card, name="generation_card"),
     path("history/", views.gallery, name="gallery"),
     path("live/", live_views.live_stream, name="live_stream"),

@@ -74,7 +74,7 @@ def _generate_context(
     preset: Any = None,
 ) -> dict[str, Any]:
     return {
-        **workspace.picker_context(_user(request), preset),
+        **workspace.picker_context(_user(request), preset, request.GET.get("presets_q", "")),
         "form": form,
         "spec": form.spec,
         "model_options": _model_options(_user(request)),

@@ -65,17 +65,22 @@ def budget_reserve(*, generation: Any) -> None:
     amount = dearest_cost(model=generation.model, n=generation.n, params=generation.params)
     for budget in budgets:
         _roll_period(budget.pk)
-        rows = Budget.objects.filter(pk=budget.pk)
-        if budget.hard:
-            rows = rows.filter(
-                spent__lt=F("monthly"), spent__lte=F("monthly") - F("reserved") - amount
-            )
-        if not rows.update(reserved=F("reserved") + amount):
+        if not _hold(budget, amount):
             raise BudgetExhausted(_exhausted_message(budget))
     generation.budgets, generation.budget_reserved = [b.pk for b in budgets], amount
     type(generation).objects.filter(pk=generation.pk).update(
         budgets=generation.budgets, budget_reserved=amount
     )
+
+
+def _hold(budget: Budget, amount: Any) -> bool:
+    """The reservation: one conditional UPDATE, judged by the database under the row lock
+    (a concurrent one waits, then sees this one's amount); False if a hard budget has no
+    room. Never read-then-write: that lets concurrent requests through on one reading."""
+    rows = Budget.objects.filter(pk=budget.pk)
+    if budget.hard:
+        rows = rows.filter(spent__lt=F("monthly"), spent__lte=F("monthly") - F("reserved") - amount)
+    return bool(rows.update(reserved=F("reserved") + amount))
 
 
 def _exhausted_message(budget: Budget) -> str:
@@ -125,6 +130,7 @@ def _alert_once(budget: Budget, period: date, threshold: int) -> BudgetAlert | N
                 spent=budget.spent,
                 limit=budget.monthly,
                 currency=currency(),
+                next_try_at=timezone.now(),  # due: sent after the commit, retried if it fails
             )
     except IntegrityError:
         return None

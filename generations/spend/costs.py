@@ -14,7 +14,14 @@ from decimal import Decimal
 from typing import Any
 
 from providers.base import ProviderError
-from providers.pricing import ZERO, call_cost
+from providers.pricing import (
+    ZERO,
+    call_cost,
+    delivered_cost,
+    megapixels,
+    price_terms,
+    size_megapixels,
+)
 
 # Outcomes unknown after the call went out: the upstream may have done (and billed) it.
 UNKNOWN_OUTCOME = {"upstream_timeout", "interrupted_after_send"}
@@ -31,14 +38,44 @@ def is_billed(*, phase: str, error: ProviderError | None, code: str = "") -> boo
 
 def attempt_cost(
     generation: Any, channel: str, error: ProviderError | None, *, phase: str, code: str = ""
-) -> dict[str, str]:
-    """The `cost` field of one attempt entry (a Decimal as text: JSON has no decimals)."""
+) -> dict[str, Any]:
+    """The `cost` field of one attempt entry (a Decimal as text: JSON has no decimals),
+    at the requested size; with the `price` in force then, so the call that delivers is
+    settled at the size it delivered (settle_delivered) at that same price."""
     if not is_billed(phase=phase, error=error, code=code):
+        return {"cost": "0"}
+    terms = price_terms(channel=channel, model=generation.model)
+    if terms is None:
         return {"cost": "0"}
     amount = call_cost(
         channel=channel, model=generation.model, n=generation.n, params=generation.params
     )
-    return {"cost": str(amount)}
+    return {"cost": str(amount), "price": terms}
+
+
+def settle_delivered(
+    generation: Any, *, channel: str, sizes: list[tuple[int, int]]
+) -> list[dict[str, Any]]:
+    """`generation.attempts` with the delivering call's cost at the delivered sizes.
+
+    The delivering call is the last paid successful one (as the reports count it),
+    of `channel`; a price per megapixel is "of the delivered size", and an upstream
+    may deliver another size than asked (it rounds, clamps or ignores the request).
+    """
+    attempts = [dict(a) for a in generation.attempts]
+    paid = [a for a in attempts if a.get("ok") and entry_cost(a) > 0]
+    if not paid or paid[-1].get("channel") != channel or "price" not in paid[-1]:
+        return attempts
+    entry = paid[-1]
+    amount = delivered_cost(
+        entry["price"],
+        n=generation.n,
+        requested=megapixels(generation.params),
+        delivered=[size_megapixels(w, h) for w, h in sizes],
+    )
+    entry["cost"] = str(amount)
+    entry["delivered"] = [f"{w}x{h}" for w, h in sizes]
+    return attempts
 
 
 def entry_cost(entry: dict[str, Any]) -> Decimal:

@@ -74,6 +74,11 @@ class BudgetAlert(models.Model):
     created_at = models.DateTimeField(_("when"), auto_now_add=True)
     mailed = models.BooleanField(default=False)
     webhook_status = models.CharField(max_length=200, blank=True)
+    webhook_delivered = models.BooleanField(_("webhook delivered"), default=False)
+    tries = models.PositiveSmallIntegerField(_("tries"), default=0)
+    # When the mail or the webhook (whichever is still owed) is tried next; None: all
+    # sent, or given up (generations.spend.alerts).
+    next_try_at = models.DateTimeField(_("next try"), null=True, blank=True, db_index=True)
 
     class Meta:
         ordering = ["-created_at"]

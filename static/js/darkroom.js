@@ -18,6 +18,15 @@
     if (nav) nav.classList.toggle("is-open", open);
   });
 
+  // "Compare models" takes the prompt typed so far along (/compare/?prompt=...).
+  on("click", "a[data-carry-prompt]", (event, link) => {
+    const prompt = document.querySelector("form textarea[name=prompt]");
+    if (!prompt || !prompt.value.trim()) return;
+    const url = new URL(link.href, window.location.href);
+    url.searchParams.set("prompt", prompt.value);
+    link.href = url.toString();
+  });
+
   // Selects and filters that submit their form as soon as they change.
   on("change", "[data-autosubmit]", (event, el) => el.form && el.form.requestSubmit());
 
@@ -27,13 +36,6 @@
     const form = button.form;
     form.action = button.dataset.presetSave;
     HTMLFormElement.prototype.submit.call(form);
-  });
-  // The preset picker's search: hide presets whose name, model and template miss it.
-  on("input", "[data-preset-search]", (event, input) => {
-    const words = input.value.toLowerCase().trim();
-    document.querySelectorAll("[data-preset-option]").forEach((item) => {
-      item.hidden = Boolean(words) && !item.dataset.presetOption.includes(words);
-    });
   });
 
   // Confirm destructive buttons.
@@ -208,6 +210,17 @@
     field.querySelector(".dropzone").classList.add("is-pasted");
     setTimeout(() => field.querySelector(".dropzone").classList.remove("is-pasted"), 600);
   });
+
+  // "Compare": only the chosen models' settings show (every model's, without scripts).
+  function syncCompare(form) {
+    const chosen = new Set(Array.from(form.querySelectorAll('input[name="models"]:checked'), (i) => i.value));
+    form.querySelectorAll("[data-params-for]").forEach((panel) => {
+      panel.classList.toggle("is-chosen", chosen.has(panel.dataset.paramsFor));
+    });
+    const empty = form.querySelector("[data-compare-empty]");
+    if (empty) empty.hidden = chosen.size > 0;
+  }
+  on("change", '[data-compare] input[name="models"]', (event, input) => syncCompare(input.form));
 
   // API key model allow-list: a search over friendly labels, the chosen ones as chips.
   function renderAllowChips(box) {
@@ -431,6 +444,7 @@
   });
   document.addEventListener("DOMContentLoaded", () => {
     document.querySelectorAll("[data-model-allow]").forEach(renderAllowChips);
+    document.querySelectorAll("form[data-compare]").forEach(syncCompare);
     enhanceSliders(document); shapeTiles(document); updateSelection();
     connectLive(); // once it opens, the polls below are called off before they send
     pollCards(); pollPendingTiles();
