@@ -27,7 +27,7 @@ from generations import publishing
 from generations.leases import initial_lease
 from generations.models import Generation, ReferenceImage
 from generations.references import LoadedImage, load_images
-from generations.results import add_thumbnails, discard_images, store_images
+from generations.results import add_thumbnails, discard_images, make_thumbnails, store_images
 from generations.signals import generation_changed, generation_finished
 from generations.spend.budgets import budget_reserve, budget_settle
 from generations.spend.costs import settle_delivered, total_cost, undelivered_cost
@@ -192,6 +192,10 @@ def generation_succeed(
     stored = store_images(generation, images)
     committed: list[bool] = []
     try:
+        if generation.source == Generation.Source.PORTAL:
+            # Nobody waits on a portal job's answer; a person watches its card, shown
+            # "done" only with its thumbnails: made now, they are there when it is finished.
+            make_thumbnails(stored)
         with transaction.atomic():
             # Registered first, so it runs first among the commit's callbacks.
             transaction.on_commit(lambda: committed.append(True))
