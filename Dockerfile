@@ -11,13 +11,16 @@ WORKDIR /app
 RUN groupadd --system darkroom && useradd --system --gid darkroom --home /app darkroom
 
 # The locked runtime dependencies first (their own layer, rebuilt only when the lock changes),
-# every file checked against its hash.
-COPY requirements.lock ./
-RUN pip install --require-hashes -r requirements.lock
+# every file checked against its hash. The image stores files on S3 (compose: MinIO), so it
+# takes the lock with the `s3` extra (boto3), which command 1 leaves out for local files.
+COPY requirements-s3.lock ./
+RUN pip install --require-hashes -r requirements-s3.lock
 
 COPY pyproject.toml README.md ./
 COPY config ./config
 COPY accounts ./accounts
+COPY boards ./boards
+COPY presets ./presets
 COPY generations ./generations
 COPY providers ./providers
 COPY simulator ./simulator

@@ -252,7 +252,9 @@ class GroupPolicy(models.Model):
     member may use. None inherits the instance setting; 0 means forever / no cap. A
     person in several groups gets the most generous of their groups' values."""
 
-    group = models.OneToOneField(Group, on_delete=models.CASCADE, related_name="policy")
+    group = models.OneToOneField(
+        Group, on_delete=models.CASCADE, related_name="policy", verbose_name=_("group")
+    )
     retention_days = models.PositiveIntegerField(
         _("keep images (days)"),
         null=True,

@@ -46,3 +46,31 @@ _TOTP_FIELDS = {
     "drift": _("clock drift (steps)"),
     "last_t": _("last time step used"),
 }
+
+# Its help texts are plain English too; its admin form takes these (accounts.admin.two_factor;
+# set on the model fields, they would ask for a migration of django-otp's app).
+TOTP_HELP = {
+    "user": _("The person this device belongs to."),
+    "name": _("A name to tell the device by."),
+    "confirmed": _("Ready for use: the person entered a code from it."),
+    "created_at": "",
+    "last_used_at": "",
+    "throttling_failure_timestamp": _("When the last wrong code came; empty after a right one."),
+    "throttling_failure_count": _("Wrong codes since the last right one."),
+    "key": _("The shared secret, in hex (up to 40 bytes)."),
+    "step": _("How long each code lasts, in seconds."),
+    "t0": _("The Unix time codes are counted from."),
+    "digits": _("How many digits a code has."),
+    "tolerance": _("How many time steps early or late a code may be."),
+    "drift": _("How many time steps the app's clock is known to be off."),
+    "last_t": _("The time step of the last code accepted; the next must be later."),
+}
+
+# The sections of its admin form, named in English by django-otp's admin.
+TOTP_FIELDSETS = {
+    "Identity": _("Device"),
+    "Timestamps": _("Dates"),
+    "Configuration": _("Settings"),
+    "State": _("State"),
+    "Throttling": _("Wrong codes"),
+}

@@ -6,11 +6,14 @@ Brings up Redis and two web processes on the bench database: one with the stream
 default) and one with DARKROOM_PORTAL_LIVE=false (today's polling: cards every 1 s,
 tiles every 2 s). No worker: this process finishes each job itself through the same
 service the worker calls (generation_succeed: store, thumbnail, then announce), so the
-figures are the portal's path alone.
+figures are the portal's path alone. Both web processes run bench/p5_trace.py (the app,
+its live hub timed).
 
 1. Finish -> shown, in Chromium: for each of --jobs jobs, interleaved push / polling, a
    card waits a random 0.2-1.2 s, the job finishes, and the page records (Date.now())
-   the moment the card's <img> has loaded. Figure: shown - finished_at, p50 / p95.
+   the moment the card's <img> has loaded. Figure: shown - finished_at, p50 / p95; then
+   each step's p50 (STEPS: this process's marks, the web's, the page's, all wall-clock
+   on the one machine), and result -> shown: from the image in hand, before finished_at.
 2. Status requests (GET /jobs/..., /history/tiles/) sent while one job runs 10 s, on
    the generate page and the gallery, both modes.
 3. --streams open streams for one person on the push web process: threads and memory
@@ -39,17 +42,69 @@ from tests.images import png_bytes
 
 MODEL = "black-forest-labs/flux.1-dev"
 STATUS_PATHS = ("/jobs/", "/history/tiles/")
-# Records when each finished card's image has loaded, by job id.
+# Records, by job id, when each finished card's event arrived (with the web's trace,
+# bench/p5_trace.py), when the card was in the page, and when its <img> had loaded
+# (with the image request's own timings): all in ms since the epoch.
 SHOWN_SCRIPT = """
-window.__shown = {};
+window.__shown = {}; window.__trace = {};
+const NativeSource = window.EventSource;
+if (NativeSource) {
+  window.EventSource = class extends NativeSource {
+    constructor(url, init) {
+      super(url, init);
+      this.addEventListener('job', (event) => {
+        const data = JSON.parse(event.data);
+        if (data.status === 'succeeded' && !window.__trace[data.id])
+          window.__trace[data.id] = Object.assign({ got: Date.now() }, data.trace || {});
+      });
+    }
+  };
+}
+const at = (t) => (t ? performance.timeOrigin + t : null);
 new MutationObserver(() => {
   document.querySelectorAll('.job[data-status=succeeded] img').forEach((img) => {
     const id = img.closest('.job').id.slice(4);
-    const mark = () => { if (!window.__shown[id]) window.__shown[id] = Date.now(); };
+    const trace = window.__trace[id] = window.__trace[id] || {};
+    if (!trace.dom) trace.dom = Date.now();
+    const mark = () => {
+      if (window.__shown[id]) return;
+      window.__shown[id] = Date.now();
+      const entry = performance.getEntriesByName(img.currentSrc).pop();
+      if (entry) entry.serverTiming.forEach((t) => { trace[t.name] = parseFloat(t.description); });
+      if (entry) Object.assign(trace, {
+        fetch: at(entry.fetchStart), request: at(entry.requestStart),
+        first: at(entry.responseStart), loaded: at(entry.responseEnd),
+      });
+    };
     if (img.complete && img.naturalWidth) mark(); else img.addEventListener('load', mark);
   });
 }).observe(document, { subtree: true, childList: true, attributes: true });
 """
+# The steps from finish to shown, as (name, from mark, to mark); the marks are the
+# bench's (result: generation_succeed called with the image, finished: the job's
+# finished_at, thumb0/1: add_thumbnails, pub0/1: the announce), the web's
+# (bench/p5_trace.py) and the page's (SHOWN_SCRIPT).
+STEPS = (
+    ("result -> finished_at (store)", "result", "finished"),
+    ("commit + finish receivers", "finished", "thumb0"),
+    ("thumbnail (what is left) saved", "thumb0", "thumb1"),
+    ("announce (publish)", "thumb1", "pub1"),
+    ("publish -> hub heard", "pub0", "heard"),
+    ("heard -> read starts", "heard", "read0"),
+    ("read + render", "read0", "read1"),
+    ("rendered -> written", "read1", "sent"),
+    ("written -> page got it", "sent", "got"),
+    ("got -> card in page", "got", "dom"),
+    ("card -> image requested", "dom", "fetch"),
+    ("image fetch -> request sent", "fetch", "request"),
+    ("image request -> app has it", "request", "app0"),
+    ("app answers (headers)", "app0", "app1"),
+    ("headers -> first byte", "app1", "first"),
+    ("image first -> last byte", "first", "loaded"),
+    ("image loaded -> shown", "loaded", "shown"),
+    ("finish -> shown (total)", "finished", "shown"),
+    ("result -> shown", "result", "shown"),
+)
 
 
 def person() -> Any:
@@ -77,14 +132,40 @@ def submit(user: Any, prompt: str) -> Any:
     )
 
 
-def finish(job: Any) -> float:
-    """Finish the job as the worker would; its finished_at, in ms since the epoch."""
+# The bench's own marks while it finishes a job (ms since the epoch), see trace_finish.
+MARKS: dict[str, float] = {}
+
+
+def _marked(fn: Any, before: str, after: str) -> Any:
+    def call(*args: Any, **kwargs: Any) -> Any:
+        MARKS[before] = time.time() * 1000
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            MARKS[after] = time.time() * 1000
+
+    return call
+
+
+def trace_finish() -> None:
+    """Mark when generation_succeed makes the thumbnails and announces the change."""
+    from generations import services
+
+    services.add_thumbnails = _marked(services.add_thumbnails, "thumb0", "thumb1")
+    services.announce = _marked(services.announce, "pub0", "pub1")
+
+
+def finish(job: Any) -> dict[str, float]:
+    """Finish the job as the worker would; its finished_at and the marks, in ms since the epoch."""
     from generations.models import Generation
     from generations.services import generation_succeed
 
-    generation_succeed(generation=job, images=[png_bytes(512, 512)], channel="modelverse")
+    image = png_bytes(512, 512)
+    MARKS.clear()
+    MARKS["result"] = time.time() * 1000  # the worker has the upstream's image in hand
+    generation_succeed(generation=job, images=[image], channel="modelverse")
     finished = Generation.objects.values_list("finished_at", flat=True).get(pk=job.pk)
-    return finished.timestamp() * 1000
+    return {"finished": finished.timestamp() * 1000, **MARKS}
 
 
 def bring_up(s: Stack) -> tuple[dict[str, str], Any]:
@@ -94,11 +175,12 @@ def bring_up(s: Stack) -> tuple[dict[str, str], Any]:
     os.environ["CELERY_BROKER_URL"] = s.env["CELERY_BROKER_URL"]
     s.env["MEDIA_ROOT"] = os.environ["MEDIA_ROOT"] = str(s.dir / "media")
     setup_django()
+    trace_finish()
     s.env["DEBUG"] = "true"  # static files from the app, as in the demo
-    push = s.web()
+    push = s.web(app="bench.p5_trace:application")
     push_proc = s.web_proc
     s.env["DARKROOM_PORTAL_LIVE"] = "false"
-    poll = s.web()
+    poll = s.web(app="bench.p5_trace:application")
     s.env.pop("DARKROOM_PORTAL_LIVE")
     return {"push": push, "poll": poll}, push_proc
 
@@ -113,16 +195,29 @@ def open_page(browser: Any, base: str, cookie: str) -> Any:
     return page
 
 
-def shown_after_finish(page: Any, base: str, user: Any, mode: str, i: int) -> float:
+def shown_after_finish(page: Any, base: str, user: Any, mode: str, i: int) -> dict[str, float]:
+    """The marks of one job, from its finish to its image shown in the page."""
     job = submit(user, f"p5 {mode} {i}")
     page.goto(base + "/")
     page.wait_for_selector(f"#job-{job.pk}")
     if mode == "push":
         page.wait_for_selector("body[data-live=up]")
     time.sleep(random.uniform(0.2, 1.2))
-    finished = finish(job)
+    marks = finish(job)
     page.wait_for_function(f"window.__shown['{job.pk}']")
-    return float(page.evaluate(f"window.__shown['{job.pk}']")) - finished
+    seen = page.evaluate(f"[window.__shown['{job.pk}'], window.__trace['{job.pk}']]")
+    page_marks = {k: float(v) for k, v in (seen[1] or {}).items() if v is not None}
+    return {**marks, **page_marks, "shown": float(seen[0])}
+
+
+def step_figures(runs: list[dict[str, float]]) -> dict[str, list[float]]:
+    """Each step's durations over the runs that have both its marks."""
+    steps: dict[str, list[float]] = {}
+    for name, start, end in STEPS:
+        values = [run[end] - run[start] for run in runs if start in run and end in run]
+        if values:
+            steps[name] = values
+    return steps
 
 
 def status_requests(page: Any, base: str, user: Any, path: str, seconds: float) -> int:
@@ -151,11 +246,12 @@ def browser_figures(urls: dict[str, str], jobs: int) -> None:
         pages = {mode: open_page(browser, base, cookie) for mode, base in urls.items()}
         for mode, base in urls.items():  # warm up: templates, thumbnails, connections
             shown_after_finish(pages[mode], base, user, mode, -1)
-        delays: dict[str, list[float]] = {"push": [], "poll": []}
+        runs: dict[str, list[dict[str, float]]] = {"push": [], "poll": []}
         for i in range(jobs):
             for mode, base in urls.items():
-                delays[mode].append(shown_after_finish(pages[mode], base, user, mode, i))
+                runs[mode].append(shown_after_finish(pages[mode], base, user, mode, i))
         print(f"\nP5 finish -> image shown in Chromium, {jobs} jobs each, interleaved")
+        delays = {mode: [r["shown"] - r["finished"] for r in rs] for mode, rs in runs.items()}
         for mode, values in delays.items():
             print(
                 f"  {mode:5} p50 {statistics.median(values):7.0f} ms | p95 "
@@ -164,6 +260,19 @@ def browser_figures(urls: dict[str, str], jobs: int) -> None:
             )
         ratio = statistics.median(delays["push"]) / statistics.median(delays["poll"])
         print(f"  push / poll p50 ratio {ratio:.2f}")
+        print("\nP5 where the time goes, each step's p50 (min, p95) in ms")
+        print(f"  {'step':30} {'push':>22} {'poll':>22}")
+        figures = {mode: step_figures(rs) for mode, rs in runs.items()}
+        for name, _, _ in STEPS:
+            cells = []
+            for mode in runs:
+                v = figures[mode].get(name)
+                cells.append(
+                    f"{statistics.median(v):7.1f} ({min(v):6.1f}, {quantile(v, 0.95):6.1f})"
+                    if v
+                    else f"{'-':>22}"
+                )
+            print(f"  {name:30} {cells[0]:>22} {cells[1]:>22}")
         print("\nP5 status requests while one job runs 10 s")
         for mode, base in urls.items():
             for path in ("/", "/history/"):

@@ -125,9 +125,9 @@ class Stack:
         self.worker_procs = [*getattr(self, "worker_procs", []), proc]
         wait_for_log(proc, self.dir / f"{name}.log", " ready.")
 
-    def web(self, extra: Sequence[str] = ()) -> str:
+    def web(self, extra: Sequence[str] = (), app: str = "config.asgi:application") -> str:
         port = free_port()
-        command = [str(BIN / "uvicorn"), "config.asgi:application", "--port", str(port)]
+        command = [str(BIN / "uvicorn"), app, "--port", str(port)]
         command += ["--log-level", "warning", "--no-access-log", *extra]
         self.web_proc = self.start("web", command, port)
         return f"http://127.0.0.1:{port}"

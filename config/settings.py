@@ -4,6 +4,7 @@ Every default is the embedded, no-server setup used by the demo and the tests:
 SQLite, files under var/media, kombu's filesystem broker, the upstream simulator.
 """
 
+from importlib.util import find_spec
 from pathlib import Path
 
 import environ
@@ -139,12 +140,15 @@ if DATABASES["default"]["ENGINE"].endswith("postgresql") and env.int(
     # ASGI, where every portal request runs in a fresh thread (and Django refuses both).
     # A worker thread gives its connection back while it waits on an upstream
     # (common/db.py), so a worker needs far fewer connections than threads. With the
-    # pool, CONN_HEALTH_CHECKS (above) checks each connection as it is handed out.
+    # pool, CONN_HEALTH_CHECKS (above) checks connections as they are handed out.
     DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
         "min_size": 1,
         "max_size": env.int("DARKROOM_DB_POOL_SIZE", default=20),
         "timeout": 30,
     }
+    # The same backend, its pool skipping the check of a connection checked in the
+    # last second (common/db_pool.py); Django's checks every checkout.
+    DATABASES["default"]["ENGINE"] = "common.postgresql"
 else:
     DATABASES["default"]["CONN_MAX_AGE"] = env.int("DARKROOM_DB_CONN_MAX_AGE", default=0)
 # Lets several checkouts (or helpers) run the suite against one PostgreSQL at once.
@@ -278,6 +282,14 @@ MEDIA_ROOT = Path(env("MEDIA_ROOT", default=str(VAR_DIR / "media")))
 
 STORAGE_BACKEND = env("STORAGE_BACKEND", default="local")
 if STORAGE_BACKEND == "s3":
+    if find_spec("boto3") is None:
+        # The `s3` extra: command 1 installs it only when .env says s3 at install time.
+        raise ImproperlyConfigured(
+            "STORAGE_BACKEND=s3 needs boto3, which is not installed. Install the locked S3 "
+            "extra: .venv/bin/pip install --require-hashes -r requirements-s3.lock "
+            "(or pip install 'darkroom[s3]'), or run ./scripts/dev again with "
+            "STORAGE_BACKEND=s3 in .env."
+        )
     _default_storage = {
         "BACKEND": "common.storage.PublicEndpointS3Storage",
         "OPTIONS": {
@@ -326,6 +338,9 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
     }
 else:
     CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": CELERY_VISIBILITY_TIMEOUT}
+if CELERY_BROKER_URL.startswith("redis://"):
+    # kombu's Redis transport, keeping one Redis client per channel (config/broker.py).
+    CELERY_BROKER_TRANSPORT = "config.broker:Transport"
 # The worker keeps reconnecting to a broker that went away, at start and later, for ever.
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BROKER_CONNECTION_MAX_RETRIES = None

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django import forms
 from django.contrib import admin, messages
 from django.db.models import Count, QuerySet
 from django.http import HttpRequest
@@ -53,9 +54,52 @@ def _thumbnail(image: Image, size: int = 64) -> SafeString:
     )
 
 
+# The fields the models declare without a verbose name (bookkeeping the admin shows read-only),
+# named here so a Chinese page says them in Chinese (Django reads read-only fields' labels
+# from the form's Meta too).
+GENERATION_LABELS = {
+    "api_key": _("API key"),
+    "lease_owner": _("lease owner"),
+    "lease_expires_at": _("lease ends"),
+    "step": _("step"),
+    "lease_token": _("lease token"),
+    "upstream_sent_at": _("sent upstream at"),
+    "quota_pool": _("group pool"),
+    "key_quota_reserved": _("images held under the key's cap"),
+    "cost_undelivered": _("cost of nothing delivered"),
+    "budget_reserved": _("money held on budgets"),
+    "budgets": _("budgets"),
+    "purged_images": _("images removed"),
+}
+IMAGE_LABELS = {
+    "generation": _("generation"),
+    "index": _("index"),
+    "file": _("file"),
+    "thumbnail": _("thumbnail"),
+    "sha256": "SHA-256",
+    "credentials_signer": _("credentials signer"),
+    "thumbnail_bytes": _("thumbnail bytes"),
+}
+
+
+class GenerationForm(forms.ModelForm):
+    class Meta:
+        model = Generation
+        fields = ()  # the admin names them
+        labels = GENERATION_LABELS
+
+
+class ImageForm(forms.ModelForm):
+    class Meta:
+        model = Image
+        fields = ()  # the admin names them
+        labels = IMAGE_LABELS
+
+
 class ImageInline(admin.TabularInline):
     model = Image
-    fields = ("preview", "index", "width", "height", "format", "bytes", "starred")
+    # An inline's column headers come from the model, not the form: the index through ours.
+    fields = ("preview", "position", "width", "height", "format", "bytes", "starred")
     readonly_fields = fields
     extra = 0
     can_delete = False
@@ -65,12 +109,17 @@ class ImageInline(admin.TabularInline):
     def preview(self, obj: Image) -> SafeString:
         return _thumbnail(obj, 96)
 
+    @admin.display(description=_("index"))
+    def position(self, obj: Image) -> int:
+        return obj.index
+
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
 
 
 @admin.register(Generation)
 class GenerationAdmin(admin.ModelAdmin):
+    form = GenerationForm
     list_display = [
         "short_id",
         "created_at",
@@ -206,6 +255,7 @@ class ImageModelFilter(CatalogModelFilter):
 
 @admin.register(Image)
 class ImageAdmin(admin.ModelAdmin):
+    form = ImageForm
     list_display = [
         "thumb",
         "generation_link",

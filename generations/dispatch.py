@@ -16,12 +16,13 @@ in flight. Attempts are appended in the UPDATE itself, never read-modify-written
 
 from __future__ import annotations
 
+import json
 import time
 from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Case, DateTimeField, F, Value, When
 from django.utils import timezone
 
@@ -68,11 +69,12 @@ def generation_run(
     Runs only with the job's lease for `step` (None: the row's current step); a
     message for a step already done, or a job another worker holds, does nothing.
     """
-    if not leases.claim(generation_id, step):
+    # References read once (with the claim): the upstream request and the signature
+    # both list them.
+    generation = leases.claim_and_read(generation_id, step)
+    if generation is None:
         return StepResult()
     try:
-        # References read once: the upstream request and the signature both list them.
-        generation = Generation.objects.prefetch_related("references").get(pk=generation_id)
         context.bind(user_id=generation.user_id, model=generation.model, channel=generation.channel)
         if generation.step == 0 and not generation.attempts:
             announce(generation)  # its first step: the card turns "running"
@@ -258,6 +260,11 @@ def _mark_sent(
     it goes out (if this worker dies mid-call, the next one knows); all under the row
     lock, so the cap counts every call any worker recorded."""
     now = timezone.now()
+    if connection.vendor == "postgresql" and _mark_sent_returning(generation, channel, now):
+        generation.upstream_sent_at, generation.channel = now, channel.name
+        return
+    # Not marked (the lease moved on or the cap is reached; rare), or not PostgreSQL:
+    # find out which under the row lock.
     with transaction.atomic():
         row = (
             Generation.objects.select_for_update()
@@ -277,6 +284,42 @@ def _mark_sent(
     if not allowed:
         raise _gave_up(generation, last_error)
     generation.upstream_sent_at, generation.channel = now, channel.name
+
+
+def _mark_sent_returning(generation: Generation, channel: ChannelConfig, now: Any) -> bool:
+    """`_mark_sent` in one statement when it may send: the UPDATE locks the row and
+    checks the token and the cap (retry.upstream_calls, counted in SQL) on the row as it
+    is then, so no BEGIN, SELECT … FOR UPDATE and COMMIT around it. False if nothing
+    was marked."""
+    table = Generation._meta.db_table
+    sql = f"""
+        UPDATE {table} SET upstream_sent_at = %s, channel = %s
+        WHERE id = %s AND lease_token = %s AND status = ANY(%s)
+          AND (
+            SELECT count(*) FROM jsonb_array_elements(COALESCE(attempts, '[]'::jsonb)) a
+            WHERE a->>'phase' = ANY(%s)
+              AND (a->>'code' IS NULL OR NOT a->>'code' = ANY(%s))
+          ) < %s
+        RETURNING attempts
+    """  # noqa: S608  (the table name from the model, every value a parameter)
+    params = [
+        now,
+        channel.name,
+        generation.pk,
+        generation.lease_token,
+        [str(status) for status in leases.UNFINISHED],
+        sorted(retry.CALL_PHASES),
+        sorted(retry.NOT_CALLED_CODES),
+        settings.DARKROOM_MAX_UPSTREAM_ATTEMPTS,
+    ]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        marked = cursor.fetchone()
+    if marked is None:
+        return False
+    value = marked[0]
+    generation.attempts = json.loads(value) if isinstance(value, (str, bytes)) else value
+    return True
 
 
 def _check_lease(generation: Generation) -> None:

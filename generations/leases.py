@@ -30,13 +30,13 @@ from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import close_old_connections
-from django.db.models import F, Q
+from django.db import close_old_connections, connection
+from django.db.models import F, Q, prefetch_related_objects
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from generations import publishing
-from generations.models import Generation
+from generations.models import Generation, ReferenceImage
 
 log = logging.getLogger(__name__)
 
@@ -89,6 +89,84 @@ def claim(generation_id: Any, step: int | None) -> bool:
         return False
     _ensure_heartbeat()
     return True
+
+
+def claim_and_read(generation_id: Any, step: int | None) -> Generation | None:
+    """`claim()`, and the claimed row (its references loaded) in the same round trip on
+    PostgreSQL: `UPDATE … RETURNING` instead of the UPDATE, a SELECT and a SELECT of its
+    references (none for most jobs). None if the lease is not ours."""
+    if connection.vendor != "postgresql":
+        if not claim(generation_id, step):
+            return None
+        try:
+            return Generation.objects.prefetch_related("references").get(pk=generation_id)
+        except BaseException:
+            forget(generation_id)
+            raise
+    key = str(generation_id)
+    with _held_lock:
+        if key in _held:
+            return None  # another thread of this process runs it right now
+        _held.add(key)
+    try:
+        generation = _claim_returning(generation_id, step)
+    except BaseException:
+        forget(generation_id)
+        raise
+    if generation is None:
+        forget(generation_id)
+        return None
+    _ensure_heartbeat()
+    return generation
+
+
+def _claim_returning(generation_id: Any, step: int | None) -> Generation | None:
+    # The same conditional UPDATE as claim(), its row returned, and whether the job has
+    # reference images; with none, the step reads no reference rows.
+    meta, refs = Generation._meta, ReferenceImage._meta
+    now = timezone.now()
+    me = owner()
+    params: list[Any] = [
+        me,
+        now + timedelta(seconds=lease_seconds()),
+        Generation.Status.RUNNING,
+        now,
+        generation_id,
+        [str(status) for status in UNFINISHED],
+        me,
+        now,
+    ]
+    step_filter = ""
+    if step is not None:
+        step_filter = "AND step = %s"
+        params.append(step)
+    sql = f"""
+        WITH claimed AS (
+            UPDATE {meta.db_table}
+            SET lease_owner = %s, lease_expires_at = %s, status = %s,
+                started_at = COALESCE(started_at, %s), lease_token = lease_token + 1
+            WHERE id = %s AND status = ANY(%s)
+              AND (lease_owner = '' OR lease_owner = %s OR lease_expires_at < %s)
+              {step_filter}
+            RETURNING *
+        )
+        SELECT claimed.*, EXISTS (
+            SELECT 1 FROM {refs.db_table} r WHERE r.generation_id = claimed.id
+        ) AS has_references
+        FROM claimed
+    """  # noqa: S608  (table names from the models, every value a parameter)
+    found = list(Generation.objects.raw(sql, params))
+    if not found:
+        return None
+    generation = found[0]
+    if generation.has_references:  # type: ignore[attr-defined]
+        prefetch_related_objects([generation], "references")
+    else:
+        # What a prefetch that found nothing leaves: iterating it builds no query.
+        none = generation.references.none()
+        none._result_cache, none._prefetch_done = [], True  # type: ignore[attr-defined]
+        generation._prefetched_objects_cache = {"references": none}  # type: ignore[attr-defined]
+    return generation
 
 
 def release(generation_id: Any, *, delay: float, token: int) -> int | None:

@@ -3,7 +3,10 @@
 Thumbnails come just after the job's answer (`add_thumbnails`, once the success is
 committed and published), from the decode `store_images` kept or, for a PNG that it
 checked without decoding, from the bytes it kept: a caller waiting on the job waits
-for neither the resize nor a PNG's decode, and no image is decoded twice.
+for neither the resize nor a PNG's decode, and no image is decoded twice. A portal
+job has no caller waiting, only a person watching its card, which shows a success
+once its thumbnails exist: its thumbnails are made before it is finished
+(`make_thumbnails`), so it is shown the moment it is.
 """
 
 from __future__ import annotations
@@ -123,21 +126,30 @@ def _store_one(generation: Generation, index: int, data: bytes) -> Image:
 
 
 def add_thumbnails(images: list[Image]) -> None:
-    """Make and save the thumbnails the images lack. One that fails is logged and left:
-    the portal shows the original instead, and the thumbnail view tries again."""
+    """Make and save the thumbnails the (saved) images lack. One that fails is logged and
+    left: the portal shows the original instead, and the thumbnail view tries again."""
+    for image in make_thumbnails(images):
+        Image.objects.filter(pk=image.pk).update(
+            thumbnail=image.thumbnail.name, thumbnail_bytes=image.thumbnail_bytes
+        )
+
+
+def make_thumbnails(images: list[Image]) -> list[Image]:
+    """Make and store the thumbnails the images lack, their rows left unsaved; returns
+    the images that got one. One that fails is logged and left, as in add_thumbnails."""
+    made = []
     for image in images:
         if image.thumbnail:
             continue
         try:
             thumb = _thumbnail(image)
+            image.thumbnail.save("thumb.webp", ContentFile(thumb), save=False)
         except Exception:
             log.exception("could not make the thumbnail of image %s", image.pk)
             continue
-        image.thumbnail.save("thumb.webp", ContentFile(thumb), save=False)
         image.thumbnail_bytes = len(thumb)  # counted in the person's storage use
-        Image.objects.filter(pk=image.pk).update(
-            thumbnail=image.thumbnail.name, thumbnail_bytes=image.thumbnail_bytes
-        )
+        made.append(image)
+    return made
 
 
 def _thumbnail(image: Image) -> bytes:

@@ -8,7 +8,6 @@ import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from botocore.exceptions import BotoCoreError, ClientError
 from django.conf import settings
 from django.db import InterfaceError, OperationalError, connections
 
@@ -19,7 +18,14 @@ T = TypeVar("T")
 # with backoff, never counted against a job's upstream attempts.
 DATABASE_ERRORS = (OperationalError, InterfaceError)
 # What the database or the object store raises while away (S3 through boto, files).
-STORAGE_ERRORS = (*DATABASE_ERRORS, BotoCoreError, ClientError, OSError)
+# boto is the optional `s3` extra: without it no S3 error can come.
+try:
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    _S3_ERRORS: tuple[type[Exception], ...] = (BotoCoreError, ClientError)
+except ImportError:
+    _S3_ERRORS = ()
+STORAGE_ERRORS: tuple[type[Exception], ...] = (*DATABASE_ERRORS, *_S3_ERRORS, OSError)
 
 
 def max_countdown() -> float:
@@ -47,6 +53,9 @@ _NOT_CALLED = {"channel_cannot_serve"}
 
 # A "resume" attempt stands for a call a dead worker sent and whose answer was lost.
 _CALLS = {"submit", "resume"}
+# For counting them in SQL (generations.dispatch).
+CALL_PHASES = frozenset(_CALLS)
+NOT_CALLED_CODES = frozenset(_NOT_CALLED)
 
 
 def upstream_calls(attempts: list[dict[str, Any]]) -> int:

@@ -19,6 +19,7 @@ from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
+from common.admin_filters import titled
 from providers.catalog import get_catalog
 from providers.models import Channel, ChannelModel
 from providers.registry import PROVIDERS
@@ -217,7 +218,7 @@ class ChannelModelAdmin(admin.ModelAdmin):
         "channel_state",
     ]
     list_editable = ["priority", "weight", "enabled"]
-    list_filter = ["model", "channel"]
+    list_filter = ["model", ("channel", titled(admin.RelatedFieldListFilter, _("channel")))]
     list_select_related = ["channel"]
     ordering = ["model", "-priority", "channel__name"]
 

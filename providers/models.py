@@ -61,7 +61,9 @@ class Channel(models.Model):
 
 
 class ChannelModel(models.Model):
-    channel = models.ForeignKey(Channel, on_delete=models.CASCADE, related_name="routes")
+    channel = models.ForeignKey(
+        Channel, on_delete=models.CASCADE, related_name="routes", verbose_name=_("channel")
+    )
     model = models.CharField(_("public model"), max_length=200, db_index=True)
     upstream_model = models.CharField(_("upstream model"), max_length=200)
     priority = models.IntegerField(_("priority"), default=0, help_text=_("Higher goes first."))
@@ -105,7 +107,9 @@ class Price(models.Model):
     (providers.pricing), so changing a price never rewrites past spend.
     """
 
-    channel = models.ForeignKey(Channel, on_delete=models.CASCADE, related_name="prices")
+    channel = models.ForeignKey(
+        Channel, on_delete=models.CASCADE, related_name="prices", verbose_name=_("channel")
+    )
     model = models.CharField(_("public model"), max_length=200)
     per_image = models.DecimalField(_("per image"), max_digits=12, decimal_places=6, default=0)
     per_megapixel = models.DecimalField(

@@ -52,24 +52,21 @@ def price_of(*, channel: str, model: str) -> Price | None:
     return Price.objects.filter(channel__name=channel, model=model).first()
 
 
-def call_cost(*, channel: str, model: str, n: int, params: dict[str, object]) -> Decimal:
-    """What one upstream call for `n` images costs at the price in force now.
+def cost_at(price: Price | None, *, n: int, params: dict[str, object]) -> Decimal:
+    """What one upstream call for `n` images costs at `price` (price_of: the one in force).
 
     Rounded (half up) to the micro-unit the database keeps, here and only here, so
     every total is an exact sum of the attempts' recorded costs.
     """
-    return money(unit_cost(price_of(channel=channel, model=model), megapixels(params)) * n)
+    return money(unit_cost(price, megapixels(params)) * n)
 
 
 def money(amount: Decimal) -> Decimal:
     return amount.quantize(MICRO, rounding=ROUND_HALF_UP)
 
 
-def price_terms(*, channel: str, model: str) -> dict[str, str] | None:
-    """The price in force now, as an attempt entry keeps it (Decimals as text)."""
-    price = price_of(channel=channel, model=model)
-    if price is None:
-        return None
+def terms_of(price: Price) -> dict[str, str]:
+    """The price as an attempt entry keeps it (Decimals as text)."""
     return {"per_image": str(price.per_image), "per_megapixel": str(price.per_megapixel)}
 
 
@@ -78,7 +75,7 @@ def delivered_cost(
 ) -> Decimal:
     """What one call for `n` images cost at `terms`, each image at the megapixels the
     upstream delivered (`delivered`, in order); an image it did not deliver counts at
-    the `requested` megapixels. Rounded once, as call_cost is."""
+    the `requested` megapixels. Rounded once, as cost_at is."""
     sizes = delivered[:n] + [requested] * max(0, n - len(delivered))
     per_image, per_megapixel = Decimal(terms["per_image"]), Decimal(terms["per_megapixel"])
     return money(per_image * n + per_megapixel * sum(sizes, ZERO))

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
 import tomllib
 from pathlib import Path
 from typing import Any
@@ -13,6 +15,13 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 APP_SERVICES = ("web", "worker", "beat", "migrate")
 SERVERS = ("db", "redis", "minio")
+# The first-party packages (pyproject.toml's packages.find), each imported in the no-boto test.
+APP_PACKAGES = {
+    name.rstrip("*")
+    for name in tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"][
+        "packages"
+    ]["find"]["include"]
+}
 
 
 @pytest.fixture(scope="module")
@@ -101,14 +110,25 @@ def test_grace_periods_cover_the_shutdowns(compose: dict[str, Any]) -> None:
     assert int(services["worker"]["stop_grace_period"].rstrip("s")) > 180
 
 
-def test_dockerfile_installs_the_lock_with_hashes_and_checks_health() -> None:
+def test_dockerfile_installs_the_s3_lock_with_hashes_and_checks_health() -> None:
+    """The image stores files on S3 (compose: MinIO), so it carries the `s3` extra."""
     dockerfile = (ROOT / "Dockerfile").read_text()
-    assert "pip install --require-hashes -r requirements.lock" in dockerfile
+    assert "COPY requirements-s3.lock ./" in dockerfile
+    assert "pip install --require-hashes -r requirements-s3.lock" in dockerfile
     assert re.search(r"^HEALTHCHECK .*\n?.*?/healthz", dockerfile, re.MULTILINE)
 
 
+LOCKS = ("requirements.lock", "requirements-s3.lock", "requirements-dev.lock")
+S3_CLIENT = {"boto3", "botocore", "s3transfer"}
+
+
+def _pins(name: str) -> dict[str, str]:
+    text = (ROOT / name).read_text()
+    return dict(re.findall(r"^([a-z0-9][a-z0-9._-]*)==([^\s;]+)", text, re.MULTILINE | re.I))
+
+
 def test_the_locks_pin_everything_with_hashes() -> None:
-    for name in ("requirements.lock", "requirements-dev.lock"):
+    for name in LOCKS:
         text = (ROOT / name).read_text()
         pins = re.findall(r"^([a-z0-9][a-z0-9._-]*)==", text, re.MULTILINE | re.IGNORECASE)
         assert pins and "django" in pins, name  # noqa: PT018
@@ -119,6 +139,130 @@ def test_the_locks_pin_everything_with_hashes() -> None:
     assert "\nplaywright==" not in runtime
 
 
+def test_s3_is_an_extra_that_only_the_s3_and_dev_locks_carry() -> None:
+    """Command 1 on local files installs no boto3 (~40 MB); the S3 and test locks do, and
+    every lock pins each package they share to the same version (scripts/lock)."""
+    runtime, s3, dev = (_pins(name) for name in LOCKS)
+    assert S3_CLIENT & set(runtime) == set()
+    assert set(s3) >= S3_CLIENT
+    assert set(dev) >= S3_CLIENT
+    assert set(runtime) < set(s3) <= set(dev)
+    assert {n: v for n, v in dev.items() if n in s3} == s3
+    assert {n: v for n, v in s3.items() if n in runtime} == runtime
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    assert "django-storages>=1.14" in project["dependencies"]
+    assert not any("boto" in d or "[s3]" in d for d in project["dependencies"])
+    assert project["optional-dependencies"]["s3"] == ["django-storages[s3]>=1.14"]
+    lock_script = (ROOT / "scripts" / "lock").read_text()
+    assert "--extra s3 " in lock_script
+    assert "-o requirements-s3.lock" in lock_script
+
+
+def _bootstrap(tmp_path: Path, dotenv: str | None, **env: str) -> str:
+    """scripts/bootstrap.sh run for real in a copy of the project whose .venv's python only
+    writes down what it was asked to install."""
+    for name in (*LOCKS, "pyproject.toml"):
+        (tmp_path / name).write_text("")
+    (tmp_path / "scripts").mkdir(exist_ok=True)
+    (tmp_path / "scripts" / "bootstrap.sh").write_text(
+        (ROOT / "scripts" / "bootstrap.sh").read_text()
+    )
+    python = tmp_path / ".venv" / "bin" / "python"
+    python.parent.mkdir(parents=True, exist_ok=True)
+    python.write_text('#!/bin/sh\necho "$*" >> "$(dirname "$0")/../../pip.log"\n')
+    python.chmod(0o755)
+    for stamp in python.parent.parent.glob(".darkroom-installed-*"):
+        stamp.unlink()
+    (tmp_path / "pip.log").write_text("")
+    if dotenv is not None:
+        (tmp_path / ".env").write_text(dotenv)
+    done = subprocess.run(
+        ["bash", "-c", "source scripts/bootstrap.sh"],
+        cwd=tmp_path,
+        env={"PATH": "/usr/bin:/bin", **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    (installed,) = re.findall(r"--require-hashes -r (\S+)", (tmp_path / "pip.log").read_text())
+    return installed
+
+
+def test_command_one_installs_s3_only_when_the_settings_store_files_on_s3(
+    tmp_path: Path,
+) -> None:
+    runtime = {"DARKROOM_INSTALL": "runtime"}
+    assert _bootstrap(tmp_path, None, **runtime) == "requirements.lock"
+    assert _bootstrap(tmp_path, "DEBUG=true\nSTORAGE_BACKEND=local\n", **runtime) == (
+        "requirements.lock"
+    )
+    assert _bootstrap(tmp_path, "# STORAGE_BACKEND=s3\n", **runtime) == "requirements.lock"
+    assert _bootstrap(tmp_path, "STORAGE_BACKEND=s3\n", **runtime) == "requirements-s3.lock"
+    assert _bootstrap(tmp_path, 'STORAGE_BACKEND="s3"\n', **runtime) == "requirements-s3.lock"
+    # The environment wins over .env, as in the settings.
+    assert _bootstrap(tmp_path, None, STORAGE_BACKEND="s3", **runtime) == "requirements-s3.lock"
+    assert _bootstrap(tmp_path, "STORAGE_BACKEND=s3\n", STORAGE_BACKEND="local", **runtime) == (
+        "requirements.lock"
+    )
+    assert _bootstrap(tmp_path, None, DARKROOM_INSTALL="dev") == "requirements-dev.lock"
+
+
+_WITHOUT_BOTO = "import sys\nfor m in ('boto3', 'botocore', 's3transfer'): sys.modules[m] = None\n"
+
+
+def _python_without_boto(script: str, tmp_path: Path, **env: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-c", _WITHOUT_BOTO + script],
+        cwd=ROOT,
+        env={
+            "PATH": "/usr/bin:/bin",
+            "HOME": str(tmp_path),
+            "SECRET_KEY": "tests-only-insecure-key-subprocess",
+            "DATABASE_URL": f"sqlite:///{tmp_path}/db.sqlite3",
+            "DJANGO_SETTINGS_MODULE": "config.settings",
+            **env,
+        },
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+
+
+def test_darkroom_runs_on_local_files_without_boto(tmp_path: Path) -> None:
+    """Every first-party module imports, and the system checks pass, with no boto3 (but the
+    S3 storage class, which the settings name only under STORAGE_BACKEND=s3)."""
+    script = (
+        "import django, pkgutil, importlib\n"
+        "django.setup()\n"
+        f"for name in {sorted(APP_PACKAGES)!r}:\n"
+        "    package = importlib.import_module(name)\n"
+        "    for info in pkgutil.walk_packages(package.__path__, name + '.'):\n"
+        "        if info.name != 'common.storage':\n"
+        "            importlib.import_module(info.name)\n"
+        "from django.core.management import call_command\n"
+        "call_command('check')\n"
+        "print('imported without boto')\n"
+    )
+    done = _python_without_boto(script, tmp_path, STORAGE_BACKEND="local")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "imported without boto" in done.stdout
+
+
+def test_s3_storage_without_boto_stops_at_start_with_the_command_to_fix_it(
+    tmp_path: Path,
+) -> None:
+    done = _python_without_boto(
+        "import django\ndjango.setup()\n",
+        tmp_path,
+        STORAGE_BACKEND="s3",
+        AWS_STORAGE_BUCKET_NAME="darkroom",
+    )
+    assert done.returncode != 0
+    assert "ImproperlyConfigured: STORAGE_BACKEND=s3 needs boto3" in done.stderr
+    assert "pip install --require-hashes -r requirements-s3.lock" in done.stderr
+
+
 def test_dev_installs_the_runtime_only_and_test_installs_the_tools() -> None:
     dev = (ROOT / "scripts" / "dev").read_text()
     test = (ROOT / "scripts" / "test").read_text()
@@ -127,6 +271,7 @@ def test_dev_installs_the_runtime_only_and_test_installs_the_tools() -> None:
     assert "DARKROOM_INSTALL=dev source scripts/bootstrap.sh" in test
     assert "--quiet" not in bootstrap
     assert "--require-hashes" in bootstrap
+    assert "requirements-s3.lock" in bootstrap
 
 
 def test_dependency_floors_and_stubs() -> None:

@@ -5,7 +5,8 @@ reachable on a phone, and no English string known to leak shows on a Chinese pag
 One browser and one live server for the module; each (width, language) is one browser
 context that walks every page. Failures are gathered and reported together, with a
 screenshot of each failing page under test-artifacts/every-*.png (DARKROOM_SHOTS=all
-shoots every page, for a person to look through).
+shoots every page, for a person to look through; DARKROOM_WALK_ONLY=/reports/ walks only
+the pages whose path contains it, to re-check one page quickly).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from django.test import Client
 from django.urls import reverse
 
 from accounts.api_keys import api_key_issue
+from accounts.api_keys.services import api_keys_revoke
 from accounts.audit import audit_person
 from accounts.models import ApiKey, GroupPool, GroupQuota, Quota
 from generations.services import generation_create, generation_succeed
@@ -36,6 +38,7 @@ MULTI = "black-forest-labs/flux-kontext-pro/multi"
 SIZES = {"phone": {"width": 390, "height": 844}, "desktop": {"width": 1440, "height": 900}}
 LOCALES = {"en": "en-US", "zh": "zh-CN"}
 SHOOT_ALL = os.environ.get("DARKROOM_SHOTS") == "all"
+ONLY = os.environ.get("DARKROOM_WALK_ONLY", "")
 
 # English seen on zh-hans pages before (issue 24), as whole words or phrases: any of them
 # on a Chinese page is a leak.
@@ -61,7 +64,49 @@ LEAKS = [
     "TOTP device",
     "Access attempts",
     "Access failures",
+    # The API key library's help texts and its "key created" message (the add form, a live
+    # key's form, a revoked key's read-only fields).
+    "A free-form name",
+    "Need not be unique",
+    "clients cannot use it anymore",
+    "This cannot be undone",
+    "store it somewhere safe",
+    # Fields declared without a verbose name, and django-otp's plain-English admin.
+    "Api key",
+    "Lease owner",
+    "Budget reserved",
+    "Sha256",
+    "Credentials signer",
+    "human-readable name of this device",
+    "Throttling",
+    "Timestamps",
+    "username or email address",
 ]
+
+
+# Table cells broken down to a letter or two per line (a model id in a narrow column, a
+# Chinese header squeezed), and chart labels shrunk below legibility (an SVG scaled to a
+# phone). Each returns the offending texts.
+SQUEEZED_CELLS = """[...document.querySelectorAll('th, td')].filter(cell => {
+  const text = cell.innerText.trim();
+  if (text.length < 3 || cell.offsetParent === null) return false;
+  const tops = new Set();
+  const walker = document.createTreeWalker(cell, NodeFilter.SHOW_TEXT);
+  for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+    const range = document.createRange();
+    range.selectNodeContents(node);
+    for (const r of range.getClientRects()) if (r.width > 0) tops.add(Math.round(r.top / 6));
+  }
+  return tops.size >= 3 && tops.size * 2 >= text.length;
+}).map(cell => cell.innerText.trim())"""
+TINY_CHART_LABELS = """[...document.querySelectorAll('svg text')].filter(t => {
+  const box = t.getBoundingClientRect();
+  return box.width > 0 && box.height < 9;
+}).map(t => t.textContent)"""
+FILTER_TITLES = (
+    "[...document.querySelectorAll('#changelist-filter summary, #changelist-filter h3')]"
+    ".map(e => e.innerText)"
+)
 
 
 @dataclass
@@ -84,11 +129,16 @@ class Walk:
         width = self.page.evaluate("[document.documentElement.scrollWidth, window.innerWidth]")
         if width[0] > width[1]:
             found.append(f"overflows: {width[0]} px wide in {width[1]} px")
+        found += [f"squeezed cell {t!r}" for t in self.page.evaluate(SQUEEZED_CELLS)]
+        found += [f"tiny chart label {t!r}" for t in self.page.evaluate(TINY_CHART_LABELS)]
         if self.lang == "zh":
             text = self.page.evaluate("document.body.innerText")
             found += [f"English {w!r}" for w in LEAKS if re.search(rf"\b{re.escape(w)}\b", text)]
             # An English plural glued to a Chinese name: a model without verbose_name_plural.
             found += [f"plural {w!r}" for w in re.findall(r"[\u4e00-\u9fff]s\b", text)]
+            # A list filter titled by a field without a translated verbose name ("以 created").
+            titles = self.page.evaluate(FILTER_TITLES)
+            found += [f"filter {t!r}" for t in titles if re.search(r"[a-z]{3,}", t)]
         self.problems += [f"{where}: {p}" for p in found]
         if found or SHOOT_ALL:
             shot(self.page, f"every-{self.size}-{self.lang}-{_slug(path)}")
@@ -123,11 +173,13 @@ def _world(django_user_model: Any) -> dict[str, Any]:
     Quota.objects.create(user=root, model=DEV, limit=500, used=3)
     key, _ = api_key_issue(user=root, name="laptop")
     ApiKey.objects.filter(pk=key.pk).update(image_cap=50, cap_model=DEV)
+    old, _ = api_key_issue(user=root, name="old laptop")
+    api_keys_revoke(keys=[old])
     done = generation_create(user=root, model=DEV, prompt="a lighthouse at dusk", params={})
     generation_succeed(generation=done, images=[png_bytes()], channel="sim")
     audit_person(action="signed in", user=root, actor=root)
     image = done.images.get()
-    return {"root": root, "image": image, "generation": done}
+    return {"root": root, "image": image, "generation": done, "revoked": old}
 
 
 def _portal_pages(world: dict[str, Any]) -> list[str]:
@@ -145,9 +197,13 @@ def _portal_pages(world: dict[str, Any]) -> list[str]:
     ]
 
 
-def _admin_pages() -> list[str]:
-    """The index, then every registered model's list, add form and first object's form."""
-    pages = [reverse("admin:index")]
+def _admin_pages(world: dict[str, Any]) -> list[str]:
+    """The index, then every registered model's list, add form and first object's form,
+    and a revoked key's form (the library makes its fields read-only)."""
+    pages = [
+        reverse("admin:index"),
+        reverse("admin:accounts_apikey_change", args=[world["revoked"].pk]),
+    ]
     for model, model_admin in admin.site._registry.items():
         info = (model._meta.app_label, model._meta.model_name)
         pages.append(reverse("admin:{}_{}_changelist".format(*info)))
@@ -209,7 +265,7 @@ def test_every_page_fits_speaks_the_language_and_can_be_reached(
     module_chromium: Any, live_server: Any, django_user_model: Any, enqueued: list
 ) -> None:
     world = _world(django_user_model)
-    pages = _portal_pages(world) + _admin_pages()
+    pages = [p for p in _portal_pages(world) + _admin_pages(world) if ONLY in p]
     problems: list[str] = []
     for walk in _contexts(module_chromium, live_server.url, world["root"]):
         if walk.size == "phone":

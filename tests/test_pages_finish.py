@@ -7,6 +7,7 @@ images say why, "Your usage" reads like the portal, static files and manage.py a
 from __future__ import annotations
 
 import asyncio
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -19,7 +20,8 @@ from django_otp.oath import TOTP
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from accounts.api_keys import api_key_issue
-from accounts.models import AuditEntry
+from accounts.api_keys.services import api_keys_revoke
+from accounts.models import ApiKey, AuditEntry
 from accounts.quota.caps import key_cap_set
 from generations.models import Generation
 from generations.services import generation_create, generation_succeed
@@ -142,6 +144,97 @@ def test_the_api_key_form_picks_models_from_the_catalog_and_shows_last_use_read_
     assert "no/such-model" in bad.content.decode()
 
 
+# What the library's own fields say, in English only (django-rest-framework-api-key).
+LIBRARY_ENGLISH = (
+    "A free-form name",
+    "Need not be unique",
+    "clients cannot use it anymore",
+    "This cannot be undone",
+    "store it somewhere safe",
+)
+
+
+def _text(html: str, start: str = 'id="content"') -> str:
+    content = html[html.index(start) :]
+    return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", content))
+
+
+def test_the_api_key_admin_speaks_chinese_for_new_live_and_revoked_keys(
+    admin_user: Any, user: Any
+) -> None:
+    live, _ = api_key_issue(user=user, name="ci")
+    old, _ = api_key_issue(user=user, name="old")
+    api_keys_revoke(keys=[old])
+    client = Client()
+    client.force_login(admin_user)
+
+    add = _text(client.get("/admin/accounts/apikey/add/", **ZH).content.decode())
+    change = _text(client.get(f"/admin/accounts/apikey/{live.pk}/change/", **ZH).content.decode())
+    revoked = _text(client.get(f"/admin/accounts/apikey/{old.pk}/change/", **ZH).content.decode())
+    created = client.post(
+        "/admin/accounts/apikey/add/",
+        {"name": "laptop", "user": user.pk, "cap_period": "never", "_save": "1"},
+        follow=True,
+        **ZH,
+    )
+
+    for page in (add, change, revoked):
+        assert [e for e in LIBRARY_ENGLISH if e in page] == []
+    assert "仅供辨认" in change
+    assert "使用该密钥的请求都会失败" in change
+    # The library's read-only fields on a revoked key, under Chinese labels.
+    for label in ("名称: old", "已吊销:", "过期时间:"):
+        assert label in revoked
+    assert "Name:" not in revoked
+    message = _text(created.content.decode(), start='class="messagelist"')
+    new_key = ApiKey.objects.get(name="laptop")
+    assert f"{new_key.prefix}." in message
+    assert "请立即复制" in message
+    assert [e for e in LIBRARY_ENGLISH if e in message] == []
+    assert AuditEntry.objects.filter(action="key created", target_id=new_key.prefix).exists()
+
+
+def test_the_admins_bookkeeping_fields_two_factor_and_sso_speak_chinese(
+    admin_user: Any, user: Any
+) -> None:
+    job = generation_create(user=user, model=DEV, prompt="a fox", params={})
+    generation_succeed(generation=job, images=[png_bytes()], channel="sim")
+    device = TOTPDevice.objects.create(user=user, name="phone", confirmed=True)
+    client = Client()
+    client.force_login(admin_user)
+    pages = {
+        "job": f"/admin/generations/generation/{job.pk}/change/",
+        "image": f"/admin/generations/image/{job.images.get().pk}/change/",
+        "device": f"/admin/otp_totp/totpdevice/{device.pk}/change/",
+        "term": "/admin/generations/policyterm/add/",
+        "price": "/admin/providers/price/add/",
+        "sso app": "/admin/socialaccount/socialapp/add/",
+        "sso account": "/admin/socialaccount/socialaccount/add/",
+        "sso token": "/admin/socialaccount/socialtoken/add/",
+    }
+    text = {k: _text(client.get(url, **ZH).content.decode()) for k, url in pages.items()}
+
+    english = {
+        "job": ("Api key:", "Lease owner:", "Budget reserved:", "Purged images:", "Index"),
+        "image": ("Sha256:", "Credentials signer:", "File:", "Thumbnail:"),
+        "device": ("human-readable name", "Throttling", "Timestamps", "username or email"),
+        "term": ("Group:",),
+        "price": ("Channel:",),
+        "sso app": ("Provider:", "Settings:"),
+        "sso account": ("User:",),
+        "sso token": ("App:", "Account:"),
+    }
+    assert {k: [e for e in words if e in text[k]] for k, words in english.items()} == {
+        k: [] for k in english
+    }
+    assert "API 密钥:" in text["job"]
+    assert "租约持有者:" in text["job"]
+    assert "内容凭证签名者:" in text["image"]
+    assert "输错记录" in text["device"]
+    assert "用户组:" in text["term"]
+    assert "通道:" in text["price"]
+
+
 def test_a_key_cap_change_is_logged_against_the_key(user: Any, admin_user: Any) -> None:
     key, _ = api_key_issue(user=user, name="ci")
     key_cap_set(actor=admin_user, key=key, image_cap=3, cap_period="never", cap_model="")
@@ -162,6 +255,9 @@ def test_the_audit_log_and_the_admin_index_speak_chinese(admin_user: Any, user: 
 
     for english in ("Axes", "OTP_TOTP", "Audit log", "TOTP devices", "Access attempts"):
         assert english not in index
+    # The index's column headers, read out by screen readers.
+    assert "Model name" not in index
+    assert "模型名称" in index
     assert "审计日志" in index
     assert "登录锁定" in index
     assert "两步验证" in index
@@ -170,8 +266,8 @@ def test_the_audit_log_and_the_admin_index_speak_chinese(admin_user: Any, user: 
     assert "审计条目" in one
     assert "key created" not in one
     assert "audit entry" not in one
-    for english in ("Prefix", "Has expired", "Revoke the selected keys"):
-        assert english not in keys
+    leaks = ("Prefix", "Has expired", "Revoke the selected keys", "以 created", "以 revoked")
+    assert [e for e in leaks if e in keys] == []
 
 
 # --- portal pages ----------------------------------------------------------------------

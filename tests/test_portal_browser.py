@@ -194,6 +194,16 @@ def test_it_previews_reference_images_and_explains_errors_on_a_phone(
     assert zone.locator('input[type="file"]').evaluate("el => el.files.length") == 2
     shot(page, "generate-phone-zh-hans")
 
+    # A private address the browser cannot load: the preview says why, not a broken image.
+    zone.locator("textarea").fill(f"{base}/static/img/favicon.svg\nhttp://127.0.0.1:1/a.png")
+    refused = zone.locator('.preview[data-url="http://127.0.0.1:1/a.png"]')
+    expect(refused).to_have_class(re.compile("is-broken"))
+    expect(refused.locator(".preview-why")).to_have_text(
+        "这是私有地址：Darkroom 只获取公网 URL。请改为上传文件。"  # noqa: RUF001
+    )
+    zone.locator("textarea").fill(f"{base}/static/img/favicon.svg")
+    expect(previews).to_have_count(3)
+
     # A missing reference image: said beside the field, in the person's language.
     page.get_by_label("模型", exact=True).select_option("stepfun-ai/step1x-edit")
     expect(page.get_by_label("反向提示词")).to_be_visible()

@@ -324,5 +324,12 @@ def test_the_api_docs_list_each_models_rules(
     )
     dev = page.locator(".model-doc", has=page.get_by_text(DEV, exact=True))
     expect(dev).to_contain_text(_t(lang, "each side 256 to 1536 px", "每边 256 到 1536 像素"))
+    expect(dev.locator("td code", has_text="1024x1024")).to_have_count(1)
+    # Every name and default on one line: a size never breaks as "1024x102 / 4".
+    broken = page.evaluate(
+        "[...document.querySelectorAll('.model-doc td code')]"
+        ".filter(c => c.getClientRects().length > 1).map(c => c.textContent)"
+    )
+    assert broken == []
     assert _fits_the_width(page)
     shot(page, f"finish-api-docs-{size}-{lang}")

@@ -54,15 +54,17 @@ async def _open(user: Any, **headers: str) -> tuple[Any, AsyncGenerator[bytes]]:
 async def _events_until(
     chunks: AsyncIterator[bytes], done: Callable[[list[Event]], bool], timeout: float = 20
 ) -> list[Event]:
-    """The job events read until `done(events)`; fails if they do not come in `timeout`."""
+    """The events (job and quota) read until `done(events)`; fails if they do not come in
+    `timeout`."""
     events: list[Event] = []
 
     async def read() -> None:
         async for chunk in chunks:
             for block in chunk.decode().split("\n\n"):
                 fields = dict(line.split(": ", 1) for line in block.splitlines() if ": " in line)
-                if fields.get("event") == "job":
-                    events.append({"id": fields["id"], **json.loads(fields["data"])})
+                if fields.get("event") in ("job", "quota"):
+                    data = json.loads(fields["data"])
+                    events.append({"event": fields["event"], "id": fields.get("id"), **data})
             if done(events):
                 return
 
@@ -71,7 +73,12 @@ async def _events_until(
 
 
 def _has(job: Generation, status: str) -> Callable[[list[Event]], bool]:
-    return lambda events: any(e["id"] == str(job.pk) and e["status"] == status for e in events)
+    return lambda events: any(e.get("status") == status and e["id"] == str(job.pk) for e in events)
+
+
+def _quota_left(left: int) -> Callable[[list[Event]], bool]:
+    counter = f"<strong>{left}</strong>"
+    return lambda events: any(e["event"] == "quota" and counter in e["quota"] for e in events)
 
 
 def test_it_sends_a_failed_card_with_its_reason_and_the_quota(
@@ -83,19 +90,21 @@ def test_it_sends_a_failed_card_with_its_reason_and_the_quota(
         response, chunks = await _open(user)
         await chunks.__anext__()  # the stream is open
         await sync_to_async(generation_fail)(generation_id=job.pk, code="x", message="boom")
-        return response, await _events_until(chunks, _has(job, "failed"))
+        # Nothing was spent: all 10 free images are left once the job failed.
+        failed, refunded = _has(job, "failed"), _quota_left(10)
+        return response, await _events_until(chunks, lambda e: failed(e) and refunded(e))
 
     response, events = asyncio.run(run())
 
     assert response["Content-Type"] == "text/event-stream"
     assert response["Cache-Control"] == "no-cache"
     assert response["X-Accel-Buffering"] == "no"
-    failed = next(e for e in events if e["status"] == "failed")
+    failed = next(e for e in events if e.get("status") == "failed")
     assert f'id="job-{job.pk}"' in failed["card"]
     assert "job-failed" in failed["card"]
     assert f'id="gen-{job.pk}"' in failed["tile"]
     assert failed["model"] == DEV
-    assert "10" in failed["quota"]  # nothing was spent: all 10 free images left
+    assert {e["model"] for e in events if e["event"] == "quota"} == {DEV}
 
 
 def test_a_published_change_wakes_the_stream_without_polling(
@@ -129,7 +138,8 @@ def test_a_reconnect_with_last_event_id_loses_no_change(
         await chunks.aclose()  # the connection drops...
         # ...and the second job finishes while no stream is open.
         await sync_to_async(generation_fail)(generation_id=second.pk, code="x", message="b")
-        _, again = await _open(user, **{"Last-Event-ID": seen[-1]["id"]})
+        last_id = [e["id"] for e in seen if e["event"] == "job"][-1]
+        _, again = await _open(user, **{"Last-Event-ID": last_id})
         return await _events_until(again, _has(second, "failed"))
 
     assert _has(second, "failed")(asyncio.run(run()))
@@ -154,19 +164,40 @@ def test_a_success_is_announced_once_its_thumbnails_exist(user: Any, enqueued: l
     assert f"/images/{image.pk}/thumbnail/" in change.card
 
 
-def test_a_finished_job_publishes_after_its_thumbnails(
-    user: Any, enqueued: list[str], monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize("source", ["portal", "api"])
+def test_a_finished_job_is_announced_with_its_thumbnails_there(
+    user: Any, enqueued: list[str], monkeypatch: pytest.MonkeyPatch, source: str
 ) -> None:
-    job = _submit(user)
-    order: list[str] = []
-    monkeypatch.setattr(
-        "generations.services.add_thumbnails", lambda images: order.append("thumbnails")
+    job = generation_create(
+        user=user, model=DEV, prompt="a fox", params={"size": "256x256"}, source=source
     )
-    monkeypatch.setattr("generations.services.announce", lambda g: order.append("announce"))
+    at_announce: list[list[bool]] = []
+
+    def announced(generation: Generation) -> None:
+        images = Image.objects.filter(generation=generation)
+        at_announce.append(
+            [bool(i.thumbnail) and i.thumbnail.storage.exists(i.thumbnail.name) for i in images]
+        )
+
+    monkeypatch.setattr("generations.services.announce", announced)
 
     generation_succeed(generation=job, images=[png_bytes(64, 64)], channel="modelverse")
 
-    assert order == ["thumbnails", "announce"]
+    assert at_announce == [[True]]
+
+
+def test_a_read_renders_only_the_named_jobs_some_stream_lacks(
+    user: Any, enqueued: list[str]
+) -> None:
+    seen, fresh, other = _submit(user, "seen"), _submit(user, "fresh"), _submit(user, "other")
+    for job in (seen, fresh, other):
+        generation_fail(generation_id=job.pk, code="x", message="boom")
+    languages = {user.pk: {"en"}}
+    named = {user.pk: {str(seen.pk), str(fresh.pk)}}
+
+    found = live.read_changes({}, languages, named, {user.pk: {str(seen.pk): "failed"}})
+
+    assert [c.job for c in found[(user.pk, "en")]] == [str(fresh.pk)]
 
 
 def test_it_refuses_a_stream_to_nobody(client: Any) -> None:

@@ -8,7 +8,10 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCKERFILE = (ROOT / "Dockerfile").read_text()
-PACKAGES = ["config", "accounts", "generations", "providers", "common", "simulator"]
+# Every top-level Python package but the tests: what the image and the wheel must carry.
+PACKAGES = sorted(
+    p.parent.name for p in ROOT.glob("*/__init__.py") if p.parent.name not in {"tests", "bench"}
+)
 
 
 def _instructions(name: str) -> list[str]:
@@ -22,8 +25,9 @@ def test_the_image_runs_as_a_non_root_user() -> None:
 
 
 def test_the_image_copies_every_package_and_the_templates() -> None:
-    copied = " ".join(_instructions("COPY"))
-    for name in [*PACKAGES, "templates", "manage.py", "pyproject.toml"]:
+    copied = {c.split()[0] for c in _instructions("COPY")}
+    assert {"boards", "presets", "accounts"} <= set(PACKAGES)
+    for name in [*PACKAGES, "templates", "static", "locale", "manage.py", "pyproject.toml"]:
         assert name in copied, name
     for name in [*PACKAGES, "templates"]:
         assert (ROOT / name).is_dir()
@@ -47,6 +51,17 @@ def test_the_env_example_lists_every_variable_settings_read() -> None:
     example = (ROOT / ".env.example").read_text()
     listed = set(re.findall(r"^(?:# )?([A-Z_]+)=", example, re.MULTILINE))
     assert read - listed == set()
+
+
+def test_the_readme_and_env_example_name_every_variable_the_runners_read() -> None:
+    """Command 1 (scripts/dev) and the Procfile read their ports from the environment."""
+    runners = (ROOT / "Procfile").read_text() + (ROOT / "scripts" / "dev").read_text()
+    read = set(re.findall(r"\$\{([A-Z_]+):-", runners))
+    assert {"DARKROOM_WEB_PORT", "DARKROOM_SIMULATOR_PORT"} <= read
+    readme = (ROOT / "README.md").read_text()
+    example = set(re.findall(r"^(?:# )?([A-Z_]+)=", (ROOT / ".env.example").read_text(), re.M))
+    assert [name for name in sorted(read) if name not in readme] == []
+    assert read - example == set()
 
 
 def test_ci_runs_exactly_the_readmes_test_command() -> None:

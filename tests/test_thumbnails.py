@@ -1,5 +1,6 @@
-"""Thumbnails come after a job's answer, from the decode that checked the image,
-and a thumbnail that never got made is made when someone first asks for it."""
+"""Thumbnails come after an API job's answer, from the decode that checked the image;
+a portal job (nobody waits on its answer, a person watches its card) is finished with
+them; and a thumbnail that never got made is made when someone first asks for it."""
 
 from __future__ import annotations
 
@@ -27,27 +28,54 @@ def sim(settings: Any) -> Iterator[SimulatorServer]:
         yield server
 
 
-@pytest.mark.django_db(transaction=True)
-def test_the_answer_goes_out_before_the_thumbnails_which_follow(
-    sim: SimulatorServer, user: Any, enqueued: list[str]
-) -> None:
+def _thumbnails_at_answer(generation: Generation) -> list[list[bool]]:
+    """Run the job; for each answer, whether each of its images had its thumbnail stored."""
     at_answer: list[list[bool]] = []
 
     def answered(sender: Any, generation: Generation, **kwargs: Any) -> None:
-        at_answer.append([bool(i.thumbnail) for i in Image.objects.filter(generation=generation)])
+        images = Image.objects.filter(generation=generation)
+        at_answer.append(
+            [bool(i.thumbnail) and i.thumbnail.storage.exists(i.thumbnail.name) for i in images]
+        )
 
-    generation = generation_create(user=user, model=DEV, prompt="a fox", params={"n": 2})
     generation_finished.connect(answered)
     try:
         generation_run(generation_id=generation.pk, channel_name="modelverse")
     finally:
         generation_finished.disconnect(answered)
+    return at_answer
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_answer_goes_out_before_the_thumbnails_which_follow(
+    sim: SimulatorServer, user: Any, enqueued: list[str]
+) -> None:
+    generation = generation_create(
+        user=user, model=DEV, prompt="a fox", params={"n": 2}, source="api"
+    )
+
+    at_answer = _thumbnails_at_answer(generation)
+
     assert at_answer == [[False, False]]  # published as soon as the originals were stored
     images = list(Image.objects.filter(generation=generation))
     assert len(images) == 2
     assert all(i.thumbnail.name.endswith(".webp") for i in images)
     for image in images:
         assert image.thumbnail.storage.exists(image.thumbnail.name)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_portal_job_is_finished_with_its_thumbnails(
+    sim: SimulatorServer, user: Any, enqueued: list[str]
+) -> None:
+    generation = generation_create(
+        user=user, model=DEV, prompt="a fox", params={"n": 2}, source="portal"
+    )
+
+    assert _thumbnails_at_answer(generation) == [[True, True]]
+    image = Image.objects.filter(generation=generation).first()
+    assert image is not None
+    assert image.thumbnail_bytes == image.thumbnail.size  # counted in the storage use
 
 
 @pytest.mark.django_db

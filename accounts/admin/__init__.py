@@ -5,4 +5,13 @@
 # locks the row and writes only the columns it changes (plus an audit row), so a
 # concurrent request's `used`/`reserved` can't be overwritten.
 
-from accounts.admin import api_keys, audit, channels, governance, people, quotas  # noqa: F401
+from accounts.admin import (  # noqa: F401
+    api_keys,
+    audit,
+    channels,
+    governance,
+    people,
+    quotas,
+    single_sign_on,
+    two_factor,
+)

@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
@@ -19,6 +19,7 @@ from accounts.admin.forms import acting_user, catalog_choices
 from accounts.api_keys.services import api_key_audit, api_keys_revoke
 from accounts.models import ApiKey
 from accounts.quota.caps import CAP_FIELDS, key_cap_set
+from common.admin_filters import titled
 
 # The library registers its own (unused) APIKey model; one "API keys" entry is enough.
 if admin.site.is_registered(APIKey):
@@ -48,12 +49,18 @@ class ApiKeyForm(forms.ModelForm):
             "cap_period",
             "cap_model",
         ]
-        # The library's fields carry no translated names.
+        # The library's fields carry no translated names nor help texts (read-only ones
+        # take these too).
         labels = {
             "name": _("name"),
             "user": _("person"),
             "expiry_date": _("expires"),
             "revoked": _("revoked"),
+        }
+        help_texts = {
+            "name": _("A name to tell the key by: need not be unique, at most 50 characters."),
+            "expiry_date": _("Past this time, requests with this key fail. Empty: never."),
+            "revoked": _("Once revoked, requests with this key fail. This is for good."),
         }
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -76,14 +83,17 @@ class ApiKeyAdmin(APIKeyModelAdmin):
         "key_prefix",
         "key_name",
         "key_created",
-        "expiry_date",
+        "key_expires",
         "key_expired",
         "key_revoked",
         "user",
         "last_used_at",
         "cap_display",
     )
-    list_filter = ("created", "revoked")  # type: ignore[assignment]
+    list_filter = (  # type: ignore[assignment]
+        ("created", titled(admin.DateFieldListFilter, _("created"))),
+        ("revoked", titled(admin.BooleanFieldListFilter, _("revoked"))),
+    )
     search_fields = (*APIKeyModelAdmin.search_fields, "user__username", "user__email")  # type: ignore[assignment]
     raw_id_fields = ("user",)
     actions = ("revoke",)
@@ -91,6 +101,8 @@ class ApiKeyAdmin(APIKeyModelAdmin):
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
         # The counters move only through reservations and settlements; last use only by use.
         counters = ("last_used_at", "cap_used", "cap_reserved", "cap_since")
+        # The library's read-only fields (a revoked key's name, expiry and revocation) take
+        # the form's labels and help texts; its prefix column is ours, translated.
         shown = [
             f if f != "prefix" else "key_prefix" for f in super().get_readonly_fields(request, obj)
         ]
@@ -113,6 +125,10 @@ class ApiKeyAdmin(APIKeyModelAdmin):
     def key_expired(self, key: ApiKey) -> bool:
         return key.has_expired
 
+    @admin.display(description=_("expires"), ordering="expiry_date")
+    def key_expires(self, key: ApiKey) -> Any:
+        return key.expiry_date
+
     @admin.display(description=_("revoked"), boolean=True, ordering="revoked")
     def key_revoked(self, key: ApiKey) -> bool:
         return key.revoked
@@ -129,7 +145,11 @@ class ApiKeyAdmin(APIKeyModelAdmin):
         self, request: HttpRequest, obj: Any, form: Any = None, change: bool = False
     ) -> None:
         if not change:
-            super().save_model(request, obj, form, change)
+            # As the library's admin does, with the message in the person's language.
+            key = self.model.objects.assign_key(obj)
+            obj.save()
+            message = _("The API key for %(name)s is: %(key)s. Copy it now: it is shown only once.")
+            messages.warning(request, message % {"name": obj.name, "key": key})
             api_key_audit("key created", obj, obj.user)
             return
         # Never save the whole row: it would overwrite counters moved by requests meanwhile.

@@ -6,11 +6,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from django import forms
 from django.contrib import admin
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 
+from common.admin_filters import titled
 from generations.spend.changes import budget_change, policy_block, policy_unblock, price_change
 from generations.spend.models import Budget, BudgetAlert, ModerationRefusal, PolicyTerm
 from providers.models import Price
@@ -19,7 +21,7 @@ from providers.models import Price
 @admin.register(Price)
 class PriceAdmin(admin.ModelAdmin):
     list_display = ("model", "channel", "per_image", "per_megapixel", "updated_at")
-    list_filter = ("channel",)
+    list_filter = (("channel", titled(admin.RelatedFieldListFilter, _("channel"))),)
     fields = ("channel", "model", "per_image", "per_megapixel")
 
     def save_model(self, request: HttpRequest, obj: Price, form: Any, change: bool) -> None:
@@ -31,8 +33,16 @@ class PriceAdmin(admin.ModelAdmin):
         ).pk
 
 
+class _GroupLabelled(forms.ModelForm):
+    # The models' `group` keys carry no verbose name; this one is translated.
+    class Meta:
+        fields = ()  # the admin names them
+        labels = {"group": _("group")}
+
+
 @admin.register(Budget)
 class BudgetAdmin(admin.ModelAdmin):
+    form = _GroupLabelled
     list_display = ("__str__", "monthly", "hard", "spent", "reserved", "period_start")
     fields = ("group", "monthly", "hard", "alert_to", "spent", "reserved", "period_start")
     readonly_fields = ("spent", "reserved", "period_start")
@@ -70,12 +80,17 @@ class BudgetAlertAdmin(admin.ModelAdmin):
 
 @admin.register(PolicyTerm)
 class PolicyTermAdmin(admin.ModelAdmin):
-    list_display = ("term", "kind", "group")
-    list_filter = ("kind", "group")
+    form = _GroupLabelled
+    list_display = ("term", "kind", "group_name")
+    list_filter = ("kind", ("group", titled(admin.RelatedFieldListFilter, _("group"))))
     fields = ("term", "kind", "group")
 
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False  # block a new term, unblock the old one: each audited
+
+    @admin.display(description=_("group"), ordering="group__name")
+    def group_name(self, term: PolicyTerm) -> Any:
+        return term.group
 
     def save_model(self, request: HttpRequest, obj: PolicyTerm, form: Any, change: bool) -> None:
         row = policy_block(

@@ -16,11 +16,12 @@ from typing import Any
 from providers.base import ProviderError
 from providers.pricing import (
     ZERO,
-    call_cost,
+    cost_at,
     delivered_cost,
     megapixels,
-    price_terms,
+    price_of,
     size_megapixels,
+    terms_of,
 )
 
 # Outcomes unknown after the call went out: the upstream may have done (and billed) it.
@@ -44,13 +45,12 @@ def attempt_cost(
     settled at the size it delivered (settle_delivered) at that same price."""
     if not is_billed(phase=phase, error=error, code=code):
         return {"cost": "0"}
-    terms = price_terms(channel=channel, model=generation.model)
-    if terms is None:
+    # One read of the price: the terms kept and the amount are at the same price.
+    price = price_of(channel=channel, model=generation.model)
+    if price is None:
         return {"cost": "0"}
-    amount = call_cost(
-        channel=channel, model=generation.model, n=generation.n, params=generation.params
-    )
-    return {"cost": str(amount), "price": terms}
+    amount = cost_at(price, n=generation.n, params=generation.params)
+    return {"cost": str(amount), "price": terms_of(price)}
 
 
 def settle_delivered(

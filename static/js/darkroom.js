@@ -305,6 +305,9 @@
     holder.innerHTML = html;
     const fresh = holder.content.firstElementChild;
     if (!fresh) return;
+    // The card or tile that just changed is the one being watched: its images load at
+    // once, not a frame later when the lazy loader has looked (a page's own stay lazy).
+    fresh.querySelectorAll("img[loading=lazy]").forEach((img) => { img.loading = "eager"; });
     old.replaceWith(fresh);
     if (window.htmx) window.htmx.process(fresh);
   }
@@ -317,6 +320,8 @@
       shapeTiles(document);
       updateSelection();
     }
+  }
+  function applyQuota(data) {
     const model = document.querySelector("#generate-form [name=model]");
     const row = document.getElementById("submit-row");
     if (data.quota && row && model && model.value === data.model) swapIn(row, data.quota);
@@ -335,6 +340,7 @@
       lastEventId = event.lastEventId || lastEventId;
       applyJob(JSON.parse(event.data));
     });
+    source.addEventListener("quota", (event) => applyQuota(JSON.parse(event.data)));
     source.addEventListener("error", () => {
       liveUp = false;
       document.body.dataset.live = "down";
