@@ -10,8 +10,9 @@ so parallel runs on one Redis never steal each other's tasks.
 
 Each of those starts its processes for the one test. A module whose tests leave the
 processes running as they found them shares one simulator and one worker instead
-(`live_processes`, module-scoped): it defines `live_simulator` and `live_worker` as
-`shared_simulator` and `shared_worker`, which reset the simulator before each test and,
+(`live_processes`, module-scoped): it imports `sharing_live_simulator` and
+`sharing_live_worker`, which stand in for `live_simulator` and `live_worker` as
+`shared_simulator` and `shared_worker`: those reset the simulator before each test and,
 after it, wait until the worker has finished every job the test left. A test that kills
 or stops a process keeps processes of its own.
 """
@@ -236,6 +237,18 @@ def shared_worker(
     settings.DARKROOM_SIMULATOR_URL = shared_simulator.url
     yield worker
     wait_all_finished(list(Generation.objects.values_list("pk", flat=True)), within=60)
+
+
+@pytest.fixture(name="live_simulator")
+def sharing_live_simulator(shared_simulator: Simulator) -> Simulator:
+    """Imported by a module: its tests' `live_simulator` is the module's shared one."""
+    return shared_simulator
+
+
+@pytest.fixture(name="live_worker")
+def sharing_live_worker(shared_worker: Worker) -> Worker:
+    """Imported by a module: its tests' `live_worker` is the module's shared one."""
+    return shared_worker
 
 
 def start_worker(

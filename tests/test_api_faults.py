@@ -25,21 +25,17 @@ from accounts.api_keys import api_key_issue
 from accounts.quota import quota_set_limit, quota_status
 from generations.models import Generation
 from tests.harness import wait_until
-from tests.live import Simulator, Worker, free_port
+from tests.live import (
+    Simulator,
+    Worker,
+    free_port,
+    sharing_live_simulator,  # noqa: F401  (fixture: one simulator for the module)
+    sharing_live_worker,  # noqa: F401  (fixture: one worker for the module)
+)
 from tests.live_api import ApiServer, server_env, start_api, stop
 
 DEV = "black-forest-labs/flux.1-dev"
 pytestmark = [pytest.mark.integration]
-
-
-@pytest.fixture
-def live_simulator(shared_simulator: Simulator) -> Simulator:
-    return shared_simulator
-
-
-@pytest.fixture
-def live_worker(shared_worker: Worker) -> Worker:
-    return shared_worker
 
 
 @pytest.fixture

@@ -28,7 +28,13 @@ from accounts.quota import quota_status
 from accounts.webhooks import webhook_signing_secret
 from generations.models import Generation
 from tests.images import png_bytes
-from tests.live import LiveProcesses, Simulator, Worker
+from tests.live import (
+    LiveProcesses,
+    Simulator,
+    Worker,
+    sharing_live_simulator,  # noqa: F401  (fixture: one simulator for the module)
+    sharing_live_worker,  # noqa: F401  (fixture: one worker for the module)
+)
 from tests.live_api import ApiServer, running_api
 
 DEV = "black-forest-labs/flux.1-dev"
@@ -41,16 +47,6 @@ pytestmark = [pytest.mark.integration]
 def live_processes_env() -> dict[str, str]:
     """The webhook test's receiver listens on loopback: the worker and server may call it."""
     return {"DARKROOM_FETCH_ALLOW_HOSTS": "127.0.0.1"}
-
-
-@pytest.fixture
-def live_simulator(shared_simulator: Simulator) -> Simulator:
-    return shared_simulator
-
-
-@pytest.fixture
-def live_worker(shared_worker: Worker) -> Worker:
-    return shared_worker
 
 
 @pytest.fixture(scope="module")

@@ -13,20 +13,17 @@ from PIL import Image as PILImage
 from accounts.quota import quota_status
 from generations.models import Generation
 from generations.services import generation_create
-from tests.live import Simulator, Worker, wait_finished, wait_thumbnail
+from tests.live import (
+    Simulator,
+    Worker,
+    sharing_live_simulator,  # noqa: F401  (fixture: one simulator for the module)
+    sharing_live_worker,  # noqa: F401  (fixture: one worker for the module)
+    wait_finished,
+    wait_thumbnail,
+)
 
 DEV = "black-forest-labs/flux.1-dev"
 pytestmark = [pytest.mark.integration]
-
-
-@pytest.fixture
-def live_simulator(shared_simulator: Simulator) -> Simulator:
-    return shared_simulator
-
-
-@pytest.fixture
-def live_worker(shared_worker: Worker) -> Worker:
-    return shared_worker
 
 
 def test_a_request_travels_to_stored_images_and_commits_quota(
