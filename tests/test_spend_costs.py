@@ -12,7 +12,7 @@ from django.core.management import call_command
 from django.utils import timezone
 
 from accounts.models import AuditEntry
-from generations.models import Generation
+from generations.models import Budget, Generation
 from generations.reports.spend import spend_lines
 from generations.spend import organization as org
 from generations.spend.costs import entry_cost
@@ -294,3 +294,26 @@ def test_a_price_set_in_the_admin_is_audited_with_from_and_to(admin_client: Any)
     entry = AuditEntry.objects.get(action="price set")
     assert (entry.old_value, entry.actor_name) == ("none", "admin")
     assert entry.new_value.startswith("0.05/image")
+
+
+@pytest.mark.parametrize(
+    ("url", "form"),
+    [
+        ("/admin/providers/price/add/", {"model": DEV, "per_image": "-1", "per_megapixel": "0"}),
+        ("/admin/providers/price/add/", {"model": DEV, "per_image": "0", "per_megapixel": "-1"}),
+        ("/admin/generations/budget/add/", {"group": "", "monthly": "-5"}),
+    ],
+)
+def test_the_admin_refuses_a_negative_price_or_budget_with_a_form_error(
+    admin_client: Any, url: str, form: dict[str, str]
+) -> None:
+    from providers.models import Channel
+
+    form = {**form, "channel": str(Channel.objects.get(name="modelverse").pk)}
+    response = admin_client.post(url, form)
+
+    assert response.status_code == 200  # the form again, not a server error
+    assert "Ensure this value is greater than or equal to 0." in response.content.decode()
+    assert not Price.objects.exists()
+    assert not Budget.objects.exists()
+    assert not AuditEntry.objects.filter(action__in=["price set", "budget set"]).exists()

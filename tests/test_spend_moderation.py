@@ -14,6 +14,7 @@ from accounts.models import AuditEntry
 from accounts.quota import quota_status
 from common.errors import ModerationBlocked
 from generations.models import Generation, ModerationRefusal, PolicyTerm
+from generations.spend.changes import policy_block
 from generations.spend.moderation import ModerationUnavailable, normalise
 from simulator.server import SimulatorServer
 from tests.upstreams import create, run_to_end, sim_fixture  # noqa: F401
@@ -151,3 +152,19 @@ def test_a_moderation_api_that_is_down_fails_closed_or_open(
         assert refused.value.code == "moderation_unavailable"
         assert nothing_spent(user, sim)
         assert "failing closed" in caplog.text
+
+
+def test_the_admin_refuses_a_pattern_that_is_not_a_regular_expression(
+    admin_client: Any, user: Any, enqueued: list
+) -> None:
+    response = admin_client.post(
+        "/admin/generations/policyterm/add/", {"term": "(nud", "kind": "pattern", "group": ""}
+    )
+
+    assert response.status_code == 200  # the form again, with the error
+    assert "not a regular expression" in response.content.decode()
+    assert not PolicyTerm.objects.exists()
+    # Saved, it would have failed every later request with a server error.
+    assert create(user, DEV, prompt="a calm lake").status == Generation.Status.QUEUED
+    with pytest.raises(ValueError, match="regular expression"):
+        policy_block(term="(nud", pattern=True)

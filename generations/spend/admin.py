@@ -15,6 +15,7 @@ from django.utils.translation import gettext_lazy as _
 from common.admin_filters import titled
 from generations.spend.changes import budget_change, policy_block, policy_unblock, price_change
 from generations.spend.models import Budget, BudgetAlert, ModerationRefusal, PolicyTerm
+from generations.spend.moderation import pattern_check
 from providers.models import Price
 
 
@@ -23,6 +24,11 @@ class PriceAdmin(admin.ModelAdmin):
     list_display = ("model", "channel", "per_image", "per_megapixel", "updated_at")
     list_filter = (("channel", titled(admin.RelatedFieldListFilter, _("channel"))),)
     fields = ("channel", "model", "per_image", "per_megapixel")
+
+    def formfield_for_dbfield(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
+        if db_field.name in ("per_image", "per_megapixel"):
+            kwargs["min_value"] = 0  # the service raises on a negative price: a server error
+        return super().formfield_for_dbfield(db_field, request, **kwargs)
 
     def save_model(self, request: HttpRequest, obj: Price, form: Any, change: bool) -> None:
         obj.pk = price_change(
@@ -47,6 +53,11 @@ class BudgetAdmin(admin.ModelAdmin):
     fields = ("group", "monthly", "hard", "alert_to", "spent", "reserved", "period_start")
     readonly_fields = ("spent", "reserved", "period_start")
     filter_horizontal = ("alert_to",)
+
+    def formfield_for_dbfield(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
+        if db_field.name == "monthly":
+            kwargs["min_value"] = 0  # the service raises on a negative budget: a server error
+        return super().formfield_for_dbfield(db_field, request, **kwargs)
 
     def save_model(self, request: HttpRequest, obj: Budget, form: Any, change: bool) -> None:
         obj.pk = budget_change(group=obj.group, monthly=obj.monthly, hard=obj.hard).pk
@@ -78,9 +89,24 @@ class BudgetAlertAdmin(admin.ModelAdmin):
         return False
 
 
+class _PolicyTermForm(_GroupLabelled):
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        if data.get("kind") == PolicyTerm.Kind.PATTERN and data.get("term"):
+            try:
+                pattern_check(data["term"])
+            except ValueError as exc:
+                # Saved, the pattern would fail every request its policy applies to.
+                raise forms.ValidationError(
+                    _("This is not a regular expression: %(error)s"),
+                    params={"error": str(exc.__cause__ or exc)},
+                ) from exc
+        return data
+
+
 @admin.register(PolicyTerm)
 class PolicyTermAdmin(admin.ModelAdmin):
-    form = _GroupLabelled
+    form = _PolicyTermForm
     list_display = ("term", "kind", "group_name")
     list_filter = ("kind", ("group", titled(admin.RelatedFieldListFilter, _("group"))))
     fields = ("term", "kind", "group")

@@ -15,6 +15,7 @@ from django.db import transaction
 from accounts.audit import audit_record
 from generations.spend.budgets import month_start
 from generations.spend.models import Budget, PolicyTerm
+from generations.spend.moderation import pattern_check
 from providers.models import Channel, Price
 from providers.pricing import ZERO, currency, price_set
 
@@ -72,6 +73,8 @@ def budget_change(
 
 
 def policy_block(*, term: str, group: Group | None = None, pattern: bool = False) -> PolicyTerm:
+    if pattern:
+        pattern_check(term)
     kind = PolicyTerm.Kind.PATTERN if pattern else PolicyTerm.Kind.TERM
     with transaction.atomic():
         row, created = PolicyTerm.objects.get_or_create(

@@ -55,6 +55,15 @@ def normalise(text: str) -> str:
     return unicodedata.normalize("NFKC", kept).translate(CONFUSABLES)
 
 
+def pattern_check(term: str) -> None:
+    """ValueError if `term` is not a regular expression: saved, it would fail every
+    request its policy applies to."""
+    try:
+        re.compile(term)
+    except re.error as exc:
+        raise ValueError(f"not a regular expression: {exc}") from exc
+
+
 def terms_for(user: Any) -> list[PolicyTerm]:
     groups = list(user.groups.values_list("pk", flat=True)) if user is not None else []
     return list(

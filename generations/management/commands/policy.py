@@ -7,7 +7,6 @@ python manage.py policy show
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from django.contrib.auth.models import Group
@@ -34,12 +33,10 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **opts: Any) -> None:
         group = self._group(opts.get("group"))
         if opts["action"] == "block":
-            if opts["pattern"]:
-                try:
-                    re.compile(opts["term"])
-                except re.error as exc:
-                    raise CommandError(f"not a regular expression: {exc}") from exc
-            policy_block(term=opts["term"], group=group, pattern=opts["pattern"])
+            try:
+                policy_block(term=opts["term"], group=group, pattern=opts["pattern"])
+            except ValueError as exc:
+                raise CommandError(str(exc)) from exc
         elif opts["action"] == "unblock":
             removed = policy_unblock(term=opts["term"], group=group, everywhere=group is None)
             if not removed:
