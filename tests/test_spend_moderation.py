@@ -168,3 +168,32 @@ def test_the_admin_refuses_a_pattern_that_is_not_a_regular_expression(
     assert create(user, DEV, prompt="a calm lake").status == Generation.Status.QUEUED
     with pytest.raises(ValueError, match="regular expression"):
         policy_block(term="(nud", pattern=True)
+
+
+@pytest.mark.parametrize(
+    ("prompt", "blocked"),
+    [
+        ("a field of g o r e", True),  # a word spelled apart
+        ("a field of g.o.r-e", True),
+        ("a field of go_re", True),
+        ("a field of GORE!", True),
+        ("algorement", True),  # a word that holds the term: as the term itself
+        ("这是血 腥的画面", True),  # an unspaced script, a space slipped into the term
+        ("a tango red dress", False),  # the letters run across two words
+        ("a mango, red sunset", False),
+        ("go red", False),
+    ],
+)
+def test_a_term_is_not_found_across_the_ends_of_other_words(
+    user: Any, enqueued: list, prompt: str, blocked: bool
+) -> None:
+    """Spaces and punctuation inside a word are ignored, not those between words: the
+    term must start and end where words of the prompt do, or `gore` refuses a tango."""
+    call_command("policy", "block", "gore")
+    call_command("policy", "block", "血腥")
+
+    if blocked:
+        with pytest.raises(ModerationBlocked):
+            create(user, DEV, prompt=prompt)
+    else:
+        assert create(user, DEV, prompt=prompt).status == Generation.Status.QUEUED

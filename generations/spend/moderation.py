@@ -76,16 +76,49 @@ def terms_for(user: Any) -> list[PolicyTerm]:
 def blocking_policy(prompt: str, terms: list[PolicyTerm]) -> str | None:
     """The policy of the first term the prompt matches, else None."""
     text = normalise(prompt)
-    squeezed = re.sub(r"[\s\W_]+", "", text)  # "n.u d-i_t y" is still the word
     for term in terms:
         if term.kind == PolicyTerm.Kind.PATTERN:
             if re.search(term.term, text, flags=re.IGNORECASE):
                 return term.policy
             continue
         needle = normalise(term.term)
-        if needle and (needle in text or re.sub(r"[\s\W_]+", "", needle) in squeezed):
+        if needle and (needle in text or _found_apart(_SEPARATORS.sub("", needle), text)):
             return term.policy
     return None
+
+
+_SEPARATORS = re.compile(r"[\s\W_]+")
+_LETTER = re.compile(r"[^\W_]")
+
+
+def _found_apart(needle: str, text: str) -> bool:
+    """`needle` in `text` with spaces and punctuation inside it ignored ("n.u d-i_t y" is
+    still the word), if it starts and ends where words of `text` do: joined across the
+    ends of other words, "gore" would refuse "a tango red dress"."""
+    if not needle:
+        return False  # a term of punctuation only: it would match every prompt
+    kept = [i for i, c in enumerate(text) if _LETTER.match(c)]
+    squeezed = "".join(text[i] for i in kept)
+    start = squeezed.find(needle)
+    while start != -1:
+        first, last = kept[start], kept[start + len(needle) - 1]
+        if _word_edge(text, first - 1, first) and _word_edge(text, last, last + 1):
+            return True
+        start = squeezed.find(needle, start + 1)
+    return False
+
+
+def _word_edge(text: str, before: int, after: int) -> bool:
+    """Whether a word of `text` ends between the characters at `before` and `after`.
+    Only scripts that write spaces between words have words longer than a character
+    here (their letters have case); in Chinese or Japanese every character is an edge."""
+    if before < 0 or after >= len(text):
+        return True
+    return not (_spaced(text[before]) and _spaced(text[after]))
+
+
+def _spaced(c: str) -> bool:
+    return bool(_LETTER.match(c)) and (c.isdigit() or c.lower() != c.upper())
 
 
 def moderation_check(*, user: Any, model: str, prompt: str, source: str) -> None:
