@@ -216,6 +216,22 @@ def test_a_hard_group_budget_refuses_before_any_quota_or_upstream_call(
     assert (entry.old_value, entry.new_value) == ("none", "0.03 hard USD")
 
 
+@pytest.mark.django_db
+def test_a_budget_set_in_the_admin_is_audited_with_from_and_to(admin_client: Any) -> None:
+    response = admin_client.post(
+        "/admin/generations/budget/add/", {"group": "", "monthly": "12.5", "hard": "on"}
+    )
+    assert response.status_code == 302, response.content.decode()[-2000:]
+    budget = Budget.objects.get()
+    assert (budget.is_instance, budget.monthly, budget.hard) == (True, Decimal("12.5"), True)
+    entry = AuditEntry.objects.get(action="budget set")
+    assert (entry.old_value, entry.new_value, entry.actor_name) == (
+        "none",
+        "12.5 hard USD",
+        "admin",
+    )
+
+
 class Gate:
     """Holds arrivals until `parties` are there, or until no one else has come for
     `stall` seconds (a connection of the pool may be taken by something else in this

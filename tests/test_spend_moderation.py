@@ -197,3 +197,41 @@ def test_a_term_is_not_found_across_the_ends_of_other_words(
             create(user, DEV, prompt=prompt)
     else:
         assert create(user, DEV, prompt=prompt).status == Generation.Status.QUEUED
+
+
+def test_staff_review_refusals_in_the_admin_and_mark_them_reviewed(
+    admin_client: Any, user: Any, enqueued: list
+) -> None:
+    call_command("policy", "block", "gore")
+    with pytest.raises(ModerationBlocked):
+        create(user, DEV, prompt="gore at dawn")
+    refusal = ModerationRefusal.objects.get()
+
+    page = admin_client.get("/admin/generations/moderationrefusal/").content.decode()
+    assert "alice" in page
+    assert "instance" in page
+    assert "gore at dawn" not in page  # the list keeps a hash, never the prompt
+    response = admin_client.post(
+        "/admin/generations/moderationrefusal/",
+        {"action": "mark_reviewed", "_selected_action": [refusal.pk]},
+    )
+    assert response.status_code == 302
+    refusal.refresh_from_db()
+    assert refusal.reviewed
+
+
+def test_a_term_blocked_and_unblocked_in_the_admin_is_audited(admin_client: Any) -> None:
+    added = admin_client.post(
+        "/admin/generations/policyterm/add/", {"term": "gore", "kind": "term", "group": ""}
+    )
+    assert added.status_code == 302
+    term = PolicyTerm.objects.get()
+    deleted = admin_client.post(f"/admin/generations/policyterm/{term.pk}/delete/", {"post": "yes"})
+    assert deleted.status_code == 302
+
+    assert not PolicyTerm.objects.exists()
+    entries = AuditEntry.objects.filter(action__startswith="policy term").order_by("pk")
+    assert [(e.action, e.actor_name) for e in entries] == [
+        ("policy term blocked", "admin"),
+        ("policy term unblocked", "admin"),
+    ]
