@@ -80,6 +80,23 @@ def test_a_timeout_is_paid_a_refusal_is_not_and_a_fail_over_pays_the_next_channe
     assert dict(lines.by("person")) == {"alice": lines.total}
 
 
+def test_a_timeout_on_a_channel_without_a_price_is_not_counted_as_refused(
+    sim: SimulatorServer, user: Any, enqueued: list, settings: Any
+) -> None:
+    """No price: the call costs nothing, but it went out and its outcome is unknown;
+    "refused" counts only the calls an upstream answered with an error."""
+    settings.DARKROOM_UPSTREAM_TIMEOUT = 1.0
+    sim.add_fault("hang", times=1, seconds=3)
+    timed_out = run_to_end(create(user, DEV, size="512x512"))
+    assert timed_out.status == Generation.Status.SUCCEEDED
+    assert [a["code"] for a in timed_out.attempts if not a["ok"]] == ["upstream_timeout"]
+    assert spend_lines(*window()).refused == 0
+
+    sim.add_fault("server_error", times=1)
+    assert run_to_end(create(user, DEV, size="512x512")).status == Generation.Status.SUCCEEDED
+    assert spend_lines(*window()).refused == 1
+
+
 def test_a_retried_job_pays_each_call_and_a_new_price_only_counts_from_then_on(
     sim: SimulatorServer, user: Any, enqueued: list, priced: None, settings: Any
 ) -> None:

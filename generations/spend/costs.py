@@ -96,10 +96,11 @@ def undelivered_cost(attempts: list[dict[str, Any]], *, delivered: bool) -> Deci
 
 
 def is_refused(entry: dict[str, Any]) -> bool:
-    """An upstream call the upstream refused: sent, answered with an error, cost nothing."""
+    """An upstream call the upstream refused: sent, answered with an error (so it cost
+    nothing). Judged by its outcome, not its cost: a timeout on a channel without a
+    price costs nothing too, but the upstream may have taken it."""
     return (
         entry.get("phase") == "submit"
         and not entry.get("ok")
-        and entry.get("code") not in NOT_SENT
-        and entry_cost(entry) == 0
+        and entry.get("code") not in NOT_SENT | UNKNOWN_OUTCOME
     )
