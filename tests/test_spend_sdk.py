@@ -1,6 +1,7 @@
 """Spend end to end with the official openai SDK against a real server, worker and
-simulator: priced channels, a fail-over, the report and the costs endpoint agreeing to the
-last digit, a blocked prompt and a spent hard budget refused as the SDK's own errors."""
+simulator: priced channels, a retry and a fail-over, the report and the costs endpoint
+agreeing to the last digit, a blocked prompt and a spent hard budget refused as the
+SDK's own errors."""
 
 from __future__ import annotations
 
@@ -27,6 +28,14 @@ DEV = "black-forest-labs/flux.1-dev"
 pytestmark = [pytest.mark.integration]
 
 
+@pytest.fixture(autouse=True)
+def _quick_timeouts(settings: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Before the worker starts: a hung call times out in seconds, and a job has room
+    for a second round of calls (a retry) after every channel timed out in the first."""
+    settings.DARKROOM_UPSTREAM_TIMEOUT = 3.0
+    monkeypatch.setenv("DARKROOM_MAX_UPSTREAM_ATTEMPTS", "6")
+
+
 @pytest.fixture
 def live_api(
     live_worker: Worker, live_simulator: Simulator, redis_url: str, settings: Any, tmp_path: Any
@@ -46,15 +55,33 @@ def test_spend_through_the_sdk(
         "price", "set", "--channel", "reseller-dalle", "--model", DEV, "--per-image", "0.007"
     )
 
+    # Every channel's first call hangs past the timeout: each went out, so each priced
+    # one is paid; the job is retried and the second round's first call delivers.
+    live_simulator.fault("hang", times=4, seconds=8)
+    client.images.generate(model=DEV, prompt="a heron", size="256x256")
+    [retried] = Generation.objects.all()
+    assert retried.retries == 1
+    paid = [(a["channel"], Decimal(a["cost"])) for a in retried.attempts if a.get("price")]
+    assert paid == [
+        ("modelverse", Decimal("0.011")),
+        ("reseller-dalle", Decimal("0.007")),
+        ("modelverse", Decimal("0.011")),
+    ]
     live_simulator.fault("server_error", times=1)  # refused: costs nothing, fails over
     client.images.generate(model=DEV, prompt="a fox", n=2, size="256x256")
     client.images.generate(model=DEV, prompt="an owl", size="256x256")
     jobs = list(Generation.objects.all())
-    assert sorted(j.cost for j in jobs) == [Decimal("0.011"), Decimal("0.014")]
+    assert sorted(j.cost for j in jobs) == [
+        Decimal("0.011"),
+        Decimal("0.014"),
+        Decimal("0.029"),
+    ]
+    attempts = [a for j in jobs for a in j.attempts]
 
     now = timezone.now()
     lines = spend_lines(now - timedelta(hours=1), now + timedelta(hours=1))
-    assert lines.total == Decimal("0.025")
+    assert lines.total == sum(Decimal(a["cost"]) for a in attempts) == Decimal("0.054")
+    assert lines.undelivered == Decimal("0.018")  # the retried job's first round
     assert lines.refused == 1
     costs = httpx.get(
         f"{live_api.url}/organization/costs",
@@ -82,4 +109,4 @@ def test_spend_through_the_sdk(
     assert exhausted.value.code == "budget_exhausted"
     assert exhausted.value.body["type"] == "insufficient_quota"  # type: ignore[index]
     assert len(live_simulator.requests()) == calls
-    assert Generation.objects.count() == 2
+    assert Generation.objects.count() == 3
