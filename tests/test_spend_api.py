@@ -133,6 +133,51 @@ async def test_the_images_usage_endpoint_groups_by_model_and_user(
     assert results[0]["object"] == "organization.usage.images.result"
 
 
+def _spend_by_key_and_group(user: Any) -> str:
+    """Two jobs of a member of 'designers' (whose budget they count against): one through
+    an API key at 512x512, one from the portal at 256x256. The key's id."""
+    from django.contrib.auth.models import Group
+
+    from generations.services import generation_create
+
+    user.groups.add(Group.objects.create(name="designers"))
+    call_command("budget", "set", "--group", "designers", "--monthly", "10")
+    call_command("price", "set", "--channel", "modelverse", "--model", DEV, "--per-image", "0.013")
+    key = api_key_issue(user=user, name="k")[0]
+    params = {"size": "512x512"}
+    run_to_end(
+        generation_create(
+            user=user, model=DEV, prompt="a fox", params=params, extra={"api_key": key}
+        )
+    )
+    run_to_end(create(user, DEV, size="256x256"))
+    return str(key.pk)
+
+
+async def test_the_usage_and_costs_endpoints_group_by_size_source_key_and_project(
+    sim: SimulatorServer, user: Any, staff: Any, enqueued: list
+) -> None:
+    key_id = await sync_to_async(_spend_by_key_and_group)(user)
+    start = int(timezone.now().timestamp()) - 86400
+    client = await client_for(staff)
+
+    usage = await client.get(
+        f"/v1/organization/usage/images?start_time={start}"
+        "&group_by=size,source,api_key_id,project_id"
+    )
+    results = [r for b in usage.json()["data"] for r in b["results"]]
+    assert [
+        (r["size"], r["source"], r["api_key_id"], r["project_id"], r["images"]) for r in results
+    ] == [
+        ("256x256", "image.generation", None, "designers", 1),
+        ("512x512", "image.generation", key_id, "designers", 1),
+    ]
+    costs = await client.get(f"/v1/organization/costs?start_time={start}&group_by=project_id")
+    [result] = [r for b in costs.json()["data"] for r in b["results"]]
+    assert (result["project_id"], result["line_item"]) == ("designers", None)
+    assert Decimal(json.dumps(result["amount"]["value"])) == Decimal("0.026")
+
+
 @pytest.mark.parametrize(
     ("query", "param"),
     [
