@@ -176,3 +176,25 @@ def test_the_audience_rule_catches_a_crossing() -> None:
     assert crosses_audiences(Import("generations.api.schema", "generations.reports.q", "", True))
     assert not crosses_audiences(Import("generations.api.views", "generations.sync.x", "", True))
     assert not crosses_audiences(Import("generations.api.a", "generations.api.b", "", True))
+
+
+def _own_deadline_loops() -> list[str]:
+    """Loops in tests/ and bench/ that sleep until a clock passes a deadline of their own."""
+    waits = ("sleep(", ".wait(", "wait_for_timeout(")
+    clocks = ("monotonic()", "time.time()", "timezone.now()", "perf_counter()")
+    found = []
+    for path in sorted([*(ROOT / "tests").rglob("*.py"), *(ROOT / "bench").rglob("*.py")]):
+        if path == ROOT / "tests" / "harness.py":
+            continue
+        for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+            if isinstance(node, ast.While | ast.For):
+                text = ast.unparse(node)
+                if any(w in text for w in waits) and any(c in text for c in clocks):
+                    found.append(f"{path.relative_to(ROOT)}:{node.lineno}")
+    return found
+
+
+def test_tests_and_bench_wait_through_the_one_wait_until() -> None:
+    """A test or benchmark that waits for something calls tests.harness.wait_until, which
+    fails naming what was not reached; a hand-written deadline loop is its twin."""
+    assert _own_deadline_loops() == []

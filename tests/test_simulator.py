@@ -722,14 +722,16 @@ def test_the_threaded_transport_still_answers() -> None:
 
 def peak_in_flight(server: SimulatorServer, want: int, timeout: float = 60.0) -> int:
     """The most requests unanswered at one moment, watched until `want` or the first answer."""
-    deadline, peak = time.monotonic() + timeout, 0
-    while time.monotonic() < deadline:
+    peak = 0
+
+    def settled() -> bool:
+        nonlocal peak
         statuses = [r["status"] for r in server.requests("/v1/images/generations")]
         peak = max(peak, statuses.count(None))
-        if peak >= want or any(s is not None for s in statuses):
-            return peak
-        time.sleep(0.05)
-    raise AssertionError(f"only {peak} of {want} requests arrived within {timeout:g}s")
+        return peak >= want or any(s is not None for s in statuses)
+
+    wait_until(settled, within=timeout, what=f"{want} requests in flight at once", every=0.05)
+    return peak
 
 
 def test_the_command_serves_until_interrupted() -> None:

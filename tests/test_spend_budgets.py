@@ -22,6 +22,7 @@ from django.utils import timezone, translation
 from openai import OpenAI
 
 from accounts.models import AuditEntry
+from accounts.quota import budget as algebra
 from accounts.quota import quota_set_limit, quota_status
 from common.errors import BudgetExhausted
 from generations.models import Budget, BudgetAlert, Generation
@@ -230,6 +231,31 @@ def test_a_budget_set_in_the_admin_is_audited_with_from_and_to(admin_client: Any
         "12.5 hard USD",
         "admin",
     )
+
+
+def test_a_money_budget_is_held_by_the_quota_algebra(
+    user: Any, enqueued: list, priced: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A hard money budget is held by the algebra's one conditional UPDATE, as the image
+    budgets are (reserve, settle and roll serve every budget): no copy of it in spend."""
+    group = Group.objects.create(name="designers")
+    user.groups.add(group)
+    call_command("budget", "set", "--group", "designers", "--monthly", "0.03", "--hard")
+    held: list[type] = []
+    reserve = algebra.reserve
+
+    def recorded(budget: algebra.Budget, rows: Any, **kwargs: Any) -> bool:
+        held.append(budget.model)
+        return reserve(budget, rows, **kwargs)
+
+    monkeypatch.setattr(algebra, "reserve", recorded)
+
+    generation_create(user=user, model=DEV, prompt="a kite", params={})
+    with pytest.raises(BudgetExhausted):  # 0.02 held of 0.03: the next 0.02 does not fit
+        generation_create(user=user, model=DEV, prompt="a kite", params={})
+
+    assert held.count(Budget) == 2
+    assert Budget.objects.values_list("spent", "reserved").get() == (Decimal(0), Decimal("0.02"))
 
 
 class Gate:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 from django.db import models
@@ -37,6 +38,9 @@ class Budget:
     since: str = "used_since"
 
 
+# What a budget counts: images, or money (generations.spend.budgets, with money columns).
+Amount = int | Decimal
+
 PERSON = Budget(Quota)
 POOL = Budget(GroupPool)
 KEY = Budget(ApiKey, used="cap_used", reserved="cap_reserved", since="cap_since")
@@ -49,14 +53,19 @@ def left(limit: int | None, used: int, reserved: int) -> int | None:
     return max(0, limit - used - reserved)
 
 
-def reserve(budget: Budget, rows: models.QuerySet[Any], *, limit: int | None, n: int) -> bool:
-    """Hold n images on the one row `rows` selects, if they fit under `limit`.
+def reserve(
+    budget: Budget, rows: models.QuerySet[Any], *, limit: Amount | F | None, n: Amount
+) -> bool:
+    """Hold n images (or, for a money budget, an amount) on the one row `rows` selects,
+    if they fit under `limit`.
 
     `rows` carries the caller's guards (the limit it read is still the row's), so a
-    limit changed between the read and this UPDATE matches no row.
+    limit changed between the read and this UPDATE matches no row. A limit given as a
+    column (`F("monthly")`) is the row's own, read by the UPDATE itself.
     """
     if limit is not None:
-        rows = rows.filter(**{f"{budget.used}__lte": Value(limit - n) - F(budget.reserved)})
+        room = limit - n if isinstance(limit, F) else Value(limit - n)
+        rows = rows.filter(**{f"{budget.used}__lte": room - F(budget.reserved)})
     return rows.update(**{budget.reserved: F(budget.reserved) + n}) == 1
 
 

@@ -74,13 +74,17 @@ def budget_reserve(*, generation: Any) -> None:
 
 
 def _hold(budget: Budget, amount: Any) -> bool:
-    """The reservation: one conditional UPDATE, judged by the database under the row lock
-    (a concurrent one waits, then sees this one's amount); False if a hard budget has no
-    room. Never read-then-write: that lets concurrent requests through on one reading."""
+    """The reservation: the algebra's one conditional UPDATE, judged by the database under
+    the row lock (a concurrent one waits, then sees this one's amount); False if a hard
+    budget has no room. Never read-then-write: that lets concurrent requests through on
+    one reading."""
     rows = Budget.objects.filter(pk=budget.pk)
-    if budget.hard:
-        rows = rows.filter(spent__lt=F("monthly"), spent__lte=F("monthly") - F("reserved") - amount)
-    return bool(rows.update(reserved=F("reserved") + amount))
+    if not budget.hard:
+        return algebra.reserve(MONEY, rows, limit=None, n=amount)
+    # Judged against the row's own limit, whatever an admin set since it was read; a
+    # budget spent to the last cent holds nothing more, not even a job that costs nothing.
+    rows = rows.filter(spent__lt=F("monthly"))
+    return algebra.reserve(MONEY, rows, limit=F("monthly"), n=amount)
 
 
 def _exhausted_message(budget: Budget) -> str:
