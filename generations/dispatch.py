@@ -528,10 +528,13 @@ def _record_attempt(
     entry = attempt_entry(phase, channel=channel.name, fmt=channel.format, error=error)
     # The price is read from the database: kept through an outage like the entry itself,
     # or a late worker would drop an answer it has paid for.
-    cost = retry.until_stored(
-        lambda: attempt_cost(generation, channel.name, error, phase=phase),
-        until=_job_end(generation),
-    )
+    if channel.priced:  # read with the channel: no query
+        cost = attempt_cost(generation, channel.name, error, phase=phase, terms=channel.price)
+    else:
+        cost = retry.until_stored(
+            lambda: attempt_cost(generation, channel.name, error, phase=phase),
+            until=_job_end(generation),
+        )
     entry.update(cost)
     if error is None:
         # A successful call stays "sent" until its outcome is stored.

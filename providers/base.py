@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import base64
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any, ClassVar
 
 
@@ -62,6 +63,10 @@ class ChannelConfig:
     result_hosts: frozenset[str] = frozenset()
     options: dict[str, Any] = field(default_factory=dict)
     timeout: float = 180.0
+    # The channel's price for this model (per image, per megapixel), read with the
+    # channel itself just before the call; `priced` False: not read (look it up).
+    price: tuple[Decimal, Decimal] | None = None
+    priced: bool = False
 
 
 @dataclass(frozen=True)

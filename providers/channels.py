@@ -14,14 +14,15 @@ from __future__ import annotations
 
 import os
 import random
+from typing import Any
 from urllib.parse import urlsplit
 
 from django.conf import settings
-from django.db.models import Q
+from django.db.models import OuterRef, Q, Subquery
 from django.utils import timezone
 
 from providers.base import ChannelConfig, ProviderError
-from providers.models import ChannelModel
+from providers.models import ChannelModel, Price
 from providers.registry import is_supported
 
 
@@ -39,6 +40,7 @@ def resolve(route: ChannelModel) -> ChannelConfig:
     host = (urlsplit(base_url).hostname or "").lower()
     extra_hosts = {h.lower() for h in options.get("result_hosts", [])}
     return ChannelConfig(
+        **_price(route),
         name=row.name,
         format=row.format,
         base_url=base_url,
@@ -50,9 +52,27 @@ def resolve(route: ChannelModel) -> ChannelConfig:
     )
 
 
+def _price(route: ChannelModel) -> dict[str, Any]:
+    # channels_for annotates its routes with their price; other lookups do not.
+    values = vars(route)
+    if "price_per_image" not in values:
+        return {}
+    per_image, per_megapixel = values["price_per_image"], values["price_per_megapixel"]
+    return {"priced": True, "price": None if per_image is None else (per_image, per_megapixel)}
+
+
 def channels_for(model: str, *, only: str | None = None) -> list[ChannelConfig]:
-    """Usable channels for a public model, in the order to try them."""
-    routes = ChannelModel.objects.select_related("channel").filter(model=model)
+    """Usable channels for a public model, in the order to try them, each with its price
+    for the model read in the same query (an attempt costs it: generations.spend)."""
+    price = Price.objects.filter(channel=OuterRef("channel_id"), model=model)
+    routes = (
+        ChannelModel.objects.select_related("channel")
+        .filter(model=model)
+        .annotate(
+            price_per_image=Subquery(price.values("per_image")[:1]),
+            price_per_megapixel=Subquery(price.values("per_megapixel")[:1]),
+        )
+    )
     if only is not None:
         # Operators force a channel to check it: even one switched off or cooling.
         routes = routes.filter(channel__name=only)
@@ -60,7 +80,7 @@ def channels_for(model: str, *, only: str | None = None) -> list[ChannelConfig]:
         routes = routes.filter(enabled=True, channel__enabled=True).filter(
             Q(channel__disabled_until__isnull=True) | Q(channel__disabled_until__lte=timezone.now())
         )
-    usable = [r for r in routes if is_supported(r.channel.format)]
+    usable: list[ChannelModel] = [r for r in routes if is_supported(r.channel.format)]
     if not usable and only is None and not ChannelModel.objects.filter(model=model).exists():
         usable = _after_sync(model)
     ordered = sorted(usable, key=lambda r: (-r.priority, _weighted_key(r.weight)))

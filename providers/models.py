@@ -103,8 +103,9 @@ class ChannelFailure(models.Model):
 class Price(models.Model):
     """What one channel charges for one public model, in DARKROOM_CURRENCY.
 
-    An attempt copies the price in force into its own entry when it is recorded
-    (providers.pricing), so changing a price never rewrites past spend.
+    An attempt copies the price in force when its channel is picked, just before the
+    call (providers.channels, providers.pricing), so changing a price never rewrites
+    past spend.
     """
 
     channel = models.ForeignKey(

@@ -108,6 +108,30 @@ def test_it_signs_with_the_configured_certificate(user: Any, settings: Any) -> N
     assert not settings.DARKROOM_C2PA_DIR.exists()  # no local chain made
 
 
+def test_one_thread_signs_image_after_image_and_follows_a_new_key(user: Any, settings: Any) -> None:
+    # The thread's Signer and Context are kept between images (signing.py): each image
+    # still gets a valid manifest of its own, and a changed key is used at once.
+    first, second = (_store(_edit(user, []), png_bytes(20 + i, 20)) for i in range(2))
+    for image in (first, second):
+        store, reader = _read(image.file.open("rb").read())
+        assert reader.get_validation_state() == "Valid"
+        assert store["manifests"][store["active_manifest"]]["title"].startswith(
+            str(image.generation_id)
+        )
+    _ca, chain_pem, key_pem = keys._new_chain("Rotated Newsroom")
+    settings.DARKROOM_C2PA_CERT = chain_pem.decode()
+    settings.DARKROOM_C2PA_KEY = key_pem.decode()
+    keys.signing_material.cache_clear()
+
+    rotated = _store(_edit(user, []), png_bytes())
+
+    store, _ = _read(rotated.file.open("rb").read())
+    assert store["manifests"][store["active_manifest"]]["signature_info"]["issuer"] == (
+        "Rotated Newsroom"
+    )
+    assert rotated.credentials_signer == "Rotated Newsroom"
+
+
 def test_it_makes_the_local_chain_once(user: Any, c2pa_dir: Path) -> None:
     _store(_edit(user, []), png_bytes())
     key = (c2pa_dir / keys.KEY_FILE).read_bytes()

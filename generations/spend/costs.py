@@ -14,6 +14,7 @@ from decimal import Decimal
 from typing import Any
 
 from providers.base import ProviderError
+from providers.models import Price
 from providers.pricing import (
     ZERO,
     cost_at,
@@ -31,6 +32,13 @@ NOT_SENT = {"channel_cannot_serve"}
 GENERATING_PHASES = {"submit", "resume"}
 
 
+class Unread:
+    """attempt_cost's `terms` when the caller has not read the price."""
+
+
+UNREAD = Unread()
+
+
 def is_billed(*, phase: str, error: ProviderError | None, code: str = "") -> bool:
     if phase not in GENERATING_PHASES:
         return False
@@ -38,7 +46,13 @@ def is_billed(*, phase: str, error: ProviderError | None, code: str = "") -> boo
 
 
 def attempt_cost(
-    generation: Any, channel: str, error: ProviderError | None, *, phase: str, code: str = ""
+    generation: Any,
+    channel: str,
+    error: ProviderError | None,
+    *,
+    phase: str,
+    code: str = "",
+    terms: tuple[Decimal, Decimal] | Unread | None = UNREAD,
 ) -> dict[str, Any]:
     """The `cost` field of one attempt entry (a Decimal as text: JSON has no decimals),
     at the requested size; with the `price` in force then, so the call that delivers is
@@ -46,7 +60,11 @@ def attempt_cost(
     if not is_billed(phase=phase, error=error, code=code):
         return {"cost": "0"}
     # One read of the price: the terms kept and the amount are at the same price.
-    price = price_of(channel=channel, model=generation.model)
+    # `terms`: the price read with the channel before the call (providers.channels).
+    if isinstance(terms, Unread):
+        price = price_of(channel=channel, model=generation.model)
+    else:
+        price = None if terms is None else Price(per_image=terms[0], per_megapixel=terms[1])
     if price is None:
         return {"cost": "0"}
     amount = cost_at(price, n=generation.n, params=generation.params)
