@@ -31,8 +31,8 @@ def current_ip() -> str | None:
 
 
 def request_ip(request: HttpRequest) -> str | None:
-    # The same address django-axes counts lockouts by: REMOTE_ADDR, or behind
-    # DARKROOM_PROXY_COUNT proxies the client's entry in X-Forwarded-For.
+    # The same address django-axes counts lockouts by: REMOTE_ADDR only, which uvicorn's
+    # proxy-headers middleware sets from X-Forwarded-For for DARKROOM_TRUSTED_PROXIES alone.
     from axes.helpers import get_client_ip_address
 
     return get_client_ip_address(request) or None

@@ -199,6 +199,41 @@ async def test_a_b64_json_answer_is_encoded_off_the_event_loop(
     assert on_loop == [False]
 
 
+async def test_a_finished_calls_b64_json_answer_is_encoded_off_the_event_loop(
+    http: httpx.AsyncClient, key: str, enqueued: list, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The answer a waiting POST gets once its job finishes: the megabytes the issue meant."""
+    import django.http.response as response_module
+
+    from generations.models import Generation
+    from generations.services import generation_succeed
+    from tests.images import png_bytes
+
+    on_loop: list[bool] = []
+    real = json.dumps
+
+    def dumps(data: Any, **kwargs: Any) -> str:
+        if '"b64_json": "' in (text := real(data, **kwargs)):
+            on_loop.append(_on_event_loop())
+        return text
+
+    async def finish_the_job() -> None:  # stands for the worker
+        while not enqueued:
+            await asyncio.sleep(0.05)
+        generation = await Generation.objects.aget(pk=enqueued[0])
+        pngs = [png_bytes(64, 48, color="red"), png_bytes(64, 48, color="blue")]
+        await run_sync(generation_succeed, generation=generation, images=pngs, channel="test")
+
+    monkeypatch.setattr(response_module, "json", _Json(dumps))
+    worker = asyncio.create_task(finish_the_job())
+    body = {"model": FLUX_DEV, "prompt": "a kite", "n": 2, "response_format": "b64_json"}
+    response = await http.post("/v1/images/generations", json=body, headers=_auth(key))
+    await asyncio.wait_for(worker, timeout=30)
+    assert response.status_code == 200, response.text
+    assert [bool(d["b64_json"]) for d in response.json()["data"]] == [True, True]
+    assert on_loop == [False]
+
+
 class _Json:
     def __init__(self, dumps: Any) -> None:
         self.dumps = dumps

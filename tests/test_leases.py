@@ -346,3 +346,44 @@ def test_a_late_workers_paid_answer_is_stored_and_the_new_holder_never_sends(
     assert [(a["phase"], a["ok"]) for a in job.attempts] == [("submit", True)]
     assert used_reserved(user) == (2, 0)
     assert job.images.count() == 2
+
+
+def test_a_late_workers_entry_and_the_new_holders_are_both_kept(
+    sim: SimulatorServer, job: Generation, user: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """worker-a stays away past the in-flight window: worker-b takes its call as lost and
+    sends again, then worker-a's paid answer arrives. Both calls are in the attempts
+    (appended in the UPDATE; a read-modify-write by worker-a would drop worker-b's), and
+    the cap counts both."""
+    from generations import dispatch, retry
+
+    release = dispatch.release_connection
+    taken_over: list[Any] = []
+
+    def heartbeat_late_past_the_window() -> None:
+        release()
+        if taken_over:
+            return
+        taken_over.append(None)  # worker-b's own calls pass straight through
+        leases.forget(job.pk)
+        long_ago(job)
+        assert leases.relay() == 1
+        as_worker(monkeypatch, "worker-b")
+        taken_over.append(generation_run(generation_id=job.pk, channel_name="modelverse", step=0))
+        as_worker(monkeypatch, "worker-a")
+
+    as_worker(monkeypatch, "worker-a")
+    monkeypatch.setattr(dispatch, "release_connection", heartbeat_late_past_the_window)
+    generation_run(generation_id=job.pk, channel_name="modelverse", step=0)
+
+    job.refresh_from_db()
+    assert taken_over[1].delay is None  # worker-b sent again and finished the job
+    assert job.status == Generation.Status.SUCCEEDED
+    assert submits(sim, "/v1/images/generations") == 2
+    phases = sorted((a["phase"], a["ok"]) for a in job.attempts)
+    assert phases == [("resume", False), ("submit", True), ("submit", True)], job.attempts
+    # Worker-a's call counts twice (worker-b's resume note, then its own entry): the cap
+    # may over-count a late call, never under-count one.
+    assert retry.upstream_calls(job.attempts) >= submits(sim, "/v1/images/generations")
+    assert used_reserved(user) == (2, 0)
+    assert job.images.count() == 2

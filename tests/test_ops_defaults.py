@@ -138,6 +138,8 @@ async def test_only_a_named_proxy_says_who_the_client_is(settings: Any) -> None:
 def test_lockouts_and_the_audit_count_the_connecting_address(client: Client, user: Any) -> None:
     from axes.models import AccessFailureLog
 
+    from accounts.models import AuditEntry
+
     client.post(
         "/accounts/login/",
         {"username": user.username, "password": "wrong"},
@@ -145,6 +147,8 @@ def test_lockouts_and_the_audit_count_the_connecting_address(client: Client, use
         HTTP_X_FORWARDED_FOR=FORGED,
     )
     assert list(AccessFailureLog.objects.values_list("ip_address", flat=True)) == ["198.51.100.4"]
+    failed = AuditEntry.objects.filter(action="sign-in failed")
+    assert list(failed.values_list("ip", flat=True)) == ["198.51.100.4"]
 
 
 # --- 11. /readyz and /metrics ------------------------------------------------------------
