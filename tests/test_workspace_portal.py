@@ -241,6 +241,53 @@ def test_staff_with_the_permission_may_edit_a_board_and_it_is_audited(
     assert (entry.actor, entry.user, entry.detail["image"]) == (staff, _person("alice"), ids[0])
 
 
+@pytest.mark.parametrize("kind", ["board", "preset"])
+def test_staff_edits_in_the_admin_are_audited_one_by_one_or_in_bulk(
+    kind: str, team: dict[str, Client], admin_client: Client
+) -> None:
+    alice = _person("alice")
+    rows: list[Board] | list[Preset]
+    if kind == "board":
+        rows = [Board.objects.create(owner=alice, name=f"B{i}") for i in range(3)]
+    else:
+        rows = [
+            Preset.objects.create(owner=alice, name=f"P{i}", model=FLUX_DEV, template="x")
+            for i in range(3)
+        ]
+    url = reverse(f"admin:{rows[0]._meta.app_label}_{kind}_changelist")
+    edited = admin_client.post(
+        reverse(f"admin:{rows[0]._meta.app_label}_{kind}_change", args=[rows[0].pk]),
+        {
+            "owner": alice.pk,
+            "name": "Renamed",
+            "description": "",
+            "model": FLUX_DEV,
+            "params": "{}",
+            "template": "x",
+        },
+    )
+    assert edited.status_code == 302
+    one = admin_client.post(
+        reverse(f"admin:{rows[0]._meta.app_label}_{kind}_delete", args=[rows[0].pk]),
+        {"post": "yes"},
+    )
+    assert one.status_code == 302
+    bulk = admin_client.post(
+        url,
+        {"action": "delete_selected", "_selected_action": [r.pk for r in rows[1:]], "post": "yes"},
+    )
+    assert bulk.status_code == 302
+    assert not type(rows[0]).objects.exists()
+
+    entries = AuditEntry.objects.filter(target_type=kind).order_by("pk")
+    assert [(e.action, e.target_id, e.user) for e in entries] == [
+        (f"{kind} edited by staff", str(rows[0].pk), alice),
+        (f"{kind} deleted by staff", str(rows[0].pk), alice),
+        (f"{kind} deleted by staff", str(rows[1].pk), alice),
+        (f"{kind} deleted by staff", str(rows[2].pk), alice),
+    ]
+
+
 def test_erasure_takes_a_persons_boards_presets_and_their_images_off_others_boards(
     team: dict[str, Client],
 ) -> None:
