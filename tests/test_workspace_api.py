@@ -136,12 +136,40 @@ async def test_it_refuses_images_that_are_not_the_owners(
     assert bad_group.status_code == 400
     assert bad_group.json() == {
         "error": {
-            "message": "No group named 'nobody'.",
+            "message": "No group named 'nobody' among yours.",
             "type": "invalid_request_error",
             "param": "shared_with",
             "code": "invalid_value",
         }
     }
+
+
+@pytest.mark.parametrize("path", ["/v1/boards", "/v1/presets"])
+async def test_it_shares_only_with_the_owners_own_groups(
+    path: str, team: dict[str, Any], clients: dict[str, KeyClient]
+) -> None:
+    """As the portal offers only "my groups": carol, in no group, cannot put a board or
+    preset before "studio", and cannot tell its name from one that does not exist."""
+    body = {"name": "Mine", "model": DEV, "template": "x", "shared_with": ["studio"]}
+    refused = await clients["carol"].post(path, body, content_type="application/json")
+    assert (refused.status_code, refused.json()) == (
+        400,
+        {
+            "error": {
+                "message": "No group named 'studio' among yours.",
+                "type": "invalid_request_error",
+                "param": "shared_with",
+                "code": "invalid_value",
+            }
+        },
+    )
+    unknown = await clients["carol"].post(
+        path, {**body, "shared_with": ["nobody"]}, content_type="application/json"
+    )
+    assert unknown.json()["error"]["message"] == "No group named 'nobody' among yours."
+    assert (await clients["bob"].get(path)).json()["data"] == []
+    made = await clients["alice"].post(path, body, content_type="application/json")
+    assert (made.status_code, made.json()["shared_with"]) == (201, ["studio"])
 
 
 async def test_an_image_deleted_or_removed_leaves_the_board(

@@ -239,6 +239,29 @@ def test_staff_with_the_permission_may_edit_a_board_and_it_is_audited(
     assert board.items.count() == 1
     entry = AuditEntry.objects.get(action="board image removed")
     assert (entry.actor, entry.user, entry.detail["image"]) == (staff, _person("alice"), ids[0])
+    # sam is in no group: the sharing choices are the owner's groups
+    studio = Group.objects.get(name="studio")
+    assert allowed.post(reverse("board_share", args=[board.pk]), {"sharing": "private"})
+    assert board.shared_with() == "private"
+    page = allowed.get(reverse("board_detail", args=[board.pk])).content.decode()
+    assert f'value="{studio.pk}"' in page
+    shared = {"sharing": "groups", "groups": [studio.pk]}
+    assert allowed.post(reverse("board_share", args=[board.pk]), shared).status_code == 302
+    assert board.shared_with() == ["studio"]
+    assert AuditEntry.objects.filter(action="board shared", actor=staff).count() == 2
+
+
+def test_a_preset_is_shared_only_with_the_savers_own_groups(team: dict[str, Client]) -> None:
+    form = {"model": FLUX_DEV, "prompt": "A {thing}", "size": "512x512", "n": 1}
+    carol = team["carol"].post(
+        reverse("preset_save"), {**form, "preset_name": "P", "preset_share": "group:studio"}
+    )
+    assert carol.status_code == 302
+    assert not Preset.objects.exists()
+    assert (
+        "No group named &#x27;studio&#x27; among yours."
+        in team["carol"].get(carol["Location"]).content.decode()
+    )
 
 
 @pytest.mark.parametrize("kind", ["board", "preset"])
