@@ -19,8 +19,10 @@ from boards.models import Board
 from boards.selectors import LIST_PAGE_SIZE
 from generations.erasure import erase_person
 from generations.models import Generation
+from generations.services import generation_succeed
 from presets.models import Preset
 from presets.selectors import PICKER_SIZE
+from tests.images import png_bytes
 from tests.portal_helpers import FLUX_DEV, make_generation
 
 pytestmark = pytest.mark.django_db
@@ -198,6 +200,17 @@ def test_compare_sends_one_prompt_to_three_models_and_says_why_one_is_refused(
 
     history = team["alice"].get(reverse("gallery")).content.decode()
     assert answer["Location"] in history  # grouped: each tile links to its comparison
+
+    # Each result opens its image's page, where it is starred, put on a board or remixed.
+    generation_succeed(generation=jobs[0], images=[png_bytes()], channel="test")
+    image = jobs[0].images.get()
+    Board.objects.create(owner=_person("alice"), name="Picks")
+    page = team["alice"].get(answer["Location"]).content.decode()
+    assert f'href="{reverse("image_detail", args=[image.pk])}"' in page
+    detail = team["alice"].get(reverse("image_detail", args=[image.pk])).content.decode()
+    assert f'action="{reverse("image_star", args=[image.pk])}"' in detail
+    assert f'<input type="hidden" name="image" value="{image.pk}"' in detail  # Add to board
+    assert f'href="{reverse("generate")}?reuse={jobs[0].pk}' in detail  # remix
 
 
 def test_compare_wants_two_to_four_models(team: dict[str, Client], enqueued: list[str]) -> None:
