@@ -38,7 +38,7 @@ def board_create(
         description = ""
     if not isinstance(description, str):
         raise InvalidRequest("'description' must be text.", param="description")
-    everyone, groups = parse_shared_with(shared_with)
+    everyone, groups = parse_shared_with(shared_with, owner=owner)
     with transaction.atomic():
         board = Board.objects.create(owner=owner, name=name.strip(), description=description)
         apply_sharing(board, everyone=everyone, groups=groups)
@@ -47,7 +47,8 @@ def board_create(
 
 def board_share(*, user: User, board_id: Any, shared_with: Any) -> Board:
     board = editable_board(user, board_id)
-    everyone, groups = parse_shared_with(shared_with)
+    # The owner's groups, also when staff with the permission change the sharing.
+    everyone, groups = parse_shared_with(shared_with, owner=board.owner)
     with transaction.atomic():
         apply_sharing(board, everyone=everyone, groups=groups)
         _audit_staff(user, board, "board shared", {"shared_with": board.shared_with()})

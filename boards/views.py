@@ -62,7 +62,8 @@ def board_detail(request: HttpRequest, pk: int) -> HttpResponse:
     user = _user(request)
     board = selectors.board_for(user, pk)
     editable = selectors.may_edit(user, board)
-    sharing = SharingForm(user, initial=_sharing_initial(board)) if editable else None
+    # The owner's groups (staff with the permission share another's board with those).
+    sharing = SharingForm(board.owner, initial=_sharing_initial(board)) if editable else None
     context = {
         "board": board,
         "page": selectors.board_page(board, request.GET.get("page")),
@@ -82,7 +83,7 @@ def _sharing_initial(board: Any) -> dict[str, Any]:
 @login_required
 @require_POST
 def board_share(request: HttpRequest, pk: int) -> HttpResponse:
-    form = SharingForm(_user(request), request.POST)
+    form = SharingForm(selectors.board_for(_user(request), pk).owner, request.POST)
     if form.is_valid():
         with _owner_only():
             services.board_share(user=_user(request), board_id=pk, shared_with=form.shared_with())

@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import admin
-from django.db.models import Model
+from django.db import transaction
+from django.db.models import Model, QuerySet
 from django.http import HttpRequest
 
 from accounts.audit import audit_record
@@ -23,6 +24,13 @@ class AuditedOwnedAdmin(admin.ModelAdmin):
     def delete_model(self, request: HttpRequest, obj: Any) -> None:
         _audit(request, obj, "deleted by staff", None)
         super().delete_model(request, obj)
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> None:
+        # The list's "delete selected" action deletes in bulk, never via delete_model.
+        with transaction.atomic():
+            for obj in queryset.select_related("owner"):
+                _audit(request, obj, "deleted by staff", None)
+            super().delete_queryset(request, queryset)
 
 
 def _audit(request: HttpRequest, obj: Model, action: str, form: Any) -> None:

@@ -47,7 +47,7 @@ def preset_create(
         params = {}
     if not isinstance(params, dict):
         raise InvalidRequest("'params' must be an object.", param="params")
-    everyone, groups = parse_shared_with(shared_with)
+    everyone, groups = parse_shared_with(shared_with, owner=owner)
     with transaction.atomic():
         preset = Preset.objects.create(
             owner=owner, name=name, model=model, params=params, template=template

@@ -76,8 +76,11 @@ def with_group_names(rows: list[SharedT]) -> list[SharedT]:
     return rows
 
 
-def parse_shared_with(value: Any) -> tuple[bool, list[Group]]:
-    """`shared_with` as sent: "private", "everyone" or a list of existing group names."""
+def parse_shared_with(value: Any, *, owner: User) -> tuple[bool, list[Group]]:
+    """`shared_with` as sent: "private", "everyone" or a list of `owner`'s group names.
+
+    Only groups the owner is in, as the portal offers ("my groups"): a group they are not
+    in is refused like one that does not exist, so the API does not tell which exist."""
     if value is None or value == PRIVATE:
         return False, []
     if value == EVERYONE:
@@ -88,10 +91,10 @@ def parse_shared_with(value: Any) -> tuple[bool, list[Group]]:
             '\'shared_with\' must be "private", "everyone" or a list of group names.',
             param="shared_with",
         )
-    groups = list(Group.objects.filter(name__in=names))
+    groups = list(owner.groups.filter(name__in=names))
     unknown = sorted(set(names) - {g.name for g in groups})
     if unknown:
-        raise InvalidRequest(f"No group named '{unknown[0]}'.", param="shared_with")
+        raise InvalidRequest(f"No group named '{unknown[0]}' among yours.", param="shared_with")
     return False, groups
 
 

@@ -108,6 +108,14 @@ def test_a_team_shares_a_board_and_a_preset(
         img.scroll_into_view_if_needed()
         expect(img).not_to_have_js_property("naturalWidth", 0)
     expect(viewer.get_by_role("button", name=_t(lang, "Remove", "移除"))).to_have_count(0)
+    viewer.locator(".tile-link").first.click()  # the board's own lightbox
+    lightbox = viewer.locator("#lightbox")
+    expect(lightbox.locator(".lightbox-count")).to_have_text("1 / 3")
+    expect(lightbox.locator(".lightbox-img")).not_to_have_js_property("naturalWidth", 0)
+    viewer.keyboard.press("ArrowRight")
+    expect(lightbox.locator(".lightbox-count")).to_have_text("2 / 3")
+    lightbox.get_by_role("button", name=_t(lang, "Close", "关闭")).click()
+    expect(lightbox).to_be_hidden()
     viewer.evaluate("window.scrollTo(0, 0)")  # the sticky header back on top for the shot
     _fits_and_reaches_every_nav_item(viewer, f"{tag} shared board")
     shot(viewer, f"boards-readonly-{tag}")

@@ -136,12 +136,65 @@ async def test_it_refuses_images_that_are_not_the_owners(
     assert bad_group.status_code == 400
     assert bad_group.json() == {
         "error": {
-            "message": "No group named 'nobody'.",
+            "message": "No group named 'nobody' among yours.",
             "type": "invalid_request_error",
             "param": "shared_with",
             "code": "invalid_value",
         }
     }
+
+
+@pytest.mark.parametrize("path", ["/v1/boards", "/v1/presets"])
+async def test_it_shares_only_with_the_owners_own_groups(
+    path: str, team: dict[str, Any], clients: dict[str, KeyClient]
+) -> None:
+    """As the portal offers only "my groups": carol, in no group, cannot put a board or
+    preset before "studio", and cannot tell its name from one that does not exist."""
+    body = {"name": "Mine", "model": DEV, "template": "x", "shared_with": ["studio"]}
+    refused = await clients["carol"].post(path, body, content_type="application/json")
+    assert (refused.status_code, refused.json()) == (
+        400,
+        {
+            "error": {
+                "message": "No group named 'studio' among yours.",
+                "type": "invalid_request_error",
+                "param": "shared_with",
+                "code": "invalid_value",
+            }
+        },
+    )
+    unknown = await clients["carol"].post(
+        path, {**body, "shared_with": ["nobody"]}, content_type="application/json"
+    )
+    assert unknown.json()["error"]["message"] == "No group named 'nobody' among yours."
+    assert (await clients["bob"].get(path)).json()["data"] == []
+    made = await clients["alice"].post(path, body, content_type="application/json")
+    assert (made.status_code, made.json()["shared_with"]) == (201, ["studio"])
+
+
+async def test_a_boards_images_come_a_page_at_a_time_newest_addition_first(
+    team: dict[str, Any], clients: dict[str, KeyClient]
+) -> None:
+    alice = clients["alice"]
+    generation = await run_sync(make_generation, team["alice"], images=3)
+    ids = await run_sync(lambda: [str(i.pk) for i in generation.images.order_by("index")])
+    board = (
+        await alice.post("/v1/boards", {"name": "Paged"}, content_type="application/json")
+    ).json()
+    for image_id in ids:  # one at a time, so the order of addition is known
+        await alice.post(
+            f"/v1/boards/{board['id']}/images",
+            {"image_ids": [image_id]},
+            content_type="application/json",
+        )
+    url = f"/v1/boards/{board['id']}"
+    first = (await alice.get(url, {"per_page": 2})).json()
+    second = (await alice.get(url, {"per_page": 2, "page": 2})).json()
+    assert (first["image_count"], first["page"], first["has_more"]) == (3, 1, True)
+    assert (second["page"], second["has_more"]) == (2, False)
+    assert [i["id"] for i in first["data"] + second["data"]] == ids[::-1]
+    too_many = await alice.get(url, {"per_page": 101})
+    assert (too_many.status_code, too_many.json()["error"]["param"]) == (400, "per_page")
 
 
 async def test_an_image_deleted_or_removed_leaves_the_board(

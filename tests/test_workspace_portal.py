@@ -19,8 +19,10 @@ from boards.models import Board
 from boards.selectors import LIST_PAGE_SIZE
 from generations.erasure import erase_person
 from generations.models import Generation
+from generations.services import generation_succeed
 from presets.models import Preset
 from presets.selectors import PICKER_SIZE
+from tests.images import png_bytes
 from tests.portal_helpers import FLUX_DEV, make_generation
 
 pytestmark = pytest.mark.django_db
@@ -199,6 +201,17 @@ def test_compare_sends_one_prompt_to_three_models_and_says_why_one_is_refused(
     history = team["alice"].get(reverse("gallery")).content.decode()
     assert answer["Location"] in history  # grouped: each tile links to its comparison
 
+    # Each result opens its image's page, where it is starred, put on a board or remixed.
+    generation_succeed(generation=jobs[0], images=[png_bytes()], channel="test")
+    image = jobs[0].images.get()
+    Board.objects.create(owner=_person("alice"), name="Picks")
+    page = team["alice"].get(answer["Location"]).content.decode()
+    assert f'href="{reverse("image_detail", args=[image.pk])}"' in page
+    detail = team["alice"].get(reverse("image_detail", args=[image.pk])).content.decode()
+    assert f'action="{reverse("image_star", args=[image.pk])}"' in detail
+    assert f'<input type="hidden" name="image" value="{image.pk}"' in detail  # Add to board
+    assert f'href="{reverse("generate")}?reuse={jobs[0].pk}' in detail  # remix
+
 
 def test_compare_wants_two_to_four_models(team: dict[str, Client], enqueued: list[str]) -> None:
     answer = team["alice"].post(reverse("compare"), {"prompt": "x", "models": [FLUX_DEV]})
@@ -239,6 +252,76 @@ def test_staff_with_the_permission_may_edit_a_board_and_it_is_audited(
     assert board.items.count() == 1
     entry = AuditEntry.objects.get(action="board image removed")
     assert (entry.actor, entry.user, entry.detail["image"]) == (staff, _person("alice"), ids[0])
+    # sam is in no group: the sharing choices are the owner's groups
+    studio = Group.objects.get(name="studio")
+    assert allowed.post(reverse("board_share", args=[board.pk]), {"sharing": "private"})
+    assert board.shared_with() == "private"
+    page = allowed.get(reverse("board_detail", args=[board.pk])).content.decode()
+    assert f'value="{studio.pk}"' in page
+    shared = {"sharing": "groups", "groups": [studio.pk]}
+    assert allowed.post(reverse("board_share", args=[board.pk]), shared).status_code == 302
+    assert board.shared_with() == ["studio"]
+    assert AuditEntry.objects.filter(action="board shared", actor=staff).count() == 2
+
+
+def test_a_preset_is_shared_only_with_the_savers_own_groups(team: dict[str, Client]) -> None:
+    form = {"model": FLUX_DEV, "prompt": "A {thing}", "size": "512x512", "n": 1}
+    carol = team["carol"].post(
+        reverse("preset_save"), {**form, "preset_name": "P", "preset_share": "group:studio"}
+    )
+    assert carol.status_code == 302
+    assert not Preset.objects.exists()
+    assert (
+        "No group named &#x27;studio&#x27; among yours."
+        in team["carol"].get(carol["Location"]).content.decode()
+    )
+
+
+@pytest.mark.parametrize("kind", ["board", "preset"])
+def test_staff_edits_in_the_admin_are_audited_one_by_one_or_in_bulk(
+    kind: str, team: dict[str, Client], admin_client: Client
+) -> None:
+    alice = _person("alice")
+    rows: list[Board] | list[Preset]
+    if kind == "board":
+        rows = [Board.objects.create(owner=alice, name=f"B{i}") for i in range(3)]
+    else:
+        rows = [
+            Preset.objects.create(owner=alice, name=f"P{i}", model=FLUX_DEV, template="x")
+            for i in range(3)
+        ]
+    url = reverse(f"admin:{rows[0]._meta.app_label}_{kind}_changelist")
+    edited = admin_client.post(
+        reverse(f"admin:{rows[0]._meta.app_label}_{kind}_change", args=[rows[0].pk]),
+        {
+            "owner": alice.pk,
+            "name": "Renamed",
+            "description": "",
+            "model": FLUX_DEV,
+            "params": "{}",
+            "template": "x",
+        },
+    )
+    assert edited.status_code == 302
+    one = admin_client.post(
+        reverse(f"admin:{rows[0]._meta.app_label}_{kind}_delete", args=[rows[0].pk]),
+        {"post": "yes"},
+    )
+    assert one.status_code == 302
+    bulk = admin_client.post(
+        url,
+        {"action": "delete_selected", "_selected_action": [r.pk for r in rows[1:]], "post": "yes"},
+    )
+    assert bulk.status_code == 302
+    assert not type(rows[0]).objects.exists()
+
+    entries = AuditEntry.objects.filter(target_type=kind).order_by("pk")
+    assert [(e.action, e.target_id, e.user) for e in entries] == [
+        (f"{kind} edited by staff", str(rows[0].pk), alice),
+        (f"{kind} deleted by staff", str(rows[0].pk), alice),
+        (f"{kind} deleted by staff", str(rows[1].pk), alice),
+        (f"{kind} deleted by staff", str(rows[2].pk), alice),
+    ]
 
 
 def test_erasure_takes_a_persons_boards_presets_and_their_images_off_others_boards(

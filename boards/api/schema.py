@@ -15,7 +15,7 @@ from generations.api import schema as api_schema
 
 S = serializers
 SHARED_WITH = S.JSONField(
-    help_text='"private", "everyone", or a list of group names.', required=False
+    help_text='"private", "everyone", or a list of names of groups you are in.', required=False
 )
 Board = inline_serializer(
     "Board",

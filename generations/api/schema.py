@@ -227,7 +227,8 @@ GenerationRequest = inline_serializer(
     },
 )
 SharedWith = S.JSONField(
-    required=False, help_text='"private" (the default), "everyone", or a list of group names.'
+    required=False,
+    help_text='"private" (the default), "everyone", or a list of names of groups you are in.',
 )
 Preset = inline_serializer(
     "Preset",
