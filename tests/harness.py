@@ -8,6 +8,7 @@ long. A wait that reaches its deadline never returns quietly.
 
 from __future__ import annotations
 
+import random
 import shutil
 import socket
 import subprocess
@@ -23,10 +24,34 @@ from tests.needs import missing
 T = TypeVar("T")
 
 
+_pick = random.SystemRandom()
+
+
 def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+    """A port free now, outside the kernel's ephemeral range.
+
+    The kernel hands ports of that range to outgoing connections as their source port, so
+    a port of it found free (bind to 0) may be some connection's by the time the server we
+    start binds it ("address already in use", seen under load). Ports below the range are
+    taken only by servers asking for them by number.
+    """
+    low = _ephemeral_low()
+    for _ in range(100):
+        port = _pick.randrange(10000, low) if low > 11000 else 0
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return int(sock.getsockname()[1])
+    raise AssertionError("no free port below the ephemeral range after 100 tries")
+
+
+def _ephemeral_low() -> int:
+    try:
+        return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768  # Linux's default
 
 
 def wait_until(condition: Callable[[], T], *, within: float, what: str, every: float = 0.2) -> T:
