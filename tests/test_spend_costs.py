@@ -264,7 +264,12 @@ def test_the_staff_spend_report_and_its_csv_equal_the_attempts(
     assert sum(Decimal(r[7]) for r in rows) == total
     assert [r[8] for r in rows] == ["no", "yes", "yes"]
     people = admin_client.get("/reports/spend/person.csv").content.decode().splitlines()
-    assert people == ["person,amount", f"alice,{total}"]
+    day = timezone.localdate().isoformat()
+    assert people == ["day,person,amount", f"{day},alice,{total}"]  # per day, as the chart
+    by_person = admin_client.get("/reports/spend/", {"by": "person"}).content.decode()
+    assert "Spend per day, per person" in by_person
+    assert 'href="/reports/spend/person.csv?by=person"' in by_person
+    assert "alice" in by_person.split('id="spend-daily-title"')[1].split("</section>")[0]
 
 
 def test_a_person_sees_their_own_spend_on_your_usage(

@@ -68,13 +68,15 @@ class SpendLines:
             sums[str(getattr(line, dimension))] += line.amount
         return sorted(sums.items(), key=lambda kv: (-kv[1], kv[0]))
 
-    def per_day(self, days: list[date]) -> dict[str, list[Decimal]]:
-        """Spend per model per day (zeros filled in): the chart's data."""
+    def per_day(self, days: list[date], dimension: str = "model") -> dict[str, list[Decimal]]:
+        """Spend per day of each person, group, model, channel or key (zeros filled in):
+        the chart's data."""
         index = {d: i for i, d in enumerate(days)}
         series: dict[str, list[Decimal]] = {}
         for line in self.lines:
             if line.day in index:
-                series.setdefault(line.model, [ZERO] * len(days))[index[line.day]] += line.amount
+                key = str(getattr(line, dimension))
+                series.setdefault(key, [ZERO] * len(days))[index[line.day]] += line.amount
         return series
 
 
@@ -185,5 +187,11 @@ def spend_csv(lines: SpendLines, table: str, days: list[date]) -> list[list[obje
     dimension = "api_key_id" if table == "api_key" else table
     if dimension not in DIMENSIONS:
         raise ValueError(table)
-    rows = [[key, str(amount)] for key, amount in lines.by(dimension)]
-    return [[table, "amount"], *rows]
+    # Per day, as the chart: one row per day and person (group, model, channel, key).
+    rows = [
+        [day.isoformat(), key, str(values[i])]
+        for key, values in lines.per_day(days, dimension).items()
+        for i, day in enumerate(days)
+        if values[i]
+    ]
+    return [["day", table, "amount"], *sorted(rows)]

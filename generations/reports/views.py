@@ -45,8 +45,10 @@ class RangeForm(forms.Form):
         return data
 
 
-def _range(request: HttpRequest) -> tuple[RangeForm, queries.DateRange]:
-    form = RangeForm(request.GET or None)
+def _range(
+    request: HttpRequest, form_class: type[RangeForm] = RangeForm
+) -> tuple[RangeForm, queries.DateRange]:
+    form = form_class(request.GET or None)
     if form.is_bound and form.is_valid():
         return form, form.cleaned_data["range"]
     today = timezone.localdate()
@@ -108,29 +110,51 @@ SPEND_TABLES = (
 )
 
 
+CHART_TITLES = {
+    "person": _("Spend per day, per person"),
+    "group": _("Spend per day, per group"),
+    "model": _("Spend per day, per model"),
+    "channel": _("Spend per day, per channel"),
+    "api_key": _("Spend per day, per API key"),
+}
+
+
+class SpendRangeForm(RangeForm):
+    by = forms.ChoiceField(label=_("Chart"), choices=SPEND_TABLES, required=False)
+
+
 @staff_only
 @require_GET
 def spend_report(request: HttpRequest) -> HttpResponse:
-    form, date_range = _range(request)
+    form, date_range = _range(request, SpendRangeForm)
+    by = form.cleaned_data.get("by") if form.is_bound and not form.errors else None
+    by = by or "model"
     lines = spend.spend_lines(*date_range.bounds())
     cents = {
-        model: [int(v * 100) for v in values]
-        for model, values in lines.per_day(date_range.days()).items()
+        key: [int(v * 100) for v in values]
+        for key, values in lines.per_day(date_range.days(), _dimension(by)).items()
     }
-    title = _("Spend per day, per model (hundredths of %(currency)s)") % {"currency": currency()}
+    heading = CHART_TITLES[by]
+    title = _("%(title)s (hundredths of %(currency)s)") % {
+        "title": heading,
+        "currency": currency(),
+    }
     context = {
+        "by": by,
+        "heading": heading,
         "form": form,
         "range": date_range,
         "lines": lines,
         "currency": currency(),
         "chart": stacked_bars(date_range.days(), cents, title=str(title)),
-        "tables": [
-            (name, title, lines.by("api_key_id" if name == "api_key" else name))
-            for name, title in SPEND_TABLES
-        ],
+        "tables": [(name, title, lines.by(_dimension(name))) for name, title in SPEND_TABLES],
         "query": request.GET.urlencode(),
     }
     return render(request, "reports/spend.html", context, status=400 if form.errors else 200)
+
+
+def _dimension(table: str) -> str:
+    return "api_key_id" if table == "api_key" else table
 
 
 @staff_only
