@@ -139,6 +139,12 @@ def test_the_api_key_form_picks_models_from_the_catalog_and_shows_last_use_read_
     assert client.post(url, data).status_code == 302
     key.refresh_from_db()
     assert (key.allowed_models, key.cap_model, key.image_cap) == ([DEV, KMAX], KMAX, 5)
+    # The cap went through the audited service: logged against the key, by the admin.
+    logged = AuditEntry.objects.filter(action="key cap").order_by("field")
+    assert [(e.field.split()[-1], e.target_type, e.target_id, e.actor) for e in logged] == [
+        ("cap_model", "api key", key.prefix, admin_user),
+        ("image_cap", "api key", key.prefix, admin_user),
+    ]
     bad = client.post(url, {**data, "cap_model": "no/such-model"})
     assert bad.status_code == 200
     assert "no/such-model" in bad.content.decode()
