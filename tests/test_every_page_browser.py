@@ -16,6 +16,7 @@ import re
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Any
 
 import pytest
@@ -27,10 +28,12 @@ from django.urls import reverse
 from accounts.api_keys import api_key_issue
 from accounts.api_keys.services import api_keys_revoke
 from accounts.audit import audit_person
-from accounts.models import ApiKey, GroupPool, GroupQuota, Quota
+from accounts.models import ApiKey, ErasureRequest, GroupPool, GroupQuota, Quota
 from boards.services import board_create
 from generations.models import Generation
 from generations.services import generation_create, generation_succeed
+from generations.spend.models import Budget, BudgetAlert, ModerationRefusal, PolicyTerm
+from presets.services import preset_create
 from tests.browser import ARTIFACTS, shot
 from tests.images import png_bytes
 
@@ -85,6 +88,10 @@ LEAKS = [
     "Timestamps",
     "username or email address",
     "No images in this range",
+    "Period start",
+    "Webhook status",
+    "Mailed",
+    "Currency",
 ]
 
 
@@ -189,6 +196,23 @@ def _world(django_user_model: Any) -> dict[str, Any]:
     audit_person(action="signed in", user=root, actor=root)
     image = done.images.get()
     board = board_create(owner=root, name="moodboard")
+    # Rows for the lists whose change forms would otherwise go unwalked.
+    other = django_user_model.objects.create_user("bob", "bob@example.com", "pw-bob-12345")
+    ErasureRequest.objects.create(user=other)
+    budget = Budget.objects.create(group=designers, monthly=100)
+    BudgetAlert.objects.create(
+        budget=budget,
+        period_start=date(2026, 12, 1),
+        threshold=50,
+        spent=50,
+        limit=100,
+        currency="USD",
+    )
+    ModerationRefusal.objects.create(
+        user=other, username="bob", model=DEV, policy="p", prompt_sha256="0" * 64, source="term"
+    )
+    PolicyTerm.objects.create(term="forbidden")
+    preset_create(owner=root, name="product shot", model=DEV, template="a {product}")
     return {"root": root, "image": image, "generation": done, "revoked": old, "board": board}
 
 
