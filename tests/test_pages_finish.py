@@ -217,6 +217,7 @@ def test_the_admins_bookkeeping_fields_two_factor_and_sso_speak_chinese(
         "device": f"/admin/otp_totp/totpdevice/{device.pk}/change/",
         "term": "/admin/generations/policyterm/add/",
         "price": "/admin/providers/price/add/",
+        "channel": "/admin/providers/channel/add/",
         "sso app": "/admin/socialaccount/socialapp/add/",
         "sso account": "/admin/socialaccount/socialaccount/add/",
         "sso token": "/admin/socialaccount/socialtoken/add/",
@@ -224,11 +225,19 @@ def test_the_admins_bookkeeping_fields_two_factor_and_sso_speak_chinese(
     text = {k: _text(client.get(url, **ZH).content.decode()) for k, url in pages.items()}
 
     english = {
-        "job": ("Api key:", "Lease owner:", "Budget reserved:", "Purged images:", "Index"),
+        "job": (
+            "Api key:",
+            "Lease owner:",
+            "Budget reserved:",
+            "Purged images:",
+            "Index",
+            "succeeded",
+        ),
         "image": ("Sha256:", "Credentials signer:", "File:", "Thumbnail:"),
         "device": ("human-readable name", "Throttling", "Timestamps", "username or email"),
         "term": ("Group:",),
         "price": ("Channel:",),
+        "channel": ("Format:",),
         "sso app": ("Provider:", "Settings:"),
         "sso account": ("User:",),
         "sso token": ("App:", "Account:"),
