@@ -196,7 +196,10 @@ class ApiKey(AbstractAPIKey):
     """
 
     user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_keys"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="api_keys",
+        verbose_name=_("person"),
     )
     allowed_models = models.JSONField(_("allowed models"), default=list, blank=True)
     last_used_at = models.DateTimeField(_("last used"), null=True, blank=True)
@@ -333,7 +336,10 @@ class ErasureRequest(models.Model):
     """A person asked for their data to be erased; staff erase it (generations.erasure)."""
 
     user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="erasure_requests"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="erasure_requests",
+        verbose_name=_("person"),
     )
     requested_at = models.DateTimeField(_("requested"), auto_now_add=True)
     done_at = models.DateTimeField(_("erased"), null=True, blank=True)
@@ -344,4 +350,5 @@ class ErasureRequest(models.Model):
         verbose_name_plural = _("erasure requests")
 
     def __str__(self) -> str:
-        return f"{self.user} ({'done' if self.done_at else 'open'})"
+        state = _("erased") if self.done_at else _("open")
+        return f"{self.user} ({state})"

@@ -153,7 +153,7 @@ class Generation(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.model} {self.status} ({self.id})"
+        return f"{self.model} {self.get_status_display()} ({self.id})"
 
     @property
     def is_finished(self) -> bool:

@@ -35,7 +35,7 @@ def _model_choices() -> list[tuple[str, str]]:
 
 
 class ChannelForm(forms.ModelForm):
-    format = forms.ChoiceField(choices=_format_choices)
+    format = forms.ChoiceField(label=_("wire format"), choices=_format_choices)
     base_url = forms.URLField(
         label=_("base URL"),
         required=False,

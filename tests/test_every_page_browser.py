@@ -13,8 +13,10 @@ from __future__ import annotations
 
 import os
 import re
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Any
 
 import pytest
@@ -26,8 +28,12 @@ from django.urls import reverse
 from accounts.api_keys import api_key_issue
 from accounts.api_keys.services import api_keys_revoke
 from accounts.audit import audit_person
-from accounts.models import ApiKey, GroupPool, GroupQuota, Quota
+from accounts.models import ApiKey, ErasureRequest, GroupPool, GroupQuota, Quota
+from boards.services import board_create
+from generations.models import Generation
 from generations.services import generation_create, generation_succeed
+from generations.spend.models import Budget, BudgetAlert, ModerationRefusal, PolicyTerm
+from presets.services import preset_create
 from tests.browser import ARTIFACTS, shot
 from tests.images import png_bytes
 
@@ -81,6 +87,11 @@ LEAKS = [
     "Throttling",
     "Timestamps",
     "username or email address",
+    "No images in this range",
+    "Period start",
+    "Webhook status",
+    "Mailed",
+    "Currency",
 ]
 
 
@@ -148,14 +159,17 @@ def _slug(path: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", path.lower()).strip("-")[:60] or "home"
 
 
-def _contexts(chromium: Any, base: str, user: Any) -> Iterator[Walk]:
-    client = Client()
-    client.force_login(user)
-    cookie = client.cookies["sessionid"].value
+def _contexts(chromium: Any, base: str, user: Any | None) -> Iterator[Walk]:
+    """One context per (width, language): signed in as `user`, or signed out (None)."""
+    cookies = []
+    if user is not None:
+        client = Client()
+        client.force_login(user)
+        cookies = [{"name": "sessionid", "value": client.cookies["sessionid"].value, "url": base}]
     for size, viewport in SIZES.items():
         for lang, locale in LOCALES.items():
             context = chromium.new_context(viewport=viewport, locale=locale)
-            context.add_cookies([{"name": "sessionid", "value": cookie, "url": base}])
+            context.add_cookies(cookies)
             context.set_default_timeout(20_000)
             try:
                 yield Walk(context.new_page(), base, size, lang)
@@ -176,10 +190,30 @@ def _world(django_user_model: Any) -> dict[str, Any]:
     old, _ = api_key_issue(user=root, name="old laptop")
     api_keys_revoke(keys=[old])
     done = generation_create(user=root, model=DEV, prompt="a lighthouse at dusk", params={})
+    Generation.objects.filter(pk=done.pk).update(comparison=uuid.uuid4())
+    done.refresh_from_db()
     generation_succeed(generation=done, images=[png_bytes()], channel="sim")
     audit_person(action="signed in", user=root, actor=root)
     image = done.images.get()
-    return {"root": root, "image": image, "generation": done, "revoked": old}
+    board = board_create(owner=root, name="moodboard")
+    # Rows for the lists whose change forms would otherwise go unwalked.
+    other = django_user_model.objects.create_user("bob", "bob@example.com", "pw-bob-12345")
+    ErasureRequest.objects.create(user=other)
+    budget = Budget.objects.create(group=designers, monthly=100)
+    BudgetAlert.objects.create(
+        budget=budget,
+        period_start=date(2026, 12, 1),
+        threshold=50,
+        spent=50,
+        limit=100,
+        currency="USD",
+    )
+    ModerationRefusal.objects.create(
+        user=other, username="bob", model=DEV, policy="p", prompt_sha256="0" * 64, source="term"
+    )
+    PolicyTerm.objects.create(term="forbidden")
+    preset_create(owner=root, name="product shot", model=DEV, template="a {product}")
+    return {"root": root, "image": image, "generation": done, "revoked": old, "board": board}
 
 
 def _portal_pages(world: dict[str, Any]) -> list[str]:
@@ -193,8 +227,17 @@ def _portal_pages(world: dict[str, Any]) -> list[str]:
         "/accounts/2fa/",
         "/accounts/password/",
         "/reports/usage/",
+        "/reports/spend/",
+        "/boards/",
+        f"/boards/{world['board'].pk}/",
+        "/compare/",
+        f"/compare/{world['generation'].comparison}/",
         "/v1/docs",
     ]
+
+
+# What a person sees before signing in (self-signup and invitations are off by default).
+SIGNED_OUT_PAGES = ["/accounts/login/", "/accounts/password/reset/"]
 
 
 def _admin_pages(world: dict[str, Any]) -> list[str]:
@@ -273,6 +316,10 @@ def test_every_page_fits_speaks_the_language_and_can_be_reached(
         else:
             _action_in_view(walk)
         for path in pages:
+            walk.visit(path)
+        problems += walk.problems
+    for walk in _contexts(module_chromium, live_server.url, None):
+        for path in [p for p in SIGNED_OUT_PAGES if ONLY in p]:
             walk.visit(path)
         problems += walk.problems
     assert problems == [], "\n".join(problems)

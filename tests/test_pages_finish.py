@@ -10,10 +10,12 @@ import asyncio
 import re
 import subprocess
 import sys
+from datetime import date
 from pathlib import Path
 from typing import Any
 
 import pytest
+from django.contrib.auth.models import Group
 from django.http import HttpResponse
 from django.test import Client, RequestFactory
 from django_otp.oath import TOTP
@@ -21,10 +23,11 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from accounts.api_keys import api_key_issue
 from accounts.api_keys.services import api_keys_revoke
-from accounts.models import ApiKey, AuditEntry
+from accounts.models import ApiKey, AuditEntry, ErasureRequest
 from accounts.quota.caps import key_cap_set
 from generations.models import Generation
 from generations.services import generation_create, generation_succeed
+from generations.spend.models import Budget, BudgetAlert, ModerationRefusal
 from tests.images import png_bytes
 
 pytestmark = pytest.mark.django_db
@@ -139,6 +142,12 @@ def test_the_api_key_form_picks_models_from_the_catalog_and_shows_last_use_read_
     assert client.post(url, data).status_code == 302
     key.refresh_from_db()
     assert (key.allowed_models, key.cap_model, key.image_cap) == ([DEV, KMAX], KMAX, 5)
+    # The cap went through the audited service: logged against the key, by the admin.
+    logged = AuditEntry.objects.filter(action="key cap").order_by("field")
+    assert [(e.field.split()[-1], e.target_type, e.target_id, e.actor) for e in logged] == [
+        ("cap_model", "api key", key.prefix, admin_user),
+        ("image_cap", "api key", key.prefix, admin_user),
+    ]
     bad = client.post(url, {**data, "cap_model": "no/such-model"})
     assert bad.status_code == 200
     assert "no/such-model" in bad.content.decode()
@@ -208,6 +217,7 @@ def test_the_admins_bookkeeping_fields_two_factor_and_sso_speak_chinese(
         "device": f"/admin/otp_totp/totpdevice/{device.pk}/change/",
         "term": "/admin/generations/policyterm/add/",
         "price": "/admin/providers/price/add/",
+        "channel": "/admin/providers/channel/add/",
         "sso app": "/admin/socialaccount/socialapp/add/",
         "sso account": "/admin/socialaccount/socialaccount/add/",
         "sso token": "/admin/socialaccount/socialtoken/add/",
@@ -215,11 +225,19 @@ def test_the_admins_bookkeeping_fields_two_factor_and_sso_speak_chinese(
     text = {k: _text(client.get(url, **ZH).content.decode()) for k, url in pages.items()}
 
     english = {
-        "job": ("Api key:", "Lease owner:", "Budget reserved:", "Purged images:", "Index"),
+        "job": (
+            "Api key:",
+            "Lease owner:",
+            "Budget reserved:",
+            "Purged images:",
+            "Index",
+            "succeeded",
+        ),
         "image": ("Sha256:", "Credentials signer:", "File:", "Thumbnail:"),
         "device": ("human-readable name", "Throttling", "Timestamps", "username or email"),
         "term": ("Group:",),
         "price": ("Channel:",),
+        "channel": ("Format:",),
         "sso app": ("Provider:", "Settings:"),
         "sso account": ("User:",),
         "sso token": ("App:", "Account:"),
@@ -233,6 +251,45 @@ def test_the_admins_bookkeeping_fields_two_factor_and_sso_speak_chinese(
     assert "输错记录" in text["device"]
     assert "用户组:" in text["term"]
     assert "通道:" in text["price"]
+
+
+def test_the_admins_person_columns_and_alert_fields_speak_chinese(
+    admin_user: Any, user: Any
+) -> None:
+    """Fields declared without a verbose name show their English field name in zh-hans:
+    the API key list's person column among them (named in issue 24)."""
+    api_key_issue(user=user, name="ci")
+    erasure = ErasureRequest.objects.create(user=user)
+    group = Group.objects.create(name="designers")
+    budget = Budget.objects.create(group=group, monthly=100)
+    alert = BudgetAlert.objects.create(
+        budget=budget,
+        period_start=date(2026, 12, 1),
+        threshold=50,
+        spent=50,
+        limit=100,
+        currency="USD",
+    )
+    refusal = ModerationRefusal.objects.create(
+        user=user, username="alice", model=DEV, policy="p", prompt_sha256="0" * 64, source="term"
+    )
+    client = Client()
+    client.force_login(admin_user)
+    pages = {
+        "keys": "/admin/accounts/apikey/",
+        "erasures": "/admin/accounts/erasurerequest/",
+        "erasure": f"/admin/accounts/erasurerequest/{erasure.pk}/change/",
+        "alerts": "/admin/generations/budgetalert/",
+        "alert": f"/admin/generations/budgetalert/{alert.pk}/change/",
+        "refusal": f"/admin/generations/moderationrefusal/{refusal.pk}/change/",
+    }
+    text = {k: _text(client.get(url, **ZH).content.decode()) for k, url in pages.items()}
+
+    english = ("User", "Budget", "Period start", "Currency", "Mailed", "Webhook status", "open)")
+    found = {
+        k: [e for e in english if re.search(rf"\b{re.escape(e)}", page)] for k, page in text.items()
+    }
+    assert found == {k: [] for k in pages}
 
 
 def test_a_key_cap_change_is_logged_against_the_key(user: Any, admin_user: Any) -> None:

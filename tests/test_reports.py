@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from django.test import Client
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from accounts.models import Quota
 from generations.models import Generation, Image
@@ -159,6 +159,13 @@ def test_the_chart_escapes_what_it_draws() -> None:
     assert "<script>" not in svg
     assert "&lt;script&gt;" in svg
     assert "&lt;b&gt;" in svg
+
+
+def test_an_empty_chart_says_so_in_the_readers_language() -> None:
+    with translation.override("zh-hans"):
+        svg = stacked_bars([date(2026, 3, 1)], {}, title="t")
+    assert "No images in this range" not in svg
+    assert "此期间没有图片" in svg
 
 
 @pytest.mark.parametrize("name", ["usage_report", "usage_csv"])

@@ -43,8 +43,11 @@ def _ticks(peak: int) -> list[int]:
     return list(range(0, peak + step, step))
 
 
-def stacked_bars(days: list[date], series: dict[str, list[int]], *, title: str) -> SafeString:
-    """Stacked bars, one per day, one colour per series, with a legend below."""
+def stacked_bars(
+    days: list[date], series: dict[str, list[int]], *, title: str, empty: str = ""
+) -> SafeString:
+    """Stacked bars, one per day, one colour per series, with a legend below; `empty` is
+    said when there is nothing to draw."""
     colours = {name: PALETTE[i % len(PALETTE)] for i, name in enumerate(sorted(series))}
     totals = [sum(values[i] for values in series.values()) for i in range(len(days))]
     ticks = _ticks(max(totals, default=0) or 1)
@@ -97,10 +100,12 @@ def stacked_bars(days: list[date], series: dict[str, list[int]], *, title: str) 
             f'<text x="{lx + 14:.1f}" y="{ly}" fill="currentColor">{escape(name)}</text>'
         )
     if not series:
+        # Translated outside the f-string: xgettext does not look inside one.
+        empty = empty or _("No images in this range")
         parts.append(
             f'<text x="{WIDTH / 2}" y="{TOP + plot_h / 2}" text-anchor="middle" '
             f'fill="currentColor" fill-opacity=".6" font-size="14">'
-            f"{escape(_('No images in this range'))}</text>"
+            f"{escape(empty)}</text>"
         )
     parts.append("</svg>")
     return mark_safe("".join(parts))  # noqa: S308 - every text above went through escape()

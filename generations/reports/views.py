@@ -146,7 +146,9 @@ def spend_report(request: HttpRequest) -> HttpResponse:
         "range": date_range,
         "lines": lines,
         "currency": currency(),
-        "chart": stacked_bars(date_range.days(), cents, title=str(title)),
+        "chart": stacked_bars(
+            date_range.days(), cents, title=str(title), empty=str(_("Nothing paid in this range."))
+        ),
         "tables": [(name, title, lines.by(_dimension(name))) for name, title in SPEND_TABLES],
         "query": request.GET.urlencode(),
     }

@@ -65,15 +65,17 @@ class Budget(models.Model):
 class BudgetAlert(models.Model):
     """One threshold a budget crossed in one month: the unique row makes it fire once."""
 
-    budget = models.ForeignKey(Budget, on_delete=models.CASCADE, related_name="alerts")
-    period_start = models.DateField()
+    budget = models.ForeignKey(
+        Budget, on_delete=models.CASCADE, related_name="alerts", verbose_name=_("money budget")
+    )
+    period_start = models.DateField(_("month from"))
     threshold = models.PositiveSmallIntegerField(_("threshold %"))
     spent = _money(_("spent"))
     limit = _money(_("limit"))
-    currency = models.CharField(max_length=3)
+    currency = models.CharField(_("currency"), max_length=3)
     created_at = models.DateTimeField(_("when"), auto_now_add=True)
-    mailed = models.BooleanField(default=False)
-    webhook_status = models.CharField(max_length=200, blank=True)
+    mailed = models.BooleanField(_("e-mail sent"), default=False)
+    webhook_status = models.CharField(_("webhook answer"), max_length=200, blank=True)
     webhook_delivered = models.BooleanField(_("webhook delivered"), default=False)
     tries = models.PositiveSmallIntegerField(_("tries"), default=0)
     # When the mail or the webhook (whichever is still owed) is tried next; None: all
@@ -131,7 +133,11 @@ class ModerationRefusal(models.Model):
     """A request the moderation gate refused: the staff review list (no prompt kept)."""
 
     user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("account"),
     )
     username = models.CharField(_("person"), max_length=150)
     model = models.CharField(_("model"), max_length=200)
