@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from datetime import date
 from html import unescape
 from typing import Any
 
@@ -10,6 +11,7 @@ from django.core.files.base import ContentFile
 from django.urls import reverse
 
 from generations.models import Generation, Image, ReferenceImage
+from generations.spend.models import Budget, BudgetAlert, ModerationRefusal
 from tests.images import png_bytes
 
 FLUX_DEV = "black-forest-labs/flux.1-dev"
@@ -105,6 +107,29 @@ def backdated_generation(
 
 
 _LOAD_MORE = re.compile(r'hx-get="([^"]+)"[^>]*hx-trigger="revealed"')
+
+
+def alert_and_refusal(group: Any, person: Any) -> tuple[BudgetAlert, ModerationRefusal]:
+    """A budget alert of `group` and a moderation refusal of `person`: a row in each of the
+    admin's spend lists, so their change forms can be opened."""
+    budget = Budget.objects.create(group=group, monthly=100)
+    alert = BudgetAlert.objects.create(
+        budget=budget,
+        period_start=date(2026, 12, 1),
+        threshold=50,
+        spent=50,
+        limit=100,
+        currency="USD",
+    )
+    refusal = ModerationRefusal.objects.create(
+        user=person,
+        username=person.username,
+        model=FLUX_DEV,
+        policy="p",
+        prompt_sha256="0" * 64,
+        source="term",
+    )
+    return alert, refusal
 
 
 def next_page_url(response: Any) -> str:

@@ -16,7 +16,6 @@ import re
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import date
 from typing import Any
 
 import pytest
@@ -32,10 +31,11 @@ from accounts.models import ApiKey, ErasureRequest, GroupPool, GroupQuota, Quota
 from boards.services import board_create
 from generations.models import Generation
 from generations.services import generation_create, generation_succeed
-from generations.spend.models import Budget, BudgetAlert, ModerationRefusal, PolicyTerm
+from generations.spend.models import PolicyTerm
 from presets.services import preset_create
 from tests.browser import ARTIFACTS, shot
 from tests.images import png_bytes
+from tests.portal_helpers import alert_and_refusal
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -199,18 +199,7 @@ def _world(django_user_model: Any) -> dict[str, Any]:
     # Rows for the lists whose change forms would otherwise go unwalked.
     other = django_user_model.objects.create_user("bob", "bob@example.com", "pw-bob-12345")
     ErasureRequest.objects.create(user=other)
-    budget = Budget.objects.create(group=designers, monthly=100)
-    BudgetAlert.objects.create(
-        budget=budget,
-        period_start=date(2026, 12, 1),
-        threshold=50,
-        spent=50,
-        limit=100,
-        currency="USD",
-    )
-    ModerationRefusal.objects.create(
-        user=other, username="bob", model=DEV, policy="p", prompt_sha256="0" * 64, source="term"
-    )
+    alert_and_refusal(designers, other)
     PolicyTerm.objects.create(term="forbidden")
     preset_create(owner=root, name="product shot", model=DEV, template="a {product}")
     return {"root": root, "image": image, "generation": done, "revoked": old, "board": board}

@@ -10,7 +10,6 @@ import asyncio
 import re
 import subprocess
 import sys
-from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -27,8 +26,8 @@ from accounts.models import ApiKey, AuditEntry, ErasureRequest
 from accounts.quota.caps import key_cap_set
 from generations.models import Generation
 from generations.services import generation_create, generation_succeed
-from generations.spend.models import Budget, BudgetAlert, ModerationRefusal
 from tests.images import png_bytes
+from tests.portal_helpers import alert_and_refusal
 
 pytestmark = pytest.mark.django_db
 
@@ -261,18 +260,7 @@ def test_the_admins_person_columns_and_alert_fields_speak_chinese(
     api_key_issue(user=user, name="ci")
     erasure = ErasureRequest.objects.create(user=user)
     group = Group.objects.create(name="designers")
-    budget = Budget.objects.create(group=group, monthly=100)
-    alert = BudgetAlert.objects.create(
-        budget=budget,
-        period_start=date(2026, 12, 1),
-        threshold=50,
-        spent=50,
-        limit=100,
-        currency="USD",
-    )
-    refusal = ModerationRefusal.objects.create(
-        user=user, username="alice", model=DEV, policy="p", prompt_sha256="0" * 64, source="term"
-    )
+    alert, refusal = alert_and_refusal(group, user)
     client = Client()
     client.force_login(admin_user)
     pages = {
