@@ -22,20 +22,49 @@ def release_connection() -> None:
 
 class JSONAppend(Func):
     """`column || [item]` for a JSON list column, in the UPDATE itself: two writers
-    appending at once both keep their entry (no read-modify-write)."""
+    appending at once both keep their entry (no read-modify-write).
+
+    `unless=(key, value, instead)`: append `instead` if the list already holds an element
+    whose `key` is `value`, decided by the UPDATE on the row as it is then (an entry of
+    the same upstream call already written by another worker, say)."""
 
     output_field = JSONField()
 
-    def __init__(self, column: str, item: Any) -> None:
+    def __init__(self, column: str, item: Any, *, unless: tuple[str, str, Any] | None = None):
         super().__init__(F(column))
         self.item = item
+        self.unless = unless
 
     def as_sql(
         self, compiler: Any, connection: Any, *args: Any, **extra: Any
     ) -> tuple[str, list[Any]]:
         column, params = compiler.compile(self.get_source_expressions()[0])
         if connection.vendor == "postgresql":
-            sql = f"(COALESCE({column}, '[]'::jsonb) || %s::jsonb)"
-            return sql, [*params, json.dumps([self.item])]
-        sql = f"json_insert(COALESCE({column}, '[]'), '$[#]', json(%s))"
-        return sql, [*params, json.dumps(self.item)]
+            current = f"COALESCE({column}, '[]'::jsonb)"
+            if self.unless is None:
+                return f"({current} || %s::jsonb)", [*params, json.dumps([self.item])]
+            key, value, instead = self.unless
+            chosen = f"CASE WHEN {current} @> %s::jsonb THEN %s::jsonb ELSE %s::jsonb END"
+            probe = json.dumps([{key: value}])
+            return f"({current} || {chosen})", [
+                *params,
+                *params,
+                probe,
+                json.dumps([instead]),
+                json.dumps([self.item]),
+            ]
+        current = f"COALESCE({column}, '[]')"
+        if self.unless is None:
+            return f"json_insert({current}, '$[#]', json(%s))", [*params, json.dumps(self.item)]
+        key, value, instead = self.unless
+        # The column's SQL from the compiler; every value a parameter.
+        held = f"EXISTS (SELECT 1 FROM json_each({current}) WHERE json_extract(value, %s) = %s)"  # noqa: S608
+        chosen = f"CASE WHEN {held} THEN json(%s) ELSE json(%s) END"
+        return f"json_insert({current}, '$[#]', {chosen})", [
+            *params,
+            *params,
+            f"$.{key}",
+            value,
+            json.dumps(instead),
+            json.dumps(self.item),
+        ]

@@ -34,7 +34,7 @@ from generations.models import Generation
 from generations.references import read_references
 from generations.results import download_results
 from generations.services import announce, generation_fail, generation_succeed
-from generations.spend.costs import attempt_cost
+from generations.spend.costs import attempt_cost, entry_cost
 from generations.spool import Spooled, spool_drop, spool_read, spool_write
 from providers.base import (
     ChannelConfig,
@@ -160,6 +160,7 @@ def _resume_interrupted(generation: Generation) -> None:
     )
     # The call went out and its outcome is unknown: the upstream may have billed it.
     note.update(attempt_cost(generation, generation.channel, None, phase="resume"))
+    note["sent_at"] = _sent_at(generation)
     if not _append_attempt(
         generation, note, fenced=True, upstream_sent_at=None, retries=F("retries") + 1
     ):
@@ -510,12 +511,27 @@ def _append_attempt(
     rows = Generation.objects.filter(pk=generation.pk)
     if fenced:
         rows = rows.filter(lease_token=generation.lease_token)
+    appended = JSONAppend("attempts", entry, unless=_paid_once(entry))
     updated = retry.until_stored(
-        lambda: rows.update(attempts=JSONAppend("attempts", entry), **fields),
+        lambda: rows.update(attempts=appended, **fields),
         until=_job_end(generation),
     )
     generation.attempts = [*generation.attempts, entry]
     return bool(updated)
+
+
+def _sent_at(generation: Generation) -> str:
+    assert generation.upstream_sent_at is not None
+    return generation.upstream_sent_at.isoformat()
+
+
+def _paid_once(entry: dict[str, Any]) -> tuple[str, str, Any] | None:
+    """One upstream call is paid once. A late worker's entry for its call and the resume
+    note of the worker that took the step over (both name the call by its "sent" mark)
+    would each bill it: whichever comes second costs nothing."""
+    if "sent_at" not in entry or entry_cost(entry) <= 0:
+        return None
+    return "sent_at", entry["sent_at"], {**entry, "cost": "0", "paid_in": "earlier entry"}
 
 
 def _record_attempt(
@@ -536,6 +552,8 @@ def _record_attempt(
             until=_job_end(generation),
         )
     entry.update(cost)
+    if phase == "submit" and generation.upstream_sent_at is not None:
+        entry["sent_at"] = _sent_at(generation)
     if error is None:
         # A successful call stays "sent" until its outcome is stored.
         _append_attempt(generation, entry, fenced=False)

@@ -353,9 +353,15 @@ def test_a_late_workers_entry_and_the_new_holders_are_both_kept(
 ) -> None:
     """worker-a stays away past the in-flight window: worker-b takes its call as lost and
     sends again, then worker-a's paid answer arrives. Both calls are in the attempts
-    (appended in the UPDATE; a read-modify-write by worker-a would drop worker-b's), and
-    the cap counts both."""
+    (appended in the UPDATE; a read-modify-write by worker-a would drop worker-b's), the
+    cap counts both, and each call is paid once: worker-a's entry names the call
+    worker-b's resume note already billed, so it costs nothing."""
+    from django.core.management import call_command
+
     from generations import dispatch, retry
+    from generations.spend.costs import entry_cost
+
+    call_command("price", "set", "--channel", "modelverse", "--model", DEV, "--per-image", "0.5")
 
     release = dispatch.release_connection
     taken_over: list[Any] = []
@@ -366,7 +372,9 @@ def test_a_late_workers_entry_and_the_new_holders_are_both_kept(
             return
         taken_over.append(None)  # worker-b's own calls pass straight through
         leases.forget(job.pk)
-        long_ago(job)
+        # Time passes beyond the window; the call's "sent" mark stays as worker-a wrote it.
+        expire_lease(job)
+        monkeypatch.setattr(dispatch, "_in_flight_for", lambda generation: 0.0)
         assert leases.relay() == 1
         as_worker(monkeypatch, "worker-b")
         taken_over.append(generation_run(generation_id=job.pk, channel_name="modelverse", step=0))
@@ -387,3 +395,7 @@ def test_a_late_workers_entry_and_the_new_holders_are_both_kept(
     assert retry.upstream_calls(job.attempts) >= submits(sim, "/v1/images/generations")
     assert used_reserved(user) == (2, 0)
     assert job.images.count() == 2
+    note, again, late = job.attempts
+    assert (note["phase"], note["sent_at"]) == ("resume", late["sent_at"])
+    assert [entry_cost(a) for a in (note, again, late)] == [1, 1, 0]  # two calls, paid once each
+    assert late["paid_in"] == "earlier entry"
