@@ -542,11 +542,11 @@ def _record_attempt(
     phase: str = "submit",
 ) -> None:
     entry = attempt_entry(phase, channel=channel.name, fmt=channel.format, error=error)
-    # The price is read from the database: kept through an outage like the entry itself,
-    # or a late worker would drop an answer it has paid for.
-    if channel.priced:  # read with the channel: no query
+    if channel.priced:  # read with the channel, just before the call: no query
         cost = attempt_cost(generation, channel.name, error, phase=phase, terms=channel.price)
     else:
+        # Read from the database: kept through an outage like the entry itself, or a
+        # late worker would drop an answer it has paid for.
         cost = retry.until_stored(
             lambda: attempt_cost(generation, channel.name, error, phase=phase),
             until=_job_end(generation),

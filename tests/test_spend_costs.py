@@ -266,6 +266,8 @@ def test_the_staff_spend_report_and_its_csv_equal_the_attempts(
     people = admin_client.get("/reports/spend/person.csv").content.decode().splitlines()
     day = timezone.localdate().isoformat()
     assert people == ["day,person,amount", f"{day},alice,{total}"]  # per day, as the chart
+    daily = admin_client.get("/reports/spend/daily.csv").content.decode().splitlines()
+    assert daily == ["day,model,amount", f"{day},{DEV},{total}"]  # the chart's default, by model
     by_person = admin_client.get("/reports/spend/", {"by": "person"}).content.decode()
     assert "Spend per day, per person" in by_person
     assert 'href="/reports/spend/person.csv?by=person"' in by_person

@@ -158,15 +158,12 @@ CSV_TABLES = ("daily", "person", "group", "model", "channel", "api_key", "attemp
 DIMENSIONS = ("person", "group", "model", "channel", "api_key_id")
 
 
+def dimension_of(table: str) -> str:
+    """The SpendLine field a report table (and its CSV) is about."""
+    return "api_key_id" if table == "api_key" else table
+
+
 def spend_csv(lines: SpendLines, table: str, days: list[date]) -> list[list[object]]:
-    if table == "daily":
-        rows: list[list[object]] = [
-            [day.isoformat(), model, str(values[i])]
-            for model, values in sorted(lines.per_day(days).items())
-            for i, day in enumerate(days)
-            if values[i]
-        ]
-        return [["day", "model", "amount"], *sorted(rows)]
     if table == "attempts":
         header: list[object] = ["at", "person", "group", "model", "channel", "api_key", "job"]
         body: list[list[object]] = [
@@ -184,11 +181,12 @@ def spend_csv(lines: SpendLines, table: str, days: list[date]) -> list[list[obje
             for line in lines.lines
         ]
         return [[*header, "amount", "delivered"], *body]
-    dimension = "api_key_id" if table == "api_key" else table
+    table = "model" if table == "daily" else table  # the chart's default series
+    dimension = dimension_of(table)
     if dimension not in DIMENSIONS:
         raise ValueError(table)
     # Per day, as the chart: one row per day and person (group, model, channel, key).
-    rows = [
+    rows: list[list[object]] = [
         [day.isoformat(), key, str(values[i])]
         for key, values in lines.per_day(days, dimension).items()
         for i, day in enumerate(days)

@@ -132,7 +132,7 @@ def spend_report(request: HttpRequest) -> HttpResponse:
     lines = spend.spend_lines(*date_range.bounds())
     cents = {
         key: [int(v * 100) for v in values]
-        for key, values in lines.per_day(date_range.days(), _dimension(by)).items()
+        for key, values in lines.per_day(date_range.days(), spend.dimension_of(by)).items()
     }
     heading = CHART_TITLES[by]
     title = _("%(title)s (hundredths of %(currency)s)") % {
@@ -149,14 +149,12 @@ def spend_report(request: HttpRequest) -> HttpResponse:
         "chart": stacked_bars(
             date_range.days(), cents, title=str(title), empty=str(_("Nothing paid in this range."))
         ),
-        "tables": [(name, title, lines.by(_dimension(name))) for name, title in SPEND_TABLES],
+        "tables": [
+            (name, title, lines.by(spend.dimension_of(name))) for name, title in SPEND_TABLES
+        ],
         "query": request.GET.urlencode(),
     }
     return render(request, "reports/spend.html", context, status=400 if form.errors else 200)
-
-
-def _dimension(table: str) -> str:
-    return "api_key_id" if table == "api_key" else table
 
 
 @staff_only
