@@ -60,6 +60,14 @@ def _store(generation: Generation, data: bytes) -> Image:
     return image
 
 
+def _configure_certificate(settings: Any, issuer: str) -> None:
+    """An operator's own certificate and key (DARKROOM_C2PA_CERT / _KEY), issued by `issuer`."""
+    _ca, chain_pem, key_pem = keys._new_chain(issuer)
+    settings.DARKROOM_C2PA_CERT = chain_pem.decode()
+    settings.DARKROOM_C2PA_KEY = key_pem.decode()
+    keys.signing_material.cache_clear()
+
+
 def _read(data: bytes) -> tuple[dict[str, Any], c2pa.Reader]:
     reader = c2pa.Reader("image/png", io.BytesIO(data))
     return json.loads(reader.json()), reader
@@ -93,10 +101,7 @@ def test_it_signs_an_edit_naming_model_channel_and_references(user: Any) -> None
 
 
 def test_it_signs_with_the_configured_certificate(user: Any, settings: Any) -> None:
-    _ca, chain_pem, key_pem = keys._new_chain("Example Newsroom")
-    settings.DARKROOM_C2PA_CERT = chain_pem.decode()
-    settings.DARKROOM_C2PA_KEY = key_pem.decode()
-    keys.signing_material.cache_clear()
+    _configure_certificate(settings, "Example Newsroom")
 
     image = _store(_edit(user, []), png_bytes())
 
@@ -118,10 +123,7 @@ def test_one_thread_signs_image_after_image_and_follows_a_new_key(user: Any, set
         assert store["manifests"][store["active_manifest"]]["title"].startswith(
             str(image.generation_id)
         )
-    _ca, chain_pem, key_pem = keys._new_chain("Rotated Newsroom")
-    settings.DARKROOM_C2PA_CERT = chain_pem.decode()
-    settings.DARKROOM_C2PA_KEY = key_pem.decode()
-    keys.signing_material.cache_clear()
+    _configure_certificate(settings, "Rotated Newsroom")
 
     rotated = _store(_edit(user, []), png_bytes())
 
