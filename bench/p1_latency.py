@@ -3,7 +3,8 @@
     .venv/bin/python -m bench.p1_latency [--rounds 40] [--no-litellm]
 
 One 1024x1024 PNG per request, sequentially, upstream latency 0, `response_format=url`.
-Each round sends, in turn: the simulator's ModelVerse path directly, the same request
+Each round sends, in turn: the simulator's ModelVerse path directly (the call and the
+download of its result, which the simulator draws on that download), the same request
 through Darkroom (`/v1/images/generations`, sync), the reseller's OpenAI-format path
 directly, and the same through LiteLLM's proxy (LiteLLM refuses ModelVerse's `usage`
 shape, so it relays the reseller path). "Added" is a subject's latency minus its own
@@ -71,17 +72,23 @@ def caller(
     key: str,
     model: str,
     moments: list[tuple[float, float]] | None = None,
+    *,
+    download: bool = False,
 ) -> Callable[[], float]:
+    """One timed call; `download` also fetches the result (the picture in hand)."""
     body = {"model": model, "prompt": PROMPT, "size": "1024x1024", "n": 1}
 
     def call() -> float:
         start, sent = time.perf_counter(), time.time()
         response = client.post(url, json=body, headers={"Authorization": f"Bearer {key}"})
+        assert response.status_code == 200, response.text[:500]
+        link = response.json()["data"][0]["url"]
+        assert link, response.text[:500]
+        if download:
+            assert client.get(link).content[:8] == b"\x89PNG\r\n\x1a\n"
         elapsed = (time.perf_counter() - start) * 1000
         if moments is not None:
             moments.append((sent, time.time()))
-        assert response.status_code == 200, response.text[:500]
-        assert response.json()["data"][0]["url"], response.text[:500]
         return elapsed
 
     return call
@@ -131,7 +138,9 @@ def main() -> None:
         s = stacks.enter_context(stack())
         s.redis()
         simulator = s.simulator()
-        direct = caller(client, f"{simulator}/v1/images/generations", SIM_KEY, MODEL)
+        # ModelVerse's results are drawn on their first download (simulator/modelverse.py),
+        # which Darkroom's worker makes: the direct baseline downloads too.
+        direct = caller(client, f"{simulator}/v1/images/generations", SIM_KEY, MODEL, download=True)
         subjects = {"direct (ModelVerse path)": direct}
         procs: dict[str, Any] = {}
         for name in keys:

@@ -20,14 +20,14 @@ import asyncio
 import contextlib
 import os
 import statistics
-import time
 from pathlib import Path
 from typing import Any
 
 import httpx
 
 from bench.p1_latency import MODEL, SIM_KEY, darkroom_key
-from bench.stack import Stack, rss_mb, setup_django, stack
+from bench.stack import Stack, cpu_seconds, rss_mb, setup_django, stack
+from bench.wave import wave as client_wave
 from tests.live import PeakSampler
 
 
@@ -36,40 +36,12 @@ def rss_sampler(pids: list[int]) -> PeakSampler:
     return PeakSampler(lambda: sum(rss_mb(pid) for pid in pids), every=0.5)
 
 
-# Connections per client. httpcore's pool scans all its connections for every request
-# it places or frees (quadratic): one client holding 1,000 connections spent 93 % of
-# its CPU there, and a C=1000 wave sent straight to the simulator took 42 s instead of
-# 10 — the client, not the upstream, set the pace. Lanes of 50 keep that scan short.
-LANE = 50
+BODY = {"model": MODEL, "prompt": "a lighthouse at dusk", "size": "256x256"}
 
 
 async def wave(url: str, key: str, clients: int, timeout: float) -> dict[str, Any]:
-    lanes = -(-clients // LANE)
-    per_lane = -(-clients // lanes)
-    limits = httpx.Limits(max_connections=per_lane, max_keepalive_connections=per_lane)
-    headers = {"Authorization": f"Bearer {key}"}
-    body = {"model": MODEL, "prompt": "a lighthouse at dusk", "size": "256x256"}
-    async with contextlib.AsyncExitStack() as stack:
-        pool = [
-            await stack.enter_async_context(
-                httpx.AsyncClient(timeout=timeout, limits=limits, headers=headers)
-            )
-            for _ in range(lanes)
-        ]
-
-        async def one(client: httpx.AsyncClient) -> float | None:
-            start = time.monotonic()
-            try:
-                response = await client.post(url, json=body)
-            except httpx.HTTPError:
-                return None
-            return time.monotonic() - start if response.status_code == 200 else None
-
-        start = time.monotonic()
-        results = await asyncio.gather(*(one(pool[i % lanes]) for i in range(clients)))
-        wall = time.monotonic() - start
-    done = [r for r in results if r is not None]
-    return {"wall": wall, "done": len(done), "errors": clients - len(done), "latencies": done}
+    """C sync generations sent at once; see bench/wave.py for the client."""
+    return await client_wave(url, key, BODY, clients, timeout)
 
 
 def latency_fault(simulator: str, seconds: float) -> None:
@@ -122,9 +94,11 @@ def main() -> None:
                 for name, url, token in (("direct", direct, SIM_KEY), ("darkroom", web, key)):
                     ours = [s.web_proc, *s.worker_procs]
                     pids = [p.pid for p in ours] if name == "darkroom" else []
+                    cpu = CpuMeter(cpu_roles(s, name))
                     with rss_sampler(pids) as rss:
                         row = asyncio.run(wave(url, token, clients, args.timeout))
                     row["rss"] = rss.peak
+                    row["cpu"] = cpu.per_call(clients)
                     rows.setdefault((name, clients), []).append(row)
     report(rows, sizes, args.latency)
 
@@ -155,6 +129,63 @@ def report(
             )
         ratio = effs["darkroom"] / effs["direct"]
         print(f"C={clients:4} darkroom / direct efficiency ratio {ratio:.2f}")
+        for name in ("direct", "darkroom"):
+            print(f"C={clients:4} {name:8} CPU per call, ms: " + cpu_line(rows[(name, clients)]))
+
+
+def cpu_roles(s: Stack, subject: str) -> dict[str, list[int]]:
+    """The processes whose CPU a wave spends, by role: PostgreSQL's (every backend, the
+    server's own included) and the bench client's own are counted too."""
+    roles: dict[str, list[int]] = {"client": [os.getpid()]}
+    if subject == "direct":
+        roles["simulator"] = [s.named["simulator-direct"].pid]
+        return roles
+    roles["web"] = [s.web_proc.pid]
+    roles["workers"] = [p.pid for p in s.worker_procs]
+    roles["simulator"] = [s.named["simulator-darkroom"].pid]
+    roles["redis"] = [p.pid for p in s.procs if "redis-server" in str(p.args)]
+    roles["postgresql"] = postgres_pids()
+    return roles
+
+
+def postgres_pids() -> list[int]:
+    pids = []
+    for entry in Path("/proc").iterdir():
+        with contextlib.suppress(OSError):
+            if entry.name.isdigit() and (entry / "comm").read_text().strip() == "postgres":
+                pids.append(int(entry.name))
+    return pids
+
+
+class CpuMeter:
+    """CPU seconds per role from now on (processes that end or start meanwhile are missed:
+    PostgreSQL backends come and go with the pools, so its figure is a floor)."""
+
+    def __init__(self, roles: dict[str, list[int]]) -> None:
+        self.roles = roles
+        self.start = {role: self._used(pids) for role, pids in roles.items()}
+
+    @staticmethod
+    def _used(pids: list[int]) -> dict[int, float]:
+        used = {}
+        for pid in pids:
+            with contextlib.suppress(OSError):
+                used[pid] = cpu_seconds(pid)
+        return used
+
+    def per_call(self, calls: int) -> dict[str, float]:
+        out = {}
+        for role, pids in self.roles.items():
+            now, then = self._used(pids), self.start[role]
+            out[role] = sum(now[p] - then[p] for p in now if p in then) * 1000 / calls
+        return out
+
+
+def cpu_line(runs: list[dict[str, Any]]) -> str:
+    roles = runs[0]["cpu"]
+    medians = {r: statistics.median(run["cpu"][r] for run in runs) for r in roles}
+    parts = [f"{role} {ms:.1f}" for role, ms in medians.items()]
+    return ", ".join(parts) + f"; all {sum(medians.values()):.1f}"
 
 
 if __name__ == "__main__":

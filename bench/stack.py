@@ -65,6 +65,7 @@ class Stack:
         for a baseline in the same run; this venv's packages either way)."""
         self.root = root
         self.procs: list[subprocess.Popen[Any]] = []
+        self.named: dict[str, subprocess.Popen[Any]] = {}  # by the name start() was given
         self.profilers: list[subprocess.Popen[Any]] = []
         self.dir = Path(tempfile.mkdtemp(prefix="darkroom-bench-"))
         self.env = {
@@ -91,6 +92,7 @@ class Stack:
             list(command), cwd=self.root, env=env or self.env, stdout=log, stderr=subprocess.STDOUT
         )
         self.procs.append(proc)
+        self.named[name] = proc
         if port is not None:
             wait_for_port(port, proc)
         return proc

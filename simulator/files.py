@@ -10,12 +10,17 @@ import secrets
 import threading
 import time
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
+
+# A result's bytes, or how to draw them on its first download: a caller that never
+# downloads (a load wave sent straight to the simulator) costs the simulator no drawing.
+Content = bytes | Callable[[], bytes]
 
 
 @dataclass
 class _File:
-    data: bytes | None
+    data: Content | None
     content_type: str
     expires_at: float  # time.monotonic()
 
@@ -35,7 +40,7 @@ class FileStore:
         self._files: OrderedDict[str, _File] = OrderedDict()
         self._purged_at = 0.0
 
-    def put(self, data: bytes, *, ttl: float, content_type: str = "image/png") -> str:
+    def put(self, data: Content, *, ttl: float, content_type: str = "image/png") -> str:
         token = secrets.token_urlsafe(24)
         with self._lock:
             self._purge()
@@ -50,7 +55,14 @@ class FileStore:
                 return "missing", b"", ""
             if entry.data is None or time.monotonic() >= entry.expires_at:
                 return "expired", b"", ""
-            return "ok", entry.data, entry.content_type
+            data, content_type = entry.data, entry.content_type
+        if callable(data):  # drawn outside the lock, then kept for the next download
+            drawn = data()
+            with self._lock:
+                if entry.data is data:
+                    entry.data = drawn
+            data = drawn
+        return "ok", data, content_type
 
     def clear(self) -> None:
         with self._lock:

@@ -25,6 +25,7 @@ simulator never fetches).
 from __future__ import annotations
 
 import base64
+import functools
 import re
 import time
 from dataclasses import dataclass, replace
@@ -113,7 +114,8 @@ class ModelVerseFormat(Format):
         )
 
     def _image(self, req: SimRequest, job: Job, index: int) -> dict[str, Any]:
-        png = images.render_png(
+        draw = functools.partial(
+            images.render_png,
             prompt=job.prompt,
             seed=job.seed,
             width=job.width,
@@ -121,10 +123,11 @@ class ModelVerseFormat(Format):
             index=index,
             reference=job.reference,
         )
-        item: dict[str, Any] = {"url": self.sim.publish(req, png, ttl=self.link_ttl)}
-        if job.response_format == "b64_json":
-            item["b64_json"] = PREFIX + base64.b64encode(png).decode()
-        return item
+        if job.response_format != "b64_json":  # drawn when its link is first downloaded
+            return {"url": self.sim.publish(req, draw, ttl=self.link_ttl)}
+        png = draw()
+        url = self.sim.publish(req, png, ttl=self.link_ttl)
+        return {"url": url, "b64_json": PREFIX + base64.b64encode(png).decode()}
 
 
 @dataclass(frozen=True)

@@ -34,7 +34,7 @@ from simulator.aio import AsyncSimServer
 from simulator.bfl import BFLFormat
 from simulator.chat import ChatFormat
 from simulator.core import Format, Response, Route, SimRequest, json_response, plain_error, route
-from simulator.files import FileStore
+from simulator.files import Content, FileStore
 from simulator.modelverse import ModelVerseFormat
 from simulator.moderation import ModerationFormat
 from simulator.recording import Recorder
@@ -119,7 +119,7 @@ class Simulator:
     def publish(
         self,
         req: SimRequest,
-        data: bytes,
+        data: Content,
         *,
         ttl: float,
         ext: str = "png",
@@ -133,7 +133,7 @@ class Simulator:
             ttl = -1.0
         signer = self.config.get("sign_results")
         if signer and ext == "png":
-            data = signing.sign_png(data, signer)
+            data = signing.signed(data, signer)
         token = self.files.put(data, ttl=ttl, content_type=_IMAGE_TYPES.get(ext, "image/png"))
         return f"{self.public_url or req.base_url}/files/{token}.{ext}"
 

@@ -14,6 +14,8 @@ from typing import Any
 
 import c2pa
 
+from simulator.files import Content
+
 TRAINED = "http://cv.iptc.org/newscodes/digitalsourcetype/trainedAlgorithmicMedia"
 SIGNER_FIELDS = {"chain_pem", "key_pem", "alg"}
 
@@ -24,6 +26,13 @@ def check_signer(value: Any) -> dict[str, str] | None:
     if not isinstance(value, dict) or set(value) != SIGNER_FIELDS:
         raise ValueError("sign_results takes null or {chain_pem, key_pem, alg}")
     return {k: str(v) for k, v in value.items()}
+
+
+def signed(data: Content, signer: dict[str, str]) -> Content:
+    """`data` signed, or, for a result drawn on its first download, signed when drawn."""
+    if callable(data):
+        return lambda: sign_png(data(), signer)
+    return sign_png(data, signer)
 
 
 def sign_png(data: bytes, signer: dict[str, str]) -> bytes:

@@ -766,3 +766,69 @@ def test_the_command_serves_until_interrupted() -> None:
     assert proc.returncode == 0, err
     assert "Simulator stopped" in out
     assert "Traceback" not in err
+
+
+def test_a_url_result_is_drawn_on_its_first_download_only(
+    sim: SimulatorServer, client: httpx.Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A load wave sent straight to the simulator downloads nothing: answering it must not
+    cost a drawing each (bench P2's direct wave was the simulator's own CPU). The picture
+    is the same whenever it is drawn, and a b64_json answer carries it at once."""
+    from simulator import images
+
+    drawn: list[int] = []
+    real = images.render_png
+
+    def counting(**kwargs: Any) -> bytes:
+        drawn.append(kwargs["seed"])
+        return real(**kwargs)
+
+    monkeypatch.setattr(images, "render_png", counting)
+    body = {"model": DEV, "prompt": "lazy", "size": "256x256", "seed": 7}
+    [item] = generate(client, sim, **body).json()["data"]
+    assert drawn == []
+
+    first, again = client.get(item["url"]), client.get(item["url"])
+    assert (first.status_code, again.status_code) == (200, 200)
+    assert first.content == again.content == real(prompt="lazy", seed=7, width=256, height=256)
+    assert png_size(first.content) == (256, 256)
+    assert drawn == [7]
+
+    generate(client, sim, **body, response_format="b64_json")
+    assert drawn == [7, 7]
+
+
+def test_a_burst_of_connections_is_queued_not_dropped() -> None:
+    """Clients connecting in the same instant wait in the listen backlog while the loop is
+    busy; past it the kernel drops their SYNs and they retry a second later (the direct
+    wave's last calls took 11 s instead of 10). asyncio's start_server listens again with
+    a backlog of 100 unless told otherwise."""
+    burst = 400
+    with SimulatorServer(keys=KEY) as server:
+        loop = server._aio._loop
+        assert loop is not None
+        loop.call_soon_threadsafe(time.sleep, 2.0)
+        time.sleep(0.2)
+        socks = [socket.socket() for _ in range(burst)]
+        try:
+            for s in socks:
+                s.setblocking(False)
+                s.connect_ex(("127.0.0.1", server.port))
+            time.sleep(1.0)  # the loop still sleeps: only the backlog holds them
+            connected = sum(
+                1
+                for s in socks
+                if s.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR) == 0 and _peer(s)
+            )
+        finally:
+            for s in socks:
+                s.close()
+    assert connected == burst
+
+
+def _peer(s: socket.socket) -> bool:
+    try:
+        s.getpeername()
+    except OSError:
+        return False
+    return True
