@@ -36,7 +36,7 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from generations import publishing
-from generations.models import Generation, ReferenceImage
+from generations.models import Generation, ReferenceImage, Webhook
 
 log = logging.getLogger(__name__)
 
@@ -122,8 +122,9 @@ def claim_and_read(generation_id: Any, step: int | None) -> Generation | None:
 
 def _claim_returning(generation_id: Any, step: int | None) -> Generation | None:
     # The same conditional UPDATE as claim(), its row returned, and whether the job has
-    # reference images; with none, the step reads no reference rows.
-    meta, refs = Generation._meta, ReferenceImage._meta
+    # reference images (with none, the step reads no reference rows) and a webhook to
+    # send (with none, finishing it asks for none: generations.api.receivers).
+    meta, refs, hooks = Generation._meta, ReferenceImage._meta, Webhook._meta
     now = timezone.now()
     me = owner()
     params: list[Any] = [
@@ -152,7 +153,9 @@ def _claim_returning(generation_id: Any, step: int | None) -> Generation | None:
         )
         SELECT claimed.*, EXISTS (
             SELECT 1 FROM {refs.db_table} r WHERE r.generation_id = claimed.id
-        ) AS has_references
+        ) AS has_references, EXISTS (
+            SELECT 1 FROM {hooks.db_table} w WHERE w.generation_id = claimed.id
+        ) AS has_webhook
         FROM claimed
     """  # noqa: S608  (table names from the models, every value a parameter)
     found = list(Generation.objects.raw(sql, params))

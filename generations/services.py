@@ -203,6 +203,8 @@ def generation_succeed(
             if locked.is_finished:
                 discard_images(stored)
                 return False
+            # What the claim read (generations.leases), for the receivers after the commit.
+            locked.has_webhook = vars(generation).get("has_webhook")  # type: ignore[attr-defined]
             for image in stored:
                 image.save()
             # Paid at the size the upstream delivered, at the price of its call.

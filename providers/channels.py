@@ -68,6 +68,7 @@ def channels_for(model: str, *, only: str | None = None) -> list[ChannelConfig]:
     routes = (
         ChannelModel.objects.select_related("channel")
         .filter(model=model)
+        .order_by()  # sorted below; the default ordering's join costs the ORM ~0.5 ms
         .annotate(
             price_per_image=Subquery(price.values("per_image")[:1]),
             price_per_megapixel=Subquery(price.values("per_megapixel")[:1]),

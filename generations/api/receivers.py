@@ -25,6 +25,14 @@ def _client(url: str) -> redis.Redis:
     return redis.Redis.from_url(url, socket_timeout=5)
 
 
+def _webhook_unsent(generation: Generation) -> bool:
+    # A webhook is created with its job, so a claim that found none (has_webhook False,
+    # generations.leases) means none: no query. Unknown (None) asks the database.
+    if vars(generation).get("has_webhook") is False:
+        return False
+    return Webhook.objects.filter(generation_id=generation.pk, delivered_at__isnull=True).exists()
+
+
 @receiver(generation_finished, dispatch_uid="api-publish-finished")
 def publish_finished(sender: Any, generation: Generation, **kwargs: Any) -> None:
     url = redis_url()
@@ -33,10 +41,7 @@ def publish_finished(sender: Any, generation: Generation, **kwargs: Any) -> None
             _client(url).publish(settings.DARKROOM_API_FINISHED_CHANNEL, str(generation.pk))
         except RedisError as exc:  # waiters fall back to re-reading the job
             log.warning("could not publish finished generation %s: %s", generation.pk, exc)
-    if (
-        generation.source == Generation.Source.API
-        and Webhook.objects.filter(generation_id=generation.pk, delivered_at__isnull=True).exists()
-    ):
+    if generation.source == Generation.Source.API and _webhook_unsent(generation):
         try:
             deliver_webhook.delay(str(generation.pk))
         except PUBLISH_ERRORS as exc:
