@@ -316,3 +316,60 @@ def test_an_admin_switches_channels_off_and_on(admin_client: Any) -> None:
     assert Channel.objects.get(pk=other.pk).enabled
     admin_client.post(url, {"action": "switch_on", "_selected_action": [bfl.pk]})
     assert Channel.objects.get(pk=bfl.pk).enabled
+
+
+def test_the_routes_query_picks_what_the_orm_definition_picks(settings: Any) -> None:
+    """channels_for reads its routes with one query written out (the worker's hot path);
+    it must choose and price exactly what the ORM's statement of the rules does."""
+    from decimal import Decimal
+
+    from django.db.models import OuterRef, Q, Subquery
+
+    from providers.channels import channels_for, resolve
+    from providers.models import Price
+
+    settings.DARKROOM_SIMULATOR_URL = ""  # the stored URLs and keys, decrypted
+    now = timezone.now()
+    Channel.objects.filter(name="modelverse").update(options={"timeout": 30})
+    modelverse = Channel.objects.get(name="modelverse")
+    modelverse.api_key = "sk-stored-secret"
+    modelverse.save()
+    Price.objects.create(
+        channel=modelverse, model=DEV, per_image=Decimal("0.04"), per_megapixel=Decimal("0.5")
+    )
+    Price.objects.create(channel=Channel.objects.get(name="bfl"), model=DEV, per_image=0)
+    ChannelModel.objects.filter(model=DEV, channel__name="bfl").update(options={"x": 1})
+
+    def orm(model: str) -> list[Any]:
+        price = Price.objects.filter(channel=OuterRef("channel_id"), model=model)
+        routes = (
+            ChannelModel.objects.select_related("channel")
+            .filter(model=model, enabled=True, channel__enabled=True)
+            .filter(Q(channel__disabled_until__isnull=True) | Q(channel__disabled_until__lte=now))
+            .annotate(
+                price_per_image=Subquery(price.values("per_image")[:1]),
+                price_per_megapixel=Subquery(price.values("per_megapixel")[:1]),
+            )
+        )
+        return sorted((resolve(r) for r in routes), key=lambda c: c.name)
+
+    def both() -> tuple[list[Any], list[Any]]:
+        return sorted(channels_for(DEV), key=lambda c: c.name), orm(DEV)
+
+    ours, defined = both()
+    assert ours == defined
+    assert {c.name: c.price for c in ours}["modelverse"] == (Decimal("0.04"), Decimal("0.5"))
+    assert {c.name: c.api_key for c in ours}["modelverse"] == "sk-stored-secret"
+    assert len(ours) == 4
+
+    Channel.objects.filter(name="bfl").update(disabled_until=now + timedelta(minutes=5))
+    Channel.objects.filter(name="modelverse").update(disabled_until=now - timedelta(seconds=1))
+    ChannelModel.objects.filter(model=DEV, channel__name="reseller-dalle").update(enabled=False)
+    ours, defined = both()
+    assert ours == defined
+    assert [c.name for c in ours] == ["modelverse", "reseller-replicate"]
+
+    Channel.objects.filter(name="reseller-replicate").update(enabled=False)
+    ours, defined = both()
+    assert ours == defined
+    assert [c.name for c in ours] == ["modelverse"]
