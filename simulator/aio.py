@@ -44,6 +44,10 @@ _HEAD_LIMIT = 64 * 1024
 BACKLOG = 4096
 
 
+async def _settled(tasks: set[asyncio.Task[object]]) -> None:
+    await asyncio.gather(*tasks, return_exceptions=True)
+
+
 class BadRequest(Exception):
     def __init__(self, response: Response) -> None:
         self.response = response
@@ -94,7 +98,12 @@ class AsyncSimServer:
             server.close()
             for writer in list(self._writers):  # hung calls included
                 writer.close()
-            loop.run_until_complete(asyncio.sleep(0))
+            # Connections idling between requests end here, not as "Task was destroyed
+            # but it is pending!" when the loop is closed under them.
+            pending = asyncio.all_tasks(loop)
+            for task in pending:
+                task.cancel()
+            loop.run_until_complete(_settled(pending))
             loop.close()
 
     def stop(self) -> None:
@@ -117,6 +126,10 @@ class AsyncSimServer:
                     break
         except (asyncio.IncompleteReadError, ConnectionError, TimeoutError):
             pass  # the client went away, or idled out
+        except asyncio.CancelledError:
+            # The server stops. Ended rather than cancelled: Python 3.11's stream callback
+            # logs a cancelled connection task as an error.
+            pass
         except Exception:
             logger.exception("simulator connection failed")
         finally:
