@@ -215,8 +215,12 @@ def _submit(generation: Generation, channel_name: str | None) -> StepResult:
             generation, channel, outcome, deadline=_deadline(generation, provider)
         )
         # Bookkeeping after the answer is stored: a database hiccup here must not
-        # lose an answer the upstream was paid for.
-        channel_succeeded(name=channel.name)
+        # lose an answer the upstream was paid for. A channel healthy when this step
+        # read it has nothing to reset: a failure recorded since by another worker was
+        # concurrent with this call, and counting it after this success is one valid
+        # order of the two.
+        if not channel.healthy:
+            channel_succeeded(name=channel.name)
         return result
     assert last_error is not None
     raise _rate_limited(called) or last_error

@@ -67,6 +67,9 @@ class ChannelConfig:
     # channel itself just before the call; `priced` False: not read (look it up).
     price: tuple[Decimal, Decimal] | None = None
     priced: bool = False
+    # Read with the channel: no failures in a row and not cooling off, so a success has
+    # nothing to reset (providers.services.channel_succeeded). False: not known.
+    healthy: bool = False
 
 
 @dataclass(frozen=True)

@@ -46,6 +46,7 @@ class Route(NamedTuple):
     key_env: str
     channel_options: dict[str, Any]
     price: dict[str, Any]  # ChannelConfig's price fields: {} when not read
+    healthy: bool
 
 
 def resolve(route: ChannelModel) -> ChannelConfig:
@@ -65,6 +66,7 @@ def resolve(route: ChannelModel) -> ChannelConfig:
             row.key_env,
             row.options,
             _price(route),
+            row.consecutive_failures == 0 and row.disabled_until is None,
         )
     )
 
@@ -92,6 +94,7 @@ def _resolved(route: Route) -> ChannelConfig:
         result_hosts=frozenset({host} | extra_hosts),
         options=options,
         timeout=float(options.get("timeout", settings.DARKROOM_UPSTREAM_TIMEOUT)),
+        healthy=route.healthy,
     )
 
 
@@ -147,6 +150,7 @@ def _route(row: tuple[Any, ...]) -> Route:
         key_env,
         _json(channel_options),
         _priced(_decimal(row[12]), _decimal(row[13])),
+        bool(row[14]),
     )
 
 
@@ -178,7 +182,8 @@ _ROUTES_SQL = f"""
     SELECT cm.upstream_model, cm.priority, cm.weight, cm.options,
            c.name, c.format, c.base_url, c.base_url_env, c.default_base_url, c.api_key,
            c.key_env, c.options,
-           CAST(p.per_image AS TEXT), CAST(p.per_megapixel AS TEXT)
+           CAST(p.per_image AS TEXT), CAST(p.per_megapixel AS TEXT),
+           c.consecutive_failures = 0 AND c.disabled_until IS NULL
     FROM {ChannelModel._meta.db_table} cm
     JOIN {Channel._meta.db_table} c ON c.id = cm.channel_id
     LEFT JOIN {Price._meta.db_table} p ON p.channel_id = cm.channel_id AND p.model = cm.model
