@@ -16,6 +16,8 @@ Quirks reproduced:
 - Parameters a model does not take are ignored, not refused (an OpenAI-compatible
   gateway passes extras through): e.g. `n` to a Kontext edit model yields one image.
   The ignored names are noted in the recorded request (`notes.ignored`).
+Not a quirk, the simulator's own economy: a `url` result is drawn when its link is first
+downloaded (the same bytes), so a load wave that downloads nothing costs no drawing.
 Sizes: flux.1-dev answers at `size`; the text-to-image models at their
 `aspect_ratio`'s ~1 megapixel size; edit models at their reference's shape
 scaled to ~1 megapixel (1024x1024 when the reference is a URL, which the
