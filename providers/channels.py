@@ -124,8 +124,9 @@ def channels_for(model: str, *, only: str | None = None) -> list[ChannelConfig]:
 def _usable_routes(model: str) -> list[Route]:
     """The enabled routes of enabled channels not cooling off, with their price: one
     query written out. Built by the ORM (select_related, two price subqueries, the Q of
-    the cooling-off), it cost ~1.7 ms of the worker's CPU per step, a query 0.1 ms;
-    tests/test_channels.py checks it against the ORM's definition."""
+    the cooling-off), it cost 2.5-3.3 ms of the worker's thread CPU per step, the query
+    itself 0.1 ms (bench/p6_steps.py). tests/test_channels.py checks it against the
+    ORM's definition of the rules."""
     now = connection.ops.adapt_datetimefield_value(timezone.now())
     with connection.cursor() as cursor:
         cursor.execute(_ROUTES_SQL, [model, now])
