@@ -67,12 +67,34 @@ async def test_the_sdks_retries_join_the_job_of_their_first_try(
     assert last["x-darkroom-job-id"] == job_id
     assert len(last.json()["data"]) == 2
     assert await Generation.objects.acount() == 1
-    assert len(enqueued) == 1
+    assert set(enqueued) == {job_id}  # one job; the retry while it was queued nudged it
     assert await reserved(user) == (2, 0)
     # Answered: the same call made again later is a new job, charged again.
     new = await post(client, sdk(0), {**BODY, "n": 1})
     assert new["x-darkroom-job-id"] != job_id
     assert await Generation.objects.acount() == 2
+
+
+async def test_a_retry_publishes_again_a_job_that_never_started_and_no_other(
+    client: AsyncClient, user: Any, enqueued: list, settings: Any
+) -> None:
+    """A web process killed between a job's commit and its publish leaves the job queued
+    with no message; the SDK's retry, joining it, publishes it again rather than waiting
+    for the relay. A job that has started is not published by a retry."""
+    settings.DARKROOM_API_WAIT_CEILING = 0.2
+    first = await post(client, sdk(0))
+    job_id = first["x-darkroom-job-id"]
+    enqueued.clear()  # the first message, lost with the web process that sent it
+
+    await post(client, sdk(1))
+    assert enqueued == [job_id]
+
+    await Generation.objects.filter(pk=job_id).aupdate(
+        status=Generation.Status.RUNNING, started_at=timezone.now()
+    )
+    await post(client, sdk(2))
+    assert enqueued == [job_id]
+    assert await Generation.objects.acount() == 1
 
 
 async def test_a_retry_after_the_job_failed_starts_a_new_one(

@@ -17,6 +17,7 @@ from django.utils import timezone
 from accounts.models import ApiKey
 from common.errors import InvalidRequest
 from common.net import FetchError, check_untrusted_url
+from generations import publishing
 from generations.api.errors import IdempotencyConflict, ModelNotAllowed
 from generations.api.mapping import model_inputs
 from generations.api.presets import call_with_preset
@@ -46,7 +47,7 @@ def api_generation_submit(
     idem = idempotency_key[:255]
     sdk_call = not idem and retry_count is not None
     if sdk_call and retry_count and (earlier := _unanswered(key, call.fingerprint)):
-        return earlier
+        return _nudged(earlier)
     call = call_with_preset(key.user, call)
     # Validation and reference-image fetches happen here, before any transaction:
     # the idempotency record's transaction below must not stay open across a fetch.
@@ -174,4 +175,19 @@ def _replay(key: ApiKey, idem: str, body_hash: str) -> Generation:
             "This Idempotency-Key was already used with a different request body.",
             param="Idempotency-Key",
         )
-    return record.generation
+    return _nudged(record.generation)
+
+
+def _nudged(generation: Generation) -> Generation:
+    """A retried call joins its job; one that never started is published again.
+
+    Its first message may be lost: a web process killed between the job's commit and
+    its publish leaves it queued until its first lease ends and the relay (beat) finds
+    it, a minute or more. The retry publishes it now. A second message for a job whose
+    first one arrives too is dropped by the claim (generations.leases), and a job that
+    has started, or waits out a backoff, is left to its lease.
+    """
+    never_started = generation.step == 0 and generation.started_at is None
+    if generation.status == Generation.Status.QUEUED and never_started:
+        transaction.on_commit(lambda: publishing.enqueue(generation.pk))
+    return generation
