@@ -21,7 +21,6 @@ from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.db import connection
-from django.db.models import OuterRef, Subquery
 from django.utils import timezone
 
 from providers.base import ChannelConfig, ProviderError
@@ -65,7 +64,7 @@ def resolve(route: ChannelModel) -> ChannelConfig:
             row.api_key,
             row.key_env,
             row.options,
-            _price(route),
+            {},  # not read: the attempt looks the price up (generations.spend.costs)
             row.consecutive_failures == 0 and row.disabled_until is None,
         )
     )
@@ -98,38 +97,33 @@ def _resolved(route: Route) -> ChannelConfig:
     )
 
 
-def _price(route: ChannelModel) -> dict[str, Any]:
-    # The forced channel's query annotates its route with its price; other lookups do not.
-    values = vars(route)
-    if "price_per_image" not in values:
-        return {}
-    return _priced(values["price_per_image"], values["price_per_megapixel"])
-
-
 def _priced(per_image: Decimal | None, per_megapixel: Decimal | None) -> dict[str, Any]:
     return {"priced": True, "price": None if per_image is None else (per_image, per_megapixel)}
 
 
 def channels_for(model: str, *, only: str | None = None) -> list[ChannelConfig]:
     """Usable channels for a public model, in the order to try them, each with its price
-    for the model read in the same query (an attempt costs it: generations.spend)."""
-    if only is not None:
-        return [resolve(r) for r in _forced(model, only)]
-    usable = [r for r in _usable_routes(model) if is_supported(r.format)]
-    if not usable and not ChannelModel.objects.filter(model=model).exists():
+    for the model read in the same query (an attempt costs it: generations.spend).
+    `only` (operators checking a channel): that channel, even switched off or cooling."""
+    usable = [r for r in _routes(model, only) if is_supported(r.format)]
+    if not usable and only is None and not ChannelModel.objects.filter(model=model).exists():
         return [resolve(r) for r in sorted(_after_sync(model), key=_order)]
     return [_resolved(r) for r in sorted(usable, key=_order)]
 
 
-def _usable_routes(model: str) -> list[Route]:
-    """The enabled routes of enabled channels not cooling off, with their price: one
-    query written out. Built by the ORM (select_related, two price subqueries, the Q of
-    the cooling-off), it cost 2.5-3.3 ms of the worker's thread CPU per step, the query
-    itself 0.1 ms (bench/p6_steps.py). tests/test_channels.py checks it against the
-    ORM's definition of the rules."""
-    now = connection.ops.adapt_datetimefield_value(timezone.now())
+def _routes(model: str, only: str | None) -> list[Route]:
+    """The model's routes with their price, in one query written out: the enabled routes
+    of enabled channels not cooling off, or the one channel named `only`. Built by the
+    ORM (select_related, two price subqueries, the Q of the cooling-off), it cost 2.5-3.3
+    ms of the worker's thread CPU per step, the query itself 0.1 ms (bench/p6_steps.py).
+    tests/test_channels.py checks it against the ORM's definition of the rules."""
+    if only is None:
+        now = connection.ops.adapt_datetimefield_value(timezone.now())
+        sql, params = _ROUTES_SQL + _USABLE, [model, now]
+    else:
+        sql, params = _ROUTES_SQL + _NAMED, [model, only]
     with connection.cursor() as cursor:
-        cursor.execute(_ROUTES_SQL, [model, now])
+        cursor.execute(sql, params)
         rows = cursor.fetchall()
     return [_route(row) for row in rows]
 
@@ -155,20 +149,6 @@ def _route(row: tuple[Any, ...]) -> Route:
     )
 
 
-def _forced(model: str, name: str) -> list[ChannelModel]:
-    # Operators force a channel to check it: even one switched off or cooling.
-    price = Price.objects.filter(channel=OuterRef("channel_id"), model=model)
-    routes = (
-        ChannelModel.objects.select_related("channel")
-        .filter(model=model, channel__name=name)
-        .annotate(
-            price_per_image=Subquery(price.values("per_image")[:1]),
-            price_per_megapixel=Subquery(price.values("per_megapixel")[:1]),
-        )
-    )
-    return [r for r in routes if is_supported(r.channel.format)]
-
-
 def _json(value: Any) -> dict[str, Any]:
     return json.loads(value) if isinstance(value, str) else value
 
@@ -188,9 +168,10 @@ _ROUTES_SQL = f"""
     FROM {ChannelModel._meta.db_table} cm
     JOIN {Channel._meta.db_table} c ON c.id = cm.channel_id
     LEFT JOIN {Price._meta.db_table} p ON p.channel_id = cm.channel_id AND p.model = cm.model
-    WHERE cm.model = %s AND cm.enabled AND c.enabled
-      AND (c.disabled_until IS NULL OR c.disabled_until <= %s)
+    WHERE cm.model = %s
 """  # noqa: S608  (table names from the models, every value a parameter)
+_USABLE = " AND cm.enabled AND c.enabled AND (c.disabled_until IS NULL OR c.disabled_until <= %s)"
+_NAMED = " AND c.name = %s"
 
 
 def channel_named(model: str, name: str) -> ChannelConfig:

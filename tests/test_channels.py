@@ -321,6 +321,7 @@ def test_an_admin_switches_channels_off_and_on(admin_client: Any) -> None:
 def test_the_routes_query_picks_what_the_orm_definition_picks(settings: Any) -> None:
     """channels_for reads its routes with one query written out (the worker's hot path);
     it must choose and price exactly what the ORM's statement of the rules does."""
+    from dataclasses import replace
     from decimal import Decimal
 
     from django.db.models import OuterRef, Q, Subquery
@@ -351,7 +352,12 @@ def test_the_routes_query_picks_what_the_orm_definition_picks(settings: Any) -> 
                 price_per_megapixel=Subquery(price.values("per_megapixel")[:1]),
             )
         )
-        return sorted((resolve(r) for r in routes), key=lambda c: c.name)
+        return sorted((priced(r) for r in routes), key=lambda c: c.name)
+
+    def priced(route: Any) -> Any:
+        per_image, per_megapixel = route.price_per_image, route.price_per_megapixel
+        terms = None if per_image is None else (per_image, per_megapixel)
+        return replace(resolve(route), priced=True, price=terms)
 
     def both() -> tuple[list[Any], list[Any]]:
         return sorted(channels_for(DEV), key=lambda c: c.name), orm(DEV)
@@ -368,6 +374,8 @@ def test_the_routes_query_picks_what_the_orm_definition_picks(settings: Any) -> 
     ours, defined = both()
     assert ours == defined
     assert [c.name for c in ours] == ["modelverse", "reseller-replicate"]
+    [forced] = channels_for(DEV, only="bfl")  # an operator checks the cooling channel
+    assert (forced.name, forced.price, forced.healthy) == ("bfl", (Decimal(0), Decimal(0)), False)
 
     Channel.objects.filter(name="reseller-replicate").update(enabled=False)
     ours, defined = both()
