@@ -313,6 +313,19 @@ def test_the_heartbeat_outlives_a_database_that_refuses_even_the_close(
         leases.forget(job.pk)
 
 
+def hand_over_to_worker_b(monkeypatch: pytest.MonkeyPatch, job: Generation) -> Any:
+    """worker-a's heartbeat missed its renewals: the relay gives the step away and worker-b
+    runs it; then the test is worker-a again. Returns worker-b's step."""
+    leases.forget(job.pk)
+    expire_lease(job)
+    assert leases.relay() == 1
+    as_worker(monkeypatch, "worker-b")
+    try:
+        return generation_run(generation_id=job.pk, channel_name="modelverse", step=0)
+    finally:
+        as_worker(monkeypatch, "worker-a")
+
+
 def test_a_late_workers_paid_answer_is_stored_and_the_new_holder_never_sends(
     sim: SimulatorServer, job: Generation, user: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -327,12 +340,7 @@ def test_a_late_workers_paid_answer_is_stored_and_the_new_holder_never_sends(
             return
         # worker-a's call goes out now and its heartbeat misses its renewals: the relay
         # gives the step away, and worker-b finds the call marked sent.
-        leases.forget(job.pk)
-        expire_lease(job)
-        assert leases.relay() == 1
-        as_worker(monkeypatch, "worker-b")
-        taken_over.append(generation_run(generation_id=job.pk, channel_name="modelverse", step=0))
-        as_worker(monkeypatch, "worker-a")
+        taken_over.append(hand_over_to_worker_b(monkeypatch, job))
 
     as_worker(monkeypatch, "worker-a")
     monkeypatch.setattr(dispatch, "release_connection", heartbeat_late_mid_call)
@@ -371,14 +379,9 @@ def test_a_late_workers_entry_and_the_new_holders_are_both_kept(
         if taken_over:
             return
         taken_over.append(None)  # worker-b's own calls pass straight through
-        leases.forget(job.pk)
         # Time passes beyond the window; the call's "sent" mark stays as worker-a wrote it.
-        expire_lease(job)
         monkeypatch.setattr(dispatch, "_in_flight_for", lambda generation: 0.0)
-        assert leases.relay() == 1
-        as_worker(monkeypatch, "worker-b")
-        taken_over.append(generation_run(generation_id=job.pk, channel_name="modelverse", step=0))
-        as_worker(monkeypatch, "worker-a")
+        taken_over.append(hand_over_to_worker_b(monkeypatch, job))
 
     as_worker(monkeypatch, "worker-a")
     monkeypatch.setattr(dispatch, "release_connection", heartbeat_late_past_the_window)
